@@ -1,0 +1,153 @@
+"""Typed venue configuration (``configs/venues/<venue>.yaml``) for the simulated CEX venues.
+
+Every number a simulated exchange uses (fees, increments, margin rates, transfer costs) lives in
+these YAML files so a user can check each one against the venue's published schedule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import yaml
+
+VENUE_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "venues"
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, malformed or inconsistent (the message says where)."""
+
+
+class MarginTier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """First-tier margin rates of a perpetual, as fractions of notional."""
+
+    initial: float
+    maintenance: float
+    tier_notional_cap: float
+    """Notional (quote currency) up to which the first tier applies."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.maintenance < self.initial <= 1:
+            raise ValueError(
+                f"margin rates need 0 < maintenance < initial <= 1, got maintenance={self.maintenance}, "
+                f"initial={self.initial}",
+            )
+
+
+class CexInstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One tradable instrument of a CEX venue (USDT-quoted spot pair or linear perpetual)."""
+
+    base: str
+    kind: Literal["spot", "perp"]
+    price_increment: str
+    size_increment: str
+    maker_fee: str
+    taker_fee: str
+    min_notional: float = 0.0
+    multiplier: str = "1"
+    """Base units per contract (OKX swaps: ctVal); 1 for everything quoted in base units."""
+    quote: str = "USDT"
+    margin: MarginTier | None = None
+    proxies: tuple[str, ...] = ()
+    """Instrument ids whose history fills hours this instrument's own history lacks, in order."""
+
+    def __post_init__(self) -> None:
+        if self.kind == "perp" and self.margin is None:
+            raise ValueError(f"perp {self.base}{self.quote} needs a `margin` block")
+        if self.kind == "spot" and self.margin is not None:
+            raise ValueError(f"spot {self.base}{self.quote} is fully funded and takes no `margin` block")
+
+    @property
+    def data_symbol(self) -> str:
+        """Symbol used in raw file names (``BTCUSDT``)."""
+        return f"{self.base}{self.quote}"
+
+
+class TransferSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Costs and delays of moving USDT between the on-chain wallet and the venue."""
+
+    deposit_delay_minutes: float
+    withdrawal_fee_usdt: float
+    withdrawal_delay_minutes: float
+
+    def __post_init__(self) -> None:
+        for name in ("deposit_delay_minutes", "withdrawal_fee_usdt", "withdrawal_delay_minutes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`transfers.{name}` must be >= 0")
+
+
+class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A CEX venue: its instruments, liquidation fee and wallet-transfer terms."""
+
+    venue: str
+    liquidation_fee_rate: float
+    transfers: TransferSpec
+    instruments: tuple[CexInstrumentSpec, ...]
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.liquidation_fee_rate < 0.1:
+            raise ValueError("`liquidation_fee_rate` must be in [0, 0.1)")
+
+
+class DexPoolSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The DEX pool (ETH/USDT) the wallet swaps through and marks its ETH with."""
+
+    pool: str
+    fee: str
+    price_increment: str
+    size_increment: str
+    proxies: tuple[str, ...] = ()
+
+
+class WalletVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The on-chain wallet venue: gas units per operation and its ETH/USDT pool."""
+
+    venue: str
+    gas_units: dict[str, int]
+    dex: DexPoolSpec
+
+    def gas_units_for(self, operation: str) -> int:
+        try:
+            return self.gas_units[operation]
+        except KeyError:
+            raise ConfigError(
+                f"no gas units configured for operation {operation!r} in {self.venue} venue config "
+                f"(known: {sorted(self.gas_units)})",
+            ) from None
+
+
+def _load_yaml(path: Path) -> object:
+    if not path.is_file():
+        raise ConfigError(f"venue config not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+
+
+def _convert[T](raw: object, kind: type[T], path: Path) -> T:
+    try:
+        return msgspec.convert(raw, kind)
+    except (msgspec.ValidationError, ValueError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def load_cex_venue(name: str, config_dir: Path = VENUE_CONFIG_DIR) -> CexVenueConfig:
+    """Load ``<config_dir>/<name>.yaml`` (e.g. ``binance``) as a CEX venue config."""
+    path = config_dir / f"{name.lower()}.yaml"
+    return _convert(_load_yaml(path), CexVenueConfig, path)
+
+
+def load_wallet_venue(config_dir: Path = VENUE_CONFIG_DIR) -> WalletVenueConfig:
+    """Load the on-chain wallet venue config (``ethereum.yaml``)."""
+    path = config_dir / "ethereum.yaml"
+    return _convert(_load_yaml(path), WalletVenueConfig, path)
+
+
+CEX_VENUES = ("BINANCE", "BYBIT", "OKX")
+
+
+def load_all_cex_venues(config_dir: Path = VENUE_CONFIG_DIR) -> dict[str, CexVenueConfig]:
+    """Every CEX venue config keyed by venue name."""
+    return {venue: load_cex_venue(venue, config_dir) for venue in CEX_VENUES}

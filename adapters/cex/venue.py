@@ -1,0 +1,341 @@
+"""Exchange-side simulation of one CEX venue: funding, wallets, margin checks, liquidation.
+
+NautilusTrader 1.231's simulated exchange settles no perpetual funding and never liquidates a
+MARGIN account, and does not know that a venue's spot and futures wallets are separate. This
+module, loaded into the venue's ``SimulatedExchange``, adds exactly those behaviours:
+
+- funding: at each ``FundingRateUpdate`` print every open perp position receives
+  ``−signed_qty × mark × rate`` (mark = perp bar close at the print), booked to the account and
+  to the position's realized PnL, once per print;
+- wallets: the spot/futures split of the account (:mod:`adapters.cex.margin`) and the transfer
+  ledger that defines it;
+- pre-trade checks (called by :class:`~adapters.execution.CheckedExecClient`): spot
+  buys need spot cash, spot sells need the coins, perp orders that add exposure need initial
+  margin in the futures wallet;
+- liquidation: when a perp bar's adverse extreme (high for shorts, low for longs) takes the
+  margin balance to maintenance, the position is closed at the crossing price by an
+  exchange-originated ``LIQUIDATION`` order, a liquidation fee is forfeited and a negative
+  futures wallet is reset to zero by the insurance fund.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nautilus_trader.backtest.config import SimulationModuleConfig
+from nautilus_trader.backtest.modules import SimulationModule
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import Bar
+from nautilus_trader.model.enums import LiquiditySide, OrderSide, PositionAdjustmentType
+from nautilus_trader.model.events import PositionAdjusted
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, VenueOrderId
+from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
+from nautilus_trader.model.objects import Money
+from nautilus_trader.model.orders import MarketOrder, Order
+from nautilus_trader.model.position import Position
+
+from adapters.cex.config import CexVenueConfig
+from adapters.cex.margin import (
+    VenueWallets,
+    base_qty,
+    last_price,
+    liquidation_price,
+    read_venue_wallets,
+)
+from adapters.transfers import (
+    FUNDING_TOPIC,
+    LIQUIDATION_TOPIC,
+    FundingSettled,
+    LiquidationEvent,
+    TransferKind,
+    VenueLedger,
+)
+from data_catalog.builder import bar_type_for
+
+
+class CexVenueModuleConfig(SimulationModuleConfig, frozen=True):
+    venue: str
+
+
+@dataclass
+class _FundingState:
+    instrument: CryptoPerpetual
+    last_settled_ns: int = 0
+
+
+class CexVenueModule(SimulationModule):
+    """Funding, wallet split, margin checks and liquidation for one simulated CEX venue."""
+
+    def __init__(self, venue_config: CexVenueConfig) -> None:
+        super().__init__(
+            CexVenueModuleConfig(venue=venue_config.venue, component_id=f"CexVenue-{venue_config.venue}")
+        )
+        self.venue_config = venue_config
+        self.venue = venue_config.venue
+        self.ledger = VenueLedger()
+        self._funding: dict[InstrumentId, _FundingState] = {}
+        self.funding_paid = 0.0
+        self.funding_prints = 0
+        self.stale_marks = 0
+        self.liquidations: list[LiquidationEvent] = []
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def add_perp(self, instrument: CryptoPerpetual) -> None:
+        """Settle funding for ``instrument`` (call for every perp added to this venue)."""
+        self._funding[instrument.id] = _FundingState(instrument)
+
+    # -- wallets -----------------------------------------------------------------------------
+
+    def wallets(self) -> VenueWallets:
+        return read_venue_wallets(self.exchange.cache, self.portfolio, self.venue, self.ledger)
+
+    def apply_transfer(self, kind: TransferKind, amount: float) -> str | None:
+        """Book a transfer touching this venue's wallets; return a rejection reason or None.
+
+        Deposits credit and withdrawals debit the spot wallet (the account balance moves);
+        internal transfers only move the spot/futures boundary.
+        """
+        if amount <= 0:
+            return f"transfer amount must be positive, got {amount}"
+        if kind == TransferKind.DEPOSIT:
+            self.exchange.adjust_account(Money(amount, USDT))
+            self.ledger = VenueLedger(self.ledger.deposited + amount, self.ledger.to_futures)
+            return None
+        wallets = self.wallets()
+        if kind in (TransferKind.WITHDRAWAL, TransferKind.TO_FUTURES):
+            if amount > wallets.spot_cash + 1e-9:
+                return (
+                    f"{self.venue} spot wallet holds {wallets.spot_cash:.2f} USDT, {kind} needs {amount:.2f}"
+                )
+            if kind == TransferKind.WITHDRAWAL:
+                self.exchange.adjust_account(Money(-amount, USDT))
+                self.ledger = VenueLedger(self.ledger.deposited - amount, self.ledger.to_futures)
+            else:
+                self.ledger = VenueLedger(self.ledger.deposited, self.ledger.to_futures + amount)
+            return None
+        if amount > wallets.transferable_from_futures + 1e-9:
+            return (
+                f"{self.venue} futures wallet can release {wallets.transferable_from_futures:.2f} USDT "
+                f"(initial margin and unrealized losses stay), transfer needs {amount:.2f}"
+            )
+        self.ledger = VenueLedger(self.ledger.deposited, self.ledger.to_futures - amount)
+        return None
+
+    # -- pre-trade checks --------------------------------------------------------------------
+
+    def check_order(self, order: Order) -> str | None:
+        """Reason the venue would reject ``order`` for lack of balance or margin, or None."""
+        instrument = self.exchange.cache.instrument(order.instrument_id)
+        price = last_price(self.exchange.cache, order.instrument_id)
+        if price is None:
+            return f"no market price for {order.instrument_id}"
+        qty = base_qty(instrument, order.quantity.as_double())
+        if not order.is_reduce_only and instrument.min_notional is not None:
+            minimum = instrument.min_notional.as_double()
+            if qty * price < minimum:
+                return f"MIN_NOTIONAL: {qty * price:.2f} USDT < {minimum:.2f} USDT for {instrument.id}"
+        wallets = self.wallets()
+        if not isinstance(instrument, CryptoPerpetual):
+            return self._check_spot(order, instrument, qty, price, wallets)
+        return self._check_perp(order, instrument, qty, price, wallets)
+
+    def _check_spot(
+        self, order: Order, instrument: Instrument, qty: float, price: float, wallets: VenueWallets
+    ) -> str | None:
+        if order.side == OrderSide.BUY:
+            cost = qty * price * (1 + float(instrument.taker_fee))
+            if cost > wallets.spot_cash + 1e-9:
+                return (
+                    f"INSUFFICIENT_BALANCE: {self.venue} spot wallet holds {wallets.spot_cash:.2f} USDT, "
+                    f"buying {qty} {instrument.id} needs {cost:.2f}"
+                )
+            return None
+        held = next((s.qty for s in wallets.spots if s.instrument_id == instrument.id), 0.0)
+        if qty > held + 1e-12:
+            return f"INSUFFICIENT_BALANCE: selling {qty} of {instrument.id} but the spot wallet holds {held}"
+        return None
+
+    def _check_perp(
+        self, order: Order, instrument: CryptoPerpetual, qty: float, price: float, wallets: VenueWallets
+    ) -> str | None:
+        current = next((p.signed_qty for p in wallets.perps if p.instrument_id == instrument.id), 0.0)
+        signed = qty if order.side == OrderSide.BUY else -qty
+        after = current + signed
+        if abs(after) <= abs(current) and current * after >= 0:
+            return None  # reduces exposure: always allowed
+        other_initial = sum(p.initial for p in wallets.perps if p.instrument_id != instrument.id)
+        required = other_initial + abs(after) * price * float(instrument.margin_init)
+        fee = qty * price * float(instrument.taker_fee)
+        available = wallets.margin_balance - fee
+        if required > available + 1e-9:
+            return (
+                f"INSUFFICIENT_MARGIN: {self.venue} futures margin balance {wallets.margin_balance:.2f} USDT "
+                f"(after fee {fee:.2f}) < initial margin {required:.2f} for {after:+.6f} {instrument.id}"
+            )
+        return None
+
+    # -- SimulationModule --------------------------------------------------------------------
+
+    def pre_process(self, data) -> None:
+        """Check a perp bar's adverse extreme against the liquidation price before it trades."""
+        if isinstance(data, Bar) and data.bar_type.instrument_id in self._funding:
+            self._check_liquidation(data)
+
+    def process(self, ts_now: int) -> None:
+        for state in self._funding.values():
+            self._settle_funding(state, ts_now)
+
+    def log_diagnostics(self, logger) -> None:
+        logger.info(
+            f"{self.venue}: funding {self.funding_paid:+.2f} USDT over {self.funding_prints} prints "
+            f"({self.stale_marks} with a stale mark), {len(self.liquidations)} liquidations",
+        )
+
+    def reset(self) -> None:
+        self.ledger = VenueLedger()
+        for state in self._funding.values():
+            state.last_settled_ns = 0
+        self.funding_paid = 0.0
+        self.funding_prints = 0
+        self.stale_marks = 0
+        self.liquidations = []
+
+    # -- funding -----------------------------------------------------------------------------
+
+    def _settle_funding(self, state: _FundingState, ts_now: int) -> None:
+        cache = self.exchange.cache
+        update = cache.funding_rate(state.instrument.id)
+        if update is None or update.ts_event <= state.last_settled_ns:
+            return
+        bar = cache.bar(bar_type_for(state.instrument.id))
+        on_time = bar is not None and bar.ts_event >= update.ts_event
+        if not on_time and ts_now <= update.ts_event:
+            return  # the perp bar stamped at the print has not arrived yet
+        state.last_settled_ns = update.ts_event
+        if bar is None:
+            return
+        positions = cache.positions_open(venue=None, instrument_id=state.instrument.id)
+        if not positions:
+            return
+        mark = bar.close.as_double()
+        rate = float(update.rate)
+        self.funding_prints += 1
+        self.stale_marks += 0 if on_time else 1
+        for position in positions:
+            qty = base_qty(state.instrument, position.signed_qty)
+            payment = -qty * mark * rate
+            self._book(position, payment, PositionAdjustmentType.FUNDING, "funding", ts_now)
+            self.funding_paid += payment
+            self.msgbus.publish(
+                FUNDING_TOPIC,
+                FundingSettled(
+                    self.venue,
+                    str(state.instrument.id),
+                    rate,
+                    mark,
+                    qty,
+                    payment,
+                    update.ts_event,
+                    not on_time,
+                ),
+            )
+
+    def _book(
+        self, position: Position, amount: float, kind: PositionAdjustmentType, reason: str, ts: int
+    ) -> None:
+        """Credit ``amount`` USDT to the account and to the position's realized PnL."""
+        self.exchange.adjust_account(Money(amount, USDT))
+        position.apply_adjustment(
+            PositionAdjusted(
+                position.trader_id,
+                position.strategy_id,
+                position.instrument_id,
+                position.id,
+                position.account_id,
+                kind,
+                None,
+                Money(amount, USDT),
+                reason,
+                UUID4(),
+                ts,
+                ts,
+            ),
+        )
+
+    # -- liquidation -------------------------------------------------------------------------
+
+    def _check_liquidation(self, bar: Bar) -> None:
+        instrument = self._funding[bar.bar_type.instrument_id].instrument
+        positions = self.exchange.cache.positions_open(venue=None, instrument_id=instrument.id)
+        if not positions:
+            return
+        wallets = self.wallets()
+        perp = next(p for p in wallets.perps if p.instrument_id == instrument.id)
+        trigger = liquidation_price(wallets, perp)
+        if trigger is None:
+            return
+        short = perp.signed_qty < 0
+        extreme = bar.high.as_double() if short else bar.low.as_double()
+        if (short and extreme < trigger) or (not short and extreme > trigger):
+            return
+        opened = bar.open.as_double()
+        fill = max(trigger, opened) if short else min(trigger, opened)  # a gap fills at the open
+        self._liquidate(instrument, positions[0], fill, bar)
+
+    def _liquidate(
+        self, instrument: CryptoPerpetual, position: Position, fill_price: float, bar: Bar
+    ) -> None:
+        ts = bar.ts_event
+        qty = base_qty(instrument, position.signed_qty)
+        price = instrument.make_price(fill_price)
+        notional = abs(qty) * price.as_double()
+        taker = notional * float(instrument.taker_fee)
+        wallets = self.wallets()
+        margin_after_close = wallets.futures_wallet + qty * (price.as_double() - position.avg_px_open) - taker
+        fee = min(notional * self.venue_config.liquidation_fee_rate, max(0.0, margin_after_close))
+        if fee > 0:
+            self._book(position, -fee, PositionAdjustmentType.COMMISSION, "liquidation fee", ts)
+        order = MarketOrder(
+            position.trader_id,
+            position.strategy_id,
+            instrument.id,
+            ClientOrderId(f"LIQ-{self.venue}-{ts}"),
+            OrderSide.BUY if qty < 0 else OrderSide.SELL,
+            position.quantity,
+            UUID4(),
+            ts,
+            reduce_only=True,
+            tags=["LIQUIDATION"],
+        )
+        cache = self.exchange.cache
+        cache.add_order(order, position_id=position.id)
+        client = self.exchange.exec_client
+        client.generate_order_submitted(order.strategy_id, order.instrument_id, order.client_order_id, ts)
+        client.generate_order_accepted(
+            order.strategy_id,
+            order.instrument_id,
+            order.client_order_id,
+            VenueOrderId(order.client_order_id.value),
+            ts,
+        )
+        engine = self.exchange.get_matching_engine(instrument.id)
+        engine.apply_fills(order, [(price, position.quantity)], LiquiditySide.TAKER, position.id, position)
+        insurance = max(0.0, -self.wallets().futures_wallet)
+        if insurance > 0:
+            self._book(
+                position, insurance, PositionAdjustmentType.COMMISSION, "insurance fund covers bankruptcy", ts
+            )
+        event = LiquidationEvent(
+            self.venue,
+            str(instrument.id),
+            qty,
+            price.as_double(),
+            bar.close.as_double(),
+            fee,
+            insurance,
+            ts,
+        )
+        self.liquidations.append(event)
+        self.msgbus.publish(LIQUIDATION_TOPIC, event)

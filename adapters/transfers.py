@@ -1,0 +1,138 @@
+"""Messages for moving capital between the on-chain wallet, CEX wallets and the outside world.
+
+Strategies never touch balances directly: they send a :class:`TransferRequest` to the
+``TRANSFER_ENDPOINT`` and follow :class:`TransferEvent` on ``TRANSFER_TOPIC``. In a backtest the
+wallet venue's simulation module executes them (with gas, fees and delays); a live deployment
+registers its own handler on the same endpoint, so strategy code is identical in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+TRANSFER_ENDPOINT = "Transfers.request"
+TRANSFER_TOPIC = "transfers.events"
+CAPITAL_TOPIC = "capital.events"
+PAYOUT_ENDPOINT = "Capital.payout"
+GAS_TOPIC = "wallet.gas"
+FUNDING_TOPIC = "cex.funding"
+LIQUIDATION_TOPIC = "cex.liquidations"
+
+
+class TransferKind(StrEnum):
+    DEPOSIT = "deposit"
+    """On-chain wallet → CEX spot wallet (ERC-20 transfer: gas now, credit after confirmations)."""
+    WITHDRAWAL = "withdrawal"
+    """CEX spot wallet → on-chain wallet (venue fee now, arrival after the venue's delay)."""
+    TO_FUTURES = "to_futures"
+    """CEX spot wallet → futures wallet (same venue: free and instant)."""
+    TO_SPOT = "to_spot"
+    """CEX futures wallet → spot wallet (same venue: free and instant)."""
+
+
+class TransferStatus(StrEnum):
+    SENT = "sent"
+    ARRIVED = "arrived"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    request_id: str
+    kind: TransferKind
+    venue: str
+    """The CEX venue involved (the other side is the on-chain wallet or the same venue)."""
+    amount: float
+    """USDT to move; for withdrawals, the amount that arrives (the venue fee is added on top)."""
+
+
+@dataclass(frozen=True)
+class VenueLedger:
+    """Net USDT a CEX venue's wallets received through transfers (not trading)."""
+
+    deposited: float = 0.0
+    """External deposits minus withdrawals and withdrawal fees (lands in the spot wallet)."""
+    to_futures: float = 0.0
+    """Net internal transfers from the spot wallet into the futures wallet."""
+
+
+@dataclass(frozen=True)
+class TransferEvent:
+    request_id: str
+    kind: TransferKind
+    venue: str
+    amount: float
+    status: TransferStatus
+    ts_event: int
+    fee_usdt: float = 0.0
+    """Venue withdrawal fee (USDT) charged with this transfer."""
+    ledger: VenueLedger | None = None
+    """The venue's ledger after this event (set when the venue's balances changed)."""
+    reason: str = ""
+
+
+class CapitalFlowKind(StrEnum):
+    DEPOSIT = "deposit"
+    """Share-class capital arrived in the on-chain wallet (a subscription)."""
+    WITHDRAWAL_REQUESTED = "withdrawal_requested"
+    """The investor asked for capital back; the strategy must raise it in the wallet."""
+    WITHDRAWAL = "withdrawal"
+    """Capital left the wallet to the investor (a redemption)."""
+
+
+@dataclass(frozen=True)
+class CapitalFlow:
+    kind: CapitalFlowKind
+    amount: float
+    """USDT; for a withdrawal request ``float('inf')`` means everything (exit_full)."""
+    ts_event: int
+
+
+@dataclass(frozen=True)
+class PayoutRequest:
+    """Pay ``amount`` USDT from the on-chain wallet to the investor (completes a withdrawal)."""
+
+    amount: float
+
+
+@dataclass(frozen=True)
+class GasCharged:
+    operation: str
+    units: int
+    gwei: float
+    eth: float
+    eth_price: float
+    ts_event: int
+
+    @property
+    def usd(self) -> float:
+        return self.eth * self.eth_price
+
+
+@dataclass(frozen=True)
+class FundingSettled:
+    venue: str
+    instrument_id: str
+    rate: float
+    mark: float
+    signed_base_qty: float
+    payment: float
+    """USDT credited to the account (negative = paid)."""
+    ts_event: int
+    stale_mark: bool = False
+    """True when no bar stamped at the print time existed and the last earlier close was used."""
+
+
+@dataclass(frozen=True)
+class LiquidationEvent:
+    venue: str
+    instrument_id: str
+    signed_base_qty: float
+    """Position closed (signed, base units)."""
+    price: float
+    mark: float
+    """The bar close the run marks positions at (execution loss = qty × (price − mark))."""
+    fee: float
+    insurance_credit: float
+    ts_event: int

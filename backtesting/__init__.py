@@ -1,0 +1,1 @@
+"""Running modes as Nautilus backtests: config loading, engine assembly, results folders."""

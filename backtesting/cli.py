@@ -1,0 +1,109 @@
+"""Command line of ``run_backtest.py``: one mode or all of them, into a results folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from backtesting.modes import MODES
+from backtesting.runner import run_backtest
+from data_catalog.builder import build_catalog
+from data_catalog.manifest import MANIFEST_FILE, WindowOutsideDataError
+from data_catalog.paths import DataNotFoundError, default_catalog_dir, resolve_data_dir
+from data_catalog.series import BuildError
+
+SUMMARY_COLUMNS = (
+    ("mode", "{}", 26),
+    ("apy", "{:+.2%}", 9),
+    ("total_return", "{:+.2%}", 9),
+    ("annual_volatility", "{:.2%}", 8),
+    ("sharpe", "{:.2f}", 7),
+    ("max_drawdown", "{:.2%}", 8),
+    ("final_nav", "{:,.2f}", 14),
+    ("reconciliation_error", "{:.1e}", 9),
+    ("liquidations", "{}", 5),
+)
+HEADERS = ("mode", "APY", "return", "vol", "Sharpe", "max DD", "final NAV", "recon err", "liqs")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_backtest.py", description="Backtest a yield mode on real history."
+    )
+    parser.add_argument("--mode", required=True, help=f"one of: {', '.join(MODES)}, or 'all'")
+    parser.add_argument("--config", type=Path, help="mode YAML (default: configs/modes/<mode>.yaml)")
+    parser.add_argument("--start", help="first day, UTC (overrides the YAML), e.g. 2024-05-12")
+    parser.add_argument("--end", help="last instant, UTC (overrides the YAML), e.g. 2025-09-18")
+    parser.add_argument("--capital", type=float, help="starting capital in the share-class currency")
+    parser.add_argument(
+        "--out", type=Path, default=Path("results"), help="results folder (default ./results)"
+    )
+    parser.add_argument(
+        "--catalog", type=Path, help="catalog directory (default $BASIS_CATALOG_DIR or ./catalog)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="raw history (default $BASIS_DATA_DIR, ./data, ../shared/data)"
+    )
+    return parser
+
+
+def _prepare_catalog(args: argparse.Namespace) -> Path:
+    """Make sure the catalog exists and matches the raw files (built on first use)."""
+    catalog_dir = (args.catalog or default_catalog_dir()).resolve()
+    try:
+        data_dir = resolve_data_dir(args.data_dir)
+    except DataNotFoundError:
+        if (catalog_dir / MANIFEST_FILE).is_file() and args.data_dir is None:
+            print(f"note: no raw history found; using the existing catalog {catalog_dir} as is", flush=True)
+            return catalog_dir
+        raise
+    build_catalog(data_dir, catalog_dir, progress=lambda m: print(m, flush=True))
+    return catalog_dir
+
+
+def _row(summary: dict) -> str:
+    cells = []
+    for key, fmt, width in SUMMARY_COLUMNS:
+        value = summary.get(key)
+        cells.append(("-" if value is None else fmt.format(value)).rjust(width))
+    return " ".join(cells)
+
+
+def _table(summaries: list[dict]) -> str:
+    header = " ".join(h.rjust(w) for h, (_, _, w) in zip(HEADERS, SUMMARY_COLUMNS, strict=True))
+    return "\n".join([header, "-" * len(header), *(_row(s) for s in summaries)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    if args.mode != "all" and args.mode not in MODES:
+        print(f"error: unknown mode {args.mode!r}; available: {', '.join(MODES)}, all", file=sys.stderr)
+        return 2
+    try:
+        runs = [
+            load_run_config(
+                args.config if args.config and len(modes) == 1 else mode_file_path(mode),
+                start=args.start,
+                end=args.end,
+                capital=args.capital,
+            )
+            for mode in modes
+        ]
+        catalog_dir = _prepare_catalog(args)
+        summaries = []
+        for run in runs:
+            out_dir = args.out / run.mode if len(runs) > 1 else args.out
+            result = run_backtest(run, catalog_dir, out_dir, progress=lambda m: print(m, flush=True))
+            summaries.append(result.summary)
+            print(f"{run.mode}: results in {out_dir} ({result.seconds:.1f} s)", flush=True)
+            for warning in result.summary["data_warnings"]:
+                print(f"  data: {warning}")
+    except (RunConfigError, DataNotFoundError, WindowOutsideDataError, BuildError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print()
+    print(_table(summaries))
+    return 0

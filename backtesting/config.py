@@ -1,0 +1,153 @@
+"""Run configuration: a mode's YAML file (``configs/modes/<mode>.yaml``) plus CLI overrides.
+
+A mode file holds the run settings (share class, capital, window, investor flows) and the
+``strategy`` block, which is validated by the mode's Nautilus ``StrategyConfig``. Every error says
+which file and field is wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pandas as pd
+import yaml
+
+from backtesting.modes import ModeSpec, mode_spec
+from strategies.base import YieldStrategyConfig
+
+MODE_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "modes"
+
+
+class RunConfigError(ValueError):
+    """A run configuration is invalid; the message names the file and the field."""
+
+
+class FlowSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An investor flow during the run: ``deposit`` USDT, or ``withdraw`` USDT (or ``all``)."""
+
+    at: str
+    deposit: float | None = None
+    withdraw: float | str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.deposit is None) == (self.withdraw is None):
+            raise ValueError(f"flow at {self.at}: give exactly one of `deposit` or `withdraw`")
+        if self.deposit is not None and self.deposit <= 0:
+            raise ValueError(f"flow at {self.at}: deposit must be positive, got {self.deposit}")
+        if isinstance(self.withdraw, str) and self.withdraw != "all":
+            raise ValueError(
+                f"flow at {self.at}: withdraw must be a positive amount or 'all', got {self.withdraw!r}"
+            )
+        if isinstance(self.withdraw, float | int) and self.withdraw <= 0:
+            raise ValueError(f"flow at {self.at}: withdraw must be positive, got {self.withdraw}")
+
+    @property
+    def signed_amount(self) -> float:
+        if self.deposit is not None:
+            return float(self.deposit)
+        return float("-inf") if self.withdraw == "all" else -float(self.withdraw)  # type: ignore[arg-type]
+
+
+class ModeFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The user-facing YAML of a mode (see ``configs/modes/*.yaml`` for documented examples)."""
+
+    mode: str
+    capital: float
+    """Starting capital in the share-class currency, held in the on-chain wallet."""
+    start: str
+    end: str
+    share_class: str = "USDT"
+    capital_flows: tuple[FlowSpec, ...] = ()
+    strategy: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def parse_time(text: str, what: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError) as e:
+        raise RunConfigError(f"{what}: cannot parse {text!r} as a date/time ({e})") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+class RunConfig:
+    """A validated run: mode, window, capital, flows and the strategy config object."""
+
+    def __init__(self, spec: ModeSpec, file: ModeFile, strategy: YieldStrategyConfig, source: str) -> None:
+        self.spec = spec
+        self.file = file
+        self.strategy = strategy
+        self.source = source
+        self.start = parse_time(file.start, f"{source}: start")
+        self.end = parse_time(file.end, f"{source}: end")
+        if self.end <= self.start:
+            raise RunConfigError(f"{source}: end {self.end} must be after start {self.start}")
+        if file.capital <= 0:
+            raise RunConfigError(f"{source}: capital must be positive, got {file.capital}")
+        self.flows = []
+        for flow in file.capital_flows:
+            at = parse_time(flow.at, f"{source}: capital_flows.at")
+            if not self.start < at < self.end:
+                raise RunConfigError(
+                    f"{source}: capital flow at {at} is outside the run window {self.start} .. {self.end}"
+                )
+            self.flows.append((at, flow.signed_amount))
+
+    @property
+    def mode(self) -> str:
+        return self.spec.name
+
+    def as_dict(self) -> dict[str, Any]:
+        """The resolved configuration, as written into the results folder."""
+        return {
+            "mode": self.mode,
+            "share_class": self.file.share_class,
+            "capital": self.file.capital,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "capital_flows": [msgspec.to_builtins(f) for f in self.file.capital_flows],
+            "strategy": msgspec.to_builtins(self.strategy),
+        }
+
+
+def mode_file_path(mode: str, config_dir: Path = MODE_CONFIG_DIR) -> Path:
+    return config_dir / f"{mode}.yaml"
+
+
+def load_run_config(
+    path: Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    capital: float | None = None,
+) -> RunConfig:
+    """Read and validate a mode YAML, applying CLI overrides."""
+    if not path.is_file():
+        raise RunConfigError(f"mode config not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise RunConfigError(f"{path}: invalid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise RunConfigError(f"{path}: expected a mapping at the top level")
+    overrides = {"start": start, "end": end, "capital": capital}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        file = msgspec.convert(raw, ModeFile, str_keys=True)
+    except msgspec.ValidationError as e:
+        raise RunConfigError(f"{path}: {e}") from None
+    spec = _spec(file.mode, path)
+    strategy_raw = {**file.strategy, "share_class": file.share_class}
+    try:
+        strategy = msgspec.convert(strategy_raw, spec.config, str_keys=True)
+    except msgspec.ValidationError as e:
+        raise RunConfigError(f"{path}: strategy: {e}") from None
+    return RunConfig(spec, file, strategy, str(path))
+
+
+def _spec(mode: str, path: Path) -> ModeSpec:
+    try:
+        return mode_spec(mode)
+    except ValueError as e:
+        raise RunConfigError(f"{path}: {e}") from None

@@ -1,0 +1,314 @@
+"""Hourly NAV, risk and P&L attribution across every venue of a run.
+
+Nautilus' own analyzer sees realized account changes of the last venue only; a yield book needs
+the whole portfolio marked to market. This actor samples, once per hour after all of that hour's
+events, the NAV in the share-class currency (every CEX venue's spot and futures wallets, the
+on-chain wallet, transfers in flight), the net delta per asset, each venue's margin ratio, and
+attributes the NAV change since the previous sample to categories:
+
+- ``price_pnl``: each holding's quantity at the previous sample × its price change, measured on
+  the venue's spot price (net delta × spot move), wallet ETH included;
+- ``basis_pnl``: perp quantity × (perp move − spot move), the spread's contribution;
+- ``funding``, ``trading_fees``, ``gas``, ``transfer_fees`` (venue withdrawal fees),
+  ``slippage`` (fill price vs the mark it is valued at), ``liquidation_losses`` (liquidation
+  fees, their fills' taker fees and execution vs mark, net of insurance-fund cover).
+
+Investor deposits and withdrawals are flows, not P&L. Whatever the categories do not explain is
+reported as the reconciliation residual — zero up to float rounding when nothing is missed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.config import ActorConfig
+from nautilus_trader.model.currencies import ETH, USDT
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.events import OrderFilled
+from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.instruments import CryptoPerpetual
+
+from adapters.cex.margin import base_qty, last_price, read_venue_wallets
+from adapters.transfers import (
+    CAPITAL_TOPIC,
+    FUNDING_TOPIC,
+    GAS_TOPIC,
+    LIQUIDATION_TOPIC,
+    TRANSFER_TOPIC,
+    CapitalFlow,
+    CapitalFlowKind,
+    FundingSettled,
+    GasCharged,
+    LiquidationEvent,
+    TransferEvent,
+    TransferKind,
+    TransferStatus,
+    VenueLedger,
+)
+
+HOUR_NS = 3_600_000_000_000
+CATEGORIES = (
+    "funding",
+    "price_pnl",
+    "basis_pnl",
+    "supply_interest",
+    "borrow_interest",
+    "staking_yield",
+    "restaking_rewards",
+    "trading_fees",
+    "gas",
+    "transfer_fees",
+    "flash_loan_fees",
+    "slippage",
+    "liquidation_losses",
+)
+
+
+class AccountingConfig(ActorConfig, frozen=True):
+    cex_venues: tuple[str, ...]
+    start_ns: int
+    end_ns: int
+    wallet_venue: str = "ETHEREUM"
+    eth_price_instrument: str = "ETHUSDT-UNIV3.ETHEREUM"
+    share_class: str = "USDT"
+
+
+@dataclass
+class _Interval:
+    """Cash-flow categories accumulated between two samples."""
+
+    amounts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0.0))
+    gas_eth: float = 0.0
+    flow: float = 0.0
+
+
+class AccountingActor(Actor):
+    """See the module docstring; results are read from ``rows`` and the event logs after the run."""
+
+    def __init__(self, config: AccountingConfig) -> None:
+        super().__init__(config)
+        self.acfg = config
+        self.eth_id = InstrumentId.from_str(config.eth_price_instrument)
+        self.wallet_venue = Venue(config.wallet_venue)
+        self.ledgers: dict[str, VenueLedger] = {v: VenueLedger() for v in config.cex_venues}
+        self.rows: list[dict[str, float | int]] = []
+        self.transfers: list[dict[str, object]] = []
+        self.funding: list[FundingSettled] = []
+        self.liquidations: list[LiquidationEvent] = []
+        self.gas: list[GasCharged] = []
+        self.flows: list[CapitalFlow] = []
+        self._in_flight: dict[str, float] = {}
+        self._interval = _Interval()
+        self._prev: dict[str, object] | None = None
+        self.progress: Callable[[str], None] | None = None
+        """Called with a one-line status at the first sample of every month (long runs)."""
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer)
+        self.msgbus.subscribe(FUNDING_TOPIC, self._on_funding)
+        self.msgbus.subscribe(GAS_TOPIC, self._on_gas)
+        self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
+        self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital)
+        self.msgbus.subscribe("events.fills.*", self._on_fill)
+        self.sample(self.acfg.start_ns - HOUR_NS)  # the opening book, before the first decision
+        first = self.acfg.start_ns + 1  # one nanosecond after the hour: all of that hour's events are in
+        self.clock.set_timer(
+            "accounting-nav",
+            interval=pd.Timedelta(hours=1),
+            start_time=pd.Timestamp(first - HOUR_NS, tz="UTC"),
+            stop_time=pd.Timestamp(self.acfg.end_ns + 1, tz="UTC"),
+            callback=lambda event: self.sample(event.ts_event - 1),
+        )
+
+    # -- event intake ------------------------------------------------------------------------
+
+    def _add(self, category: str, amount: float) -> None:
+        self._interval.amounts[category] += amount
+
+    def _on_transfer(self, event: TransferEvent) -> None:
+        if event.ledger is not None:
+            self.ledgers[event.venue] = event.ledger
+        external = event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL)
+        if external and event.status == TransferStatus.SENT:
+            self._in_flight[event.request_id] = event.amount
+            self._add("transfer_fees", -event.fee_usdt)
+        elif external and event.status == TransferStatus.ARRIVED:
+            self._in_flight.pop(event.request_id, None)
+        self.transfers.append(
+            {
+                "ts": pd.Timestamp(event.ts_event, tz="UTC"),
+                "request_id": event.request_id,
+                "kind": str(event.kind),
+                "venue": event.venue,
+                "amount_usdt": event.amount,
+                "status": str(event.status),
+                "fee_usdt": event.fee_usdt,
+                "reason": event.reason,
+            },
+        )
+
+    def _on_funding(self, event: FundingSettled) -> None:
+        self.funding.append(event)
+        self._add("funding", event.payment)
+
+    def _on_gas(self, event: GasCharged) -> None:
+        self.gas.append(event)
+        self._interval.gas_eth += event.eth
+
+    def _on_liquidation(self, event: LiquidationEvent) -> None:
+        self.liquidations.append(event)
+        closed = -event.signed_base_qty  # the liquidation fill's signed quantity
+        self._add(
+            "liquidation_losses", -event.fee + event.insurance_credit - closed * (event.price - event.mark)
+        )
+
+    def _on_capital(self, flow: CapitalFlow) -> None:
+        if flow.kind == CapitalFlowKind.DEPOSIT:
+            self._interval.flow += flow.amount
+        elif flow.kind == CapitalFlowKind.WITHDRAWAL:
+            self._interval.flow -= flow.amount
+        self.flows.append(flow)
+
+    def _on_fill(self, fill: OrderFilled) -> None:
+        commission = fill.commission.as_double() if fill.commission is not None else 0.0
+        if fill.commission is not None and fill.commission.currency != USDT:
+            commission *= last_price(self.cache, fill.instrument_id) or 0.0
+        if fill.client_order_id.value.startswith("LIQ-"):
+            self._add("liquidation_losses", -commission)
+            return
+        self._add("trading_fees", -commission)
+        instrument = self.cache.instrument(fill.instrument_id)
+        mark = last_price(self.cache, fill.instrument_id)
+        if mark is not None:
+            signed = base_qty(instrument, fill.last_qty.as_double()) * (
+                1 if fill.order_side == OrderSide.BUY else -1
+            )
+            self._add("slippage", -signed * (fill.last_px.as_double() - mark))
+
+    # -- sampling ----------------------------------------------------------------------------
+
+    def _holdings(self) -> tuple[dict[str, float], dict[str, float], dict[str, dict[str, float]]]:
+        """Quantities (base units) and prices per instrument, and per-venue risk figures."""
+        qty: dict[str, float] = {}
+        prices: dict[str, float] = {}
+        venues: dict[str, dict[str, float]] = {}
+        for venue in self.acfg.cex_venues:
+            wallets = read_venue_wallets(self.cache, self.portfolio, venue, self.ledgers[venue])
+            for s in wallets.spots:
+                qty[str(s.instrument_id)], prices[str(s.instrument_id)] = s.qty, s.price
+            for p in wallets.perps:
+                qty[str(p.instrument_id)], prices[str(p.instrument_id)] = p.signed_qty, p.price
+            venues[venue] = {
+                "equity": wallets.equity,
+                "spot_cash": wallets.spot_cash,
+                "margin_balance": wallets.margin_balance,
+                "perp_notional": wallets.perp_notional,
+                "margin_ratio": wallets.margin_ratio,
+            }
+        for instrument in self.cache.instruments():
+            key = str(instrument.id)
+            if key not in prices and (price := last_price(self.cache, instrument.id)) is not None:
+                prices[key] = price
+        return qty, prices, venues
+
+    def _price_attribution(
+        self, qty: dict[str, float], prev_prices: dict[str, float], prices: dict[str, float]
+    ) -> tuple[float, float]:
+        """(delta, basis) P&L of the previous holdings: perps are measured against their venue's spot."""
+        delta = basis = 0.0
+        spot_move: dict[tuple[str, str], float] = {}
+        for key in qty:
+            instrument = self.cache.instrument(InstrumentId.from_str(key))
+            if not isinstance(instrument, CryptoPerpetual) and key in prices and key in prev_prices:
+                spot_move[(instrument.id.venue.value, instrument.base_currency.code)] = (
+                    prices[key] - prev_prices[key]
+                )
+        for key, q in qty.items():
+            if key not in prices or key not in prev_prices:
+                continue
+            instrument = self.cache.instrument(InstrumentId.from_str(key))
+            move = prices[key] - prev_prices[key]
+            reference = spot_move.get((instrument.id.venue.value, instrument.base_currency.code), move)
+            delta += q * reference
+            basis += q * (move - reference)
+        return delta, basis
+
+    def sample(self, ts: int) -> None:
+        """Record NAV, risk and the attributed change for the hour ending at ``ts``."""
+        qty, prices, venues = self._holdings()
+        eth_price = prices.get(str(self.eth_id), 0.0)
+        wallet_usdt = self._wallet(USDT)
+        wallet_eth = self._wallet(ETH)
+        in_flight = sum(self._in_flight.values())
+        nav = wallet_usdt + wallet_eth * eth_price + in_flight + sum(v["equity"] for v in venues.values())
+        interval, self._interval = self._interval, _Interval()
+        amounts = interval.amounts
+        amounts["gas"] -= interval.gas_eth * eth_price
+        if self._prev is not None:
+            prev_qty = {**self._prev["qty"], str(self.eth_id): self._prev["wallet_eth"]}
+            delta, basis = self._price_attribution(prev_qty, self._prev["prices"], prices)
+            amounts["price_pnl"] += delta
+            amounts["basis_pnl"] += basis
+            explained = sum(amounts.values())
+            residual = nav - self._prev["nav"] - interval.flow - explained
+        else:
+            residual = 0.0
+        row: dict[str, float | int] = {
+            "ts": ts,
+            "nav": nav,
+            "flow": interval.flow,
+            **amounts,
+            "residual": residual,
+            "wallet_usdt": wallet_usdt,
+            "wallet_eth": wallet_eth,
+            "in_flight_usdt": in_flight,
+            **self._delta_columns(qty, prices, wallet_eth, eth_price),
+        }
+        for venue, figures in venues.items():
+            for name, value in figures.items():
+                row[f"{name}_{venue.lower()}"] = value
+        self.rows.append(row)
+        self._report_progress(ts, nav)
+        self._prev = {"nav": nav, "qty": qty, "prices": prices, "wallet_eth": wallet_eth}
+
+    def _report_progress(self, ts: int, nav: float) -> None:
+        if self.progress is None:
+            return
+        now = pd.Timestamp(ts, tz="UTC")
+        if self._prev is not None and now.day == 1 and now.hour == 0:
+            self.progress(f"  {now:%Y-%m-%d}  NAV {nav:,.2f} {self.acfg.share_class}")
+
+    def _delta_columns(
+        self, qty: dict[str, float], prices: dict[str, float], wallet_eth: float, eth_price: float
+    ) -> dict[str, float]:
+        by_asset: dict[str, float] = defaultdict(float)
+        usd = gross = 0.0
+        for key, q in qty.items():
+            instrument = self.cache.instrument(InstrumentId.from_str(key))
+            by_asset[instrument.base_currency.code] += q
+            usd += q * prices[key]
+            gross += abs(q) * prices[key]
+        by_asset["ETH"] += wallet_eth
+        usd += wallet_eth * eth_price
+        columns = {f"net_delta_{asset.lower()}": q for asset, q in sorted(by_asset.items())}
+        return {**columns, "net_delta_usd": usd, "gross_exposure_usd": gross}
+
+    def _wallet(self, currency) -> float:
+        account = self.cache.account_for_venue(self.wallet_venue)
+        money = account.balance_total(currency) if account is not None else None
+        return money.as_double() if money is not None else 0.0
+
+    # -- results -----------------------------------------------------------------------------
+
+    def nav_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows)
+        if frame.empty:
+            return frame
+        frame.insert(0, "timestamp", pd.to_datetime(frame.pop("ts"), utc=True))
+        return frame.set_index("timestamp")

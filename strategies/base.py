@@ -1,0 +1,315 @@
+"""What every mode shares: capital flows, the five actions, transfers, gas reserve, decision ticks.
+
+A mode subclasses :class:`YieldStrategy` and supplies its legs (the instruments it trades) and
+three plans: deploy new capital, raise cash for a withdrawal, and rebalance. The base turns
+investor flows into the five actions of DOMAIN.md:
+
+- ``entry_full``: the first deployment of the starting capital;
+- ``entry_partial``: deploying a later deposit;
+- ``exit_partial``: raising and paying out a withdrawal;
+- ``exit_full``: unwinding everything and paying it all out;
+- ``sell_dust``: selling leftover tokens (e.g. ETH beyond the gas reserve) above a threshold.
+
+Decisions happen on a *tick*: the moment every leg has a bar stamped at the same time, so no
+order is ever placed on a stale or missing price.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.currencies import ETH, USDT
+from nautilus_trader.model.data import Bar
+from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.events import OrderEvent, OrderFilled
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Venue
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.trading.strategy import Strategy
+
+from adapters.cex.margin import VenueWallets, last_price, read_venue_wallets
+from adapters.transfers import (
+    CAPITAL_TOPIC,
+    LIQUIDATION_TOPIC,
+    PAYOUT_ENDPOINT,
+    TRANSFER_ENDPOINT,
+    TRANSFER_TOPIC,
+    CapitalFlow,
+    CapitalFlowKind,
+    LiquidationEvent,
+    PayoutRequest,
+    TransferEvent,
+    TransferKind,
+    TransferRequest,
+    TransferStatus,
+    VenueLedger,
+)
+from data_catalog.builder import bar_type_for
+from strategies.plan import PlanRunner
+from strategies.sizing import round_down
+
+Phase = Callable[[], None]
+
+
+class YieldStrategyConfig(StrategyConfig, frozen=True):
+    """Settings every mode shares (amounts in the share-class currency unless stated)."""
+
+    share_class: str = "USDT"
+    wallet_venue: str = "ETHEREUM"
+    dex_pool: str = "ETHUSDT-UNIV3.ETHEREUM"
+    """ETH/USDT pool the wallet buys its gas ETH from."""
+    gas_reserve_eth: float = 0.05
+    """ETH bought at entry and kept in the wallet to pay gas (ETH)."""
+    gas_reserve_min_eth: float = 0.01
+    """Top the reserve back up to ``gas_reserve_eth`` when it falls below this (ETH)."""
+    dust_threshold_usd: float = 25.0
+    """sell_dust sells a stray token only when it is worth more than this (USD)."""
+
+    def __post_init__(self) -> None:
+        if self.share_class != "USDT":
+            raise ValueError(f"share_class {self.share_class!r} is not supported by this mode (USDT only)")
+        if not 0 <= self.gas_reserve_min_eth <= self.gas_reserve_eth:
+            raise ValueError(
+                f"need 0 <= gas_reserve_min_eth <= gas_reserve_eth, got {self.gas_reserve_min_eth} and "
+                f"{self.gas_reserve_eth}",
+            )
+        if self.dust_threshold_usd < 0:
+            raise ValueError("dust_threshold_usd must be >= 0")
+
+
+class YieldStrategy(Strategy):
+    """Base of every mode: see the module docstring."""
+
+    def __init__(self, config: YieldStrategyConfig) -> None:
+        super().__init__(config)
+        self.cfg = config
+        self.wallet_venue = Venue(config.wallet_venue)
+        self.pool_id = InstrumentId.from_str(config.dex_pool)
+        self.plans = PlanRunner(self.log, can_advance=self._prices_current)
+        self.ledgers: dict[str, VenueLedger] = {}
+        self.entered = False
+        self.actions: dict[str, int] = dict.fromkeys(
+            ("entry_full", "entry_partial", "exit_full", "exit_partial", "sell_dust", "rebalance"),
+            0,
+        )
+        self.rejections: list[str] = []
+        self._pending_deposits = 0.0
+        self._pending_withdrawal = 0.0
+        self._last_bar_ts: dict[InstrumentId, int] = {}
+        self._last_tick = 0
+        self._ids = itertools.count(1)
+
+    # -- to implement per mode ---------------------------------------------------------------
+
+    def legs(self) -> list[InstrumentId]:
+        """Instruments that must all have a bar at a timestamp before the strategy acts on it."""
+        raise NotImplementedError
+
+    def deploy_phases(self) -> list[Phase]:
+        """Phases putting all the wallet's free USDT to work (entry_full / entry_partial)."""
+        raise NotImplementedError
+
+    def raise_cash_phases(self, amount: float) -> list[Phase]:
+        """Phases bringing ``amount`` USDT (``inf`` = everything) back to the wallet."""
+        raise NotImplementedError
+
+    def rebalance_phases(self) -> list[Phase] | None:
+        """Phases restoring the targets, or None when the book is within its tolerances."""
+        raise NotImplementedError
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        for instrument_id in [*self.legs(), self.pool_id]:
+            self.subscribe_bars(bar_type_for(instrument_id))
+        self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer_event)
+        self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital_flow)
+        self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
+
+    def on_stop(self) -> None:
+        if self.plans.busy:
+            self.log.warning(f"run ended while plan {self.plans.current.name!r} was in progress")
+
+    def on_bar(self, bar: Bar) -> None:
+        ts = bar.ts_event
+        self._last_bar_ts[bar.bar_type.instrument_id] = ts
+        if ts == self._last_tick:
+            return
+        if all(self._last_bar_ts.get(leg) == ts for leg in [*self.legs(), self.pool_id]):
+            self._last_tick = ts
+            self.on_tick()
+
+    def _prices_current(self) -> bool:
+        return self._last_tick == self.clock.timestamp_ns()
+
+    def on_tick(self) -> None:
+        """Every leg is priced at this timestamp: act on flows first, then rebalance."""
+        if self.plans.busy:
+            self.plans.resume()
+            return
+        if not self.entered:
+            self.entered = True  # from now on rebalancing deploys whatever an interrupted entry left
+            self._start_plan("entry_full", [*self._gas_reserve_phases(), *self.deploy_phases()])
+        elif self._pending_withdrawal > 0:
+            self._start_withdrawal()
+        elif self._pending_deposits > 0:
+            self._pending_deposits = 0.0
+            self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()])
+        elif (phases := self.rebalance_phases()) is not None:
+            self._start_plan("rebalance", phases)
+        elif self._dust_phases():
+            self._start_plan("sell_dust", self._dust_phases())
+
+    def _start_plan(
+        self, action: str, phases: list[Phase], on_done: Callable[[], None] | None = None
+    ) -> None:
+        self.actions[action] += 1
+        self.log.info(f"{action}: starting")
+        self.plans.start(action, phases, on_done)
+
+    # -- investor flows ----------------------------------------------------------------------
+
+    def _on_capital_flow(self, flow: CapitalFlow) -> None:
+        if flow.kind == CapitalFlowKind.DEPOSIT:
+            self._pending_deposits += flow.amount
+        elif flow.kind == CapitalFlowKind.WITHDRAWAL_REQUESTED:
+            self._pending_withdrawal += flow.amount
+
+    def _start_withdrawal(self) -> None:
+        amount = self._pending_withdrawal
+        self._pending_withdrawal = 0.0
+        full = amount == float("inf") or amount >= 0.999 * self.nav_estimate()
+        action = "exit_full" if full else "exit_partial"
+        target = float("inf") if full else amount
+        phases = [*self.raise_cash_phases(target)]
+        if full:
+            phases.append(self._sell_all_eth)
+        phases.append(lambda: self._payout(target))
+        self._start_plan(action, phases, self._after_exit if full else None)
+
+    def _after_exit(self) -> None:
+        self.entered = self.nav_estimate() > self.cfg.dust_threshold_usd
+
+    def _payout(self, amount: float) -> None:
+        available = self.wallet_balance(USDT)
+        self.msgbus.send(PAYOUT_ENDPOINT, PayoutRequest(min(amount, available)))
+
+    # -- wallets and prices ------------------------------------------------------------------
+
+    def price(self, instrument_id: InstrumentId) -> float:
+        value = last_price(self.cache, instrument_id)
+        if value is None:
+            raise RuntimeError(f"no price for {instrument_id} at a tick (legs must be priced)")
+        return value
+
+    def wallet_balance(self, currency) -> float:
+        account = self.cache.account_for_venue(self.wallet_venue)
+        money = account.balance_total(currency) if account is not None else None
+        return money.as_double() if money is not None else 0.0
+
+    def venue_wallets(self, venue: str) -> VenueWallets:
+        return read_venue_wallets(self.cache, self.portfolio, venue, self.ledgers.get(venue, VenueLedger()))
+
+    def nav_estimate(self) -> float:
+        """Wallet plus every traded venue's equity, in USDT (for sizing decisions, not reporting)."""
+        wallet = self.wallet_balance(USDT) + self.wallet_balance(ETH) * self.price(self.pool_id)
+        venues = {leg.venue.value for leg in self.legs() if leg.venue != self.wallet_venue}
+        return wallet + sum(self.venue_wallets(v).equity for v in venues)
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def submit_market(
+        self, instrument: Instrument, side: OrderSide, base_qty: float, *, reduce_only: bool = False
+    ) -> ClientOrderId | None:
+        """Submit a market order for ``base_qty`` base units; skip (None) when below the venue's minimum."""
+        step = instrument.size_increment.as_double()
+        contracts = round_down(base_qty / instrument.multiplier.as_double(), step)
+        if contracts < step:
+            return None
+        quantity = instrument.make_qty(contracts)
+        notional = quantity.as_double() * instrument.multiplier.as_double() * self.price(instrument.id)
+        if (
+            not reduce_only
+            and instrument.min_notional is not None
+            and notional < instrument.min_notional.as_double()
+        ):
+            return None
+        order = self.order_factory.market(
+            instrument.id,
+            side,
+            quantity,
+            time_in_force=TimeInForce.GTC,
+            reduce_only=reduce_only,
+        )
+        self.plans.expect_order(order.client_order_id)
+        self.submit_order(order)
+        return order.client_order_id
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        order = self.cache.order(event.client_order_id)
+        if order is None or not order.is_closed:
+            return
+        failure = None
+        if not isinstance(event, OrderFilled):
+            reason = getattr(event, "reason", type(event).__name__)
+            failure = f"order {event.client_order_id} on {event.instrument_id} closed unfilled: {reason}"
+            self.rejections.append(failure)
+        self.plans.order_closed(event.client_order_id, failure)
+
+    # -- transfers ---------------------------------------------------------------------------
+
+    def request_transfer(self, kind: TransferKind, venue: str, amount: float) -> str | None:
+        """Ask for a transfer of ``amount`` USDT (rounded down to the cent); under a cent is skipped."""
+        amount = math.floor(amount * 100) / 100
+        if amount < 0.01:
+            return None
+        request_id = f"{self.id}-T{next(self._ids)}"
+        self.plans.expect_transfer(request_id)
+        self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(request_id, kind, venue, amount))
+        return request_id
+
+    def _on_transfer_event(self, event: TransferEvent) -> None:
+        if event.ledger is not None:
+            self.ledgers[event.venue] = event.ledger
+        if event.status == TransferStatus.REJECTED:
+            self.rejections.append(
+                f"transfer {event.request_id} ({event.kind} {event.amount:.2f} {event.venue}): {event.reason}"
+            )
+            self.plans.transfer_done(event.request_id, event.reason)
+        elif event.status == TransferStatus.ARRIVED:
+            self.plans.transfer_done(event.request_id)
+
+    def _on_liquidation(self, event: LiquidationEvent) -> None:
+        self.log.warning(
+            f"LIQUIDATION on {event.venue}: {event.signed_base_qty:+.6f} {event.instrument_id} closed at "
+            f"{event.price:.2f} (fee {event.fee:.2f} USDT)",
+        )
+
+    # -- gas reserve and dust ----------------------------------------------------------------
+
+    def _gas_reserve_phases(self) -> list[Phase]:
+        def top_up() -> None:
+            held = self.wallet_balance(ETH)
+            if held >= self.cfg.gas_reserve_min_eth:
+                return
+            pool = self.cache.instrument(self.pool_id)
+            price = self.price(self.pool_id) * (1 + float(pool.taker_fee))
+            affordable = self.wallet_balance(USDT) / price
+            self.submit_market(pool, OrderSide.BUY, min(self.cfg.gas_reserve_eth - held, affordable))
+
+        return [top_up]
+
+    def _dust_phases(self) -> list[Phase]:
+        excess = self.wallet_balance(ETH) - self.cfg.gas_reserve_eth
+        if excess * self.price(self.pool_id) <= self.cfg.dust_threshold_usd:
+            return []
+        pool = self.cache.instrument(self.pool_id)
+        return [lambda: self.submit_market(pool, OrderSide.SELL, excess)]
+
+    def _sell_all_eth(self) -> None:
+        """exit_full: sell the gas reserve down to its minimum (the wallet always keeps gas money)."""
+        amount = self.wallet_balance(ETH) - self.cfg.gas_reserve_min_eth
+        if amount * self.price(self.pool_id) > self.cfg.dust_threshold_usd:
+            self.submit_market(self.cache.instrument(self.pool_id), OrderSide.SELL, amount)

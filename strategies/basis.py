@@ -1,0 +1,249 @@
+"""BTC / ETH basis: long spot and short the same quantity of the linear perp on each venue.
+
+Capital starts as USDT in the on-chain wallet and is sent to the venues by ``hedge_allocation``.
+On a venue with capital C the hedge notional is N = C / (1 + m) (m = ``perp_margin_fraction``):
+N buys spot in the spot wallet, m·N sits in the futures wallet as margin for the short. The book
+is only touched when the net delta drifts beyond ``delta_tolerance`` of gross exposure or a
+venue's futures margin leaves the [``margin_floor``, ``margin_ceiling``] band (a fraction of perp
+notional). Rebalancing resizes both legs of the venue (never close-and-reopen) and moves USDT
+between its spot and futures wallets.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import InstrumentId
+
+from adapters.cex.config import load_cex_venue
+from adapters.cex.instruments import cex_instrument_id
+from adapters.cex.margin import VenueWallets
+from adapters.transfers import TransferKind
+from strategies.base import Phase, YieldStrategy, YieldStrategyConfig
+from strategies.sizing import basis_target_qty, common_step, hedge_drift, round_down, split_by_weights
+
+DEFAULT_ALLOCATION = {"BINANCE": 0.4, "BYBIT": 0.3, "OKX": 0.3}
+CENT_BUFFER = 0.02
+"""USDT moved on top of a computed need, as transfers are rounded down to the cent."""
+
+
+class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
+    """Basis mode settings. Fractions are of the quantity named; amounts in USDT."""
+
+    asset: str = "BTC"
+    """Base asset of the spot pair and perp on every venue (BTC or ETH)."""
+    hedge_allocation: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_ALLOCATION))
+    """Share of capital sent to each CEX venue; must sum to 1."""
+    perp_margin_fraction: float = 0.25
+    """m: futures-wallet margin per unit of hedge notional (capital per venue C = N·(1 + m))."""
+    delta_tolerance: float = 0.005
+    """Rebalance when |net delta| exceeds this fraction of gross exposure."""
+    margin_floor: float = 0.10
+    """Rebalance a venue when its futures margin balance falls below this fraction of perp notional."""
+    margin_ceiling: float = 0.50
+    """Rebalance a venue (grow both legs) when its futures margin exceeds this fraction of perp notional."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.asset not in ("BTC", "ETH"):
+            raise ValueError(f"asset must be 'BTC' or 'ETH', got {self.asset!r}")
+        if not self.hedge_allocation:
+            raise ValueError("hedge_allocation must name at least one venue")
+        for venue, weight in self.hedge_allocation.items():
+            if venue not in DEFAULT_ALLOCATION:
+                raise ValueError(
+                    f"hedge_allocation: unknown venue {venue!r} (known: {sorted(DEFAULT_ALLOCATION)})"
+                )
+            if weight < 0:
+                raise ValueError(f"hedge_allocation[{venue}] must be >= 0, got {weight}")
+        total = sum(self.hedge_allocation.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"hedge_allocation must sum to 1, got {total:.6f} ({self.hedge_allocation})")
+        if not 0 < self.perp_margin_fraction <= 1:
+            raise ValueError(f"perp_margin_fraction must be in (0, 1], got {self.perp_margin_fraction}")
+        if not 0 < self.delta_tolerance <= 0.1:
+            raise ValueError(f"delta_tolerance must be in (0, 0.1], got {self.delta_tolerance}")
+        if not 0 < self.margin_floor < self.perp_margin_fraction < self.margin_ceiling:
+            raise ValueError(
+                "need 0 < margin_floor < perp_margin_fraction < margin_ceiling, got "
+                f"{self.margin_floor}, {self.perp_margin_fraction}, {self.margin_ceiling}",
+            )
+
+    @property
+    def venues(self) -> list[str]:
+        return [v for v, w in self.hedge_allocation.items() if w > 0]
+
+
+class BasisStrategy(YieldStrategy):
+    """Long spot / short perp on each venue, sized and rebalanced as the module docstring says."""
+
+    def __init__(self, config: BasisStrategyConfig) -> None:
+        super().__init__(config)
+        self.basis = config
+        self.spot_ids = {v: cex_instrument_id(v, config.asset, "spot") for v in config.venues}
+        self.perp_ids = {v: cex_instrument_id(v, config.asset, "perp") for v in config.venues}
+        self.withdrawal_fees = {v: load_cex_venue(v).transfers.withdrawal_fee_usdt for v in config.venues}
+
+    def legs(self) -> list[InstrumentId]:
+        return [*self.spot_ids.values(), *self.perp_ids.values()]
+
+    # -- deploy / raise / rebalance ----------------------------------------------------------
+
+    def deploy_phases(self) -> list[Phase]:
+        return [self._deposit_wallet_usdt, *self._venue_phases(dict.fromkeys(self.basis.venues, 0.0))]
+
+    def raise_cash_phases(self, amount: float) -> list[Phase]:
+        if amount == float("inf"):
+            withdrawals = dict.fromkeys(self.basis.venues, float("inf"))
+        else:
+            shortfall = max(0.0, amount - self.wallet_balance(USDT))
+            equities = {v: max(0.0, self.venue_wallets(v).equity) for v in self.basis.venues}
+            withdrawals = split_by_weights(shortfall, equities)
+        return self._venue_phases(withdrawals)
+
+    def rebalance_phases(self) -> list[Phase] | None:
+        wallets = {v: self.venue_wallets(v) for v in self.basis.venues}
+        venues = [v for v, w in wallets.items() if self._margin_out_of_band(w)]
+        if self._delta_out_of_tolerance(wallets):
+            venues = list(self.basis.venues)
+        venues = [v for v in venues if _VenueResize(self, v, 0.0).changes_anything()]
+        if not venues:
+            return None
+        self.log.info(f"rebalance: venues {venues}")
+        return self._venue_phases(dict.fromkeys(venues, 0.0))
+
+    def _margin_out_of_band(self, wallets: VenueWallets) -> bool:
+        if not wallets.perps:
+            # a liquidated short left the spot leg unhedged, or an interrupted entry left idle cash
+            return wallets.equity > self.cfg.dust_threshold_usd
+        ratio = wallets.margin_balance / wallets.perp_notional
+        return not self.basis.margin_floor <= ratio <= self.basis.margin_ceiling
+
+    def _delta_out_of_tolerance(self, wallets: dict[str, VenueWallets]) -> bool:
+        net = sum(s.qty for w in wallets.values() for s in w.spots) + sum(
+            p.signed_qty for w in wallets.values() for p in w.perps
+        )
+        gross = sum(w.spot_value + w.perp_notional for w in wallets.values())
+        price = self.price(next(iter(self.spot_ids.values())))
+        return hedge_drift(net, price, gross) > self.basis.delta_tolerance
+
+    # -- the per-venue resize ----------------------------------------------------------------
+
+    def _deposit_wallet_usdt(self) -> None:
+        amounts = split_by_weights(self.wallet_balance(USDT), self.basis.hedge_allocation)
+        for venue, amount in amounts.items():
+            self.request_transfer(TransferKind.DEPOSIT, venue, amount)
+
+    def _venue_phases(self, withdrawals: dict[str, float]) -> list[Phase]:
+        """Resize each venue to its target, releasing ``withdrawals[venue]`` USDT to the wallet.
+
+        Phases run venue-parallel: (1) cut legs that shrink, (2) move futures cash to spot where
+        spot buys or the withdrawal need it, (3) buy spot, (4) withdraw, then sweep spot cash into
+        the futures wallet, (5) grow the short on the margin just swept in.
+        """
+        resizes = [_VenueResize(self, venue, amount) for venue, amount in withdrawals.items()]
+        return [
+            lambda: [r.cut() for r in resizes],
+            lambda: [r.fund() for r in resizes],
+            lambda: [r.grow_spot() for r in resizes],
+            lambda: [r.withdraw_and_sweep() for r in resizes],
+            lambda: [r.grow_short() for r in resizes],
+        ]
+
+
+class _VenueResize:
+    """One venue's resize within a plan; the target is fixed when the plan's first phase runs."""
+
+    def __init__(self, strategy: BasisStrategy, venue: str, withdrawal: float) -> None:
+        self.s = strategy
+        self.venue = venue
+        self.withdrawal = withdrawal
+        self.spot = strategy.cache.instrument(strategy.spot_ids[venue])
+        self.perp = strategy.cache.instrument(strategy.perp_ids[venue])
+        self.fee = strategy.withdrawal_fees[venue] if withdrawal > 0 else 0.0
+        self.step = common_step(
+            self.spot.size_increment.as_double(),
+            self.perp.size_increment.as_double() * self.perp.multiplier.as_double(),
+        )
+        self.target = 0.0
+
+    @property
+    def _exiting(self) -> bool:
+        return self.withdrawal == float("inf")
+
+    def _legs(self) -> tuple[float, float, VenueWallets]:
+        wallets = self.s.venue_wallets(self.venue)
+        spot = next((x.qty for x in wallets.spots), 0.0)
+        short = -next((p.signed_qty for p in wallets.perps), 0.0)
+        return spot, short, wallets
+
+    def compute_target(self) -> float:
+        """Base quantity for both legs: equity after the withdrawal, sized C = N(1 + m).
+
+        Growing the spot leg needs spot cash, and only realised futures cash can move there
+        (unrealized profit stays), so growth is capped by what the wallets can actually fund.
+        """
+        spot, _, wallets = self._legs()
+        price = self.s.price(self.spot.id)
+        spot_fee = float(self.spot.taker_fee)
+        if self._exiting:
+            return 0.0
+        keep = wallets.equity - self.withdrawal - self.fee
+        target = basis_target_qty(keep, price, self.s.basis.perp_margin_fraction, spot_fee, self.step)
+        if target > spot:
+            cash = wallets.spot_cash + wallets.transferable_from_futures - self.withdrawal - self.fee
+            affordable = spot + max(0.0, cash - CENT_BUFFER) / (price * (1 + spot_fee))
+            target = min(target, round_down(affordable, self.step))
+        return target
+
+    def changes_anything(self) -> bool:
+        """Whether resizing to the target would trade at least one venue-acceptable order."""
+        spot, short, _ = self._legs()
+        target = self.compute_target()
+        price = self.s.price(self.spot.id)
+        for instrument, held in ((self.spot, spot), (self.perp, short)):
+            change = abs(target - held)
+            minimum = instrument.min_notional.as_double() if instrument.min_notional is not None else 0.0
+            if change >= self.step and change * price >= minimum:
+                return True
+        return False
+
+    def cut(self) -> None:
+        spot, short, _ = self._legs()
+        self.target = self.compute_target()
+        if spot > self.target:
+            self.s.submit_market(self.spot, OrderSide.SELL, spot - self.target)
+        if short > self.target:
+            self.s.submit_market(self.perp, OrderSide.BUY, short - self.target, reduce_only=True)
+
+    def fund(self) -> None:
+        spot, _, wallets = self._legs()
+        buy_cost = (
+            max(0.0, self.target - spot) * self.s.price(self.spot.id) * (1 + float(self.spot.taker_fee))
+        )
+        need = buy_cost + (float("inf") if self._exiting else self.withdrawal + self.fee)
+        missing = need - wallets.spot_cash + CENT_BUFFER
+        if missing > CENT_BUFFER:
+            self.s.request_transfer(
+                TransferKind.TO_SPOT, self.venue, min(missing, wallets.transferable_from_futures)
+            )
+
+    def grow_spot(self) -> None:
+        spot, _, _ = self._legs()
+        if self.target > spot:
+            self.s.submit_market(self.spot, OrderSide.BUY, self.target - spot)
+
+    def withdraw_and_sweep(self) -> None:
+        if self.withdrawal > 0:
+            cash = self.s.venue_wallets(self.venue).spot_cash
+            amount = cash - self.fee if self._exiting else min(self.withdrawal, cash - self.fee)
+            self.s.request_transfer(TransferKind.WITHDRAWAL, self.venue, amount)
+        if not self._exiting:
+            cash = self.s.venue_wallets(self.venue).spot_cash
+            self.s.request_transfer(TransferKind.TO_FUTURES, self.venue, cash)
+
+    def grow_short(self) -> None:
+        _, short, _ = self._legs()
+        if self.target > short:
+            self.s.submit_market(self.perp, OrderSide.SELL, self.target - short)
