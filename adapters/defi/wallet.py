@@ -155,7 +155,7 @@ class WalletModule(SimulationModule):
                 )
             if eth + qty < gas:
                 after = eth + qty
-                return f"INSUFFICIENT_GAS: the swap's gas needs {gas:.6f} ETH, the wallet would hold {after:.6f}"
+                return f"INSUFFICIENT_GAS: swap gas needs {gas:.6f} ETH, the wallet would hold {after:.6f}"
             return None
         if qty + gas > eth + 1e-12:
             return (
