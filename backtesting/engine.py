@@ -149,9 +149,9 @@ def _add_data(
         for f in catalog.query(FundingRateUpdate, identifiers=[perp], start=start, end=end)
     ]
     gas = catalog.query(GasPrice, start=pd.Timestamp(start_ns - DAY_NS, tz="UTC"), end=end)
-    engine.add_data(bars, sort=False)
-    if funding:
+    if funding:  # added before the bars: at equal timestamps the print is known when its bar trades
         engine.add_data(funding, sort=False)
+    engine.add_data(bars, sort=False)
     wrapped = [g if isinstance(g, CustomData) else CustomData(DataType(GasPrice), g) for g in gas]
     engine.add_data(wrapped, client_id=ClientId("ETHEREUM"), sort=False)
     engine.sort_data()

@@ -179,13 +179,18 @@ class CexVenueModule(SimulationModule):
     # -- SimulationModule --------------------------------------------------------------------
 
     def pre_process(self, data) -> None:
-        """Check a perp bar's adverse extreme against the liquidation price before it trades."""
+        """A perp bar stamped T is about to trade: first the path inside the hour (liquidation at
+        its adverse extreme), then the funding print stamped T, marked at this bar's close — both
+        before any strategy sees the bar, so funding at T is paid on the position held into T."""
         if isinstance(data, Bar) and data.bar_type.instrument_id in self._funding:
+            state = self._funding[data.bar_type.instrument_id]
             self._check_liquidation(data)
+            self._settle_funding(state, data.ts_event, incoming=data)
 
     def process(self, ts_now: int) -> None:
+        """Settle prints whose perp bar never came (a hole) once the clock has passed them."""
         for state in self._funding.values():
-            self._settle_funding(state, ts_now)
+            self._settle_funding(state, ts_now - 1)
 
     def log_diagnostics(self, logger) -> None:
         logger.info(
@@ -204,43 +209,47 @@ class CexVenueModule(SimulationModule):
 
     # -- funding -----------------------------------------------------------------------------
 
-    def _settle_funding(self, state: _FundingState, ts_now: int) -> None:
-        cache = self.exchange.cache
-        update = cache.funding_rate(state.instrument.id)
-        if update is None or update.ts_event <= state.last_settled_ns:
+    def _settle_funding(self, state: _FundingState, up_to_ns: int, incoming: Bar | None = None) -> None:
+        """Settle the latest print if it is stamped at or before ``up_to_ns`` and not yet settled.
+
+        The mark is the perp close stamped at the print (``incoming`` when that bar is the one
+        being processed); without one, the last close before it, and the print is flagged stale.
+        """
+        update = self.exchange.cache.funding_rate(state.instrument.id)
+        if update is None or update.ts_event <= state.last_settled_ns or update.ts_event > up_to_ns:
             return
-        bar = cache.bar(bar_type_for(state.instrument.id))
-        on_time = bar is not None and bar.ts_event >= update.ts_event
-        if not on_time and ts_now <= update.ts_event:
-            return  # the perp bar stamped at the print has not arrived yet
         state.last_settled_ns = update.ts_event
-        if bar is None:
+        if incoming is not None and incoming.ts_event == update.ts_event:
+            mark_bar = incoming
+        else:
+            mark_bar = self._bar_at_or_before(bar_type_for(state.instrument.id), update.ts_event)
+        positions = self.exchange.cache.positions_open(venue=None, instrument_id=state.instrument.id)
+        if mark_bar is None or not positions:
             return
-        positions = cache.positions_open(venue=None, instrument_id=state.instrument.id)
-        if not positions:
-            return
-        mark = bar.close.as_double()
+        on_time = mark_bar.ts_event == update.ts_event
+        mark = mark_bar.close.as_double()
         rate = float(update.rate)
         self.funding_prints += 1
         self.stale_marks += 0 if on_time else 1
+        now = self.clock.timestamp_ns()
         for position in positions:
             qty = base_qty(state.instrument, position.signed_qty)
             payment = -qty * mark * rate
-            self._book(position, payment, PositionAdjustmentType.FUNDING, "funding", ts_now)
+            self._book(position, payment, PositionAdjustmentType.FUNDING, "funding", now)
             self.funding_paid += payment
-            self.msgbus.publish(
-                FUNDING_TOPIC,
-                FundingSettled(
-                    self.venue,
-                    str(state.instrument.id),
-                    rate,
-                    mark,
-                    qty,
-                    payment,
-                    update.ts_event,
-                    not on_time,
-                ),
+            event = FundingSettled(
+                self.venue, str(state.instrument.id), rate, mark, qty, payment, update.ts_event, not on_time,
             )
+            self.msgbus.publish(FUNDING_TOPIC, event)
+
+    def _bar_at_or_before(self, bar_type, ts: int) -> Bar | None:
+        """The latest cached bar stamped at or before ``ts`` (the mark in force at that instant)."""
+        cache = self.exchange.cache
+        for index in range(cache.bar_count(bar_type)):
+            bar = cache.bar(bar_type, index)
+            if bar.ts_event <= ts:
+                return bar
+        return None
 
     def _book(
         self, position: Position, amount: float, kind: PositionAdjustmentType, reason: str, ts: int
@@ -322,7 +331,8 @@ class CexVenueModule(SimulationModule):
         )
         engine = self.exchange.get_matching_engine(instrument.id)
         engine.apply_fills(order, [(price, position.quantity)], LiquiditySide.TAKER, position.id, position)
-        insurance = max(0.0, -self.wallets().futures_wallet)
+        shortfall = -self.wallets().futures_wallet
+        insurance = shortfall if shortfall > 1e-6 else 0.0  # ignore float dust around zero
         if insurance > 0:
             self._book(
                 position, insurance, PositionAdjustmentType.COMMISSION, "insurance fund covers bankruptcy", ts

@@ -1,0 +1,152 @@
+"""The wallet venue: transfers to and from CEX wallets with their gas, fees and delays; investor flows."""
+
+from __future__ import annotations
+
+import pytest
+from nautilus_trader.model.currencies import ETH, USDT
+from nautilus_trader.model.identifiers import Venue
+
+from adapters.defi.wallet import ScheduledFlow
+from adapters.transfers import (
+    CAPITAL_TOPIC,
+    PAYOUT_ENDPOINT,
+    CapitalFlowKind,
+    PayoutRequest,
+    TransferKind,
+    TransferStatus,
+)
+from tests.sim_harness import do, flat_bars, run_sim, ts
+
+POOL = "ETHUSDT-UNIV3.ETHEREUM"
+GWEI = 10.0
+TRANSFER_GAS_ETH = 100_000 * GWEI * 1e-9
+BINANCE_WITHDRAWAL_FEE = 4.5  # configs/venues/binance.yaml
+
+
+def _bars(instruments):
+    return flat_bars(instruments[POOL], range(0, 8), 3_000.0)
+
+
+def _balances(strategy) -> dict[str, float]:
+    out = {}
+    for venue in ("ETHEREUM", "BINANCE"):
+        account = strategy.cache.account_for_venue(Venue(venue))
+        out[venue] = account.balance_total(USDT).as_double()
+    out["ETH"] = strategy.cache.account_for_venue(Venue("ETHEREUM")).balance_total(ETH).as_double()
+    return out
+
+
+def _record(label: str):
+    return do(lambda s: s.__dict__.setdefault("seen", {}).__setitem__(label, _balances(s)))
+
+
+def _run(script: dict, **kwargs):
+    return run_sim(bars=_bars, script=script, subscribe=(POOL,), gas_gwei=GWEI, **kwargs)
+
+
+def test_deposit_pays_gas_now_and_is_credited_after_the_confirmation_delay():
+    sim = _run(
+        {
+            ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BINANCE", 10_000)), _record("sent")],
+            ts(1): [_record("next bar, before the venue processes the arrival")],
+            ts(2): [_record("later")],
+        },
+    )
+    seen = sim.strategy.seen
+    assert seen["sent"] == pytest.approx(
+        {"ETHEREUM": 90_000.0, "BINANCE": 0.0, "ETH": 1.0 - TRANSFER_GAS_ETH}
+    )
+    assert seen["next bar, before the venue processes the arrival"]["BINANCE"] == 0.0
+    assert seen["later"]["BINANCE"] == pytest.approx(10_000.0)
+    statuses = [(e.status, e.ts_event) for e in sim.strategy.transfer_events]
+    assert statuses == [(TransferStatus.SENT, ts(0)), (TransferStatus.ARRIVED, ts(1))]
+    assert sim.strategy.transfer_events[-1].ledger.deposited == pytest.approx(10_000.0)
+
+
+@pytest.mark.parametrize(
+    ("amount", "wallet_eth", "reason"),
+    [(200_000.0, 1.0, "wallet holds 100000.00 USDT"), (1_000.0, 0.0, "gas needs")],
+)
+def test_deposit_the_wallet_cannot_fund_is_rejected_and_moves_nothing(amount, wallet_eth, reason):
+    sim = _run(
+        {ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BINANCE", amount)), _record("after")]},
+        wallet_eth=wallet_eth,
+    )
+    (event,) = sim.strategy.transfer_events
+    assert event.status == TransferStatus.REJECTED and reason in event.reason
+    assert sim.strategy.seen["after"] == pytest.approx(
+        {"ETHEREUM": 100_000.0, "BINANCE": 0.0, "ETH": wallet_eth}
+    )
+
+
+def test_withdrawal_charges_the_venue_fee_now_and_arrives_after_the_delay():
+    sim = _run(
+        {
+            ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BINANCE", 10_000))],
+            ts(2): [do(lambda s: s.transfer(TransferKind.WITHDRAWAL, "BINANCE", 5_000)), _record("sent")],
+            ts(4): [_record("arrived")],
+        },
+    )
+    seen = sim.strategy.seen
+    assert seen["sent"]["BINANCE"] == pytest.approx(10_000 - 5_000 - BINANCE_WITHDRAWAL_FEE)
+    assert seen["sent"]["ETHEREUM"] == pytest.approx(90_000.0)
+    assert seen["arrived"]["ETHEREUM"] == pytest.approx(95_000.0)
+    sent = [e for e in sim.strategy.transfer_events if e.kind == TransferKind.WITHDRAWAL]
+    assert [e.status for e in sent] == [TransferStatus.SENT, TransferStatus.ARRIVED]
+    assert sent[0].fee_usdt == BINANCE_WITHDRAWAL_FEE
+    assert sent[1].ts_event == ts(3)  # 30 minutes later: the next processed instant
+
+
+def test_internal_transfers_are_instant_and_limited_to_what_each_wallet_may_release():
+    sim = _run(
+        {
+            ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BINANCE", 1_000))],
+            ts(2): [
+                do(lambda s: s.transfer(TransferKind.TO_FUTURES, "BINANCE", 1_500, "too-much")),
+                do(lambda s: s.transfer(TransferKind.TO_FUTURES, "BINANCE", 600, "ok")),
+                do(lambda s: s.transfer(TransferKind.TO_SPOT, "BINANCE", 700, "too-much-back")),
+                do(lambda s: s.transfer(TransferKind.TO_SPOT, "BINANCE", 100, "ok-back")),
+            ],
+        },
+    )
+    by_id = {e.request_id: e for e in sim.strategy.transfer_events}
+    assert (
+        by_id["too-much"].status == TransferStatus.REJECTED
+        and "spot wallet holds 1000.00" in by_id["too-much"].reason
+    )
+    assert by_id["ok"].status == TransferStatus.ARRIVED and by_id["ok"].ts_event == ts(2)
+    assert (
+        by_id["too-much-back"].status == TransferStatus.REJECTED
+        and "can release 600.00" in by_id["too-much-back"].reason
+    )
+    assert by_id["ok-back"].ledger.to_futures == pytest.approx(500.0)
+    wallets = sim.cex["BINANCE"].wallets()
+    assert (wallets.spot_cash, wallets.futures_wallet) == pytest.approx((500.0, 500.0))
+
+
+def test_investor_flows_credit_the_wallet_and_payouts_debit_it():
+    flows = [ScheduledFlow(ts(1), 25_000.0), ScheduledFlow(ts(3), -40_000.0)]
+
+    def collect(strategy) -> None:
+        strategy.flows = []
+        strategy.msgbus.subscribe(CAPITAL_TOPIC, strategy.flows.append)
+
+    sim = _run(
+        {
+            ts(0): [collect],
+            ts(2): [_record("after deposit")],
+            ts(4): [
+                do(lambda s: s.msgbus.send(PAYOUT_ENDPOINT, PayoutRequest(40_000.0))),
+                _record("after payout"),
+            ],
+        },
+        flows=flows,
+    )
+    kinds = [(f.kind, f.amount) for f in sim.strategy.flows]
+    assert kinds == [
+        (CapitalFlowKind.DEPOSIT, 25_000.0),
+        (CapitalFlowKind.WITHDRAWAL_REQUESTED, 40_000.0),
+        (CapitalFlowKind.WITHDRAWAL, 40_000.0),
+    ]
+    assert sim.strategy.seen["after deposit"]["ETHEREUM"] == pytest.approx(125_000.0)
+    assert sim.strategy.seen["after payout"]["ETHEREUM"] == pytest.approx(85_000.0)

@@ -1,0 +1,98 @@
+"""Investor flows driving the partial/full entry and exit actions, and a forced liquidation, on real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from backtesting.config import load_run_config, mode_file_path
+from backtesting.runner import RunResult, run_backtest
+
+pytestmark = pytest.mark.integration
+
+
+def _config(tmp_path: Path, **changes) -> Path:
+    raw = yaml.safe_load(mode_file_path("btc_basis").read_text())
+    strategy = changes.pop("strategy", {})
+    raw.update(changes)
+    raw["strategy"].update(strategy)
+    path = tmp_path / "mode.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def flows_run(catalog_dir, tmp_path_factory) -> RunResult:
+    tmp = tmp_path_factory.mktemp("flows")
+    path = _config(
+        tmp,
+        start="2024-06-01",
+        end="2024-12-15",
+        capital=100_000,
+        capital_flows=[
+            {"at": "2024-08-01", "deposit": 50_000},
+            {"at": "2024-10-01", "withdraw": 30_000},
+            {"at": "2024-12-01", "withdraw": "all"},
+        ],
+    )
+    return run_backtest(load_run_config(path), catalog_dir, tmp / "out")
+
+
+def test_flows_drive_the_partial_and_full_actions(flows_run):
+    actions = flows_run.summary["actions"]
+    assert (
+        actions["entry_full"],
+        actions["entry_partial"],
+        actions["exit_partial"],
+        actions["exit_full"],
+    ) == (1, 1, 1, 1)
+    flows = pd.read_csv(flows_run.out_dir / "capital_flows.csv")
+    deposits = flows[flows["kind"] == "deposit"]["amount"].tolist()
+    paid = flows[flows["kind"] == "withdrawal"]["amount"].tolist()
+    assert deposits == [50_000.0]
+    assert paid[0] == pytest.approx(30_000.0)
+    nav = pd.read_csv(flows_run.out_dir / "nav.csv", index_col=0, parse_dates=True)
+    assert nav.loc["2024-08-01", "nav"].max() > 140_000  # the deposit was invested, not lost
+    # exit_full leaves only the wallet's minimum gas reserve (0.01 ETH) and cents
+    assert nav["nav"].iloc[-1] < 100.0
+    assert paid[1] > 100_000
+    assert flows_run.summary["net_flows"] == pytest.approx(50_000 - sum(paid))
+
+
+def test_flows_reconcile_and_their_costs_are_attributed(flows_run):
+    summary = flows_run.summary
+    assert abs(summary["reconciliation_error"]) < 1e-4
+    transfers = pd.read_csv(flows_run.out_dir / "transfers.csv")
+    withdrawals = transfers[(transfers["kind"] == "withdrawal") & (transfers["status"] == "sent")]
+    assert len(withdrawals) == 6  # three venues, two exits
+    assert summary["attribution"]["transfer_fees"] == pytest.approx(-withdrawals["fee_usdt"].sum())
+    assert (transfers["status"] != "rejected").all()
+    assert summary["rejection_count"] == 0
+
+
+def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, tmp_path):
+    """3% margin with a 0.5% rebalance floor cannot survive BTC's Q4-2024 rally (≈60k → 100k)."""
+    path = _config(
+        tmp_path,
+        start="2024-10-01",
+        end="2025-01-31",
+        strategy={"perp_margin_fraction": 0.03, "margin_floor": 0.005, "margin_ceiling": 0.5},
+    )
+    result = run_backtest(load_run_config(path), catalog_dir, tmp_path / "out")
+    summary = result.summary
+    assert summary["liquidations"] >= 1
+    liquidations = pd.read_csv(result.out_dir / "liquidations.csv")
+    assert len(liquidations) == summary["liquidations"]
+    assert (liquidations["signed_base_qty"] < 0).all()  # shorts squeezed by the rally
+    orders = pd.read_csv(result.out_dir / "orders.csv")
+    assert orders["tags"].astype(str).str.contains("LIQUIDATION").sum() == summary["liquidations"]
+    assert summary["attribution"]["liquidation_losses"] < 0
+    assert abs(summary["reconciliation_error"]) < 1e-4
+    # after each liquidation the next rebalance re-hedges the spot leg
+    nav = pd.read_csv(result.out_dir / "nav.csv", index_col=0, parse_dates=True)
+    last = pd.Timestamp(liquidations["ts"].max())
+    later = nav[nav.index > last + pd.Timedelta(hours=3)]
+    assert (later["net_delta_btc"].abs() < 0.01).all()

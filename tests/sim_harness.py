@@ -1,0 +1,200 @@
+"""A small synthetic backtest around the real venue simulation, for exact hand-checked tests.
+
+It assembles what ``backtesting.engine.build_backtest`` assembles — CEX venues with their
+``CexVenueModule`` and checked execution client, the ``ETHEREUM`` wallet venue with its
+``WalletModule`` — but feeds hand-written bars, funding prints and gas prices, and drives it
+with a :class:`ScriptedStrategy` that performs given actions at given bar timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pandas as pd
+from nautilus_trader.accounting.margin_models import StandardMarginModel
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig, StrategyConfig
+from nautilus_trader.model.currencies import ETH, USDT
+from nautilus_trader.model.data import Bar, CustomData, DataType, FundingRateUpdate
+from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, Venue
+from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
+from nautilus_trader.model.objects import Money, Quantity
+from nautilus_trader.trading.strategy import Strategy
+
+from adapters.cex.config import load_cex_venue, load_wallet_venue
+from adapters.cex.instruments import venue_instruments
+from adapters.cex.venue import CexVenueModule
+from adapters.defi.instruments import build_pool_instrument
+from adapters.defi.wallet import ScheduledFlow, WalletModule
+from adapters.execution import install_pre_trade_checks
+from adapters.transfers import (
+    FUNDING_TOPIC,
+    LIQUIDATION_TOPIC,
+    TRANSFER_ENDPOINT,
+    TRANSFER_TOPIC,
+    TransferKind,
+    TransferRequest,
+)
+from data_catalog.builder import bar_type_for
+from data_catalog.types import GasPrice
+
+HOUR = 3_600_000_000_000
+T0 = pd.Timestamp("2024-06-01T00:00Z").value
+"""First bar close of every synthetic run."""
+
+Action = Callable[["ScriptedStrategy"], None]
+
+
+def ts(hour: int) -> int:
+    """Timestamp of the bar closing ``hour`` hours after T0."""
+    return T0 + hour * HOUR
+
+
+class ScriptedStrategy(Strategy):
+    """Runs ``script[ts]`` actions on the first bar stamped ``ts`` and records every event."""
+
+    def __init__(self, script: dict[int, list[Action]], instruments: list[InstrumentId]) -> None:
+        super().__init__(StrategyConfig(strategy_id="Scripted-001"))
+        self.script = {k: list(v) for k, v in script.items()}
+        self.instrument_ids = instruments
+        self.fills: list = []
+        self.rejections: list[str] = []
+        self.transfer_events: list = []
+        self.funding_events: list = []
+        self.liquidation_events: list = []
+
+    def on_start(self) -> None:
+        for instrument_id in self.instrument_ids:
+            self.subscribe_bars(bar_type_for(instrument_id))
+        self.msgbus.subscribe(TRANSFER_TOPIC, self.transfer_events.append)
+        self.msgbus.subscribe(FUNDING_TOPIC, self.funding_events.append)
+        self.msgbus.subscribe(LIQUIDATION_TOPIC, self.liquidation_events.append)
+
+    def on_bar(self, bar: Bar) -> None:
+        for action in self.script.pop(bar.ts_event, []):
+            action(self)
+
+    def on_order_filled(self, event) -> None:
+        self.fills.append(event)
+
+    def on_order_rejected(self, event) -> None:
+        self.rejections.append(event.reason)
+
+    # -- actions used by scripts -------------------------------------------------------------
+
+    def market(
+        self, instrument_id: InstrumentId, side: OrderSide, qty: str, reduce_only: bool = False
+    ) -> None:
+        order = self.order_factory.market(
+            instrument_id, side, Quantity.from_str(qty), reduce_only=reduce_only
+        )
+        self.submit_order(order)
+
+    def transfer(self, kind: TransferKind, venue: str, amount: float, request_id: str = "") -> None:
+        rid = request_id or f"T{len(self.transfer_events)}-{kind}-{venue}"
+        self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(rid, kind, venue, amount))
+
+
+def do(fn: Callable[..., None], *args, **kwargs) -> Action:
+    """An action calling ``fn(strategy, *args, **kwargs)``."""
+    return lambda strategy: fn(strategy, *args, **kwargs)
+
+
+@dataclass
+class Sim:
+    engine: BacktestEngine
+    strategy: ScriptedStrategy
+    cex: dict[str, CexVenueModule]
+    wallet: WalletModule
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+
+    def balance(self, venue: str, currency=USDT) -> float:
+        account = self.engine.cache.account_for_venue(Venue(venue))
+        money = account.balance_total(currency)
+        return money.as_double() if money is not None else 0.0
+
+
+def bar(
+    instrument: Instrument, hour: int, o: float, h: float, lo: float, c: float, volume: float = 1000.0
+) -> Bar:
+    t = ts(hour)
+    p = instrument.make_price
+    return Bar(bar_type_for(instrument.id), p(o), p(h), p(lo), p(c), instrument.make_qty(volume), t, t)
+
+
+def flat_bars(instrument: Instrument, hours: range, price: float) -> list[Bar]:
+    return [bar(instrument, h, price, price, price, price) for h in hours]
+
+
+def run_sim(
+    *,
+    venues: tuple[str, ...] = ("BINANCE",),
+    bars: Callable[[dict[str, Instrument]], list[Bar]],
+    funding: Callable[[dict[str, Instrument]], list[tuple[str, int, float]]] = lambda _: [],
+    script: dict[int, list[Action]] | None = None,
+    capital: float = 100_000.0,
+    wallet_eth: float = 1.0,
+    gas_gwei: float = 10.0,
+    flows: list[ScheduledFlow] | None = None,
+    subscribe: tuple[str, ...] = (),
+) -> Sim:
+    """Run a synthetic backtest; ``bars``/``funding`` get the instruments keyed by id string."""
+    engine = BacktestEngine(
+        BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR")),
+    )
+    cex_configs = {v: load_cex_venue(v) for v in venues}
+    modules = {v: CexVenueModule(cex_configs[v]) for v in venues}
+    instruments: dict[str, Instrument] = {}
+    for venue, module in modules.items():
+        engine.add_venue(
+            Venue(venue),
+            OmsType.NETTING,
+            AccountType.MARGIN,
+            [Money(0, USDT)],
+            base_currency=USDT,
+            margin_model=StandardMarginModel(),
+            modules=[module],
+        )
+        install_pre_trade_checks(engine, module)
+        for iid, (_, instrument) in venue_instruments(cex_configs[venue]).items():
+            instruments[str(iid)] = instrument
+    wallet_config = load_wallet_venue()
+    wallet = WalletModule(wallet_config, modules, cex_configs, flows)
+    engine.add_venue(
+        Venue(wallet_config.venue),
+        OmsType.NETTING,
+        AccountType.CASH,
+        [Money(capital, USDT), Money(wallet_eth, ETH)],
+        modules=[wallet],
+    )
+    install_pre_trade_checks(engine, wallet)
+    pool = build_pool_instrument(wallet_config)
+    instruments[str(pool.id)] = pool
+    for instrument in instruments.values():
+        engine.add_instrument(instrument)
+        if isinstance(instrument, CryptoPerpetual):
+            modules[instrument.id.venue.value].add_perp(instrument)
+    prints = [
+        FundingRateUpdate(InstrumentId.from_str(iid), Decimal(str(rate)), t, t, interval=480)
+        for iid, t, rate in funding(instruments)
+    ]
+    if prints:  # before the bars, as build_backtest does
+        engine.add_data(prints, sort=False)
+    engine.add_data(bars(instruments), sort=False)
+    gas = [
+        GasPrice(
+            ts_event=ts(-2), ts_init=ts(-2), gwei=gas_gwei, base_fee_gwei=gas_gwei, priority_fee_gwei=0.0
+        )
+    ]
+    engine.add_data(
+        [CustomData(DataType(GasPrice), g) for g in gas], client_id=ClientId("ETHEREUM"), sort=False
+    )
+    engine.sort_data()
+    subscribed = [InstrumentId.from_str(i) for i in subscribe] or [i.id for i in instruments.values()]
+    strategy = ScriptedStrategy(script or {}, subscribed)
+    engine.add_strategy(strategy)
+    engine.run()
+    return Sim(engine, strategy, modules, wallet, instruments)

@@ -1,0 +1,96 @@
+"""The command lines a user runs: clear errors with exit code 2, a results table on success."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from backtesting import cli
+from data_catalog import paths
+from tests.conftest import PROJECT
+
+
+def test_unknown_mode_lists_the_available_ones(capsys):
+    assert cli.main(["--mode", "moon_shot"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown mode 'moon_shot'" in err and "btc_basis" in err and "eth_basis" in err
+
+
+def test_window_outside_the_data_is_refused(capsys, catalog_dir, tmp_path):
+    code = cli.main(
+        [
+            "--mode",
+            "btc_basis",
+            "--start",
+            "2023-01-01",
+            "--end",
+            "2023-03-01",
+            "--catalog",
+            str(catalog_dir),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "outside the data" in err and "BTCUSDT-PERP.BINANCE" in err
+    assert not (tmp_path / "out").exists(), "nothing is written for a refused run"
+
+
+def test_no_data_anywhere_says_where_it_looked_and_how_to_get_some(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("BASIS_DATA_DIR", raising=False)
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(
+        ["--mode", "btc_basis", "--catalog", str(tmp_path / "catalog"), "--out", str(tmp_path / "out")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Looked in" in err and str(tmp_path / "data") in err and "../shared/data" in err
+    assert "python -m data_catalog download" in err
+    assert not (tmp_path / "catalog").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.integration
+def test_run_backtest_script_end_to_end(catalog_dir, data_dir, tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT / "run_backtest.py"),
+            "--mode",
+            "btc_basis",
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2024-06-20",
+            "--capital",
+            "50000",
+            "--catalog",
+            str(catalog_dir),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env={"BASIS_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "btc_basis: results in" in proc.stdout and "APY" in proc.stdout
+    assert (out / "summary.json").is_file() and (out / "tearsheet.html").is_file()
+
+
+def test_run_live_says_it_is_not_available_yet():
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT / "run_live.py"), "--mode", "btc_basis"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "not available yet" in proc.stderr
