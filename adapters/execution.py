@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from nautilus_trader.backtest.engine import BacktestEngine
+from nautilus_trader.backtest.engine import BacktestEngine, SimulatedExchange
 from nautilus_trader.backtest.execution_client import BacktestExecClient
 from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
 from nautilus_trader.model.orders import Order
 
 
 class PreTradeChecker(Protocol):
-    exchange: object
+    exchange: SimulatedExchange
 
     def check_order(self, order: Order) -> str | None:
         """Why the venue would reject ``order`` (balance, margin, minimum size), or None."""

@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{run.mode}: results in {out_dir} ({result.seconds:.1f} s)", flush=True)
             for warning in result.summary["data_warnings"]:
                 print(f"  data: {warning}")
+            for warning in result.summary["model_warnings"]:
+                print(f"  model: {warning}")
     except (RunConfigError, DataNotFoundError, WindowOutsideDataError, BuildError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

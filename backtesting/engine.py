@@ -13,22 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from nautilus_trader.accounting.margin_models import StandardMarginModel
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig
-from nautilus_trader.model.currencies import ETH, USDT
 from nautilus_trader.model.data import CustomData, DataType, FundingRateUpdate
-from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import ClientId, TraderId, Venue
+from nautilus_trader.model.identifiers import ClientId, TraderId
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
-from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.cex.config import load_cex_venue, load_wallet_venue
 from adapters.cex.venue import CexVenueModule
 from adapters.defi.wallet import ScheduledFlow, WalletModule
-from adapters.execution import install_pre_trade_checks
 from backtesting.config import RunConfig
+from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
 from data_catalog.builder import bar_type_for
 from data_catalog.manifest import CatalogManifest
 from data_catalog.types import GasPrice
@@ -86,35 +82,11 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
     cex_venues = sorted(
         {i.venue.value for i in strategy.legs() if i.venue.value != run.strategy.wallet_venue}
     )
-    cex_configs = {v: load_cex_venue(v) for v in cex_venues}
-    cex_modules = {v: CexVenueModule(cex_configs[v]) for v in cex_venues}
-    for venue, module in cex_modules.items():
-        engine.add_venue(
-            Venue(venue),
-            OmsType.NETTING,
-            AccountType.MARGIN,
-            [Money(0, USDT)],
-            base_currency=USDT,
-            margin_model=StandardMarginModel(),
-            modules=[module],
-        )
-        install_pre_trade_checks(engine, module)
-
+    cex_modules = {v: add_cex_venue(engine, load_cex_venue(v)) for v in cex_venues}
     flows = [ScheduledFlow(at.value, amount) for at, amount in run.flows]
-    wallet = WalletModule(load_wallet_venue(), cex_modules, cex_configs, flows)
-    engine.add_venue(
-        Venue(run.strategy.wallet_venue),
-        OmsType.NETTING,
-        AccountType.CASH,
-        [Money(run.file.capital, USDT), Money(0, ETH)],
-        modules=[wallet],
-    )
-    install_pre_trade_checks(engine, wallet)
-
-    for instrument in instruments:
-        engine.add_instrument(instrument)
-        if isinstance(instrument, CryptoPerpetual):
-            cex_modules[instrument.id.venue.value].add_perp(instrument)
+    capital = run.file.capital
+    wallet = add_wallet_venue(engine, load_wallet_venue(), cex_modules, capital_usdt=capital, flows=flows)
+    add_instruments(engine, instruments, cex_modules)
 
     points = _add_data(engine, catalog, instruments, start_ns, end_ns)
     accounting = AccountingActor(

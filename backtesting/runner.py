@@ -24,6 +24,23 @@ class RunResult:
     seconds: float
 
 
+def _margin_tier_warnings(bt: Backtest, nav: pd.DataFrame) -> list[str]:
+    """Only first-tier margin rates are modelled: say so when a venue's perp notional outgrew the tier."""
+    warnings = []
+    for venue, module in bt.cex_modules.items():
+        column = f"perp_notional_{venue.lower()}"
+        caps = [s.margin.tier_notional_cap for s in module.venue_config.instruments if s.margin is not None]
+        if column not in nav or not caps:
+            continue
+        peak, cap = float(nav[column].max()), min(caps)
+        if peak > cap:
+            warnings.append(
+                f"{venue}: perp notional reached {peak:,.0f} USDT, above the first margin tier ({cap:,.0f}); "
+                "maintenance margin is understated above it (only first-tier rates are modelled)",
+            )
+    return warnings
+
+
 def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     """Run facts beside the performance numbers: actions, funding per venue, rejections, speed."""
     strategy = bt.strategy
@@ -69,7 +86,7 @@ def run_backtest(
         nav=nav,
         proxies=report.proxies,
         data_warnings=report.warnings,
-        extra=_extra(bt, seconds),
+        extra={**_extra(bt, seconds), "model_warnings": _margin_tier_warnings(bt, nav)},
     )
     venues = [*bt.cex_modules, run.strategy.wallet_venue]
     write_results(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,7 @@ class SeriesCoverage:
     own_last: str | None = None
     proxied: dict[str, tuple[list[tuple[str, str]], int]] = field(default_factory=dict)
     unfilled: list[tuple[str, str]] = field(default_factory=list)
-    defects: list[dict[str, object]] = field(default_factory=list)
+    defects: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, spec: SeriesSpec, files: list[str]) -> SeriesCoverage:

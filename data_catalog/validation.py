@@ -175,7 +175,7 @@ def resolve_conflicts(
     if conflicts.empty:
         return conflicts, []
     kept_index = []
-    examples = []
+    examples: list[str] = []
     by_reference = 0
     for ts, group in conflicts.groupby("ts", sort=True):
         ref = reference.get(ts) if reference is not None else None

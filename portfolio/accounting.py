@@ -77,6 +77,16 @@ class AccountingConfig(ActorConfig, frozen=True):
     share_class: str = "USDT"
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """The book at the previous sample: what this hour's price moves apply to."""
+
+    nav: float
+    qty: dict[str, float]
+    prices: dict[str, float]
+    wallet_eth: float
+
+
 @dataclass
 class _Interval:
     """Cash-flow categories accumulated between two samples."""
@@ -103,7 +113,7 @@ class AccountingActor(Actor):
         self.flows: list[CapitalFlow] = []
         self._in_flight: dict[str, float] = {}
         self._interval = _Interval()
-        self._prev: dict[str, object] | None = None
+        self._prev: _Snapshot | None = None
         self.progress: Callable[[str], None] | None = None
         """Called with a one-line status at the first sample of every month (long runs)."""
 
@@ -251,12 +261,12 @@ class AccountingActor(Actor):
         amounts = interval.amounts
         amounts["gas"] -= interval.gas_eth * eth_price
         if self._prev is not None:
-            prev_qty = {**self._prev["qty"], str(self.eth_id): self._prev["wallet_eth"]}
-            delta, basis = self._price_attribution(prev_qty, self._prev["prices"], prices)
+            prev_qty = {**self._prev.qty, str(self.eth_id): self._prev.wallet_eth}
+            delta, basis = self._price_attribution(prev_qty, self._prev.prices, prices)
             amounts["price_pnl"] += delta
             amounts["basis_pnl"] += basis
             explained = sum(amounts.values())
-            residual = nav - self._prev["nav"] - interval.flow - explained
+            residual = nav - self._prev.nav - interval.flow - explained
         else:
             residual = 0.0
         row: dict[str, float | int] = {
@@ -275,7 +285,7 @@ class AccountingActor(Actor):
                 row[f"{name}_{venue.lower()}"] = value
         self.rows.append(row)
         self._report_progress(ts, nav)
-        self._prev = {"nav": nav, "qty": qty, "prices": prices, "wallet_eth": wallet_eth}
+        self._prev = _Snapshot(nav, qty, prices, wallet_eth)
 
     def _report_progress(self, ts: int, nav: float) -> None:
         if self.progress is None:

@@ -129,7 +129,7 @@ class YieldStrategy(Strategy):
         self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
 
     def on_stop(self) -> None:
-        if self.plans.busy:
+        if self.plans.current is not None:
             self.log.warning(f"run ended while plan {self.plans.current.name!r} was in progress")
 
     def on_bar(self, bar: Bar) -> None:

@@ -11,6 +11,8 @@ between its spot and futures wallets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.enums import OrderSide
@@ -143,13 +145,22 @@ class BasisStrategy(YieldStrategy):
         the futures wallet, (5) grow the short on the margin just swept in.
         """
         resizes = [_VenueResize(self, venue, amount) for venue, amount in withdrawals.items()]
-        return [
-            lambda: [r.cut() for r in resizes],
-            lambda: [r.fund() for r in resizes],
-            lambda: [r.grow_spot() for r in resizes],
-            lambda: [r.withdraw_and_sweep() for r in resizes],
-            lambda: [r.grow_short() for r in resizes],
-        ]
+        steps = (
+            _VenueResize.cut,
+            _VenueResize.fund,
+            _VenueResize.grow_spot,
+            _VenueResize.withdraw_and_sweep,
+            _VenueResize.grow_short,
+        )
+        return [_on_every_venue(resizes, step) for step in steps]
+
+
+def _on_every_venue(resizes: list[_VenueResize], step: Callable[[_VenueResize], None]) -> Phase:
+    def phase() -> None:
+        for resize in resizes:
+            step(resize)
+
+    return phase
 
 
 class _VenueResize:

@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
-from nautilus_trader.accounting.margin_models import StandardMarginModel
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig, StrategyConfig
-from nautilus_trader.model.currencies import ETH, USDT
+from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.data import Bar, CustomData, DataType, FundingRateUpdate
-from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, Venue
-from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
-from nautilus_trader.model.objects import Money, Quantity
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.cex.config import load_cex_venue, load_wallet_venue
@@ -29,7 +28,6 @@ from adapters.cex.instruments import venue_instruments
 from adapters.cex.venue import CexVenueModule
 from adapters.defi.instruments import build_pool_instrument
 from adapters.defi.wallet import ScheduledFlow, WalletModule
-from adapters.execution import install_pre_trade_checks
 from adapters.transfers import (
     FUNDING_TOPIC,
     LIQUIDATION_TOPIC,
@@ -38,6 +36,7 @@ from adapters.transfers import (
     TransferKind,
     TransferRequest,
 )
+from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
 from data_catalog.builder import bar_type_for
 from data_catalog.types import GasPrice
 
@@ -145,38 +144,18 @@ def run_sim(
     engine = BacktestEngine(
         BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR")),
     )
-    cex_configs = {v: load_cex_venue(v) for v in venues}
-    modules = {v: CexVenueModule(cex_configs[v]) for v in venues}
+    modules = {v: add_cex_venue(engine, load_cex_venue(v)) for v in venues}
     instruments: dict[str, Instrument] = {}
-    for venue, module in modules.items():
-        engine.add_venue(
-            Venue(venue),
-            OmsType.NETTING,
-            AccountType.MARGIN,
-            [Money(0, USDT)],
-            base_currency=USDT,
-            margin_model=StandardMarginModel(),
-            modules=[module],
-        )
-        install_pre_trade_checks(engine, module)
-        for iid, (_, instrument) in venue_instruments(cex_configs[venue]).items():
+    for module in modules.values():
+        for iid, (_, instrument) in venue_instruments(module.venue_config).items():
             instruments[str(iid)] = instrument
     wallet_config = load_wallet_venue()
-    wallet = WalletModule(wallet_config, modules, cex_configs, flows)
-    engine.add_venue(
-        Venue(wallet_config.venue),
-        OmsType.NETTING,
-        AccountType.CASH,
-        [Money(capital, USDT), Money(wallet_eth, ETH)],
-        modules=[wallet],
+    wallet = add_wallet_venue(
+        engine, wallet_config, modules, capital_usdt=capital, eth=wallet_eth, flows=flows
     )
-    install_pre_trade_checks(engine, wallet)
     pool = build_pool_instrument(wallet_config)
     instruments[str(pool.id)] = pool
-    for instrument in instruments.values():
-        engine.add_instrument(instrument)
-        if isinstance(instrument, CryptoPerpetual):
-            modules[instrument.id.venue.value].add_perp(instrument)
+    add_instruments(engine, list(instruments.values()), modules)
     prints = [
         FundingRateUpdate(InstrumentId.from_str(iid), Decimal(str(rate)), t, t, interval=480)
         for iid, t, rate in funding(instruments)

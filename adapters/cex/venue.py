@@ -238,7 +238,14 @@ class CexVenueModule(SimulationModule):
             self._book(position, payment, PositionAdjustmentType.FUNDING, "funding", now)
             self.funding_paid += payment
             event = FundingSettled(
-                self.venue, str(state.instrument.id), rate, mark, qty, payment, update.ts_event, not on_time,
+                self.venue,
+                str(state.instrument.id),
+                rate,
+                mark,
+                qty,
+                payment,
+                update.ts_event,
+                not on_time,
             )
             self.msgbus.publish(FUNDING_TOPIC, event)
 

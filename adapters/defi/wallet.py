@@ -48,6 +48,7 @@ from adapters.transfers import (
     TransferKind,
     TransferRequest,
     TransferStatus,
+    VenueLedger,
 )
 from data_catalog.types import GasPrice
 
@@ -165,21 +166,30 @@ class WalletModule(SimulationModule):
 
     # -- transfers ---------------------------------------------------------------------------
 
-    def _publish(self, event: TransferEvent) -> None:
+    def _publish(
+        self,
+        request: TransferRequest,
+        status: TransferStatus,
+        *,
+        ledger: VenueLedger | None = None,
+        fee_usdt: float = 0.0,
+        reason: str = "",
+    ) -> None:
+        event = TransferEvent(
+            request.request_id,
+            request.kind,
+            request.venue,
+            request.amount,
+            status,
+            self.clock.timestamp_ns(),
+            fee_usdt=fee_usdt,
+            ledger=ledger,
+            reason=reason,
+        )
         self.msgbus.publish(TRANSFER_TOPIC, event)
 
     def _reject(self, request: TransferRequest, reason: str) -> None:
-        self._publish(
-            TransferEvent(
-                request.request_id,
-                request.kind,
-                request.venue,
-                request.amount,
-                TransferStatus.REJECTED,
-                self.clock.timestamp_ns(),
-                reason=reason,
-            ),
-        )
+        self._publish(request, TransferStatus.REJECTED, reason=reason)
 
     def _on_transfer_request(self, request: TransferRequest) -> None:
         module = self._cex.get(request.venue)
@@ -209,11 +219,7 @@ class WalletModule(SimulationModule):
         self.exchange.adjust_account(Money(-request.amount, USDT))
         self._charge_gas("erc20_transfer", now)
         delay = self._cex_configs[request.venue].transfers.deposit_delay_minutes
-        self._publish(
-            TransferEvent(
-                request.request_id, request.kind, request.venue, request.amount, TransferStatus.SENT, now
-            )
-        )
+        self._publish(request, TransferStatus.SENT)
         self._schedule(now + int(delay * MINUTE_NS), request)
 
     def _send_withdrawal(self, request: TransferRequest, module: CexVenueModule) -> None:
@@ -223,18 +229,7 @@ class WalletModule(SimulationModule):
         if reason is not None:
             self._reject(request, reason)
             return
-        self._publish(
-            TransferEvent(
-                request.request_id,
-                request.kind,
-                request.venue,
-                request.amount,
-                TransferStatus.SENT,
-                now,
-                fee_usdt=terms.withdrawal_fee_usdt,
-                ledger=module.ledger,
-            ),
-        )
+        self._publish(request, TransferStatus.SENT, fee_usdt=terms.withdrawal_fee_usdt, ledger=module.ledger)
         self._schedule(now + int(terms.withdrawal_delay_minutes * MINUTE_NS), request)
 
     def _move_internal(self, request: TransferRequest, module: CexVenueModule) -> None:
@@ -242,22 +237,12 @@ class WalletModule(SimulationModule):
         if reason is not None:
             self._reject(request, reason)
             return
-        self._publish(
-            TransferEvent(
-                request.request_id,
-                request.kind,
-                request.venue,
-                request.amount,
-                TransferStatus.ARRIVED,
-                self.clock.timestamp_ns(),
-                ledger=module.ledger,
-            ),
-        )
+        self._publish(request, TransferStatus.ARRIVED, ledger=module.ledger)
 
     def _schedule(self, arrive_ns: int, request: TransferRequest) -> None:
         heapq.heappush(self._in_flight, (arrive_ns, next(self._seq), request))
 
-    def _arrive(self, request: TransferRequest, ts: int) -> None:
+    def _arrive(self, request: TransferRequest) -> None:
         module = self._cex[request.venue]
         if request.kind == TransferKind.DEPOSIT:
             module.apply_transfer(TransferKind.DEPOSIT, request.amount)
@@ -265,17 +250,7 @@ class WalletModule(SimulationModule):
         else:
             self.exchange.adjust_account(Money(request.amount, USDT))
             ledger = None
-        self._publish(
-            TransferEvent(
-                request.request_id,
-                request.kind,
-                request.venue,
-                request.amount,
-                TransferStatus.ARRIVED,
-                ts,
-                ledger=ledger,
-            ),
-        )
+        self._publish(request, TransferStatus.ARRIVED, ledger=ledger)
 
     # -- investor flows ----------------------------------------------------------------------
 
@@ -306,7 +281,7 @@ class WalletModule(SimulationModule):
     def process(self, ts_now: int) -> None:
         while self._in_flight and self._in_flight[0][0] <= ts_now:
             _, _, request = heapq.heappop(self._in_flight)
-            self._arrive(request, ts_now)
+            self._arrive(request)
         if self._flows:
             self._fire_flows(ts_now)
 
