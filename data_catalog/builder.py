@@ -35,6 +35,7 @@ from data_catalog.series import (
     SeriesSpec,
     cex_series_specs,
     read_series,
+    stamp_at_event_time,
     wallet_series_specs,
 )
 from data_catalog.types import GasPrice
@@ -249,6 +250,8 @@ def build_catalog(
         series[spec.key] = read_series(spec, data_dir)
         progress(f"[{i:>2}/{len(specs)}] read {spec.key:<28} {len(series[spec.key].frame):>6} rows")
     _resolve_conflicts(series)
+    for clean in series.values():
+        stamp_at_event_time(clean)
 
     instruments = _instruments()
     tmp_dir = catalog_dir.with_name(f"{catalog_dir.name}.building")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_catalog.series import SeriesSpec
+from data_catalog.series import SeriesSpec, raw_stamp_offset
 from data_catalog.validation import HOUR_NS, hour_ranges, iso
 
 MANIFEST_FILE = "manifest.json"
@@ -194,8 +194,8 @@ class CatalogManifest:
                 if d["kind"] in ("hole", "no_data"):
                     continue  # reported above as proxied or missing rows
                 stamps = d.get("timestamps") or []
-                # raw bar files are stamped at the bar open, one hour before ts_event
-                inside = sum(1 for t in stamps if start_ns - HOUR_NS <= t <= end_ns)
+                offset = raw_stamp_offset(cov.kind)  # raw bar rows are stamped an hour before ts_event
+                inside = sum(1 for t in stamps if start_ns <= t + offset <= end_ns)
                 if inside or not stamps:
                     count = inside if stamps else d["count"]
                     warnings.append(

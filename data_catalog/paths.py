@@ -13,6 +13,10 @@ from pathlib import Path
 DATA_DIR_ENV = "BASIS_DATA_DIR"
 CATALOG_DIR_ENV = "BASIS_CATALOG_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+HOW_TO_GET = (
+    "Get data with `python -m data_catalog download --start YYYY-MM-DD --end YYYY-MM-DD` "
+    f"(writes ./data), or point ${DATA_DIR_ENV} at a directory shaped like ../shared/data."
+)
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -41,24 +45,22 @@ def resolve_data_dir(explicit: str | Path | None = None, cwd: Path | None = None
         path = Path(explicit).expanduser()
         if not _has_history(path):
             raise DataNotFoundError(
-                f"no raw history under {path} (expected CSV files under {path / 'cex'})",
+                f"no raw history under {path} (expected CSV files under {path / 'cex'}). {HOW_TO_GET}"
             )
         return path.resolve()
     tried = candidate_data_dirs(cwd)
     env = os.environ.get(DATA_DIR_ENV)
     if env and not _has_history(Path(env).expanduser()):
         raise DataNotFoundError(
-            f"${DATA_DIR_ENV}={env} has no raw history (expected CSV files under {Path(env) / 'cex'})",
+            f"${DATA_DIR_ENV}={env} has no raw history (expected CSV files under {Path(env) / 'cex'}). "
+            + HOW_TO_GET,
         )
     for _, path in tried:
         if _has_history(path):
             return path.resolve()
     places = "\n".join(f"  - {label}: {path}" for label, path in tried)
     raise DataNotFoundError(
-        "no raw market history found. Looked in:\n"
-        f"{places}\n"
-        "Get data with `python -m data_catalog download --start YYYY-MM-DD --end YYYY-MM-DD` "
-        f"(writes ./data), or point ${DATA_DIR_ENV} at a directory shaped like ../shared/data.",
+        f"no raw market history found. Looked in:\n{places}\n{HOW_TO_GET}",
     )
 
 

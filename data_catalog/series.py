@@ -25,6 +25,7 @@ from data_catalog.validation import (
     make_defect,
     parse_timestamps,
     repair_ohlc,
+    repair_volume,
     sort_rows,
     split_duplicates,
 )
@@ -82,7 +83,8 @@ class SeriesSpec:
 
 @dataclass
 class CleanSeries:
-    """A series' own rows after cleaning; ``ts`` is the Nautilus ``ts_event`` (bar CLOSE for bars)."""
+    """A series' own rows after cleaning, stamped as in the raw file (bar OPEN for bars) until
+    :func:`stamp_at_event_time` moves bars to their Nautilus ``ts_event`` (bar CLOSE)."""
 
     spec: SeriesSpec
     files: list[str]
@@ -147,7 +149,7 @@ def _read_files(spec: SeriesSpec, data_dir: Path) -> tuple[list[Path], pd.DataFr
     for path in paths:
         try:
             frame = pd.read_csv(path, comment=None)
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise BuildError(f"{path}: cannot read CSV: {e}") from e
         missing = [c for c in (spec.required_columns) if c not in frame.columns]
         if missing:
@@ -188,6 +190,18 @@ def _snap_to_grid(frame: pd.DataFrame, spec: SeriesSpec) -> tuple[pd.DataFrame, 
     return out.loc[~drop], defects
 
 
+def raw_stamp_offset(kind: str) -> int:
+    """``ts_event`` minus the raw file's stamp: one hour for bars (stamped at open), else zero."""
+    return HOUR_NS if kind == "bars" else 0
+
+
+def stamp_at_event_time(clean: CleanSeries) -> None:
+    """Re-stamp a cleaned series at Nautilus ``ts_event`` (bars close an hour after they open)."""
+    offset = raw_stamp_offset(clean.spec.kind)
+    if offset:
+        clean.frame = clean.frame.assign(ts=clean.frame["ts"] + offset)
+
+
 def read_series(spec: SeriesSpec, data_dir: Path) -> CleanSeries:
     """Read and clean one series' own rows; conflicting duplicates are left for resolution."""
     paths, frame = _read_files(spec, data_dir)
@@ -203,14 +217,13 @@ def read_series(spec: SeriesSpec, data_dir: Path) -> CleanSeries:
         defects += found
         frame, found = repair_ohlc(frame, spec.key)
         defects += found
+        frame, found = repair_volume(frame, spec.key)
+        defects += found
     else:
         frame, found = drop_bad_values(frame, spec.value_columns[:1], spec.key, positive=spec.kind == "gas")
         defects += found
     unique, conflicts, found = split_duplicates(frame, spec.value_columns, spec.key)
     defects += found
-    if spec.kind == "bars":  # raw bars are stamped at their open; Nautilus stamps them at close
-        unique = unique.assign(ts=unique["ts"] + HOUR_NS)
-        conflicts = conflicts.assign(ts=conflicts["ts"] + HOUR_NS)
     return CleanSeries(
         spec=spec,
         files=[p.name for p in paths],

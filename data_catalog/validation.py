@@ -116,6 +116,18 @@ def drop_bad_values(
     return frame.loc[~bad].assign(**{c: values.loc[~bad, c] for c in columns}), [defect]
 
 
+def repair_volume(frame: pd.DataFrame, series: str) -> tuple[pd.DataFrame, list[Defect]]:
+    """Set NaN, non-numeric or negative volumes to 0: the prices stay usable, volume is informative only."""
+    volume = pd.to_numeric(frame["volume"], errors="coerce")
+    bad = volume.isna() | (volume < 0)
+    if not bad.any():
+        return frame.assign(volume=volume), []
+    defect = make_defect(
+        series, "bad_volume", frame.loc[bad, "ts"], "set NaN/negative volume to 0 (prices kept)"
+    )
+    return frame.assign(volume=volume.where(~bad, 0.0)), [defect]
+
+
 def repair_ohlc(frame: pd.DataFrame, series: str) -> tuple[pd.DataFrame, list[Defect]]:
     """Widen high/low to contain open and close where a row violates low <= open,close <= high."""
     hi = frame[["open", "close", "high"]].max(axis=1)

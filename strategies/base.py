@@ -98,6 +98,7 @@ class YieldStrategy(Strategy):
         self._pending_deposits = 0.0
         self._pending_withdrawal = 0.0
         self._last_bar_ts: dict[InstrumentId, int] = {}
+        self._priced: list[InstrumentId] = []
         self._last_tick = 0
         self._ids = itertools.count(1)
 
@@ -122,7 +123,8 @@ class YieldStrategy(Strategy):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        for instrument_id in [*self.legs(), self.pool_id]:
+        self._priced = [*self.legs(), self.pool_id]
+        for instrument_id in self._priced:
             self.subscribe_bars(bar_type_for(instrument_id))
         self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer_event)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital_flow)
@@ -137,7 +139,7 @@ class YieldStrategy(Strategy):
         self._last_bar_ts[bar.bar_type.instrument_id] = ts
         if ts == self._last_tick:
             return
-        if all(self._last_bar_ts.get(leg) == ts for leg in [*self.legs(), self.pool_id]):
+        if all(self._last_bar_ts.get(leg) == ts for leg in self._priced):
             self._last_tick = ts
             self.on_tick()
 
@@ -159,8 +161,8 @@ class YieldStrategy(Strategy):
             self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()])
         elif (phases := self.rebalance_phases()) is not None:
             self._start_plan("rebalance", phases)
-        elif self._dust_phases():
-            self._start_plan("sell_dust", self._dust_phases())
+        elif dust := self._dust_phases():
+            self._start_plan("sell_dust", dust)
 
     def _start_plan(
         self, action: str, phases: list[Phase], on_done: Callable[[], None] | None = None
