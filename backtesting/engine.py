@@ -25,7 +25,7 @@ from adapters.cex.venue import CexVenueModule
 from adapters.defi.wallet import ScheduledFlow, WalletModule
 from backtesting.config import RunConfig
 from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
-from data_catalog.builder import bar_type_for
+from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import CatalogManifest
 from data_catalog.types import GasPrice
 from portfolio.accounting import AccountingActor, AccountingConfig

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate
+from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -28,6 +28,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from adapters.cex.config import VENUE_CONFIG_DIR, load_all_cex_venues, load_wallet_venue
 from adapters.cex.instruments import venue_instruments
 from adapters.defi.instruments import build_pool_instrument
+from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import MANIFEST_FILE, SeriesCoverage, write_manifest
 from data_catalog.report import write_validation_report
 from data_catalog.series import (
@@ -55,11 +56,6 @@ class BuildResult:
     series: int
     defects: int
     proxied_hours: int
-
-
-def bar_type_for(instrument_id: InstrumentId | str) -> BarType:
-    """The catalog's bar type for an instrument: 1-hour LAST bars from an external source."""
-    return BarType.from_str(f"{instrument_id}-1-HOUR-LAST-EXTERNAL")
 
 
 def _fingerprint(data_dir: Path, specs: list[SeriesSpec]) -> str:

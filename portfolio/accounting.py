@@ -19,7 +19,6 @@ reported as the reconciliation residual — zero up to float rounding when nothi
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,7 +31,7 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
 
-from adapters.cex.margin import base_qty, last_price, read_venue_wallets
+from adapters.cex.margin import VenueWalletReader, base_qty, last_price
 from adapters.transfers import (
     CAPITAL_TOPIC,
     FUNDING_TOPIC,
@@ -51,6 +50,9 @@ from adapters.transfers import (
 )
 
 HOUR_NS = 3_600_000_000_000
+DAY_NS = 24 * HOUR_NS
+VENUE_FIGURES = ("equity", "spot_cash", "margin_balance", "perp_notional", "margin_ratio")
+"""Per-venue risk figures written to nav.csv as ``<figure>_<venue>``."""
 CATEGORIES = (
     "funding",
     "price_pnl",
@@ -77,14 +79,25 @@ class AccountingConfig(ActorConfig, frozen=True):
     share_class: str = "USDT"
 
 
+_Book = dict[InstrumentId, float]
+"""A number (quantity or price) per instrument."""
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     """The book at the previous sample: what this hour's price moves apply to."""
 
     nav: float
-    qty: dict[str, float]
-    prices: dict[str, float]
+    qty: dict[InstrumentId, float]
+    prices: dict[InstrumentId, float]
     wallet_eth: float
+
+
+@dataclass(frozen=True)
+class _InstrumentMeta:
+    is_perp: bool
+    venue: str
+    base: str
 
 
 @dataclass
@@ -105,6 +118,12 @@ class AccountingActor(Actor):
         self.eth_id = InstrumentId.from_str(config.eth_price_instrument)
         self.wallet_venue = Venue(config.wallet_venue)
         self.ledgers: dict[str, VenueLedger] = {v: VenueLedger() for v in config.cex_venues}
+        self._readers = {v: VenueWalletReader(v) for v in config.cex_venues}
+        self._instrument_meta: dict[InstrumentId, _InstrumentMeta] = {}
+        self._venue_columns = {
+            venue: [f"{name}_{venue.lower()}" for name in VENUE_FIGURES] for venue in config.cex_venues
+        }
+        self._assets: list[str] = []
         self.rows: list[dict[str, float | int]] = []
         self.transfers: list[dict[str, object]] = []
         self.funding: list[FundingSettled] = []
@@ -126,6 +145,8 @@ class AccountingActor(Actor):
         self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital)
         self.msgbus.subscribe("events.fills.*", self._on_fill)
+        bases = {i.base_currency.code for i in self.cache.instruments() if i.base_currency is not None}
+        self._assets = sorted({"ETH", *bases})
         self.sample(self.acfg.start_ns - HOUR_NS)  # the opening book, before the first decision
         first = self.acfg.start_ns + 1  # one nanosecond after the hour: all of that hour's events are in
         self.clock.set_timer(
@@ -203,56 +224,58 @@ class AccountingActor(Actor):
 
     # -- sampling ----------------------------------------------------------------------------
 
-    def _holdings(self) -> tuple[dict[str, float], dict[str, float], dict[str, dict[str, float]]]:
+    def _meta(self, instrument_id: InstrumentId) -> _InstrumentMeta:
+        meta = self._instrument_meta.get(instrument_id)
+        if meta is None:
+            instrument = self.cache.instrument(instrument_id)
+            is_perp = isinstance(instrument, CryptoPerpetual)
+            meta = _InstrumentMeta(is_perp, instrument_id.venue.value, instrument.base_currency.code)
+            self._instrument_meta[instrument_id] = meta
+        return meta
+
+    def _holdings(self) -> tuple[_Book, _Book, dict[str, dict[str, float]]]:
         """Quantities (base units) and prices per instrument, and per-venue risk figures."""
-        qty: dict[str, float] = {}
-        prices: dict[str, float] = {}
+        qty: dict[InstrumentId, float] = {}
+        prices: dict[InstrumentId, float] = {}
         venues: dict[str, dict[str, float]] = {}
         for venue in self.acfg.cex_venues:
-            wallets = read_venue_wallets(self.cache, self.portfolio, venue, self.ledgers[venue])
+            wallets = self._readers[venue].read(self.cache, self.portfolio, self.ledgers[venue])
             for s in wallets.spots:
-                qty[str(s.instrument_id)], prices[str(s.instrument_id)] = s.qty, s.price
+                qty[s.instrument_id], prices[s.instrument_id] = s.qty, s.price
             for p in wallets.perps:
-                qty[str(p.instrument_id)], prices[str(p.instrument_id)] = p.signed_qty, p.price
-            venues[venue] = {
-                "equity": wallets.equity,
-                "spot_cash": wallets.spot_cash,
-                "margin_balance": wallets.margin_balance,
-                "perp_notional": wallets.perp_notional,
-                "margin_ratio": wallets.margin_ratio,
-            }
-        for instrument in self.cache.instruments():
-            key = str(instrument.id)
-            if key not in prices and (price := last_price(self.cache, instrument.id)) is not None:
-                prices[key] = price
+                qty[p.instrument_id], prices[p.instrument_id] = p.signed_qty, p.price
+            venues[venue] = {name: getattr(wallets, name) for name in VENUE_FIGURES}
+        # instruments held an hour ago but closed since still need this hour's price
+        for instrument_id in [self.eth_id, *(self._prev.qty if self._prev is not None else ())]:
+            if instrument_id not in prices and (price := last_price(self.cache, instrument_id)) is not None:
+                prices[instrument_id] = price
         return qty, prices, venues
 
     def _price_attribution(
-        self, qty: dict[str, float], prev_prices: dict[str, float], prices: dict[str, float]
+        self,
+        qty: dict[InstrumentId, float],
+        prev_prices: dict[InstrumentId, float],
+        prices: dict[InstrumentId, float],
     ) -> tuple[float, float]:
         """(delta, basis) P&L of the previous holdings: perps are measured against their venue's spot."""
+        moves = {i: prices[i] - prev_prices[i] for i in qty if i in prices and i in prev_prices}
+        spot_move = {}
+        for instrument_id, move in moves.items():
+            meta = self._meta(instrument_id)
+            if not meta.is_perp:
+                spot_move[(meta.venue, meta.base)] = move
         delta = basis = 0.0
-        spot_move: dict[tuple[str, str], float] = {}
-        for key in qty:
-            instrument = self.cache.instrument(InstrumentId.from_str(key))
-            if not isinstance(instrument, CryptoPerpetual) and key in prices and key in prev_prices:
-                spot_move[(instrument.id.venue.value, instrument.base_currency.code)] = (
-                    prices[key] - prev_prices[key]
-                )
-        for key, q in qty.items():
-            if key not in prices or key not in prev_prices:
-                continue
-            instrument = self.cache.instrument(InstrumentId.from_str(key))
-            move = prices[key] - prev_prices[key]
-            reference = spot_move.get((instrument.id.venue.value, instrument.base_currency.code), move)
-            delta += q * reference
-            basis += q * (move - reference)
+        for instrument_id, move in moves.items():
+            meta = self._meta(instrument_id)
+            reference = spot_move.get((meta.venue, meta.base), move)
+            delta += qty[instrument_id] * reference
+            basis += qty[instrument_id] * (move - reference)
         return delta, basis
 
     def sample(self, ts: int) -> None:
         """Record NAV, risk and the attributed change for the hour ending at ``ts``."""
         qty, prices, venues = self._holdings()
-        eth_price = prices.get(str(self.eth_id), 0.0)
+        eth_price = prices.get(self.eth_id, 0.0)
         wallet_usdt = self._wallet(USDT)
         wallet_eth = self._wallet(ETH)
         in_flight = sum(self._in_flight.values())
@@ -261,7 +284,7 @@ class AccountingActor(Actor):
         amounts = interval.amounts
         amounts["gas"] -= interval.gas_eth * eth_price
         if self._prev is not None:
-            prev_qty = {**self._prev.qty, str(self.eth_id): self._prev.wallet_eth}
+            prev_qty = {**self._prev.qty, self.eth_id: self._prev.wallet_eth}
             delta, basis = self._price_attribution(prev_qty, self._prev.prices, prices)
             amounts["price_pnl"] += delta
             amounts["basis_pnl"] += basis
@@ -281,32 +304,34 @@ class AccountingActor(Actor):
             **self._delta_columns(qty, prices, wallet_eth, eth_price),
         }
         for venue, figures in venues.items():
-            for name, value in figures.items():
-                row[f"{name}_{venue.lower()}"] = value
+            row.update(zip(self._venue_columns[venue], figures.values(), strict=True))
         self.rows.append(row)
         self._report_progress(ts, nav)
         self._prev = _Snapshot(nav, qty, prices, wallet_eth)
 
     def _report_progress(self, ts: int, nav: float) -> None:
-        if self.progress is None:
-            return
+        if self.progress is None or self._prev is None or ts % DAY_NS:
+            return  # only midnights are worth a Timestamp
         now = pd.Timestamp(ts, tz="UTC")
-        if self._prev is not None and now.day == 1 and now.hour == 0:
+        if now.day == 1:
             self.progress(f"  {now:%Y-%m-%d}  NAV {nav:,.2f} {self.acfg.share_class}")
 
     def _delta_columns(
-        self, qty: dict[str, float], prices: dict[str, float], wallet_eth: float, eth_price: float
+        self,
+        qty: dict[InstrumentId, float],
+        prices: dict[InstrumentId, float],
+        wallet_eth: float,
+        eth_price: float,
     ) -> dict[str, float]:
-        by_asset: dict[str, float] = defaultdict(float)
+        by_asset = dict.fromkeys(self._assets, 0.0)
         usd = gross = 0.0
-        for key, q in qty.items():
-            instrument = self.cache.instrument(InstrumentId.from_str(key))
-            by_asset[instrument.base_currency.code] += q
-            usd += q * prices[key]
-            gross += abs(q) * prices[key]
+        for instrument_id, q in qty.items():
+            by_asset[self._meta(instrument_id).base] += q
+            usd += q * prices[instrument_id]
+            gross += abs(q) * prices[instrument_id]
         by_asset["ETH"] += wallet_eth
         usd += wallet_eth * eth_price
-        columns = {f"net_delta_{asset.lower()}": q for asset, q in sorted(by_asset.items())}
+        columns = {f"net_delta_{asset.lower()}": q for asset, q in by_asset.items()}
         return {**columns, "net_delta_usd": usd, "gross_exposure_usd": gross}
 
     def _wallet(self, currency) -> float:

@@ -29,7 +29,7 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
-from adapters.cex.margin import VenueWallets, last_price, read_venue_wallets
+from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price
 from adapters.transfers import (
     CAPITAL_TOPIC,
     LIQUIDATION_TOPIC,
@@ -46,7 +46,7 @@ from adapters.transfers import (
     TransferStatus,
     VenueLedger,
 )
-from data_catalog.builder import bar_type_for
+from data_catalog.bar_types import bar_type_for
 from strategies.plan import PlanRunner
 from strategies.sizing import round_down
 
@@ -89,6 +89,7 @@ class YieldStrategy(Strategy):
         self.pool_id = InstrumentId.from_str(config.dex_pool)
         self.plans = PlanRunner(self.log, can_advance=self._prices_current)
         self.ledgers: dict[str, VenueLedger] = {}
+        self._readers: dict[str, VenueWalletReader] = {}
         self.entered = False
         self.actions: dict[str, int] = dict.fromkeys(
             ("entry_full", "entry_partial", "exit_full", "exit_partial", "sell_dust", "rebalance"),
@@ -97,8 +98,10 @@ class YieldStrategy(Strategy):
         self.rejections: list[str] = []
         self._pending_deposits = 0.0
         self._pending_withdrawal = 0.0
-        self._last_bar_ts: dict[InstrumentId, int] = {}
         self._priced: list[InstrumentId] = []
+        self._priced_set: set[InstrumentId] = set()
+        self._bar_ts = 0
+        self._legs_priced: set[InstrumentId] = set()
         self._last_tick = 0
         self._ids = itertools.count(1)
 
@@ -124,6 +127,7 @@ class YieldStrategy(Strategy):
 
     def on_start(self) -> None:
         self._priced = [*self.legs(), self.pool_id]
+        self._priced_set = set(self._priced)
         for instrument_id in self._priced:
             self.subscribe_bars(bar_type_for(instrument_id))
         self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer_event)
@@ -135,11 +139,16 @@ class YieldStrategy(Strategy):
             self.log.warning(f"run ended while plan {self.plans.current.name!r} was in progress")
 
     def on_bar(self, bar: Bar) -> None:
+        """Count the legs priced at this bar's time; the last one to arrive triggers the tick."""
         ts = bar.ts_event
-        self._last_bar_ts[bar.bar_type.instrument_id] = ts
-        if ts == self._last_tick:
-            return
-        if all(self._last_bar_ts.get(leg) == ts for leg in self._priced):
+        if ts != self._bar_ts:
+            self._bar_ts, self._legs_priced = ts, set()
+        self._legs_priced.add(bar.bar_type.instrument_id)
+        if (
+            ts != self._last_tick
+            and len(self._legs_priced) == len(self._priced)
+            and self._legs_priced >= self._priced_set
+        ):
             self._last_tick = ts
             self.on_tick()
 
@@ -212,7 +221,8 @@ class YieldStrategy(Strategy):
         return money.as_double() if money is not None else 0.0
 
     def venue_wallets(self, venue: str) -> VenueWallets:
-        return read_venue_wallets(self.cache, self.portfolio, venue, self.ledgers.get(venue, VenueLedger()))
+        reader = self._readers.setdefault(venue, VenueWalletReader(venue))
+        return reader.read(self.cache, self.portfolio, self.ledgers.get(venue, VenueLedger()))
 
     def nav_estimate(self) -> float:
         """Wallet plus every traded venue's equity, in USDT (for sizing decisions, not reporting)."""

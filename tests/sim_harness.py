@@ -37,7 +37,7 @@ from adapters.transfers import (
     TransferRequest,
 )
 from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
-from data_catalog.builder import bar_type_for
+from data_catalog.bar_types import bar_type_for
 from data_catalog.types import GasPrice
 
 HOUR = 3_600_000_000_000

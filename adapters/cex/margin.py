@@ -14,20 +14,22 @@ and the accounting actor, so all three see identical numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.identifiers import AccountId, InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.portfolio.portfolio import Portfolio
 
 from adapters.transfers import VenueLedger
+from data_catalog.bar_types import bar_type_for
 
 
-@dataclass(frozen=True)
-class PerpState:
+class PerpState(NamedTuple):
     """One perp position of a venue, in base units (contracts × multiplier)."""
 
     instrument_id: InstrumentId
@@ -54,8 +56,7 @@ class PerpState:
         return self.notional * self.init_rate
 
 
-@dataclass(frozen=True)
-class SpotState:
+class SpotState(NamedTuple):
     instrument_id: InstrumentId
     qty: float
     avg_px: float
@@ -70,9 +71,13 @@ class SpotState:
         return self.qty * self.avg_px
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class VenueWallets:
-    """A CEX venue's wallets marked at the latest prices (all USDT)."""
+    """A CEX venue's wallets marked at the latest prices (all USDT); treat it as read-only.
+
+    The sums are taken once at construction: the wallets are read many times an hour and each
+    reader looks at several of them.
+    """
 
     venue: str
     balance: float
@@ -80,31 +85,27 @@ class VenueWallets:
     futures_wallet: float
     spots: tuple[SpotState, ...]
     perps: tuple[PerpState, ...]
+    unrealized_perp: float = field(init=False)
+    maintenance_margin: float = field(init=False)
+    initial_margin: float = field(init=False)
+    perp_notional: float = field(init=False)
+    spot_value: float = field(init=False)
 
-    @property
-    def unrealized_perp(self) -> float:
-        return sum(p.unrealized for p in self.perps)
+    def __post_init__(self) -> None:
+        unrealized = notional = maintenance = initial = 0.0
+        for perp in self.perps:
+            unrealized += perp.unrealized
+            notional += perp.notional
+            maintenance += perp.maintenance
+            initial += perp.initial
+        self.unrealized_perp, self.perp_notional = unrealized, notional
+        self.maintenance_margin, self.initial_margin = maintenance, initial
+        self.spot_value = sum([s.value for s in self.spots])
 
     @property
     def margin_balance(self) -> float:
         """Futures wallet plus unrealized perp PnL: what maintenance margin is compared with."""
         return self.futures_wallet + self.unrealized_perp
-
-    @property
-    def maintenance_margin(self) -> float:
-        return sum(p.maintenance for p in self.perps)
-
-    @property
-    def initial_margin(self) -> float:
-        return sum(p.initial for p in self.perps)
-
-    @property
-    def perp_notional(self) -> float:
-        return sum(p.notional for p in self.perps)
-
-    @property
-    def spot_value(self) -> float:
-        return sum(s.value for s in self.spots)
 
     @property
     def equity(self) -> float:
@@ -124,6 +125,10 @@ class VenueWallets:
 
 
 def last_price(cache: Cache, instrument_id: InstrumentId) -> float | None:
+    """Latest close of the instrument's hourly bar (the mark everything is valued at)."""
+    bar = cache.bar(bar_type_for(instrument_id))
+    if bar is not None:
+        return bar.close.as_double()
     price = cache.price(instrument_id, PriceType.LAST)
     return None if price is None else price.as_double()
 
@@ -138,46 +143,108 @@ def account_id_for(venue: str) -> AccountId:
     return AccountId(f"{venue}-001")
 
 
-def read_venue_wallets(
-    cache: Cache,
-    portfolio: Portfolio,
-    venue: str,
-    ledger: VenueLedger,
-    prices: dict[InstrumentId, float] | None = None,
-) -> VenueWallets:
-    """Split a venue's MARGIN account into spot and futures wallets at current (or given) prices."""
-    account = cache.account_for_venue(Venue(venue))
-    balance = account.balance_total(USDT).as_double() if account is not None else 0.0
-    account_id = account_id_for(venue)
-    spots, perps = [], []
-    realized_perp = 0.0
-    for instrument in cache.instruments(venue=Venue(venue)):
-        is_perp = isinstance(instrument, CryptoPerpetual)
-        if is_perp:
-            realized = portfolio.realized_pnl(instrument.id, account_id)
-            realized_perp += realized.as_double() if realized is not None else 0.0
-        positions = cache.positions_open(venue=None, instrument_id=instrument.id)
-        if not positions:
-            continue
-        position = positions[0]
-        price = (prices or {}).get(instrument.id) or last_price(cache, instrument.id) or position.avg_px_open
-        qty = base_qty(instrument, position.signed_qty)
-        if is_perp:
-            perps.append(
-                PerpState(
-                    instrument.id,
-                    qty,
-                    position.avg_px_open,
-                    price,
+@dataclass(frozen=True)
+class _Leg:
+    instrument: Instrument
+    is_perp: bool
+    multiplier: float
+    maint_rate: float
+    init_rate: float
+    bar_type: BarType
+
+
+@dataclass(frozen=True)
+class _Holding:
+    leg: _Leg
+    signed_qty: float
+    avg_px: float
+
+
+@dataclass(frozen=True)
+class _Book:
+    """The part of a venue's wallets that only fills, fees, funding and transfers change."""
+
+    balance: float
+    futures_wallet: float
+    holdings: tuple[_Holding, ...]
+
+
+class VenueWalletReader:
+    """Reads one venue's wallets: the spot/futures split of its MARGIN account at the latest closes.
+
+    It is asked for the same venue many times an hour (strategy, accounting, the venue's own
+    checks) while usually only prices have moved, so the venue's instruments are looked up once
+    and the balance/positions part is re-read only when the account has a new event (every fill,
+    fee, funding payment and deposit produces one) or the transfer ledger changed.
+    """
+
+    def __init__(self, venue: str) -> None:
+        self.venue = venue
+        self._venue = Venue(venue)
+        self._account_id = account_id_for(venue)
+        self._legs: list[_Leg] = []
+        self._book: _Book | None = None
+        self._book_key: tuple[int, VenueLedger] | None = None
+
+    def _instrument_legs(self, cache: Cache) -> list[_Leg]:
+        if not self._legs:
+            self._legs = [
+                _Leg(
+                    instrument,
+                    isinstance(instrument, CryptoPerpetual),
+                    instrument.multiplier.as_double(),
                     float(instrument.margin_maint),
                     float(instrument.margin_init),
-                ),
-            )
-        else:
-            spots.append(SpotState(instrument.id, qty, position.avg_px_open, price))
-    futures_wallet = ledger.to_futures + realized_perp
-    spot_cash = balance - futures_wallet - sum(s.cost_basis for s in spots)
-    return VenueWallets(venue, balance, spot_cash, futures_wallet, tuple(spots), tuple(perps))
+                    bar_type_for(instrument.id),
+                )
+                for instrument in cache.instruments(venue=self._venue)
+            ]
+        return self._legs
+
+    def _read_book(self, cache: Cache, portfolio: Portfolio, ledger: VenueLedger) -> _Book:
+        account = cache.account_for_venue(self._venue)
+        key = (account.event_count if account is not None else 0, ledger)
+        if self._book is not None and key == self._book_key:
+            return self._book
+        balance = account.balance_total(USDT).as_double() if account is not None else 0.0
+        holdings = []
+        realized_perp = 0.0
+        for leg in self._instrument_legs(cache):
+            if leg.is_perp:
+                realized = portfolio.realized_pnl(leg.instrument.id, self._account_id)
+                realized_perp += realized.as_double() if realized is not None else 0.0
+            positions = cache.positions_open(venue=None, instrument_id=leg.instrument.id)
+            if positions:
+                position = positions[0]
+                holdings.append(_Holding(leg, position.signed_qty * leg.multiplier, position.avg_px_open))
+        self._book = _Book(balance, ledger.to_futures + realized_perp, tuple(holdings))
+        self._book_key = key
+        return self._book
+
+    def read(self, cache: Cache, portfolio: Portfolio, ledger: VenueLedger) -> VenueWallets:
+        book = self._read_book(cache, portfolio, ledger)
+        spots, perps = [], []
+        for holding in book.holdings:
+            leg = holding.leg
+            bar = cache.bar(leg.bar_type)
+            price = bar.close.as_double() if bar is not None else holding.avg_px
+            if leg.is_perp:
+                perps.append(
+                    PerpState(
+                        leg.instrument.id,
+                        holding.signed_qty,
+                        holding.avg_px,
+                        price,
+                        leg.maint_rate,
+                        leg.init_rate,
+                    )
+                )
+            else:
+                spots.append(SpotState(leg.instrument.id, holding.signed_qty, holding.avg_px, price))
+        spot_cash = book.balance - book.futures_wallet - sum(s.cost_basis for s in spots)
+        return VenueWallets(
+            self.venue, book.balance, spot_cash, book.futures_wallet, tuple(spots), tuple(perps)
+        )
 
 
 def liquidation_price(wallets: VenueWallets, perp: PerpState) -> float | None:

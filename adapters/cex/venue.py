@@ -26,7 +26,7 @@ from nautilus_trader.backtest.config import SimulationModuleConfig
 from nautilus_trader.backtest.modules import SimulationModule
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.data import Bar
+from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import LiquiditySide, OrderSide, PositionAdjustmentType
 from nautilus_trader.model.events import PositionAdjusted
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, VenueOrderId
@@ -37,11 +37,11 @@ from nautilus_trader.model.position import Position
 
 from adapters.cex.config import CexVenueConfig
 from adapters.cex.margin import (
+    VenueWalletReader,
     VenueWallets,
     base_qty,
     last_price,
     liquidation_price,
-    read_venue_wallets,
 )
 from adapters.transfers import (
     FUNDING_TOPIC,
@@ -51,7 +51,7 @@ from adapters.transfers import (
     TransferKind,
     VenueLedger,
 )
-from data_catalog.builder import bar_type_for
+from data_catalog.bar_types import bar_type_for
 
 
 class CexVenueModuleConfig(SimulationModuleConfig, frozen=True):
@@ -74,7 +74,12 @@ class CexVenueModule(SimulationModule):
         self.venue_config = venue_config
         self.venue = venue_config.venue
         self.ledger = VenueLedger()
+        self._reader = VenueWalletReader(self.venue)
         self._funding: dict[InstrumentId, _FundingState] = {}
+        self._perp_bars: dict[BarType, _FundingState] = {}
+        self._triggers: dict[InstrumentId, float | None] = {}
+        self._processed_ns = 0
+        """Cached liquidation prices; valid while nothing but prices moves on a one-perp venue."""
         self.funding_paid = 0.0
         self.funding_prints = 0
         self.stale_marks = 0
@@ -83,13 +88,15 @@ class CexVenueModule(SimulationModule):
     # -- wiring ------------------------------------------------------------------------------
 
     def add_perp(self, instrument: CryptoPerpetual) -> None:
-        """Settle funding for ``instrument`` (call for every perp added to this venue)."""
+        """Settle funding for and watch ``instrument`` (call for every perp added to this venue)."""
         self._funding[instrument.id] = _FundingState(instrument)
+        self._perp_bars[bar_type_for(instrument.id)] = self._funding[instrument.id]
+        self.msgbus.subscribe(f"events.fills.{instrument.id}", lambda _: self._triggers.clear())
 
     # -- wallets -----------------------------------------------------------------------------
 
     def wallets(self) -> VenueWallets:
-        return read_venue_wallets(self.exchange.cache, self.portfolio, self.venue, self.ledger)
+        return self._reader.read(self.exchange.cache, self.portfolio, self.ledger)
 
     def apply_transfer(self, kind: TransferKind, amount: float) -> str | None:
         """Book a transfer touching this venue's wallets; return a rejection reason or None.
@@ -97,6 +104,7 @@ class CexVenueModule(SimulationModule):
         Deposits credit and withdrawals debit the spot wallet (the account balance moves);
         internal transfers only move the spot/futures boundary.
         """
+        self._triggers.clear()
         if amount <= 0:
             return f"transfer amount must be positive, got {amount}"
         if kind == TransferKind.DEPOSIT:
@@ -182,13 +190,18 @@ class CexVenueModule(SimulationModule):
         """A perp bar stamped T is about to trade: first the path inside the hour (liquidation at
         its adverse extreme), then the funding print stamped T, marked at this bar's close — both
         before any strategy sees the bar, so funding at T is paid on the position held into T."""
-        if isinstance(data, Bar) and data.bar_type.instrument_id in self._funding:
-            state = self._funding[data.bar_type.instrument_id]
-            self._check_liquidation(data)
+        if type(data) is not Bar:
+            return
+        state = self._perp_bars.get(data.bar_type)
+        if state is not None:
+            self._check_liquidation(state.instrument, data)
             self._settle_funding(state, data.ts_event, incoming=data)
 
     def process(self, ts_now: int) -> None:
         """Settle prints whose perp bar never came (a hole) once the clock has passed them."""
+        if ts_now == self._processed_ns:
+            return  # the engine calls after every data point; the outcome only depends on the time
+        self._processed_ns = ts_now
         for state in self._funding.values():
             self._settle_funding(state, ts_now - 1)
 
@@ -262,6 +275,7 @@ class CexVenueModule(SimulationModule):
         self, position: Position, amount: float, kind: PositionAdjustmentType, reason: str, ts: int
     ) -> None:
         """Credit ``amount`` USDT to the account and to the position's realized PnL."""
+        self._triggers.clear()
         self.exchange.adjust_account(Money(amount, USDT))
         position.apply_adjustment(
             PositionAdjusted(
@@ -282,17 +296,26 @@ class CexVenueModule(SimulationModule):
 
     # -- liquidation -------------------------------------------------------------------------
 
-    def _check_liquidation(self, bar: Bar) -> None:
-        instrument = self._funding[bar.bar_type.instrument_id].instrument
+    def _liquidation_trigger(self, instrument_id: InstrumentId) -> float | None:
+        """The perp's liquidation price, cached while the venue holds just this one perp (then only
+        a fill, funding, a fee or a transfer can move it, and each of those clears the cache)."""
+        if instrument_id in self._triggers:
+            return self._triggers[instrument_id]
+        wallets = self.wallets()
+        perp = next(p for p in wallets.perps if p.instrument_id == instrument_id)
+        trigger = liquidation_price(wallets, perp)
+        if len(wallets.perps) == 1:
+            self._triggers[instrument_id] = trigger
+        return trigger
+
+    def _check_liquidation(self, instrument: CryptoPerpetual, bar: Bar) -> None:
         positions = self.exchange.cache.positions_open(venue=None, instrument_id=instrument.id)
         if not positions:
             return
-        wallets = self.wallets()
-        perp = next(p for p in wallets.perps if p.instrument_id == instrument.id)
-        trigger = liquidation_price(wallets, perp)
+        trigger = self._liquidation_trigger(instrument.id)
         if trigger is None:
             return
-        short = perp.signed_qty < 0
+        short = positions[0].signed_qty < 0
         extreme = bar.high.as_double() if short else bar.low.as_double()
         if (short and extreme < trigger) or (not short and extreme > trigger):
             return
