@@ -31,7 +31,7 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
 
-from adapters.cex.margin import VenueWalletReader, base_qty, last_price
+from adapters.cex.margin import VenueWalletReader, base_qty, last_price, shared_wallet_reader
 from adapters.transfers import (
     CAPITAL_TOPIC,
     FUNDING_TOPIC,
@@ -118,8 +118,8 @@ class AccountingActor(Actor):
         self.eth_id = InstrumentId.from_str(config.eth_price_instrument)
         self.wallet_venue = Venue(config.wallet_venue)
         self.ledgers: dict[str, VenueLedger] = {v: VenueLedger() for v in config.cex_venues}
-        self._readers = {v: VenueWalletReader(v) for v in config.cex_venues}
-        self._instrument_meta: dict[InstrumentId, _InstrumentMeta] = {}
+        self._readers: dict[str, VenueWalletReader] = {}
+        self._metas: dict[InstrumentId, _InstrumentMeta] = {}
         self._venue_columns = {
             venue: [f"{name}_{venue.lower()}" for name in VENUE_FIGURES] for venue in config.cex_venues
         }
@@ -145,8 +145,13 @@ class AccountingActor(Actor):
         self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital)
         self.msgbus.subscribe("events.fills.*", self._on_fill)
-        bases = {i.base_currency.code for i in self.cache.instruments() if i.base_currency is not None}
-        self._assets = sorted({"ETH", *bases})
+        self._readers = {v: shared_wallet_reader(self.msgbus, v) for v in self.acfg.cex_venues}
+        self._metas = {
+            i.id: _InstrumentMeta(isinstance(i, CryptoPerpetual), i.id.venue.value, i.base_currency.code)
+            for i in self.cache.instruments()
+            if i.base_currency is not None
+        }
+        self._assets = sorted({"ETH", *(meta.base for meta in self._metas.values())})
         self.sample(self.acfg.start_ns - HOUR_NS)  # the opening book, before the first decision
         first = self.acfg.start_ns + 1  # one nanosecond after the hour: all of that hour's events are in
         self.clock.set_timer(
@@ -224,15 +229,6 @@ class AccountingActor(Actor):
 
     # -- sampling ----------------------------------------------------------------------------
 
-    def _meta(self, instrument_id: InstrumentId) -> _InstrumentMeta:
-        meta = self._instrument_meta.get(instrument_id)
-        if meta is None:
-            instrument = self.cache.instrument(instrument_id)
-            is_perp = isinstance(instrument, CryptoPerpetual)
-            meta = _InstrumentMeta(is_perp, instrument_id.venue.value, instrument.base_currency.code)
-            self._instrument_meta[instrument_id] = meta
-        return meta
-
     def _holdings(self) -> tuple[_Book, _Book, dict[str, dict[str, float]]]:
         """Quantities (base units) and prices per instrument, and per-venue risk figures."""
         qty: dict[InstrumentId, float] = {}
@@ -261,12 +257,12 @@ class AccountingActor(Actor):
         moves = {i: prices[i] - prev_prices[i] for i in qty if i in prices and i in prev_prices}
         spot_move = {}
         for instrument_id, move in moves.items():
-            meta = self._meta(instrument_id)
+            meta = self._metas[instrument_id]
             if not meta.is_perp:
                 spot_move[(meta.venue, meta.base)] = move
         delta = basis = 0.0
         for instrument_id, move in moves.items():
-            meta = self._meta(instrument_id)
+            meta = self._metas[instrument_id]
             reference = spot_move.get((meta.venue, meta.base), move)
             delta += qty[instrument_id] * reference
             basis += qty[instrument_id] * (move - reference)
@@ -326,7 +322,7 @@ class AccountingActor(Actor):
         by_asset = dict.fromkeys(self._assets, 0.0)
         usd = gross = 0.0
         for instrument_id, q in qty.items():
-            by_asset[self._meta(instrument_id).base] += q
+            by_asset[self._metas[instrument_id].base] += q
             usd += q * prices[instrument_id]
             gross += abs(q) * prices[instrument_id]
         by_asset["ETH"] += wallet_eth

@@ -29,7 +29,7 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
-from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price
+from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
 from adapters.transfers import (
     CAPITAL_TOPIC,
     LIQUIDATION_TOPIC,
@@ -221,7 +221,9 @@ class YieldStrategy(Strategy):
         return money.as_double() if money is not None else 0.0
 
     def venue_wallets(self, venue: str) -> VenueWallets:
-        reader = self._readers.setdefault(venue, VenueWalletReader(venue))
+        reader = self._readers.get(venue)
+        if reader is None:
+            reader = self._readers[venue] = shared_wallet_reader(self.msgbus, venue)
         return reader.read(self.cache, self.portfolio, self.ledgers.get(venue, VenueLedger()))
 
     def nav_estimate(self) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from nautilus_trader.cache.cache import Cache
+from nautilus_trader.common.component import MessageBus
 from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import PriceType
@@ -185,6 +186,9 @@ class VenueWalletReader:
         self._legs: list[_Leg] = []
         self._book: _Book | None = None
         self._book_key: tuple[int, VenueLedger] | None = None
+        self._last: VenueWallets | None = None
+        self._last_book: _Book | None = None
+        self._last_stamps: list[int] = []
 
     def _instrument_legs(self, cache: Cache) -> list[_Leg]:
         if not self._legs:
@@ -223,28 +227,42 @@ class VenueWalletReader:
 
     def read(self, cache: Cache, portfolio: Portfolio, ledger: VenueLedger) -> VenueWallets:
         book = self._read_book(cache, portfolio, ledger)
+        bars = [cache.bar(holding.leg.bar_type) for holding in book.holdings]
+        stamps = [bar.ts_event if bar is not None else 0 for bar in bars]
+        if book is self._last_book and stamps == self._last_stamps and self._last is not None:
+            return self._last  # same book, same closes: e.g. the hourly NAV right after the strategy's tick
         spots, perps = [], []
-        for holding in book.holdings:
+        for holding, bar in zip(book.holdings, bars, strict=True):
             leg = holding.leg
-            bar = cache.bar(leg.bar_type)
             price = bar.close.as_double() if bar is not None else holding.avg_px
+            state = (leg.instrument.id, holding.signed_qty, holding.avg_px, price)
             if leg.is_perp:
-                perps.append(
-                    PerpState(
-                        leg.instrument.id,
-                        holding.signed_qty,
-                        holding.avg_px,
-                        price,
-                        leg.maint_rate,
-                        leg.init_rate,
-                    )
-                )
+                perps.append(PerpState(*state, leg.maint_rate, leg.init_rate))
             else:
-                spots.append(SpotState(leg.instrument.id, holding.signed_qty, holding.avg_px, price))
+                spots.append(SpotState(*state))
         spot_cash = book.balance - book.futures_wallet - sum(s.cost_basis for s in spots)
-        return VenueWallets(
-            self.venue, book.balance, spot_cash, book.futures_wallet, tuple(spots), tuple(perps)
-        )
+        futures = book.futures_wallet
+        wallets = VenueWallets(self.venue, book.balance, spot_cash, futures, tuple(spots), tuple(perps))
+        self._last, self._last_book, self._last_stamps = wallets, book, stamps
+        return wallets
+
+
+def wallet_reader_endpoint(venue: str) -> str:
+    """Message-bus endpoint where a venue's simulation lends its :class:`VenueWalletReader`."""
+    return f"CEX.{venue}.wallet_reader"
+
+
+def shared_wallet_reader(msgbus: MessageBus, venue: str) -> VenueWalletReader:
+    """The venue's own reader when it offers one (backtests), else a private one.
+
+    Sharing the reader lets the strategy, the accounting actor and the venue's checks reuse one
+    read of the same state instead of each rebuilding it.
+    """
+    endpoint = wallet_reader_endpoint(venue)
+    lent: list[VenueWalletReader] = []
+    if endpoint in msgbus.endpoints():
+        msgbus.send(endpoint, lent.append)
+    return lent[0] if lent else VenueWalletReader(venue)
 
 
 def liquidation_price(wallets: VenueWallets, perp: PerpState) -> float | None:

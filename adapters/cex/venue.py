@@ -42,6 +42,7 @@ from adapters.cex.margin import (
     base_qty,
     last_price,
     liquidation_price,
+    wallet_reader_endpoint,
 )
 from adapters.transfers import (
     FUNDING_TOPIC,
@@ -62,6 +63,7 @@ class CexVenueModuleConfig(SimulationModuleConfig, frozen=True):
 class _FundingState:
     instrument: CryptoPerpetual
     last_settled_ns: int = 0
+    last_bar_ns: int = 0
 
 
 class CexVenueModule(SimulationModule):
@@ -86,6 +88,10 @@ class CexVenueModule(SimulationModule):
         self.liquidations: list[LiquidationEvent] = []
 
     # -- wiring ------------------------------------------------------------------------------
+
+    def register_venue(self, exchange) -> None:
+        super().register_venue(exchange)
+        self.msgbus.register(wallet_reader_endpoint(self.venue), lambda reply: reply(self._reader))
 
     def add_perp(self, instrument: CryptoPerpetual) -> None:
         """Settle funding for and watch ``instrument`` (call for every perp added to this venue)."""
@@ -194,6 +200,7 @@ class CexVenueModule(SimulationModule):
             return
         state = self._perp_bars.get(data.bar_type)
         if state is not None:
+            state.last_bar_ns = data.ts_event
             self._check_liquidation(state.instrument, data)
             self._settle_funding(state, data.ts_event, incoming=data)
 
@@ -203,7 +210,8 @@ class CexVenueModule(SimulationModule):
             return  # the engine calls after every data point; the outcome only depends on the time
         self._processed_ns = ts_now
         for state in self._funding.values():
-            self._settle_funding(state, ts_now - 1)
+            if state.last_bar_ns < ts_now:  # with a bar at ts_now, pre_process has settled already
+                self._settle_funding(state, ts_now - 1)
 
     def log_diagnostics(self, logger) -> None:
         logger.info(
@@ -214,7 +222,7 @@ class CexVenueModule(SimulationModule):
     def reset(self) -> None:
         self.ledger = VenueLedger()
         for state in self._funding.values():
-            state.last_settled_ns = 0
+            state.last_settled_ns = state.last_bar_ns = 0
         self.funding_paid = 0.0
         self.funding_prints = 0
         self.stale_marks = 0
