@@ -336,7 +336,7 @@ BREAKDOWN_TARGETS: tuple[tuple[str, str, str, bool], ...] = (
     ("adapters.cex.venue", "CexVenueModule.process", "CEX module process (after every event)", True),
     ("adapters.defi.wallet", "WalletModule.process", "wallet module process (flows, transfers)", True),
     ("adapters.execution", "CheckedExecClient.submit_order", "  pre-trade checks + submit", False),
-    ("adapters.cex.margin", "read_venue_wallets", "  read_venue_wallets (all callers)", False),
+    ("adapters.cex.margin", "VenueWalletReader.read", "  VenueWalletReader.read (all callers)", False),
     ("adapters.cex.margin", "last_price", "  last_price (all callers)", False),
 )
 """Python entry points of the project inside ``engine.run``; nested rows are inside the top-level ones."""
