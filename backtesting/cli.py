@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_backtest.py", description="Backtest a yield mode on real history."
     )
-    parser.add_argument("--mode", required=True, help=f"one of: {', '.join(MODES)}, or 'all'")
+    modes = "; ".join(f"{name}: {spec.description}" for name, spec in MODES.items())
+    parser.add_argument("--mode", required=True, help=f"a mode, or 'all' ({modes})")
     parser.add_argument("--config", type=Path, help="mode YAML (default: configs/modes/<mode>.yaml)")
     parser.add_argument("--start", help="first day, UTC (overrides the YAML), e.g. 2024-05-12")
     parser.add_argument("--end", help="last instant, UTC (overrides the YAML), e.g. 2025-09-18")

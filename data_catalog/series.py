@@ -148,7 +148,7 @@ def _read_files(spec: SeriesSpec, data_dir: Path) -> tuple[list[Path], pd.DataFr
     frames = []
     for path in paths:
         try:
-            frame = pd.read_csv(path, comment=None)
+            frame = pd.read_csv(path)
         except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise BuildError(f"{path}: cannot read CSV: {e}") from e
         missing = [c for c in (spec.required_columns) if c not in frame.columns]

@@ -80,8 +80,8 @@ class CexVenueModule(SimulationModule):
         self._funding: dict[InstrumentId, _FundingState] = {}
         self._perp_bars: dict[BarType, _FundingState] = {}
         self._triggers: dict[InstrumentId, float | None] = {}
-        self._processed_ns = 0
         """Cached liquidation prices; valid while nothing but prices moves on a one-perp venue."""
+        self._processed_ns = 0
         self.funding_paid = 0.0
         self.funding_prints = 0
         self.stale_marks = 0

@@ -7,8 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.config import ActorConfig
+from nautilus_trader.model.currencies import ETH
+from nautilus_trader.model.objects import Money
 
 from backtesting.config import load_run_config, mode_file_path
+from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
 
 pytestmark = pytest.mark.integration
@@ -96,3 +101,37 @@ def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, 
     last = pd.Timestamp(liquidations["ts"].max())
     later = nav[nav.index > last + pd.Timedelta(hours=3)]
     assert (later["net_delta_btc"].abs() < 0.01).all()
+
+
+class _EthAirdrop(Actor):
+    """Drops ETH into the wallet at one instant, as an unexpected token arrival would."""
+
+    def __init__(self, wallet, at: pd.Timestamp, eth: float) -> None:
+        super().__init__(ActorConfig(component_id="Airdrop"))
+        self.wallet, self.at, self.eth = wallet, at, eth
+
+    def on_start(self) -> None:
+        self.clock.set_time_alert("airdrop", self.at, lambda _: self.wallet.exchange.adjust_account(Money(self.eth, ETH)))
+
+
+def test_stray_eth_is_sold_as_dust_and_unexplained_value_shows_up_as_residual(catalog_dir, tmp_path):
+    run = load_run_config(mode_file_path("btc_basis"), start="2024-06-01", end="2024-06-10")
+    bt = build_backtest(run, catalog_dir)
+    drop_at = pd.Timestamp("2024-06-05T12:30Z")
+    bt.engine.add_actor(_EthAirdrop(bt.wallet, drop_at, 0.5))
+    bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
+    assert bt.strategy.actions["sell_dust"] == 1
+    nav = bt.accounting.nav_frame()
+    reserve = nav.loc["2024-06-05 12:00", "wallet_eth"]
+    fills = bt.engine.trader.generate_fills_report()
+    sale = fills[(fills["instrument_id"] == str(bt.strategy.pool_id)) & (fills["order_side"] == "SELL")]
+    target = run.strategy.gas_reserve_eth  # dust is everything above the configured gas reserve
+    assert len(sale) == 1 and float(sale["last_qty"].iloc[0]) == pytest.approx(reserve + 0.5 - target, abs=1e-6)
+    swap_gas = bt.accounting.gas[-1].eth
+    assert nav.loc["2024-06-05 13:00", "wallet_eth"] == pytest.approx(target - swap_gas, abs=1e-6)
+    # the airdrop is value no category explains: that hour's residual is exactly its worth at the sale
+    sale_price = float(sale["last_px"].iloc[0])
+    residual = nav["residual"]
+    assert residual.loc["2024-06-05 13:00"].item() == pytest.approx(0.5 * sale_price, rel=1e-9)
+    assert residual.drop(pd.Timestamp("2024-06-05T13:00Z")).abs().max() < 1e-6
+    bt.engine.dispose()
