@@ -57,15 +57,20 @@ class CheckedExecClient(BacktestExecClient):
         super().submit_order_list(command)
 
 
+def replace_exec_client(
+    engine: BacktestEngine, exchange: SimulatedExchange, client: BacktestExecClient
+) -> None:
+    """Make ``client`` the one the engine routes ``exchange``'s orders to (instead of the default)."""
+    previous = exchange.exec_client
+    exchange.register_client(client)
+    exec_engine = engine.kernel.exec_engine
+    exec_engine.deregister_client(previous)
+    exec_engine.register_client(client)
+
+
 def install_pre_trade_checks(engine: BacktestEngine, checker: PreTradeChecker) -> None:
     """Replace a venue's default backtest client with :class:`CheckedExecClient`.
 
     Call after ``engine.add_venue(..., modules=[checker])`` (the module then holds the exchange).
     """
-    exchange = checker.exchange
-    previous = exchange.exec_client
-    client = CheckedExecClient(checker, engine)
-    exchange.register_client(client)
-    exec_engine = engine.kernel.exec_engine
-    exec_engine.deregister_client(previous)
-    exec_engine.register_client(client)
+    replace_exec_client(engine, checker.exchange, CheckedExecClient(checker, engine))

@@ -16,6 +16,7 @@ from data_catalog.series import BuildError
 
 SUMMARY_COLUMNS = (
     ("mode", "{}", 26),
+    ("share_class", "{}", 5),
     ("apy", "{:+.2%}", 9),
     ("total_return", "{:+.2%}", 9),
     ("annual_volatility", "{:.2%}", 8),
@@ -25,7 +26,7 @@ SUMMARY_COLUMNS = (
     ("reconciliation_error", "{:.1e}", 9),
     ("liquidations", "{}", 5),
 )
-HEADERS = ("mode", "APY", "return", "vol", "Sharpe", "max DD", "final NAV", "recon err", "liqs")
+HEADERS = ("mode", "class", "APY", "return", "vol", "Sharpe", "max DD", "final NAV", "recon err", "liqs")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="mode YAML (default: configs/modes/<mode>.yaml)")
     parser.add_argument("--start", help="first day, UTC (overrides the YAML), e.g. 2024-05-12")
     parser.add_argument("--end", help="last instant, UTC (overrides the YAML), e.g. 2025-09-18")
-    parser.add_argument("--capital", type=float, help="starting capital in the share-class currency")
+    parser.add_argument(
+        "--capital",
+        type=float,
+        help="starting capital in the share-class currency (with --mode all: for the USDT modes only)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("results"), help="results folder (default ./results)"
     )
@@ -89,10 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.config if args.config and len(modes) == 1 else mode_file_path(mode),
                 start=args.start,
                 end=args.end,
-                capital=args.capital,
+                capital=args.capital if len(modes) == 1 or MODES[mode].share_class == "USDT" else None,
             )
             for mode in modes
         ]
+        if len(modes) > 1 and args.capital is not None:
+            kept = [f"{r.mode} {r.file.capital:g} {r.share_class}" for r in runs if r.share_class != "USDT"]
+            print(f"note: --capital applies to the USDT modes; kept from their YAML: {', '.join(kept)}")
         catalog_dir = _prepare_catalog(args)
         summaries = []
         for run in runs:

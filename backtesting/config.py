@@ -25,7 +25,7 @@ class RunConfigError(ValueError):
 
 
 class FlowSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """An investor flow during the run: ``deposit`` USDT, or ``withdraw`` USDT (or ``all``)."""
+    """An investor flow in the share-class currency: ``deposit`` or ``withdraw`` (an amount or ``all``)."""
 
     at: str
     deposit: float | None = None
@@ -58,7 +58,8 @@ class ModeFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Starting capital in the share-class currency, held in the on-chain wallet."""
     start: str
     end: str
-    share_class: str = "USDT"
+    share_class: str | None = None
+    """The mode's reporting currency; optional, but must match the mode when given."""
     capital_flows: tuple[FlowSpec, ...] = ()
     strategy: dict[str, Any] = msgspec.field(default_factory=dict)
 
@@ -98,11 +99,15 @@ class RunConfig:
     def mode(self) -> str:
         return self.spec.name
 
+    @property
+    def share_class(self) -> str:
+        return self.file.share_class or self.spec.share_class
+
     def as_dict(self) -> dict[str, Any]:
         """The resolved configuration, as written into the results folder."""
         return {
             "mode": self.mode,
-            "share_class": self.file.share_class,
+            "share_class": self.share_class,
             "capital": self.file.capital,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
@@ -138,6 +143,13 @@ def load_run_config(
     except msgspec.ValidationError as e:
         raise RunConfigError(f"{path}: {e}") from None
     spec = _spec(file.mode, path)
+    if file.share_class is None:
+        file = msgspec.structs.replace(file, share_class=spec.share_class)
+    elif file.share_class != spec.share_class:
+        raise RunConfigError(
+            f"{path}: share_class {file.share_class!r} does not match mode {spec.name} "
+            f"(which reports in {spec.share_class})"
+        )
     strategy_raw = {**file.strategy, "share_class": file.share_class}
     try:
         strategy = msgspec.convert(strategy_raw, spec.config, str_keys=True)

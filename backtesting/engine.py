@@ -2,34 +2,41 @@
 
 Venues: one simulated MARGIN venue per CEX the strategy trades (with its funding / liquidation
 module and margin-checked execution client) and the CASH wallet venue holding the capital (with
-its gas / transfer module). Data: the strategy's bars, the perps' funding prints and the gas
-price, all from the catalog and all inside the run window (gas from a day earlier so the first
-on-chain action has a price).
+its protocol backend, gas and transfer module). Data: what the strategy declares it needs
+(:class:`~strategies.base.DataNeeds`) — its bars, the perps' funding prints, Aave reserve
+snapshots, EtherFi reward payouts — and the gas price, all inside the run window except gas and
+Aave snapshots, which start a day or two earlier so the first action has a gas price and an index.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig
+from nautilus_trader.core.data import Data
 from nautilus_trader.model.data import CustomData, DataType, FundingRateUpdate
-from nautilus_trader.model.identifiers import ClientId, TraderId
-from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
+from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, Venue
+from nautilus_trader.model.instruments import CryptoPerpetual
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from adapters.cex.config import load_cex_venue, load_wallet_venue
+from adapters.cex.config import load_cex_venue
 from adapters.cex.venue import CexVenueModule
+from adapters.defi.config import WalletVenueConfig, load_wallet_venue
+from adapters.defi.currencies import register_wallet_currencies
+from adapters.defi.valuation import WalletValuation
 from adapters.defi.wallet import ScheduledFlow, WalletModule
-from backtesting.config import RunConfig
+from backtesting.config import RunConfig, RunConfigError
 from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
 from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import CatalogManifest
-from data_catalog.types import GasPrice
+from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
+from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
 from portfolio.accounting import AccountingActor, AccountingConfig
-from strategies.base import YieldStrategy
+from strategies.base import DataNeeds, YieldStrategy
 
 DAY_NS = 86_400_000_000_000
 
@@ -45,32 +52,63 @@ class Backtest:
     cex_modules: dict[str, CexVenueModule]
     wallet: WalletModule
     series_keys: list[str]
+    """Series the run needs over its whole window."""
+    report_keys: list[str]
+    """Every series the run reads (its data warnings and proxies are reported)."""
     manifest: CatalogManifest
     data_points: int
 
 
-def series_keys(instruments: list[Instrument]) -> list[str]:
-    """Catalog series a run needs: every instrument's bars, the perps' funding, the gas price."""
-    keys = [str(i.id) for i in instruments]
-    keys += [f"{i.id}/funding" for i in instruments if isinstance(i, CryptoPerpetual)]
+def reserve_key(wallet: WalletVenueConfig, a_token_symbol: str) -> str:
+    return f"{a_token_symbol}.{wallet.venue}/reserve"
+
+
+def series_keys(needs: DataNeeds, perps: list[InstrumentId], wallet: WalletVenueConfig) -> list[str]:
+    """Catalog series that must cover the window: required bars, the perps' funding, the gas price,
+    and the Aave reserves used."""
+    keys = [str(i) for i in needs.required]
+    keys += [f"{p}/funding" for p in perps]
+    keys += [reserve_key(wallet, symbol) for symbol in needs.aave_reserves]
     return [*keys, "GAS"]
+
+
+def report_keys(needs: DataNeeds, required_keys: list[str], manifest: CatalogManifest) -> list[str]:
+    keys = [*required_keys, *(str(i) for i in needs.optional if str(i) in manifest.series)]
+    if needs.aave_reserves:
+        keys.append(AAVE_PARAMS_KEY)
+    if needs.rewards:
+        keys.append(REWARDS_KEY)
+    return keys
 
 
 def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") -> Backtest:
     """Build the engine for ``run`` from the catalog at ``catalog_dir`` (validating the window first)."""
+    wallet_config = load_wallet_venue()
+    register_wallet_currencies(wallet_config)
     strategy = run.spec.strategy(run.strategy)
+    needs = strategy.data_needs()
     manifest = CatalogManifest(catalog_dir)
     catalog = ParquetDataCatalog(str(catalog_dir))
-    instrument_ids = [*strategy.legs(), strategy.pool_id]
-    instruments = catalog.instruments(instrument_ids=[str(i) for i in instrument_ids])
-    missing = set(map(str, instrument_ids)) - {str(i.id) for i in instruments}
+    wallet_venue = wallet_config.venue
+    cex_ids = [i for i in needs.required if i.venue.value != wallet_venue]
+    instruments = catalog.instruments(instrument_ids=[str(i) for i in cex_ids]) if cex_ids else []
+    missing = set(map(str, cex_ids)) - {str(i.id) for i in instruments}
     if missing:
         raise FileNotFoundError(
             f"instruments {sorted(missing)} are not in the catalog {catalog_dir}; rebuild it"
         )
-    keys = series_keys(instruments)
+    perps = [i.id for i in instruments if isinstance(i, CryptoPerpetual)]
+    keys = series_keys(needs, perps, wallet_config)
     start_ns, end_ns = run.start.value, run.end.value
     manifest.check_window(keys, start_ns, end_ns)
+    aave_params = read_aave_params(catalog_dir) if needs.aave_reserves else None
+    if aave_params is not None:
+        try:
+            strategy.use_protocol_params(aave_params)
+        except ValueError as e:
+            raise RunConfigError(
+                f"{run.source}: strategy: {e} (Aave parameters from {catalog_dir})"
+            ) from None
 
     engine = BacktestEngine(
         BacktestEngineConfig(
@@ -79,52 +117,82 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
             run_analysis=False,
         ),
     )
-    cex_venues = sorted(
-        {i.venue.value for i in strategy.legs() if i.venue.value != run.strategy.wallet_venue}
-    )
+    cex_venues = sorted({i.venue.value for i in cex_ids})
     cex_modules = {v: add_cex_venue(engine, load_cex_venue(v)) for v in cex_venues}
-    flows = [ScheduledFlow(at.value, amount) for at, amount in run.flows]
-    capital = run.file.capital
-    wallet = add_wallet_venue(engine, load_wallet_venue(), cex_modules, capital_usdt=capital, flows=flows)
+    share_class = run.share_class
+    wallet = add_wallet_venue(
+        engine,
+        wallet_config,
+        cex_modules,
+        balances={share_class: run.file.capital},
+        flows=[ScheduledFlow(at.value, amount) for at, amount in run.flows],
+        flow_currency=share_class,
+        aave_params=aave_params,
+        credit_rewards=needs.rewards,
+        flash_provider=getattr(run.strategy, "flash_loan_provider", None),
+        instrument_ids=needs.wallet_instruments(Venue(wallet_venue)),
+    )
     add_instruments(engine, instruments, cex_modules)
 
-    points = _add_data(engine, catalog, instruments, start_ns, end_ns)
+    points = _add_data(engine, catalog, needs, perps, wallet_config, start_ns, end_ns)
     accounting = AccountingActor(
         AccountingConfig(
             cex_venues=tuple(cex_venues),
             start_ns=start_ns,
             end_ns=end_ns,
-            wallet_venue=run.strategy.wallet_venue,
-            eth_price_instrument=str(strategy.pool_id),
+            wallet_venue=wallet_venue,
+            eth_price_instrument=f"{wallet_config.eth_usd_pool}.{wallet_venue}",
+            share_class=share_class,
         ),
+        WalletValuation(wallet_config, share_class),
+        risk_probe=wallet.risk_figures if needs.aave_reserves else None,
     )
     engine.add_strategy(strategy)
     engine.add_actor(accounting)
-    return Backtest(run, engine, strategy, accounting, cex_modules, wallet, keys, manifest, points)
+    reported = report_keys(needs, keys, manifest)
+    return Backtest(run, engine, strategy, accounting, cex_modules, wallet, keys, reported, manifest, points)
+
+
+def _custom(items: list[Any], data_type: type[Data]) -> list[CustomData]:
+    return [i if isinstance(i, CustomData) else CustomData(DataType(data_type), i) for i in items]
 
 
 def _add_data(
     engine: BacktestEngine,
     catalog: ParquetDataCatalog,
-    instruments: list[Instrument],
+    needs: DataNeeds,
+    perps: list[InstrumentId],
+    wallet: WalletVenueConfig,
     start_ns: int,
     end_ns: int,
 ) -> int:
     start, end = pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC")
-    bars = catalog.bars(bar_types=[str(bar_type_for(i.id)) for i in instruments], start=start, end=end)
-    perps = [str(i.id) for i in instruments if isinstance(i, CryptoPerpetual)]
-    # One query per perp: a multi-identifier query of FundingRateUpdate in Nautilus 1.231 labels
-    # every row with the last identifier (checked: 3 venues' prints all came back as OKX).
+    early = pd.Timestamp(start_ns - 2 * DAY_NS, tz="UTC")
+    bar_ids = dict.fromkeys([*needs.required, *needs.optional])  # ordered, unique
+    bars = catalog.bars(bar_types=[str(bar_type_for(i)) for i in bar_ids], start=start, end=end)
+    # at equal timestamps optional prices come first: the legs' last bar triggers the decision,
+    # which may read them (the engine's sort keeps this order)
+    legs = set(needs.required)
+    bars.sort(key=lambda b: (b.ts_init, b.bar_type.instrument_id in legs))
+    # One query per identifier: a multi-identifier query of custom data in Nautilus 1.231 labels
+    # every row with the last identifier (checked: 3 venues' funding prints all came back as OKX).
     funding = [
         f
         for perp in perps
-        for f in catalog.query(FundingRateUpdate, identifiers=[perp], start=start, end=end)
+        for f in catalog.query(FundingRateUpdate, identifiers=[str(perp)], start=start, end=end)
     ]
-    gas = catalog.query(GasPrice, start=pd.Timestamp(start_ns - DAY_NS, tz="UTC"), end=end)
-    if funding:  # added before the bars: at equal timestamps the print is known when its bar trades
+    chain: list[CustomData] = _custom(catalog.query(GasPrice, start=early, end=end), GasPrice)
+    for symbol in needs.aave_reserves:
+        identifier = f"{symbol}.{wallet.venue}"
+        snapshots = catalog.query(AaveReserveSnapshot, identifiers=[identifier], start=early, end=end)
+        chain += _custom(snapshots, AaveReserveSnapshot)
+    if needs.rewards:
+        chain += _custom(catalog.query(RewardDistribution, end=end), RewardDistribution)
+    # Added before the bars (the sort keeps insertion order at equal timestamps): a snapshot, gas
+    # sample or funding print stamped t is known when the bars closing at t are acted on.
+    engine.add_data(chain, client_id=ClientId(wallet.venue), sort=False)
+    if funding:
         engine.add_data(funding, sort=False)
     engine.add_data(bars, sort=False)
-    wrapped = [g if isinstance(g, CustomData) else CustomData(DataType(GasPrice), g) for g in gas]
-    engine.add_data(wrapped, client_id=ClientId("ETHEREUM"), sort=False)
     engine.sort_data()
-    return len(bars) + len(funding) + len(wrapped)
+    return len(bars) + len(funding) + len(chain)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from strategies.base import YieldStrategy, YieldStrategyConfig
 from strategies.basis import BasisStrategy, BasisStrategyConfig
+from strategies.lending import LendingStrategy, LendingStrategyConfig
+from strategies.leveraged import LeveragedStakingConfig, LeveragedStakingStrategy
+from strategies.staking import StakingStrategy, StakingStrategyConfig
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,8 @@ class ModeSpec:
     strategy: type[YieldStrategy]
     config: type[YieldStrategyConfig]
     description: str
+    share_class: str = "USDT"
+    """The currency the mode reports in (DOMAIN.md fixes it per mode)."""
 
 
 MODES: dict[str, ModeSpec] = {
@@ -21,6 +26,28 @@ MODES: dict[str, ModeSpec] = {
     for spec in (
         ModeSpec("btc_basis", BasisStrategy, BasisStrategyConfig, "long BTC spot + short BTC perp on 3 CEXs"),
         ModeSpec("eth_basis", BasisStrategy, BasisStrategyConfig, "long ETH spot + short ETH perp on 3 CEXs"),
+        ModeSpec("pure_lending_usdt", LendingStrategy, LendingStrategyConfig, "USDT supplied to Aave v3"),
+        ModeSpec(
+            "pure_lending_eth",
+            LendingStrategy,
+            LendingStrategyConfig,
+            "ETH (WETH) supplied to Aave v3",
+            "ETH",
+        ),
+        ModeSpec(
+            "eth_staking_only",
+            StakingStrategy,
+            StakingStrategyConfig,
+            "ETH staked into weETH or wstETH",
+            "ETH",
+        ),
+        ModeSpec(
+            "eth_leveraged",
+            LeveragedStakingStrategy,
+            LeveragedStakingConfig,
+            "LST on Aave e-mode against a WETH borrow, flash-loan loop",
+            "ETH",
+        ),
     )
 }
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from adapters.events import AaveLiquidated, FlashLoanFee
 from backtesting.config import RunConfig
 from backtesting.engine import Backtest, build_backtest
 from portfolio.results import summarize, write_results
@@ -47,12 +48,17 @@ def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     funding: dict[str, float] = {}
     for event in bt.accounting.funding:
         funding[event.venue] = funding.get(event.venue, 0.0) + event.payment
+    aave_liquidations = [e for e in bt.accounting.wallet_events if isinstance(e, AaveLiquidated)]
     return {
         "capital": bt.run.file.capital,
         "actions": dict(strategy.actions),
         "funding_by_venue": funding,
         "funding_prints_settled": len(bt.accounting.funding),
-        "liquidations": len(bt.accounting.liquidations),
+        "liquidations": len(bt.accounting.liquidations) + len(aave_liquidations),
+        "cex_liquidations": len(bt.accounting.liquidations),
+        "aave_liquidations": len(aave_liquidations),
+        "flash_loans": sum(isinstance(e, FlashLoanFee) for e in bt.accounting.wallet_events),
+        "unpriced_tokens": sorted(bt.accounting.book.unpriced_seen),
         "rejections": strategy.rejections[:50],
         "rejection_count": len(strategy.rejections),
         "aborted_plans": strategy.plans.failures[:50],
@@ -60,6 +66,18 @@ def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
         "wall_seconds": seconds,
         "data_points": bt.data_points,
     }
+
+
+def _protocol_figures(nav: pd.DataFrame) -> dict[str, Any]:
+    """On-chain risk and estimates worth reading beside the attribution."""
+    figures: dict[str, Any] = {
+        "estimated": {"restaking_rewards": float(nav["restaking_rewards_estimated"].sum())}
+    }
+    if "aave_health_factor" in nav:
+        hf = nav["aave_health_factor"].dropna()
+        figures["min_health_factor"] = float(hf.min()) if len(hf) else None
+        figures["max_ltv"] = float(nav["aave_ltv"].max())
+    return figures
 
 
 def run_backtest(
@@ -79,14 +97,18 @@ def run_backtest(
     nav = bt.accounting.nav_frame()
     if len(nav) < 2:
         raise RuntimeError(f"{run.mode}: the run produced {len(nav)} NAV samples; the window is too short")
-    report = bt.manifest.window_report(bt.series_keys, run.start.value, run.end.value)
+    report = bt.manifest.window_report(bt.report_keys, run.start.value, run.end.value)
     summary = summarize(
         mode=run.mode,
-        share_class=run.file.share_class,
+        share_class=run.share_class,
         nav=nav,
         proxies=report.proxies,
         data_warnings=report.warnings,
-        extra={**_extra(bt, seconds), "model_warnings": _margin_tier_warnings(bt, nav)},
+        extra={
+            **_extra(bt, seconds),
+            **_protocol_figures(nav),
+            "model_warnings": _margin_tier_warnings(bt, nav),
+        },
     )
     venues = [*bt.cex_modules, run.strategy.wallet_venue]
     write_results(

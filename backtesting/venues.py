@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from nautilus_trader.accounting.factory import AccountFactory
 from nautilus_trader.accounting.margin_models import StandardMarginModel
 from nautilus_trader.backtest.engine import BacktestEngine
-from nautilus_trader.model.currencies import ETH, USDT
+from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Money
 
-from adapters.cex.config import CexVenueConfig, WalletVenueConfig
+from adapters.cex.config import CexVenueConfig
 from adapters.cex.venue import CexVenueModule
+from adapters.defi.config import WalletVenueConfig
+from adapters.defi.currencies import currency, wallet_currency_codes
+from adapters.defi.execution import install_defi_client
+from adapters.defi.instruments import wallet_instruments
 from adapters.defi.wallet import ScheduledFlow, WalletModule
 from adapters.execution import install_pre_trade_checks
 
@@ -37,21 +44,51 @@ def add_wallet_venue(
     config: WalletVenueConfig,
     cex_modules: dict[str, CexVenueModule],
     *,
-    capital_usdt: float,
-    eth: float = 0.0,
+    balances: dict[str, float],
     flows: list[ScheduledFlow] | None = None,
+    flow_currency: str = "USDT",
+    aave_params: dict[str, Any] | None = None,
+    credit_rewards: bool = True,
+    flash_provider: str | None = None,
+    instrument_ids: set[InstrumentId] | None = None,
 ) -> WalletModule:
-    """The on-chain wallet as a CASH venue holding ``capital_usdt`` (and ``eth``) at the start."""
-    cex_configs = {venue: module.venue_config for venue, module in cex_modules.items()}
-    wallet = WalletModule(config, cex_modules, cex_configs, flows)
+    """The on-chain wallet as a CASH venue holding ``balances`` at the start, with every protocol
+    instrument and the DeFi execution client.
+
+    Every wallet currency gets a (zero) starting balance: interest, rewards and fees are booked by
+    adjusting the account, which needs the currency's balance to exist. Borrowing is allowed
+    because Aave debt is held as a negative debt-token balance. ``instrument_ids`` limits the
+    instruments to the ones a run uses (each one costs the engine time on every event); None adds
+    all of them.
+    """
+    codes = wallet_currency_codes(config)
+    unknown = set(balances) - set(codes)
+    if unknown:
+        raise ValueError(f"starting balances in unknown wallet currencies: {sorted(unknown)}")
+    wallet = WalletModule(
+        config,
+        cex_modules,
+        flows=flows,
+        flow_currency=flow_currency,
+        aave_params=aave_params,
+        credit_rewards=credit_rewards,
+        flash_provider=flash_provider,
+    )
+    # Nautilus keeps cash-borrowing issuers in a process-wide registry that refuses a second
+    # registration: clear a previous engine's so every engine in a process can add the wallet
+    AccountFactory.deregister_cash_borrowing(config.venue)
     engine.add_venue(
         Venue(config.venue),
         OmsType.NETTING,
         AccountType.CASH,
-        [Money(capital_usdt, USDT), Money(eth, ETH)],
+        [Money(balances.get(code, 0.0), currency(code)) for code in codes],
         modules=[wallet],
+        allow_cash_borrowing=True,
     )
-    install_pre_trade_checks(engine, wallet)
+    for instrument in wallet_instruments(config):
+        if instrument_ids is None or instrument.id in instrument_ids:
+            engine.add_instrument(instrument)
+    install_defi_client(engine, wallet.exchange, wallet.backend, wallet)
     return wallet
 
 
@@ -60,7 +97,7 @@ def add_instruments(
     instruments: list[Instrument],
     cex_modules: dict[str, CexVenueModule],
 ) -> None:
-    """Add instruments; every perp is registered with its venue's module for funding and liquidation."""
+    """Add CEX instruments; every perp is registered with its venue's module for funding and liquidation."""
     for instrument in instruments:
         engine.add_instrument(instrument)
         if isinstance(instrument, CryptoPerpetual):

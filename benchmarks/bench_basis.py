@@ -3,21 +3,25 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_basis.py [--catalog DIR] [--repeat N] [--json OUT]
-                                               [--breakdown] [--profile N]
+    .venv/bin/python benchmarks/bench_basis.py [--catalog DIR] [--mode MODE] [--repeat N]
+                                               [--json OUT] [--breakdown] [--profile N]
 
 Measures, each in a fresh subprocess (so peak RSS belongs to that measurement alone):
 
 a. ``build``: the catalog built from every raw file, from scratch (``force=True``), into a temp dir.
-b. ``basis``: ``btc_basis`` over the full window the catalog allows, through the project's real path
+b. ``mode``: ``btc_basis`` over the full window the catalog allows, through the project's real path
    (``load_run_config`` + ``run_backtest`` writing a results folder); ``build_backtest`` and
    ``engine.run`` are timed separately by wrapping them in the child (no source change).
-c. ``bare``: the same venues, instruments, bars, funding prints and gas prices in a plain
-   ``BacktestEngine`` with a no-op strategy subscribed to the same bars: what Nautilus alone costs.
+c. ``bare``: the same venues, instruments and data (bars, funding prints, gas, Aave snapshots, reward
+   payouts, added in the project's order) in a plain ``BacktestEngine`` with a no-op strategy
+   subscribed to the same bars: what Nautilus alone costs.
 d. the overhead ratios b / c.
 
+``--mode`` measures b, c and d for another mode (the targets are btc_basis's).
+
 ``--breakdown`` times the project's callbacks inside one b run (where the overhead goes) and
-``--profile N`` prints cProfile's top N functions of one b run. BENCHMARKS.md explains the numbers.
+``--profile N`` prints cProfile's top N functions of one b run. ``bench_modes.py`` runs every mode
+the same way as b (its children live here). BENCHMARKS.md explains the numbers.
 
 Speed is measured here, never in timed tests: timings on shared CI machines are too noisy to assert.
 """
@@ -56,49 +60,89 @@ Result = dict[str, Any]
 
 @dataclass(frozen=True)
 class RunShape:
-    """Everything both engines need, passed to the children as JSON so they build identical data."""
+    """Everything a run of the mode needs, passed to the children as JSON so they build identical data."""
 
+    mode: str
     start: str
     end: str
-    instrument_ids: list[str]
+    cex_instrument_ids: list[str]
+    """CEX instruments (read from the catalog); the wallet's come from its venue config."""
+    wallet_instrument_ids: list[str]
+    """The wallet-venue instruments the run registers (``DataNeeds.wallet_instruments``)."""
     cex_venues: list[str]
     wallet_venue: str
+    share_class: str
     capital: float
     series_keys: list[str]
+    """Series that must cover the window (the project's ``series_keys``)."""
+    bar_ids: list[str]
+    """Instruments whose bars are loaded: required, then optional (``DataNeeds``)."""
+    legs: list[str]
+    """Required instruments: at equal timestamps their bars come after the optional ones."""
+    perps: list[str]
+    aave_reserves: list[str]
+    rewards: bool
 
 
-def run_shape(catalog_dir: Path) -> RunShape:
-    """The mode's instruments and the full window: the hours every series the run needs covers.
+def run_shape(catalog_dir: Path, mode: str = MODE) -> RunShape:
+    """The mode's data needs and its full window: the widest one ``check_window`` accepts.
 
-    The window is derived from the manifest with the project's own ``series_keys`` (bars of every
-    instrument, the perps' funding, gas), so it is exactly what ``check_window`` accepts.
+    The series are the project's own ``series_keys`` (required bars, the perps' funding, the Aave
+    reserves used, gas), read from the manifest: the window opens one step before the latest first
+    row (``check_window`` allows that: bars are stamped at their close, so the bar closing at 01:00
+    covers the hour from 00:00) and ends at the earliest last row.
     """
+    from nautilus_trader.model.identifiers import Venue
+    from nautilus_trader.model.instruments import CryptoPerpetual
     from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+    from adapters.defi.config import load_wallet_venue
+    from adapters.defi.currencies import register_wallet_currencies
     from backtesting.config import load_run_config, mode_file_path
     from backtesting.engine import series_keys
     from data_catalog.manifest import CatalogManifest
+    from data_catalog.validation import iso
 
-    run = load_run_config(mode_file_path(MODE))
-    strategy = run.spec.strategy(run.strategy)
-    ids = [str(i) for i in [*strategy.legs(), strategy.pool_id]]
-    instruments = ParquetDataCatalog(str(catalog_dir)).instruments(instrument_ids=ids)
-    keys = series_keys(instruments)
+    wallet = load_wallet_venue()
+    register_wallet_currencies(wallet)
+    run = load_run_config(mode_file_path(mode))
+    needs = run.spec.strategy(run.strategy).data_needs()
+    cex_ids = [str(i) for i in needs.required if i.venue.value != wallet.venue]
+    instruments = ParquetDataCatalog(str(catalog_dir)).instruments(instrument_ids=cex_ids) if cex_ids else []
+    if len(instruments) != len(cex_ids):
+        raise SystemExit(f"{catalog_dir}: instruments of {mode} missing from the catalog; rebuild it")
+    perps = [i.id for i in instruments if isinstance(i, CryptoPerpetual)]
+    keys = series_keys(needs, perps, wallet)
     manifest = CatalogManifest(catalog_dir)
     coverages = [manifest.coverage(k) for k in keys]
     empty = [c.key for c in coverages if c.first is None or c.last is None]
     if empty:
-        raise SystemExit(f"{catalog_dir}: series {empty} have no data; {MODE} cannot run on this catalog")
-    wallet = run.strategy.wallet_venue
+        raise SystemExit(f"{catalog_dir}: series {empty} have no data; {mode} cannot run on this catalog")
+    start = max(_ns(c.first) - c.step_ns for c in coverages)
+    end = min(_ns(c.last) for c in coverages)
     return RunShape(
-        start=max(c.first for c in coverages),
-        end=min(c.last for c in coverages),
-        instrument_ids=ids,
-        cex_venues=sorted({i.split(".")[-1] for i in ids} - {wallet}),
-        wallet_venue=wallet,
+        mode=mode,
+        start=iso(start),
+        end=iso(end),
+        cex_instrument_ids=cex_ids,
+        wallet_instrument_ids=sorted(str(i) for i in needs.wallet_instruments(Venue(wallet.venue))),
+        cex_venues=sorted({i.split(".")[-1] for i in cex_ids}),
+        wallet_venue=wallet.venue,
+        share_class=run.share_class,
         capital=run.file.capital,
         series_keys=keys,
+        bar_ids=[str(i) for i in dict.fromkeys([*needs.required, *needs.optional])],
+        legs=[str(i) for i in needs.required],
+        perps=[str(p) for p in perps],
+        aave_reserves=list(needs.aave_reserves),
+        rewards=needs.rewards,
     )
+
+
+def _ns(text: str | None) -> int:
+    import pandas as pd
+
+    return int(pd.Timestamp(text).value)
 
 
 def window_limits(catalog_dir: Path, shape: RunShape) -> list[str]:
@@ -107,9 +151,10 @@ def window_limits(catalog_dir: Path, shape: RunShape) -> list[str]:
 
     manifest = CatalogManifest(catalog_dir)
     covs = [manifest.coverage(k) for k in shape.series_keys]
+    start, end = _ns(shape.start), _ns(shape.end)
     return [
-        f"start set by {', '.join(c.key for c in covs if c.first == shape.start)}",
-        f"end set by {', '.join(c.key for c in covs if c.last == shape.end)}",
+        f"start set by {', '.join(c.key for c in covs if _ns(c.first) - c.step_ns == start)}",
+        f"end set by {', '.join(c.key for c in covs if _ns(c.last) == end)}",
     ]
 
 
@@ -171,14 +216,14 @@ def timed_build(original: Callable[..., Any], timings: Result) -> Callable[..., 
     return build
 
 
-def child_basis(args: dict[str, Any]) -> Result:
+def child_mode(args: dict[str, Any]) -> Result:
     """b. The project's real path: load the mode file, ``run_backtest`` into a temp results dir."""
     import backtesting.runner as runner
     from backtesting.config import load_run_config, mode_file_path
 
     timings: Result = {}
     runner.build_backtest = timed_build(runner.build_backtest, timings)
-    run = load_run_config(mode_file_path(MODE), start=args["start"], end=args["end"])
+    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
     with tempfile.TemporaryDirectory(prefix="bench-results-") as out:
         started = time.perf_counter()
         result = runner.run_backtest(run, Path(args["catalog"]), Path(out))
@@ -191,6 +236,8 @@ def child_basis(args: dict[str, Any]) -> Result:
         "nav_samples": len(bt.accounting.rows),
         "actions": dict(bt.strategy.actions),
         "final_nav": result.summary.get("final_nav"),
+        "apy": result.summary.get("apy"),
+        "rejections": result.summary.get("rejection_count"),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -212,16 +259,23 @@ def noop_strategy(bar_types: list[str]) -> Any:
 
 
 def bare_engine(shape: dict[str, Any], catalog_dir: Path) -> tuple[Any, int]:
-    """Plain ``BacktestEngine``: the mode's venues and accounts, its catalog data, no project code."""
+    """Plain ``BacktestEngine``: the mode's venues, accounts, instruments and catalog data, no project
+    simulation code (the wallet's instruments and currencies are taken from its venue config)."""
     from nautilus_trader.accounting.margin_models import StandardMarginModel
     from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
     from nautilus_trader.config import LoggingConfig
-    from nautilus_trader.model.currencies import ETH, USDT
+    from nautilus_trader.model.currencies import USDT
     from nautilus_trader.model.enums import AccountType, OmsType
     from nautilus_trader.model.identifiers import TraderId, Venue
     from nautilus_trader.model.objects import Money
     from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+    from adapters.defi.config import load_wallet_venue
+    from adapters.defi.currencies import currency, register_wallet_currencies, wallet_currency_codes
+    from adapters.defi.instruments import wallet_instruments
+
+    wallet = load_wallet_venue()
+    register_wallet_currencies(wallet)
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId("BACKTESTER-001"),
@@ -238,46 +292,69 @@ def bare_engine(shape: dict[str, Any], catalog_dir: Path) -> tuple[Any, int]:
             base_currency=USDT,
             margin_model=StandardMarginModel(),
         )
-    engine.add_venue(
+    balances = {shape["share_class"]: shape["capital"]}
+    engine.add_venue(  # as add_wallet_venue: every wallet currency, borrowing allowed (Aave debt)
         Venue(shape["wallet_venue"]),
         OmsType.NETTING,
         AccountType.CASH,
-        [Money(shape["capital"], USDT), Money(0, ETH)],
+        [Money(balances.get(code, 0.0), currency(code)) for code in wallet_currency_codes(wallet)],
+        allow_cash_borrowing=True,
     )
+    for instrument in wallet_instruments(wallet):  # as add_wallet_venue: only the ones the run uses
+        if str(instrument.id) in shape["wallet_instrument_ids"]:
+            engine.add_instrument(instrument)
     catalog = ParquetDataCatalog(str(catalog_dir))
-    instruments = catalog.instruments(instrument_ids=shape["instrument_ids"])
-    for instrument in instruments:
+    ids = shape["cex_instrument_ids"]
+    for instrument in catalog.instruments(instrument_ids=ids) if ids else []:
         engine.add_instrument(instrument)
-    points = add_catalog_data(engine, catalog, instruments, shape["start"], shape["end"])
-    engine.add_strategy(noop_strategy([bar_type(i.id) for i in instruments]))
+    points = add_catalog_data(engine, catalog, shape)
+    engine.add_strategy(noop_strategy([bar_type(i) for i in shape["bar_ids"]]))
     return engine, points
 
 
 def bar_type(instrument_id: Any) -> str:
-    """The catalog's bar type (kept local so the bare run imports no project module but the gas type)."""
+    """The catalog's bar type (kept local: the bare run uses no project code but data types and configs)."""
     return f"{instrument_id}-1-HOUR-LAST-EXTERNAL"
 
 
-def add_catalog_data(engine: Any, catalog: Any, instruments: list[Any], start: str, end: str) -> int:
-    """Bars, funding prints (one query per perp) and gas (from a day earlier), as the mode loads them."""
+def add_catalog_data(engine: Any, catalog: Any, shape: dict[str, Any]) -> int:
+    """The data ``build_backtest`` adds, with the same queries and in the same order.
+
+    On-chain data first (gas and Aave snapshots from two days earlier, reward payouts up to the
+    end) as ``CustomData`` for the wallet venue's client, then funding prints (one query per perp),
+    then the bars, sorted so that at equal timestamps the optional instruments' bars precede the
+    legs'; the engine's stable sort keeps that insertion order at equal timestamps.
+    """
     import pandas as pd
     from nautilus_trader.model.data import CustomData, DataType, FundingRateUpdate
     from nautilus_trader.model.identifiers import ClientId
-    from nautilus_trader.model.instruments import CryptoPerpetual
 
-    from data_catalog.types import GasPrice
+    from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
 
-    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
-    bars = catalog.bars(bar_types=[bar_type(i.id) for i in instruments], start=t0, end=t1)
-    perps = [str(i.id) for i in instruments if isinstance(i, CryptoPerpetual)]
-    funding = [f for p in perps for f in catalog.query(FundingRateUpdate, identifiers=[p], start=t0, end=t1)]
-    gas = catalog.query(GasPrice, start=t0 - pd.Timedelta(days=1), end=t1)
-    gas = [g if isinstance(g, CustomData) else CustomData(DataType(GasPrice), g) for g in gas]
-    engine.add_data(funding, sort=False)  # before the bars, as the mode does (equal-stamp order)
+    def custom(items: list[Any], data_type: type) -> list[Any]:
+        return [i if isinstance(i, CustomData) else CustomData(DataType(data_type), i) for i in items]
+
+    t0, t1 = pd.Timestamp(shape["start"]), pd.Timestamp(shape["end"])
+    early = t0 - pd.Timedelta(days=2)
+    venue = shape["wallet_venue"]
+    bars = catalog.bars(bar_types=[bar_type(i) for i in shape["bar_ids"]], start=t0, end=t1)
+    legs = set(shape["legs"])
+    bars.sort(key=lambda b: (b.ts_init, str(b.bar_type.instrument_id) in legs))
+    funding = [
+        f for p in shape["perps"] for f in catalog.query(FundingRateUpdate, identifiers=[p], start=t0, end=t1)
+    ]
+    chain = custom(catalog.query(GasPrice, start=early, end=t1), GasPrice)
+    for symbol in shape["aave_reserves"]:
+        snapshots = catalog.query(AaveReserveSnapshot, identifiers=[f"{symbol}.{venue}"], start=early, end=t1)
+        chain += custom(snapshots, AaveReserveSnapshot)
+    if shape["rewards"]:
+        chain += custom(catalog.query(RewardDistribution, end=t1), RewardDistribution)
+    engine.add_data(chain, client_id=ClientId(venue), sort=False)
+    if funding:
+        engine.add_data(funding, sort=False)
     engine.add_data(bars, sort=False)
-    engine.add_data(gas, client_id=ClientId("ETHEREUM"), sort=False)
     engine.sort_data()
-    return len(bars) + len(funding) + len(gas)
+    return len(bars) + len(funding) + len(chain)
 
 
 def child_bare(args: dict[str, Any]) -> Result:
@@ -289,6 +366,7 @@ def child_bare(args: dict[str, Any]) -> Result:
     import nautilus_trader.persistence.catalog  # noqa: F401
     import pandas as pd
 
+    import adapters.defi.instruments  # noqa: F401
     import data_catalog.types  # noqa: F401
 
     started = time.perf_counter()
@@ -307,7 +385,7 @@ def child_bare(args: dict[str, Any]) -> Result:
 
 
 def child_profile(args: dict[str, Any]) -> Result:
-    """One ``basis`` run under cProfile: the hotspots to optimise when a target is missed.
+    """One run of the mode under cProfile: the hotspots to optimise when a target is missed.
 
     cProfile instruments every Python call, so Python-heavy code looks slower than it is; the
     engine's own Cython work shows up as the own time of ``TimedEngine.run``.
@@ -316,7 +394,7 @@ def child_profile(args: dict[str, Any]) -> Result:
 
     profiler = cProfile.Profile()
     profiler.enable()
-    child_basis(args)
+    child_mode(args)
     profiler.disable()
     stats = pstats.Stats(profiler)
     rows = [
@@ -334,10 +412,16 @@ BREAKDOWN_TARGETS: tuple[tuple[str, str, str, bool], ...] = (
     ("portfolio.accounting", "AccountingActor.sample", "accounting hourly NAV sample (timer)", True),
     ("adapters.cex.venue", "CexVenueModule.pre_process", "CEX module pre_process (each perp bar)", True),
     ("adapters.cex.venue", "CexVenueModule.process", "CEX module process (after every event)", True),
-    ("adapters.defi.wallet", "WalletModule.process", "wallet module process (flows, transfers)", True),
+    ("adapters.defi.wallet", "WalletModule.process", "wallet module process (transfers, upkeep)", True),
+    ("adapters.defi.wallet", "WalletModule._on_bar", "wallet module on bar (hour's upkeep first)", True),
     ("adapters.execution", "CheckedExecClient.submit_order", "  pre-trade checks + submit", False),
     ("adapters.cex.margin", "VenueWalletReader.read", "  VenueWalletReader.read (all callers)", False),
     ("adapters.cex.margin", "last_price", "  last_price (all callers)", False),
+    ("adapters.defi.upkeep", "ProtocolUpkeep.run", "  wallet upkeep: accrual, queue, rewards", False),
+    ("adapters.defi.upkeep", "ProtocolUpkeep.check_health", "  wallet upkeep: Aave health check", False),
+    ("adapters.defi.upkeep", "ProtocolUpkeep.record_holdings", "  wallet upkeep: record holdings", False),
+    ("portfolio.wallet_book", "WalletBook.sample", "  WalletBook.sample (wallet part of NAV)", False),
+    ("adapters.defi.valuation", "WalletValuation.numeraire_price", "  token prices (all callers)", False),
 )
 """Python entry points of the project inside ``engine.run``; nested rows are inside the top-level ones."""
 
@@ -398,7 +482,7 @@ def child_breakdown(args: dict[str, Any]) -> Result:
     from backtesting.engine import build_backtest
 
     slots, missing = install_timers()
-    run = load_run_config(mode_file_path(MODE), start=args["start"], end=args["end"])
+    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
     bt = build_backtest(run, Path(args["catalog"]))
     started = time.perf_counter()
     bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
@@ -422,7 +506,7 @@ def child_breakdown(args: dict[str, Any]) -> Result:
 
 CHILDREN: dict[str, Callable[[dict[str, Any]], Result]] = {
     "build": child_build,
-    "basis": child_basis,
+    "mode": child_mode,
     "bare": child_bare,
     "profile": child_profile,
     "breakdown": child_breakdown,
@@ -481,10 +565,10 @@ def source_state() -> dict[str, Any]:
 
     def git(*args: str) -> str:
         proc = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
-        return proc.stdout.strip()
+        return proc.stdout.rstrip()  # not strip(): a porcelain line may start with a space
 
     changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line[:2].strip()]
-    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": changed}
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": changed}
 
 
 def machine_facts() -> dict[str, Any]:
@@ -524,9 +608,9 @@ def fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def table(build: Result, basis: Result, bare: Result, ratio: Result) -> str:
+def table(build: Result, basis: Result, bare: Result, ratio: Result, mode: str = MODE) -> str:
     """The numbers a reader needs, one row per measurement."""
-    head = f"{'measurement':<28}{'wall s':>8}{'build s':>9}{'run s':>8}{'events':>10}{'events/s':>10}"
+    head = f"{'measurement':<36}{'wall s':>8}{'build s':>9}{'run s':>8}{'events':>10}{'events/s':>10}"
     head += f"{'RSS MB':>8}  target"
     rows = [head, "-" * (len(head) + 24)]
 
@@ -534,13 +618,13 @@ def table(build: Result, basis: Result, bare: Result, ratio: Result) -> str:
         events = r.get("data_points")
         rate = events / r["engine_run_s"] if events and r.get("engine_run_s") else None
         return (
-            f"{name:<28}{fmt(r['wall_s'], '.2f'):>8}{fmt(r.get('build_s'), '.2f'):>9}"
+            f"{name:<36}{fmt(r['wall_s'], '.2f'):>8}{fmt(r.get('build_s'), '.2f'):>9}"
             f"{fmt(r.get('engine_run_s'), '.2f'):>8}{fmt(events, ',.0f'):>10}{fmt(rate, ',.0f'):>10}"
             f"{fmt(r['peak_rss_mb'], '.0f'):>8}  {target}"
         )
 
     rows.append(row("a catalog build (force)", build, f"< 60 s: {verdict(build['wall_s'], TARGET_BUILD_S)}"))
-    rows.append(row(f"b {MODE} (run_backtest)", basis, f"< 15 s: {verdict(basis['wall_s'], TARGET_BASIS_S)}"))
+    rows.append(row(f"b {mode} (run_backtest)", basis, f"< 15 s: {verdict(basis['wall_s'], TARGET_BASIS_S)}"))
     rows.append(row("c bare Nautilus, no-op", bare, "baseline"))
     rows.append(
         f"d overhead b/c: engine.run {ratio['engine_run']:.2f}×  (< 2×: "
@@ -549,26 +633,27 @@ def table(build: Result, basis: Result, bare: Result, ratio: Result) -> str:
     return "\n".join(rows)
 
 
-def print_profile(result: Result) -> None:
+def print_profile(result: Result, mode: str = MODE) -> None:
     for title, key, col in (("cumulative", "cumulative", "cumtime"), ("own", "self", "tottime")):
-        print(f"\ntop functions by {title} time (cProfile, one {MODE} run; profiling inflates times):")
+        print(f"\ntop functions by {title} time (cProfile, one {mode} run; profiling inflates times):")
         for r in result[key]:
             print(f"  {r[col]:8.2f} s  {r['calls']:>10,}  {r['function']}")
 
 
-def print_breakdown(result: Result, bare_run_s: float) -> None:
+def print_breakdown(result: Result, bare_run_s: float | None = None, mode: str = MODE) -> None:
     run_s = result["engine_run_s"]
-    print(f"\nwhere b's engine.run goes (timed callbacks, one run, engine.run {run_s:.2f} s):")
+    print(f"\nwhere {mode}'s engine.run goes (timed callbacks, one run, engine.run {run_s:.2f} s):")
     for r in result["rows"]:
         print(f"  {r['seconds']:7.2f} s {r['seconds'] / run_s:6.1%}  {r['calls']:>9,} calls  {r['label']}")
     nautilus = result["nautilus_s"]
-    rest = f"Nautilus itself (the rest; bare run: {bare_run_s:.2f} s)"
+    rest = "Nautilus itself (the rest" + (f"; bare run: {bare_run_s:.2f} s)" if bare_run_s else ")")
     print(f"  {nautilus:7.2f} s {nautilus / run_s:6.1%}  {'':>15}  {rest}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", type=Path, help="built catalog for b and c (default: a's fresh one)")
+    parser.add_argument("--mode", default=MODE, help=f"mode of b, c and d (default {MODE}; targets are its)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; medians are shown")
     parser.add_argument("--json", type=Path, help="write every number (medians and each run) here")
     parser.add_argument("--profile", type=int, metavar="N", help="also cProfile one b run, print top N")
@@ -584,8 +669,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def benchmark(args: argparse.Namespace) -> int:
-    machine = machine_facts()
+def print_machine(machine: Result) -> None:
+    """What is measured where, and a warning when the machine is busy before the start."""
     print(
         f"machine: {machine['cpu_count']} CPUs ({machine['cpu_model']}), Python {machine['python']}, "
         f"nautilus_trader {machine['nautilus_trader']}, {machine['date']}"
@@ -593,39 +678,54 @@ def benchmark(args: argparse.Namespace) -> int:
     if machine["load_average_1m"] > 0.5:
         print(f"WARNING: load average {machine['load_average_1m']:.2f}: other work will inflate the times")
     source = machine["source"]
-    print(f"source: commit {source['commit']}, uncommitted: {', '.join(source['uncommitted']) or 'none'}")
+    changed = source["uncommitted"]
+    print(f"source: commit {source['commit']}, {len(changed)} uncommitted files: {', '.join(changed) or '-'}")
+
+
+def warn_if_busy_at_end() -> float:
+    """Load average at the end; the benchmark alone keeps it near 1 (one busy core)."""
+    load_end = os.getloadavg()[0]
+    if load_end > 1.5:
+        print(f"WARNING: load average {load_end:.2f} at the end (this benchmark alone keeps it near 1)")
+    return load_end
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    machine = machine_facts()
+    print_machine(machine)
     with tempfile.TemporaryDirectory(prefix="bench-basis-") as tmp:
         build, build_runs, fresh = measure_build(args.repeat, Path(tmp))
         catalog = (args.catalog or fresh).resolve()
-        shape = run_shape(catalog)
+        shape = run_shape(catalog, args.mode)
         print(f"catalog for b and c: {catalog}")
-        print(f"{MODE} full window: {shape.start} → {shape.end} ({'; '.join(window_limits(catalog, shape))})")
+        limits = "; ".join(window_limits(catalog, shape))
+        print(f"{args.mode} full window: {shape.start} → {shape.end} ({limits})")
         child_args = {**asdict(shape), "catalog": str(catalog)}
-        basis, basis_runs = measure("basis", child_args, args.repeat, f"{MODE}")
+        basis, basis_runs = measure("mode", child_args, args.repeat, args.mode)
         bare, bare_runs = measure("bare", child_args, args.repeat, "bare Nautilus")
         profile = run_child("profile", {**child_args, "top": args.profile}) if args.profile else None
         breakdown = run_child("breakdown", child_args) if args.breakdown else None
     if basis["data_points"] != bare["data_points"]:
         print(f"WARNING: data points differ: {basis['data_points']} vs {bare['data_points']}")
     ratio = ratios(basis, bare)
-    load_end = os.getloadavg()[0]
-    if load_end > 1.5:
-        print(f"WARNING: load average {load_end:.2f} at the end (this benchmark alone keeps it near 1)")
+    load_end = warn_if_busy_at_end()
     print()
-    print(table(build, basis, bare, ratio))
+    print(table(build, basis, bare, ratio, args.mode))
     print(
-        f"\nevents = data points added to the engine (bars + funding prints + gas samples), the same in "
-        f"b and c;\nb also fires {basis['nav_samples']:,.0f} hourly accounting samples (timer events, "
-        f"not counted). b results writing: {basis['results_s']:.2f} s. b actions: {basis['actions']}"
+        f"\nevents = data points added to the engine (bars, funding prints, gas samples, Aave snapshots, "
+        f"reward payouts), the same in b and c;\nb also fires {basis['nav_samples']:,.0f} hourly "
+        f"accounting samples (timer events, not counted). b results writing: {basis['results_s']:.2f} s. "
+        f"b actions: {basis['actions']}"
     )
     if breakdown:
-        print_breakdown(breakdown, bare["engine_run_s"])
+        print_breakdown(breakdown, bare["engine_run_s"], args.mode)
     if profile:
-        print_profile(profile)
+        print_profile(profile, args.mode)
     if args.json:
         payload = {
             "machine": machine,
             "repeat": args.repeat,
+            "mode": args.mode,
             "window": {"start": shape.start, "end": shape.end},
             "targets": {"build_s": TARGET_BUILD_S, "basis_s": TARGET_BASIS_S, "ratio": TARGET_RATIO},
             "build": build,

@@ -23,15 +23,20 @@ import pandas as pd
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Quantity
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from adapters.cex.config import VENUE_CONFIG_DIR, load_all_cex_venues, load_wallet_venue
+from adapters.cex.config import load_all_cex_venues
 from adapters.cex.instruments import venue_instruments
-from adapters.defi.instruments import build_pool_instrument
+from adapters.config import VENUE_CONFIG_DIR
+from adapters.defi.config import load_wallet_venue
+from adapters.defi.instruments import wallet_instruments
 from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import MANIFEST_FILE, SeriesCoverage, write_manifest
+from data_catalog.protocol_data import INPUT_GLOBS, write_aave_params, write_rewards
 from data_catalog.report import write_validation_report
 from data_catalog.series import (
+    AAVE_COLUMNS,
     CleanSeries,
     SeriesSpec,
     cex_series_specs,
@@ -39,7 +44,7 @@ from data_catalog.series import (
     stamp_at_event_time,
     wallet_series_specs,
 )
-from data_catalog.types import GasPrice
+from data_catalog.types import AaveReserveSnapshot, GasPrice
 from data_catalog.validation import Defect, hour_ranges, missing_on_grid, resolve_conflicts
 
 BUILDER_VERSION = "1"
@@ -62,8 +67,8 @@ def _fingerprint(data_dir: Path, specs: list[SeriesSpec]) -> str:
     digest = hashlib.sha256(BUILDER_VERSION.encode())
     for config in sorted(VENUE_CONFIG_DIR.glob("*.yaml")):
         digest.update(config.read_bytes())
-    for spec in specs:
-        for path in sorted(data_dir.glob(spec.glob)):
+    for glob in [*(spec.glob for spec in specs), *INPUT_GLOBS]:
+        for path in sorted(data_dir.glob(glob)):
             digest.update(str(path.relative_to(data_dir)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -164,10 +169,10 @@ def _fill_from_proxies(
 
 def _bars(instrument: Instrument, frame: pd.DataFrame) -> list[Bar]:
     bar_type = bar_type_for(instrument.id)
-    price, qty = instrument.make_price, instrument.make_qty
+    price, size_precision = instrument.make_price, instrument.size_precision
     ts = frame["ts"].tolist()
-    return [
-        Bar(bar_type, price(o), price(h), price(lo), price(c), qty(v), t, t)
+    return [  # volume is informative only: below the size step it rounds to zero instead of failing
+        Bar(bar_type, price(o), price(h), price(lo), price(c), Quantity(v, size_precision), t, t)
         for o, h, lo, c, v, t in zip(
             frame["open"], frame["high"], frame["low"], frame["close"], frame["volume"], ts, strict=True
         )
@@ -196,13 +201,34 @@ def _gas(frame: pd.DataFrame) -> list[GasPrice]:
     ]
 
 
+def _aave(instrument_id: InstrumentId, frame: pd.DataFrame) -> list[AaveReserveSnapshot]:
+    symbol = instrument_id.symbol.value
+    reserve = next(r.asset for r in load_wallet_venue().aave.reserves if f"{r.a_token}-AAVE" == symbol)
+    columns = [frame[c].tolist() for c in ("ts", *AAVE_COLUMNS)]
+    return [
+        AaveReserveSnapshot(
+            ts_event=int(t),
+            ts_init=int(t),
+            instrument_id=instrument_id,
+            reserve=reserve,
+            liquidity_index=float(li),
+            variable_borrow_index=float(bi),
+            liquidity_rate=float(lr),
+            variable_borrow_rate=float(br),
+            total_a_token=float(supplied),
+            total_variable_debt=float(debt),
+        )
+        for t, li, bi, lr, br, supplied, debt in zip(*columns, strict=True)
+    ]
+
+
 def _instruments() -> dict[str, Instrument]:
     out: dict[str, Instrument] = {}
     for config in load_all_cex_venues().values():
         for iid, (_, instrument) in venue_instruments(config).items():
             out[str(iid)] = instrument
-    pool = build_pool_instrument(load_wallet_venue())
-    out[str(pool.id)] = pool
+    for instrument in wallet_instruments(load_wallet_venue()):
+        out[str(instrument.id)] = instrument
     return out
 
 
@@ -217,8 +243,15 @@ def _write(
         return
     if kind == "bars":
         catalog.write_data(_bars(instruments[key], frame))
+    elif kind == "rate":  # a rate sample is a flat bar: the mark at that instant, no volume
+        rate = frame["rate"]
+        catalog.write_data(
+            _bars(instruments[key], frame.assign(open=rate, high=rate, low=rate, close=rate, volume=0.0))
+        )
     elif kind == "funding":
         catalog.write_data(_funding(InstrumentId.from_str(key.split("/")[0]), frame))
+    elif kind == "aave":
+        catalog.write_data(_aave(InstrumentId.from_str(key.split("/")[0]), frame))
     else:
         catalog.write_data(_gas(frame))
 
@@ -266,6 +299,10 @@ def build_catalog(
                 f"[{i:>2}/{len(series)}] wrote {clean.spec.key:<28} {len(final):>6} rows "
                 f"({coverage.proxied_count} from proxies)",
             )
+        wallet = load_wallet_venue()
+        coverages.append(write_rewards(catalog, data_dir))
+        coverages.append(write_aave_params(tmp_dir, data_dir, wallet))
+        progress("wrote reward payouts and Aave risk parameters")
         write_manifest(tmp_dir, fingerprint, data_dir, coverages)
         write_validation_report(tmp_dir, data_dir, coverages)
     except BaseException:

@@ -159,7 +159,8 @@ class CatalogManifest:
             if cov.first is None or cov.last is None:
                 problems.append(f"{key}: no data at all")
                 continue
-            if start_ns < _ns(cov.first) or end_ns > _ns(cov.last) + cov.step_ns:
+            # a window may open up to one step before a series' first row: decisions wait for it
+            if start_ns < _ns(cov.first) - cov.step_ns or end_ns > _ns(cov.last) + cov.step_ns:
                 problems.append(f"{key}: data covers {cov.first} .. {cov.last}")
         if problems:
             raise WindowOutsideDataError(
@@ -191,6 +192,9 @@ class CatalogManifest:
             if holes:
                 warnings.append(f"{key}: {holes} {cov.kind} rows missing in the window (no proxy had them)")
             for d in cov.defects:
+                if d["kind"] == "caveat":
+                    warnings.append(f"{key}: {d['decision']}")
+                    continue
                 if d["kind"] in ("hole", "no_data"):
                     continue  # reported above as proxied or missing rows
                 stamps = d.get("timestamps") or []

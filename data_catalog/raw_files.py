@@ -54,3 +54,22 @@ GAS_PRICE_GLOB = "gas/ethereum_gas_prices_*.csv"
 """Hourly gas-price samples (``timestamp`` is the sampling time, not a bar open)."""
 
 GAS_COLUMNS = ("timestamp", "gas_price_gwei")
+
+
+def lst_market_glob(asset: str) -> str:
+    """Hourly LST peg files: ``protocol_rate`` and the DEX ``market_rate`` (ETH per LST)."""
+    return f"staking/market/{asset}_peg_analysis_*.csv"
+
+
+def lst_oracle_glob(asset: str) -> str:
+    """Hourly LST/ETH exchange-rate oracle (``#`` comment header, ``oracle_price_eth``)."""
+    return f"aave/oracle/{asset}_ETH_oracle_*.csv"
+
+
+def aave_rates_glob(asset: str) -> str:
+    """Daily Aave v3 reserve snapshots (indices, APRs, totals)."""
+    return f"aave/rates/aave_v3_aave-v3-ethereum_{asset}_rates_*.csv"
+
+
+AAVE_PARAMS_FILE = "aave/params/aave_current_v3_prams_etherum_mainnet.csv"
+AAVE_RISK_FILE = "aave/params/aave_v3_risk_parameters.json"

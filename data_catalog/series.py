@@ -15,8 +15,9 @@ from typing import Literal
 
 import pandas as pd
 
-from adapters.cex.config import CexVenueConfig, WalletVenueConfig
+from adapters.cex.config import CexVenueConfig
 from adapters.cex.instruments import cex_instrument_id
+from adapters.defi.config import WalletVenueConfig
 from data_catalog import raw_files
 from data_catalog.validation import (
     HOUR_NS,
@@ -34,7 +35,54 @@ FUNDING_INTERVAL_NS = 8 * HOUR_NS
 SNAP_TOLERANCE_NS = 60 * 1_000_000_000
 OHLC = ("open", "high", "low", "close")
 
-SeriesKind = Literal["bars", "funding", "gas"]
+SeriesKind = Literal["bars", "rate", "funding", "gas", "aave"]
+DAY_NS = 24 * HOUR_NS
+
+ORACLE_CAVEAT = (
+    "hourly LST/ETH rates were interpolated from daily oracle readings by the data provider, so a "
+    "value inside a day leans on the next reading (at most a day ahead, ≈0.01% of the rate)"
+)
+
+AAVE_COLUMNS = (
+    "liquidityIndex",
+    "variableBorrowIndex",
+    "currentLiquidityRate",
+    "currentVariableBorrowRate",
+    "totalAToken",
+    "totalVariableDebt",
+)
+
+
+@dataclass(frozen=True)
+class KindRules:
+    """How one kind of series is shaped and cleaned."""
+
+    step_ns: int
+    required: tuple[str, ...]
+    """Value columns the raw file must have (besides the time column)."""
+    values: tuple[str, ...]
+    """Value columns kept (after renaming a rate's source column to ``rate``)."""
+    must_be_positive: tuple[str, ...]
+    reference: str
+    """Column compared across venues to resolve conflicting duplicates."""
+    raw_stamp_offset_ns: int
+    """``ts_event`` minus the raw stamp: bars are stamped at their open in the files."""
+
+
+KINDS: dict[str, KindRules] = {
+    "bars": KindRules(HOUR_NS, raw_files.BAR_COLUMNS[1:], (*OHLC, "volume"), OHLC, "close", HOUR_NS),
+    "rate": KindRules(HOUR_NS, (), ("rate",), ("rate",), "rate", 0),
+    "funding": KindRules(FUNDING_INTERVAL_NS, ("funding_rate",), ("funding_rate",), (), "funding_rate", 0),
+    "gas": KindRules(
+        HOUR_NS,
+        ("gas_price_gwei",),
+        ("gas_price_gwei", "base_fee_gwei", "priority_fee_p50_gwei"),
+        ("gas_price_gwei",),
+        "gas_price_gwei",
+        0,
+    ),
+    "aave": KindRules(DAY_NS, AAVE_COLUMNS, AAVE_COLUMNS, AAVE_COLUMNS[:2], "liquidityIndex", 0),
+}
 
 
 class BuildError(RuntimeError):
@@ -46,7 +94,7 @@ class SeriesSpec:
     """One raw series and where it comes from."""
 
     key: str
-    """Catalog id: the instrument id for bars and funding, ``GAS`` for the gas price."""
+    """Catalog id: an instrument id (bars, rates), ``<perp>/funding``, ``<aToken>/reserve``, ``GAS``."""
     kind: SeriesKind
     glob: str
     ts_column: str
@@ -55,30 +103,31 @@ class SeriesSpec:
     consensus_group: str | None = None
     """Series in the same group measure the same quantity on other venues (conflict reference)."""
     proxies: tuple[str, ...] = ()
+    rate_column: str | None = None
+    """For ``rate`` series: the raw column holding the rate."""
+    caveat: str | None = None
+    """A known property of the source every run using it should be told about."""
+
+    @property
+    def rules(self) -> KindRules:
+        return KINDS[self.kind]
 
     @property
     def step_ns(self) -> int:
-        return FUNDING_INTERVAL_NS if self.kind == "funding" else HOUR_NS
+        return self.rules.step_ns
 
     @property
     def value_columns(self) -> tuple[str, ...]:
-        if self.kind == "bars":
-            return (*OHLC, "volume")
-        if self.kind == "funding":
-            return ("funding_rate",)
-        return ("gas_price_gwei", "base_fee_gwei", "priority_fee_p50_gwei")
+        return self.rules.values
 
     @property
     def required_columns(self) -> tuple[str, ...]:
-        if self.kind == "bars":
-            return raw_files.BAR_COLUMNS
-        if self.kind == "funding":
-            return raw_files.FUNDING_COLUMNS
-        return raw_files.GAS_COLUMNS
+        extra = (self.rate_column,) if self.rate_column else ()
+        return (self.ts_column, *self.rules.required, *extra)
 
     @property
     def reference_column(self) -> str:
-        return {"bars": "close", "funding": "funding_rate", "gas": "gas_price_gwei"}[self.kind]
+        return self.rules.reference
 
 
 @dataclass
@@ -128,41 +177,52 @@ def cex_series_specs(venues: Iterable[CexVenueConfig]) -> list[SeriesSpec]:
 
 
 def wallet_series_specs(wallet: WalletVenueConfig) -> list[SeriesSpec]:
-    """The wallet venue's ETH/USDT pool bars and the gas price."""
-    pool_id = f"{wallet.dex.pool}.{wallet.venue}"
-    return [
-        SeriesSpec(
-            key=pool_id,
-            kind="bars",
-            glob=raw_files.dex_pool_glob("WETHUSDT"),
-            ts_column="timestamp",
-            ts_unit="s",
-            proxies=wallet.dex.proxies,
-        ),
-        SeriesSpec(key="GAS", kind="gas", glob=raw_files.GAS_PRICE_GLOB, ts_column="timestamp"),
-    ]
+    """The wallet venue's pool prices, LST protocol rates, Aave reserves and the gas price."""
+    specs = []
+    for pool in wallet.pools:
+        key = f"{pool.symbol}.{wallet.venue}"
+        source, name = pool.history.split(":", 1)
+        if source == "dex":
+            glob = raw_files.dex_pool_glob(name)
+            specs.append(SeriesSpec(key, "bars", glob, "timestamp", ts_unit="s", proxies=pool.proxies))
+        else:
+            glob = raw_files.lst_market_glob(name)
+            specs.append(SeriesSpec(key, "rate", glob, "timestamp", rate_column="market_rate"))
+    for lst in wallet.staking:
+        glob = raw_files.lst_oracle_glob(lst.asset)
+        key = f"{lst.mint_symbol}.{wallet.venue}"
+        specs.append(
+            SeriesSpec(key, "rate", glob, "timestamp", rate_column="oracle_price_eth", caveat=ORACLE_CAVEAT)
+        )
+    for reserve in wallet.aave.reserves:
+        key = f"{reserve.a_token}-AAVE.{wallet.venue}/reserve"
+        specs.append(SeriesSpec(key, "aave", raw_files.aave_rates_glob(reserve.asset), "targetDate"))
+    specs.append(SeriesSpec("GAS", "gas", raw_files.GAS_PRICE_GLOB, "timestamp"))
+    return specs
 
 
 def _read_files(spec: SeriesSpec, data_dir: Path) -> tuple[list[Path], pd.DataFrame]:
     paths = sorted(data_dir.glob(spec.glob))
     frames = []
+    columns = [spec.ts_column, *spec.value_columns]
     for path in paths:
         try:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, comment="#")
         except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise BuildError(f"{path}: cannot read CSV: {e}") from e
-        missing = [c for c in (spec.required_columns) if c not in frame.columns]
+        missing = [c for c in spec.required_columns if c not in frame.columns]
         if missing:
             raise BuildError(
                 f"{path}: missing required column(s) {missing} for {spec.key} (found {list(frame.columns)})",
             )
-        if spec.kind == "gas":
-            for column in spec.value_columns:
-                if column not in frame.columns:
-                    frame[column] = 0.0
-        frames.append(frame[[spec.ts_column, *spec.value_columns]])
+        if spec.rate_column:
+            frame = frame.rename(columns={spec.rate_column: "rate"})
+        for column in spec.value_columns:  # optional extras (e.g. gas percentiles) default to 0
+            if column not in frame.columns:
+                frame[column] = 0.0
+        frames.append(frame[columns])
     if not frames:
-        return [], pd.DataFrame(columns=[spec.ts_column, *spec.value_columns])
+        return [], pd.DataFrame(columns=columns)
     return paths, pd.concat(frames, ignore_index=True)
 
 
@@ -191,8 +251,10 @@ def _snap_to_grid(frame: pd.DataFrame, spec: SeriesSpec) -> tuple[pd.DataFrame, 
 
 
 def raw_stamp_offset(kind: str) -> int:
-    """``ts_event`` minus the raw file's stamp: one hour for bars (stamped at open), else zero."""
-    return HOUR_NS if kind == "bars" else 0
+    """``ts_event`` minus the raw file's stamp: one hour for bars (stamped at open), else zero
+    (also for the non-series records of the manifest: rewards, protocol parameters)."""
+    rules = KINDS.get(kind)
+    return rules.raw_stamp_offset_ns if rules is not None else 0
 
 
 def stamp_at_event_time(clean: CleanSeries) -> None:
@@ -212,18 +274,20 @@ def read_series(spec: SeriesSpec, data_dir: Path) -> CleanSeries:
     defects += found
     frame, found = sort_rows(frame, spec.key)
     defects += found
+    positive = spec.rules.must_be_positive
+    frame, found = drop_bad_values(
+        frame, positive or spec.value_columns[:1], spec.key, positive=bool(positive)
+    )
+    defects += found
     if spec.kind == "bars":
-        frame, found = drop_bad_values(frame, OHLC, spec.key, positive=True)
-        defects += found
         frame, found = repair_ohlc(frame, spec.key)
         defects += found
         frame, found = repair_volume(frame, spec.key)
         defects += found
-    else:
-        frame, found = drop_bad_values(frame, spec.value_columns[:1], spec.key, positive=spec.kind == "gas")
-        defects += found
     unique, conflicts, found = split_duplicates(frame, spec.value_columns, spec.key)
     defects += found
+    if spec.caveat and paths:
+        defects.append(Defect(spec.key, "caveat", 0, spec.caveat))
     return CleanSeries(
         spec=spec,
         files=[p.name for p in paths],

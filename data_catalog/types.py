@@ -6,6 +6,7 @@ real annotation types to build the Arrow schema.
 
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.custom import customdataclass
+from nautilus_trader.model.identifiers import InstrumentId
 
 
 @customdataclass
@@ -15,3 +16,38 @@ class GasPrice(Data):
     gwei: float = 0.0
     base_fee_gwei: float = 0.0
     priority_fee_gwei: float = 0.0
+
+
+@customdataclass
+class AaveReserveSnapshot(Data):
+    """A daily Aave v3 reserve snapshot: indices (normalised ≈1.0), current APRs and totals.
+
+    Between snapshots the indices accrue at these rates (``adapters.defi.aave.ReserveIndex``);
+    a later snapshot replaces the accrual, so nothing looks ahead.
+    """
+
+    instrument_id: InstrumentId = InstrumentId.from_str("AUSDT-AAVE.ETHEREUM")
+    """The reserve's aToken instrument on the wallet venue (one catalog series per reserve)."""
+    reserve: str = ""
+    liquidity_index: float = 1.0
+    variable_borrow_index: float = 1.0
+    liquidity_rate: float = 0.0
+    variable_borrow_rate: float = 0.0
+    total_a_token: float = 0.0
+    total_variable_debt: float = 0.0
+
+
+@customdataclass
+class RewardDistribution(Data):
+    """An EtherFi reward payout, stamped at its payout time: ``per_eeth`` tokens for each eETH
+    held (time-weighted) over [period_start_ns, period_end_ns). Ranges use their midpoint and
+    are flagged ``estimated``."""
+
+    token: str = ""
+    program: str = ""
+    period_start_ns: int = 0
+    period_end_ns: int = 0
+    per_eeth: float = 0.0
+    per_eeth_low: float = 0.0
+    per_eeth_high: float = 0.0
+    estimated: bool = False

@@ -7,14 +7,21 @@ on-chain wallet, transfers in flight), the net delta per asset, each venue's mar
 attributes the NAV change since the previous sample to categories:
 
 - ``price_pnl``: each holding's quantity at the previous sample × its price change, measured on
-  the venue's spot price (net delta × spot move), wallet ETH included;
+  the venue's spot price (net delta × spot move), wallet tokens at their own prices;
 - ``basis_pnl``: perp quantity × (perp move − spot move), the spread's contribution;
 - ``funding``, ``trading_fees``, ``gas``, ``transfer_fees`` (venue withdrawal fees),
   ``slippage`` (fill price vs the mark it is valued at), ``liquidation_losses`` (liquidation
   fees, their fills' taker fees and execution vs mark, net of insurance-fund cover).
 
-Investor deposits and withdrawals are flows, not P&L. Whatever the categories do not explain is
-reported as the reconciliation residual — zero up to float rounding when nothing is missed.
+- ``supply_interest``, ``borrow_interest``, ``staking_yield``, ``restaking_rewards`` (the part from
+  estimated programs also reported separately), ``flash_loan_fees``: the on-chain wallet's
+  protocol income and costs (:mod:`portfolio.wallet_book`).
+
+Everything is computed in USDT and converted to the share class at the sample's price; for a
+non-USDT share class the conversion's own effect (USDT-valued holdings against the share
+currency's move) is price P&L. Investor deposits and withdrawals are flows, not P&L. Whatever the
+categories do not explain is reported as the reconciliation residual — zero up to float rounding
+when nothing is missed.
 """
 
 from __future__ import annotations
@@ -25,19 +32,21 @@ from dataclasses import dataclass, field
 import pandas as pd
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
-from nautilus_trader.model.currencies import ETH, USDT
+from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
 
 from adapters.cex.margin import VenueWalletReader, base_qty, last_price, shared_wallet_reader
-from adapters.transfers import (
+from adapters.defi.valuation import WalletValuation
+from adapters.events import (
     CAPITAL_TOPIC,
     FUNDING_TOPIC,
     GAS_TOPIC,
     LIQUIDATION_TOPIC,
     TRANSFER_TOPIC,
+    WALLET_TOPIC,
     CapitalFlow,
     CapitalFlowKind,
     FundingSettled,
@@ -48,6 +57,7 @@ from adapters.transfers import (
     TransferStatus,
     VenueLedger,
 )
+from portfolio.wallet_book import ESTIMATED_REWARDS, WalletBook
 
 HOUR_NS = 3_600_000_000_000
 DAY_NS = 24 * HOUR_NS
@@ -88,9 +98,11 @@ class _Snapshot:
     """The book at the previous sample: what this hour's price moves apply to."""
 
     nav: float
+    """In the share class."""
+    nav_usdt: float
+    """The same holdings in USDT (tokens without a price at zero)."""
     qty: dict[InstrumentId, float]
     prices: dict[InstrumentId, float]
-    wallet_eth: float
 
 
 @dataclass(frozen=True)
@@ -105,18 +117,28 @@ class _Interval:
     """Cash-flow categories accumulated between two samples."""
 
     amounts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0.0))
-    gas_eth: float = 0.0
+    """USDT."""
     flow: float = 0.0
+    """Share class."""
 
 
 class AccountingActor(Actor):
     """See the module docstring; results are read from ``rows`` and the event logs after the run."""
 
-    def __init__(self, config: AccountingConfig) -> None:
+    def __init__(
+        self,
+        config: AccountingConfig,
+        valuation: WalletValuation,
+        risk_probe: Callable[[], dict[str, float]] | None = None,
+    ) -> None:
+        """``risk_probe`` adds protocol risk figures (e.g. Aave health factor) to every row."""
         super().__init__(config)
         self.acfg = config
         self.eth_id = InstrumentId.from_str(config.eth_price_instrument)
         self.wallet_venue = Venue(config.wallet_venue)
+        self.valuation = valuation
+        self.book = WalletBook(valuation, self.wallet_venue)
+        self._risk_probe = risk_probe
         self.ledgers: dict[str, VenueLedger] = {v: VenueLedger() for v in config.cex_venues}
         self._readers: dict[str, VenueWalletReader] = {}
         self._metas: dict[InstrumentId, _InstrumentMeta] = {}
@@ -129,6 +151,7 @@ class AccountingActor(Actor):
         self.funding: list[FundingSettled] = []
         self.liquidations: list[LiquidationEvent] = []
         self.gas: list[GasCharged] = []
+        self.wallet_events: list[object] = []
         self.flows: list[CapitalFlow] = []
         self._in_flight: dict[str, float] = {}
         self._interval = _Interval()
@@ -144,13 +167,14 @@ class AccountingActor(Actor):
         self.msgbus.subscribe(GAS_TOPIC, self._on_gas)
         self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital)
+        self.msgbus.subscribe(WALLET_TOPIC, self._on_wallet_event)
         self.msgbus.subscribe("events.fills.*", self._on_fill)
         self._readers = {v: shared_wallet_reader(self.msgbus, v) for v in self.acfg.cex_venues}
         self._metas = {
             i.id: _InstrumentMeta(isinstance(i, CryptoPerpetual), i.id.venue.value, i.base_currency.code)
             for i in self.cache.instruments()
-            if i.base_currency is not None
-        }
+            if i.base_currency is not None and i.id.venue.value in self.acfg.cex_venues
+        }  # the wallet's tokens are valued by the WalletBook, its ETH delta included
         self._assets = sorted({"ETH", *(meta.base for meta in self._metas.values())})
         self.sample(self.acfg.start_ns - HOUR_NS)  # the opening book, before the first decision
         first = self.acfg.start_ns + 1  # one nanosecond after the hour: all of that hour's events are in
@@ -195,7 +219,11 @@ class AccountingActor(Actor):
 
     def _on_gas(self, event: GasCharged) -> None:
         self.gas.append(event)
-        self._interval.gas_eth += event.eth
+        self.book.on_gas(event)
+
+    def _on_wallet_event(self, event: object) -> None:
+        self.wallet_events.append(event)
+        self.book.on_event(event)
 
     def _on_liquidation(self, event: LiquidationEvent) -> None:
         self.liquidations.append(event)
@@ -212,6 +240,10 @@ class AccountingActor(Actor):
         self.flows.append(flow)
 
     def _on_fill(self, fill: OrderFilled) -> None:
+        if fill.instrument_id.venue == self.wallet_venue:
+            instrument = self.cache.instrument(fill.instrument_id)
+            self.book.on_fill(fill, instrument.base_currency.code, instrument.quote_currency.code)
+            return
         commission = fill.commission.as_double() if fill.commission is not None else 0.0
         if fill.commission is not None and fill.commission.currency != USDT:
             commission *= last_price(self.cache, fill.instrument_id) or 0.0
@@ -271,39 +303,63 @@ class AccountingActor(Actor):
     def sample(self, ts: int) -> None:
         """Record NAV, risk and the attributed change for the hour ending at ``ts``."""
         qty, prices, venues = self._holdings()
-        eth_price = prices.get(self.eth_id, 0.0)
-        wallet_usdt = self._wallet(USDT)
-        wallet_eth = self._wallet(ETH)
+        balances = self._wallet_balances()
+        wallet = self.book.sample(balances, self.cache)
         in_flight = sum(self._in_flight.values())
-        nav = wallet_usdt + wallet_eth * eth_price + in_flight + sum(v["equity"] for v in venues.values())
+        nav_usdt = wallet.value + in_flight + sum(v["equity"] for v in venues.values())
+        share_price = self._share_price()
+        if share_price is None:  # only before the share currency's market opens (the first sample)
+            nav = balances.get(self.acfg.share_class, 0.0)
+            per_usdt = 0.0
+        else:
+            per_usdt = 1.0 / share_price
+            nav = nav_usdt * per_usdt
         interval, self._interval = self._interval, _Interval()
         amounts = interval.amounts
-        amounts["gas"] -= interval.gas_eth * eth_price
+        estimated = wallet.amounts.pop(ESTIMATED_REWARDS, 0.0) * per_usdt
+        for category, amount in wallet.amounts.items():
+            amounts[category] += amount
         if self._prev is not None:
-            prev_qty = {**self._prev.qty, self.eth_id: self._prev.wallet_eth}
-            delta, basis = self._price_attribution(prev_qty, self._prev.prices, prices)
+            delta, basis = self._price_attribution(self._prev.qty, self._prev.prices, prices)
             amounts["price_pnl"] += delta
             amounts["basis_pnl"] += basis
-            explained = sum(amounts.values())
-            residual = nav - self._prev.nav - interval.flow - explained
+        if per_usdt != 1.0:
+            amounts = {category: amount * per_usdt for category, amount in amounts.items()}
+        if self._prev is not None:
+            # USDT-valued holdings against the share currency's own move
+            amounts["price_pnl"] += self._prev.nav_usdt * per_usdt - self._prev.nav
+            residual = nav - self._prev.nav - interval.flow - sum(amounts.values())
         else:
             residual = 0.0
+        eth_price = prices.get(self.eth_id, 0.0)
         row: dict[str, float | int] = {
             "ts": ts,
             "nav": nav,
             "flow": interval.flow,
             **amounts,
+            ESTIMATED_REWARDS: estimated,
             "residual": residual,
-            "wallet_usdt": wallet_usdt,
-            "wallet_eth": wallet_eth,
+            "nav_usdt": nav_usdt,
+            "wallet_value_usdt": wallet.value,
+            "wallet_usdt": balances.get("USDT", 0.0),
+            "wallet_eth": balances.get("ETH", 0.0),
             "in_flight_usdt": in_flight,
-            **self._delta_columns(qty, prices, wallet_eth, eth_price),
+            **self._delta_columns(qty, prices, wallet.eth_linked, eth_price),
         }
         for venue, figures in venues.items():
             row.update(zip(self._venue_columns[venue], figures.values(), strict=True))
+        if self._risk_probe is not None:
+            row.update(self._risk_probe())
         self.rows.append(row)
         self._report_progress(ts, nav)
-        self._prev = _Snapshot(nav, qty, prices, wallet_eth)
+        self._prev = _Snapshot(nav, nav_usdt, qty, prices)
+
+    def _share_price(self) -> float | None:
+        """USDT per unit of the share-class currency, None before its market has a price."""
+        try:
+            return self.valuation.numeraire_price(self.acfg.share_class, self.cache)
+        except LookupError:
+            return None
 
     def _report_progress(self, ts: int, nav: float) -> None:
         if self.progress is None or self._prev is None or ts % DAY_NS:
@@ -319,6 +375,7 @@ class AccountingActor(Actor):
         wallet_eth: float,
         eth_price: float,
     ) -> dict[str, float]:
+        """Net quantity per asset across venues (wallet ETH includes staked, supplied and owed ETH)."""
         by_asset = dict.fromkeys(self._assets, 0.0)
         usd = gross = 0.0
         for instrument_id, q in qty.items():
@@ -330,10 +387,11 @@ class AccountingActor(Actor):
         columns = {f"net_delta_{asset.lower()}": q for asset, q in by_asset.items()}
         return {**columns, "net_delta_usd": usd, "gross_exposure_usd": gross}
 
-    def _wallet(self, currency) -> float:
+    def _wallet_balances(self) -> dict[str, float]:
         account = self.cache.account_for_venue(self.wallet_venue)
-        money = account.balance_total(currency) if account is not None else None
-        return money.as_double() if money is not None else 0.0
+        if account is None:
+            return {}
+        return {c.code: m.as_double() for c, m in account.balances_total().items()}
 
     # -- results -----------------------------------------------------------------------------
 

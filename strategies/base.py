@@ -12,6 +12,10 @@ investor flows into the five actions of DOMAIN.md:
 
 Decisions happen on a *tick*: the moment every leg has a bar stamped at the same time, so no
 order is ever placed on a stale or missing price.
+
+Capital is counted in the share-class currency (USDT or ETH). The wallet always keeps ETH for
+gas: a USDT share class buys it on the ETH/USDT pool, an ETH share class keeps
+``gas_reserve_eth`` of its capital aside; either tops it back up when it runs low.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from nautilus_trader.config import StrategyConfig
-from nautilus_trader.model.currencies import ETH, USDT
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide, TimeInForce
 from nautilus_trader.model.events import OrderEvent, OrderFilled
@@ -30,7 +35,11 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
-from adapters.transfers import (
+from adapters.defi.config import load_wallet_venue
+from adapters.defi.currencies import currency
+from adapters.defi.instruments import wallet_instrument_id
+from adapters.defi.valuation import WalletValuation
+from adapters.events import (
     CAPITAL_TOPIC,
     LIQUIDATION_TOPIC,
     PAYOUT_ENDPOINT,
@@ -53,8 +62,31 @@ from strategies.sizing import round_down
 Phase = Callable[[], None]
 
 
+@dataclass(frozen=True)
+class DataNeeds:
+    """What a run of the strategy must load from the catalog."""
+
+    required: tuple[InstrumentId, ...]
+    """Instruments whose bars must cover the whole window (the legs among them gate decisions)."""
+    optional: tuple[InstrumentId, ...] = ()
+    """Instruments whose bars are loaded where they exist (exit pools, reward tokens' pools)."""
+    aave_reserves: tuple[str, ...] = ()
+    """Aave reserves used, by aToken instrument symbol (``AWEETH-AAVE``)."""
+    rewards: bool = False
+    """Whether EtherFi reward payouts are credited."""
+    trades: tuple[InstrumentId, ...] = ()
+    """Wallet-venue instruments traded without a price series of their own (Aave tokens, LST queues)."""
+
+    def wallet_instruments(self, venue: Venue) -> set[InstrumentId]:
+        """The wallet-venue instruments a run registers: the ones it prices or trades."""
+        return {i for i in (*self.required, *self.optional, *self.trades) if i.venue == venue}
+
+
 class YieldStrategyConfig(StrategyConfig, frozen=True):
     """Settings every mode shares (amounts in the share-class currency unless stated)."""
+
+    SHARE_CLASSES: ClassVar[tuple[str, ...]] = ("USDT",)
+    """Share classes the mode supports."""
 
     share_class: str = "USDT"
     wallet_venue: str = "ETHEREUM"
@@ -68,8 +100,11 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     """sell_dust sells a stray token only when it is worth more than this (USD)."""
 
     def __post_init__(self) -> None:
-        if self.share_class != "USDT":
-            raise ValueError(f"share_class {self.share_class!r} is not supported by this mode (USDT only)")
+        if self.share_class not in self.SHARE_CLASSES:
+            raise ValueError(
+                f"share_class {self.share_class!r} is not supported by this mode "
+                f"(supported: {', '.join(self.SHARE_CLASSES)})"
+            )
         if not 0 <= self.gas_reserve_min_eth <= self.gas_reserve_eth:
             raise ValueError(
                 f"need 0 <= gas_reserve_min_eth <= gas_reserve_eth, got {self.gas_reserve_min_eth} and "
@@ -85,14 +120,25 @@ class YieldStrategy(Strategy):
     def __init__(self, config: YieldStrategyConfig) -> None:
         super().__init__(config)
         self.cfg = config
+        self.share = config.share_class
         self.wallet_venue = Venue(config.wallet_venue)
         self.pool_id = InstrumentId.from_str(config.dex_pool)
+        self.wallet_config = load_wallet_venue()
+        self.valuation = WalletValuation(self.wallet_config, config.share_class)
         self.plans = PlanRunner(self.log, can_advance=self._prices_current)
         self.ledgers: dict[str, VenueLedger] = {}
         self._readers: dict[str, VenueWalletReader] = {}
         self.entered = False
         self.actions: dict[str, int] = dict.fromkeys(
-            ("entry_full", "entry_partial", "exit_full", "exit_partial", "sell_dust", "rebalance"),
+            (
+                "entry_full",
+                "entry_partial",
+                "exit_full",
+                "exit_partial",
+                "sell_dust",
+                "rebalance",
+                "gas_top_up",
+            ),
             0,
         )
         self.rejections: list[str] = []
@@ -104,6 +150,8 @@ class YieldStrategy(Strategy):
         self._legs_priced: set[InstrumentId] = set()
         self._last_tick = 0
         self._ids = itertools.count(1)
+        self._dust_events = -1
+        self._dust: list[tuple[str, float]] = []
 
     # -- to implement per mode ---------------------------------------------------------------
 
@@ -111,12 +159,19 @@ class YieldStrategy(Strategy):
         """Instruments that must all have a bar at a timestamp before the strategy acts on it."""
         raise NotImplementedError
 
+    def data_needs(self) -> DataNeeds:
+        """The catalog data a run needs: by default the legs and the gas-ETH pool."""
+        return DataNeeds(required=(*self.legs(), self.pool_id))
+
+    def use_protocol_params(self, aave_params: dict[str, Any]) -> None:
+        """Check the config against the protocols' real parameters (raise ``ValueError``)."""
+
     def deploy_phases(self) -> list[Phase]:
-        """Phases putting all the wallet's free USDT to work (entry_full / entry_partial)."""
+        """Phases putting all the wallet's free capital to work (entry_full / entry_partial)."""
         raise NotImplementedError
 
     def raise_cash_phases(self, amount: float) -> list[Phase]:
-        """Phases bringing ``amount`` USDT (``inf`` = everything) back to the wallet."""
+        """Phases making ``amount`` of the share currency (``inf`` = everything) free in the wallet."""
         raise NotImplementedError
 
     def rebalance_phases(self) -> list[Phase] | None:
@@ -126,9 +181,10 @@ class YieldStrategy(Strategy):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._priced = [*self.legs(), self.pool_id]
+        needs = self.data_needs()
+        self._priced = list(dict.fromkeys(needs.required))
         self._priced_set = set(self._priced)
-        for instrument_id in self._priced:
+        for instrument_id in dict.fromkeys([*needs.required, *needs.optional]):
             self.subscribe_bars(bar_type_for(instrument_id))
         self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer_event)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital_flow)
@@ -140,15 +196,14 @@ class YieldStrategy(Strategy):
 
     def on_bar(self, bar: Bar) -> None:
         """Count the legs priced at this bar's time; the last one to arrive triggers the tick."""
+        instrument_id = bar.bar_type.instrument_id
+        if instrument_id not in self._priced_set:
+            return  # an optional price (exit pools, reward tokens): read when needed, never gates
         ts = bar.ts_event
         if ts != self._bar_ts:
             self._bar_ts, self._legs_priced = ts, set()
-        self._legs_priced.add(bar.bar_type.instrument_id)
-        if (
-            ts != self._last_tick
-            and len(self._legs_priced) == len(self._priced)
-            and self._legs_priced >= self._priced_set
-        ):
+        self._legs_priced.add(instrument_id)
+        if ts != self._last_tick and len(self._legs_priced) == len(self._priced):
             self._last_tick = ts
             self.on_tick()
 
@@ -161,13 +216,20 @@ class YieldStrategy(Strategy):
             self.plans.resume()
             return
         if not self.entered:
-            self.entered = True  # from now on rebalancing deploys whatever an interrupted entry left
-            self._start_plan("entry_full", [*self._gas_reserve_phases(), *self.deploy_phases()])
+            if self._holds_capital():  # after an exit_full the strategy idles until a deposit
+                self.entered = True  # from now on rebalancing deploys whatever an interrupted entry left
+                self._pending_deposits = 0.0
+                self._start_plan("entry_full", [*self._gas_reserve_phases(), *self.deploy_phases()])
+            self._pending_withdrawal = 0.0  # nothing deployed: a withdrawal request has nothing to raise
         elif self._pending_withdrawal > 0:
             self._start_withdrawal()
         elif self._pending_deposits > 0:
             self._pending_deposits = 0.0
             self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()])
+        elif self.wallet_balance("ETH") < self.cfg.gas_reserve_min_eth:
+            self._start_plan(
+                "gas_top_up", [*self.raise_cash_phases(self._gas_top_up_cost()), *self._gas_reserve_phases()]
+            )
         elif (phases := self.rebalance_phases()) is not None:
             self._start_plan("rebalance", phases)
         elif dust := self._dust_phases():
@@ -201,11 +263,15 @@ class YieldStrategy(Strategy):
         self._start_plan(action, phases, self._after_exit if full else None)
 
     def _after_exit(self) -> None:
-        self.entered = self.nav_estimate() > self.cfg.dust_threshold_usd
+        self.entered = self._holds_capital()
+
+    def _holds_capital(self) -> bool:
+        """Whether the book is worth more than dust (USD): otherwise there is nothing to manage."""
+        usd = self.nav_estimate() * self.valuation.numeraire_price(self.share, self.cache)
+        return usd > self.cfg.dust_threshold_usd
 
     def _payout(self, amount: float) -> None:
-        available = self.wallet_balance(USDT)
-        self.msgbus.send(PAYOUT_ENDPOINT, PayoutRequest(min(amount, available)))
+        self.msgbus.send(PAYOUT_ENDPOINT, PayoutRequest(min(amount, self.payable())))
 
     # -- wallets and prices ------------------------------------------------------------------
 
@@ -215,10 +281,38 @@ class YieldStrategy(Strategy):
             raise RuntimeError(f"no price for {instrument_id} at a tick (legs must be priced)")
         return value
 
-    def wallet_balance(self, currency) -> float:
+    def wallet_balances(self) -> dict[str, float]:
+        """Every token balance of the on-chain wallet (debt tokens negative)."""
         account = self.cache.account_for_venue(self.wallet_venue)
-        money = account.balance_total(currency) if account is not None else None
+        if account is None:
+            return {}
+        return {c.code: m.as_double() for c, m in account.balances_total().items()}
+
+    def wallet_balance(self, code: str) -> float:
+        account = self.cache.account_for_venue(self.wallet_venue)
+        money = account.balance_total(currency(code)) if account is not None else None
         return money.as_double() if money is not None else 0.0
+
+    def free_capital(self) -> float:
+        """Share currency in the wallet that can be deployed (an ETH class keeps its gas reserve)."""
+        held = self.wallet_balance(self.share)
+        return held - self.cfg.gas_reserve_eth if self.share == "ETH" else held
+
+    def payable(self) -> float:
+        """Share currency the investor can be paid now (the wallet keeps its minimum gas)."""
+        held = self.wallet_balance(self.share)
+        return max(0.0, held - self.cfg.gas_reserve_min_eth if self.share == "ETH" else held)
+
+    def priced_now(self, instrument_id: InstrumentId) -> bool:
+        """Whether ``instrument_id`` has a bar stamped now (optional prices arrive before the legs')."""
+        bar = self.cache.bar(bar_type_for(instrument_id))
+        return bar is not None and bar.ts_event == self.clock.timestamp_ns()
+
+    def wallet_id(self, symbol: str) -> InstrumentId:
+        return wallet_instrument_id(self.wallet_config, symbol)
+
+    def wallet_instrument(self, symbol: str) -> Instrument:
+        return self.cache.instrument(self.wallet_id(symbol))
 
     def venue_wallets(self, venue: str) -> VenueWallets:
         reader = self._readers.get(venue)
@@ -227,10 +321,12 @@ class YieldStrategy(Strategy):
         return reader.read(self.cache, self.portfolio, self.ledgers.get(venue, VenueLedger()))
 
     def nav_estimate(self) -> float:
-        """Wallet plus every traded venue's equity, in USDT (for sizing decisions, not reporting)."""
-        wallet = self.wallet_balance(USDT) + self.wallet_balance(ETH) * self.price(self.pool_id)
+        """Wallet plus every traded venue's equity, in the share class (for decisions, not reporting)."""
+        prices = self.valuation.prices(list(self.wallet_balances()), self.cache)
+        share_price = prices.get(self.share) or self.valuation.numeraire_price(self.share, self.cache)
+        wallet = sum(q * (prices[c] or 0.0) for c, q in self.wallet_balances().items())
         venues = {leg.venue.value for leg in self.legs() if leg.venue != self.wallet_venue}
-        return wallet + sum(self.venue_wallets(v).equity for v in venues)
+        return (wallet + sum(self.venue_wallets(v).equity for v in venues)) / share_price
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -243,13 +339,10 @@ class YieldStrategy(Strategy):
         if contracts < step:
             return None
         quantity = instrument.make_qty(contracts)
-        notional = quantity.as_double() * instrument.multiplier.as_double() * self.price(instrument.id)
-        if (
-            not reduce_only
-            and instrument.min_notional is not None
-            and notional < instrument.min_notional.as_double()
-        ):
-            return None
+        if not reduce_only and instrument.min_notional is not None:
+            notional = quantity.as_double() * instrument.multiplier.as_double() * self.price(instrument.id)
+            if notional < instrument.min_notional.as_double():
+                return None
         order = self.order_factory.market(
             instrument.id,
             side,
@@ -260,6 +353,29 @@ class YieldStrategy(Strategy):
         self.plans.expect_order(order.client_order_id)
         self.submit_order(order)
         return order.client_order_id
+
+    def submit_transaction(self, steps: list[tuple[Instrument, OrderSide, float]]) -> bool:
+        """Submit wallet-venue orders as one atomic transaction (an ``OrderList``): all fill or none.
+
+        Quantities are rounded down to each instrument's size step; steps that round to zero are
+        dropped. Returns False when nothing was left to submit.
+        """
+        orders = []
+        for instrument, side, qty in steps:
+            step = instrument.size_increment.as_double()
+            rounded = round_down(qty, step)
+            if rounded >= step:
+                orders.append(
+                    self.order_factory.market(
+                        instrument.id, side, instrument.make_qty(rounded), time_in_force=TimeInForce.GTC
+                    )
+                )
+        if not orders:
+            return False
+        for order in orders:
+            self.plans.expect_order(order.client_order_id)
+        self.submit_order_list(self.order_factory.create_list(orders))
+        return True
 
     def on_order_event(self, event: OrderEvent) -> None:
         order = self.cache.order(event.client_order_id)
@@ -303,27 +419,66 @@ class YieldStrategy(Strategy):
 
     # -- gas reserve and dust ----------------------------------------------------------------
 
+    def _gas_top_up_cost(self) -> float:
+        """Share currency to free for refilling the gas reserve."""
+        missing = self.cfg.gas_reserve_eth - self.wallet_balance("ETH")
+        if self.share == "ETH":
+            return 0.0  # free_capital already nets the reserve: raising 0 free ETH refills it
+        pool = self.cache.instrument(self.pool_id)
+        return missing * self.price(self.pool_id) * (1 + float(pool.taker_fee)) * 1.01
+
     def _gas_reserve_phases(self) -> list[Phase]:
+        if self.share == "ETH":
+            return []  # the reserve is part of the capital, never deployed
+
         def top_up() -> None:
-            held = self.wallet_balance(ETH)
+            held = self.wallet_balance("ETH")
             if held >= self.cfg.gas_reserve_min_eth:
                 return
             pool = self.cache.instrument(self.pool_id)
             price = self.price(self.pool_id) * (1 + float(pool.taker_fee))
-            affordable = self.wallet_balance(USDT) / price
+            affordable = self.wallet_balance("USDT") / price
             self.submit_market(pool, OrderSide.BUY, min(self.cfg.gas_reserve_eth - held, affordable))
 
         return [top_up]
 
+    def position_tokens(self) -> set[str]:
+        """Wallet tokens the mode holds on purpose (never sold as dust)."""
+        return set()
+
+    def _dust_candidates(self) -> list[tuple[str, float]]:
+        """Wallet tokens held beyond what the mode keeps (re-read only after an account event)."""
+        account = self.cache.account_for_venue(self.wallet_venue)
+        events = account.event_count if account is not None else 0
+        if events != self._dust_events:
+            kept = {self.share, *self.position_tokens()}
+            self._dust_events = events
+            self._dust = [(c, q) for c, q in self.wallet_balances().items() if q > 0 and c not in kept]
+        return self._dust
+
     def _dust_phases(self) -> list[Phase]:
-        excess = self.wallet_balance(ETH) - self.cfg.gas_reserve_eth
-        if excess * self.price(self.pool_id) <= self.cfg.dust_threshold_usd:
-            return []
-        pool = self.cache.instrument(self.pool_id)
-        return [lambda: self.submit_market(pool, OrderSide.SELL, excess)]
+        """Sell stray tokens (rewards, ETH beyond the gas reserve of a USDT class) worth enough."""
+        phases: list[Phase] = []
+        for code, held in self._dust_candidates():
+            amount = held - self.cfg.gas_reserve_eth if code == "ETH" else held
+            pool = next((p for p in self.wallet_config.pools if p.base == code), None)
+            if pool is None or amount <= 0:
+                continue
+            try:
+                value = amount * self.valuation.numeraire_price(code, self.cache)
+            except LookupError:
+                continue  # no market yet: keep it
+            if value > self.cfg.dust_threshold_usd:
+                phases.append(self._sell_phase(self.wallet_instrument(pool.symbol), amount))
+        return phases
+
+    def _sell_phase(self, instrument: Instrument, amount: float) -> Phase:
+        return lambda: self.submit_market(instrument, OrderSide.SELL, amount)
 
     def _sell_all_eth(self) -> None:
-        """exit_full: sell the gas reserve down to its minimum (the wallet always keeps gas money)."""
-        amount = self.wallet_balance(ETH) - self.cfg.gas_reserve_min_eth
+        """exit_full of a USDT class: sell the gas reserve down to its minimum (gas money stays)."""
+        if self.share == "ETH":
+            return
+        amount = self.wallet_balance("ETH") - self.cfg.gas_reserve_min_eth
         if amount * self.price(self.pool_id) > self.cfg.dust_threshold_usd:
             self.submit_market(self.cache.instrument(self.pool_id), OrderSide.SELL, amount)

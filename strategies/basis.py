@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import msgspec
-from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWallets
-from adapters.transfers import TransferKind
+from adapters.events import TransferKind
 from strategies.base import Phase, YieldStrategy, YieldStrategyConfig
 from strategies.sizing import basis_target_qty, common_step, hedge_drift, round_down, split_by_weights
 
@@ -99,7 +98,7 @@ class BasisStrategy(YieldStrategy):
         if amount == float("inf"):
             withdrawals = dict.fromkeys(self.basis.venues, float("inf"))
         else:
-            shortfall = max(0.0, amount - self.wallet_balance(USDT))
+            shortfall = max(0.0, amount - self.wallet_balance("USDT"))
             equities = {v: max(0.0, self.venue_wallets(v).equity) for v in self.basis.venues}
             withdrawals = split_by_weights(shortfall, equities)
         return self._venue_phases(withdrawals)
@@ -133,7 +132,7 @@ class BasisStrategy(YieldStrategy):
     # -- the per-venue resize ----------------------------------------------------------------
 
     def _deposit_wallet_usdt(self) -> None:
-        amounts = split_by_weights(self.wallet_balance(USDT), self.basis.hedge_allocation)
+        amounts = split_by_weights(self.wallet_balance("USDT"), self.basis.hedge_allocation)
         for venue, amount in amounts.items():
             self.request_transfer(TransferKind.DEPOSIT, venue, amount)
 

@@ -24,10 +24,14 @@ class Plan:
     on_done: Callable[[], None] | None = None
     waiting_orders: set[ClientOrderId] = field(default_factory=set)
     waiting_transfers: set[str] = field(default_factory=set)
+    until: Callable[[], bool] | None = None
+    """A condition the next phase waits for (e.g. a withdrawal queue paying out), checked each tick."""
 
     @property
     def waiting(self) -> bool:
-        return bool(self.waiting_orders or self.waiting_transfers)
+        if self.until is not None and self.until():
+            self.until = None
+        return bool(self.waiting_orders or self.waiting_transfers or self.until is not None)
 
 
 class PlanRunner:
@@ -63,6 +67,17 @@ class PlanRunner:
         if self.current is not None:
             self.current.waiting_transfers.add(request_id)
 
+    def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Hold the next phase until ``condition()`` is true (re-checked on every :meth:`resume`)."""
+        if self.current is not None:
+            self.current.until = condition
+
+    def retry(self, phase: Phase, until: Callable[[], bool]) -> None:
+        """Run ``phase`` again, before the plan's other phases, once ``until()`` holds."""
+        if self.current is not None:
+            self.current.phases.appendleft(phase)
+            self.current.until = until
+
     def order_closed(self, client_order_id: ClientOrderId, failure: str | None = None) -> None:
         plan = self.current
         if plan is None or client_order_id not in plan.waiting_orders:
@@ -84,6 +99,7 @@ class PlanRunner:
             self.failures.append(f"{plan.name}: {failure}")
             self._log.error(f"plan {plan.name!r} aborted: {failure}")
             plan.phases.clear()
+            plan.until = None
             plan.on_done = None  # an aborted plan did not achieve what on_done records
         if not plan.waiting and not self._advancing and self._can_advance():
             self._advance()

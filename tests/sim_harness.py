@@ -15,6 +15,7 @@ from decimal import Decimal
 import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig, StrategyConfig
+from nautilus_trader.core.data import Data
 from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.data import Bar, CustomData, DataType, FundingRateUpdate
 from nautilus_trader.model.enums import OrderSide
@@ -23,12 +24,13 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
-from adapters.cex.config import load_cex_venue, load_wallet_venue
+from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import venue_instruments
 from adapters.cex.venue import CexVenueModule
-from adapters.defi.instruments import build_pool_instrument
+from adapters.defi.config import load_wallet_venue
+from adapters.defi.instruments import wallet_instruments
 from adapters.defi.wallet import ScheduledFlow, WalletModule
-from adapters.transfers import (
+from adapters.events import (
     FUNDING_TOPIC,
     LIQUIDATION_TOPIC,
     TRANSFER_ENDPOINT,
@@ -92,6 +94,14 @@ class ScriptedStrategy(Strategy):
         )
         self.submit_order(order)
 
+    def transaction(self, steps: list[tuple[str, OrderSide, str]]) -> None:
+        """Submit ``(instrument id, side, qty)`` steps as one atomic order list."""
+        orders = [
+            self.order_factory.market(InstrumentId.from_str(i), side, Quantity.from_str(q))
+            for i, side, q in steps
+        ]
+        self.submit_order_list(self.order_factory.create_list(orders))
+
     def transfer(self, kind: TransferKind, venue: str, amount: float, request_id: str = "") -> None:
         rid = request_id or f"T{len(self.transfer_events)}-{kind}-{venue}"
         self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(rid, kind, venue, amount))
@@ -136,41 +146,59 @@ def run_sim(
     script: dict[int, list[Action]] | None = None,
     capital: float = 100_000.0,
     wallet_eth: float = 1.0,
+    balances: dict[str, float] | None = None,
     gas_gwei: float = 10.0,
     flows: list[ScheduledFlow] | None = None,
+    flow_currency: str = "USDT",
     subscribe: tuple[str, ...] = (),
+    aave_params: dict | None = None,
+    chain_data: list[Data] | None = None,
+    credit_rewards: bool = True,
+    flash_provider: str | None = None,
 ) -> Sim:
-    """Run a synthetic backtest; ``bars``/``funding`` get the instruments keyed by id string."""
+    """Run a synthetic backtest; ``bars``/``funding`` get the instruments keyed by id string.
+
+    ``balances`` (wallet starting balances) overrides ``capital`` USDT + ``wallet_eth`` ETH;
+    ``chain_data`` adds custom data for the wallet venue (Aave snapshots, reward payouts).
+    """
     engine = BacktestEngine(
         BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR")),
     )
     modules = {v: add_cex_venue(engine, load_cex_venue(v)) for v in venues}
-    instruments: dict[str, Instrument] = {}
+    cex: dict[str, Instrument] = {}
     for module in modules.values():
         for iid, (_, instrument) in venue_instruments(module.venue_config).items():
-            instruments[str(iid)] = instrument
+            cex[str(iid)] = instrument
     wallet_config = load_wallet_venue()
     wallet = add_wallet_venue(
-        engine, wallet_config, modules, capital_usdt=capital, eth=wallet_eth, flows=flows
+        engine,
+        wallet_config,
+        modules,
+        balances=balances if balances is not None else {"USDT": capital, "ETH": wallet_eth},
+        flows=flows,
+        flow_currency=flow_currency,
+        aave_params=aave_params,
+        credit_rewards=credit_rewards,
+        flash_provider=flash_provider,
     )
-    pool = build_pool_instrument(wallet_config)
-    instruments[str(pool.id)] = pool
-    add_instruments(engine, list(instruments.values()), modules)
-    prints = [
-        FundingRateUpdate(InstrumentId.from_str(iid), Decimal(str(rate)), t, t, interval=480)
-        for iid, t, rate in funding(instruments)
-    ]
-    if prints:  # before the bars, as build_backtest does
-        engine.add_data(prints, sort=False)
-    engine.add_data(bars(instruments), sort=False)
+    add_instruments(engine, list(cex.values()), modules)
+    instruments = {**cex, **{str(i.id): i for i in wallet_instruments(wallet_config)}}
     gas = [
         GasPrice(
             ts_event=ts(-2), ts_init=ts(-2), gwei=gas_gwei, base_fee_gwei=gas_gwei, priority_fee_gwei=0.0
         )
     ]
-    engine.add_data(
-        [CustomData(DataType(GasPrice), g) for g in gas], client_id=ClientId("ETHEREUM"), sort=False
-    )
+    chain = [CustomData(DataType(GasPrice), g) for g in gas]
+    chain += [CustomData(DataType(type(d)), d) for d in chain_data or []]
+    prints = [
+        FundingRateUpdate(InstrumentId.from_str(iid), Decimal(str(rate)), t, t, interval=480)
+        for iid, t, rate in funding(instruments)
+    ]
+    # chain data and funding before the bars, as build_backtest adds them
+    engine.add_data(chain, client_id=ClientId("ETHEREUM"), sort=False)
+    if prints:
+        engine.add_data(prints, sort=False)
+    engine.add_data(bars(instruments), sort=False)
     engine.sort_data()
     subscribed = [InstrumentId.from_str(i) for i in subscribe] or [i.id for i in instruments.values()]
     strategy = ScriptedStrategy(script or {}, subscribed)

@@ -8,8 +8,12 @@ import msgspec
 import pytest
 import yaml
 
-from adapters.cex.config import VENUE_CONFIG_DIR, ConfigError, load_cex_venue, load_wallet_venue
+from adapters.cex.config import load_cex_venue
+from adapters.config import VENUE_CONFIG_DIR, ConfigError
+from adapters.defi.config import load_wallet_venue
 from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from backtesting.engine import build_backtest
+from backtesting.modes import MODES
 from strategies.basis import BasisStrategyConfig
 
 
@@ -18,9 +22,10 @@ def _basis(**overrides) -> BasisStrategyConfig:
 
 
 def test_the_shipped_mode_files_are_valid():
-    for mode in ("btc_basis", "eth_basis"):
+    for mode, spec in MODES.items():
         run = load_run_config(mode_file_path(mode))
         assert run.mode == mode and run.file.capital > 0 and run.end > run.start
+        assert run.share_class == spec.share_class
 
 
 @pytest.mark.parametrize(
@@ -44,8 +49,8 @@ def test_basis_config_rejects_impossible_parameters(overrides, message):
         _basis(**overrides)
 
 
-def _mode_file(tmp_path: Path, **changes) -> Path:
-    raw = yaml.safe_load(mode_file_path("btc_basis").read_text())
+def _mode_file(tmp_path: Path, base: str = "btc_basis", **changes) -> Path:
+    raw = yaml.safe_load(mode_file_path(base).read_text())
     for key, value in changes.items():
         if value is None:
             raw.pop(key, None)
@@ -103,3 +108,42 @@ def test_venue_configs_load_and_broken_ones_name_the_file(tmp_path):
     assert "binance.yaml" in str(info.value)
     with pytest.raises(ConfigError, match="venue config not found"):
         load_cex_venue("kraken", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("mode", "changes", "message"),
+    [
+        ("pure_lending_usdt", {"share_class": "ETH"}, "does not match mode pure_lending_usdt"),
+        ("eth_staking_only", {"share_class": "USDT"}, "does not match mode eth_staking_only"),
+        ("eth_staking_only", {"strategy": {"lst": "RETH"}}, "lst must be 'WEETH' or 'WSTETH'"),
+        ("eth_staking_only", {"strategy": {"rewards_mode": "all"}}, "rewards_mode must be one of"),
+        ("eth_staking_only", {"strategy": {"exit_route": "bridge"}}, "exit_route must be one of"),
+        ("eth_leveraged", {"strategy": {"flash_loan_provider": "DYDX"}}, "flash_loan_provider 'DYDX'"),
+        ("eth_leveraged", {"strategy": {"target_ltv": 1.2}}, "target_ltv must be in"),
+        ("pure_lending_eth", {"strategy": {"min_deploy_usd": -1}}, "min_deploy_usd must be >= 0"),
+    ],
+)
+def test_defi_mode_errors_name_the_file_and_the_field(tmp_path, mode, changes, message):
+    path = _mode_file(tmp_path, mode, **changes)
+    with pytest.raises(RunConfigError, match=message) as info:
+        load_run_config(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ({"target_ltv": 0.93}, r"target LTV 0.93 must be in \(0, e-mode LTV 0.93\)"),
+        ({"deleverage_health_factor": 1.1}, "not above the deleverage HF 1.1"),  # λ 0.909: HF 1.045
+        ({"target_ltv": 0.92, "deleverage_ltv_band": 0.02}, "must stay below the e-mode LTV 0.93"),
+    ],
+)
+def test_leverage_settings_inconsistent_with_the_real_emode_are_refused(
+    tmp_path, catalog_dir, strategy, message
+):
+    """Checked against the catalog's real Aave e-mode parameters before anything runs."""
+    path = _mode_file(tmp_path, "eth_leveraged", strategy=strategy)
+    run = load_run_config(path, start="2024-06-01", end="2024-06-10")
+    with pytest.raises(RunConfigError, match=message) as info:
+        build_backtest(run, catalog_dir)
+    assert str(path) in str(info.value)

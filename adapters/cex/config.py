@@ -10,13 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-import yaml
 
-VENUE_CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "venues"
-
-
-class ConfigError(ValueError):
-    """A configuration file is missing, malformed or inconsistent (the message says where)."""
+from adapters.config import VENUE_CONFIG_DIR, load_yaml_as
 
 
 class MarginTier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -90,59 +85,9 @@ class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("`liquidation_fee_rate` must be in [0, 0.1)")
 
 
-class DexPoolSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The DEX pool (ETH/USDT) the wallet swaps through and marks its ETH with."""
-
-    pool: str
-    fee: str
-    price_increment: str
-    size_increment: str
-    proxies: tuple[str, ...] = ()
-
-
-class WalletVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The on-chain wallet venue: gas units per operation and its ETH/USDT pool."""
-
-    venue: str
-    gas_units: dict[str, int]
-    dex: DexPoolSpec
-
-    def gas_units_for(self, operation: str) -> int:
-        try:
-            return self.gas_units[operation]
-        except KeyError:
-            raise ConfigError(
-                f"no gas units configured for operation {operation!r} in {self.venue} venue config "
-                f"(known: {sorted(self.gas_units)})",
-            ) from None
-
-
-def _load_yaml(path: Path) -> object:
-    if not path.is_file():
-        raise ConfigError(f"venue config not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from e
-
-
-def _convert[T](raw: object, kind: type[T], path: Path) -> T:
-    try:
-        return msgspec.convert(raw, kind)
-    except (msgspec.ValidationError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-
-
 def load_cex_venue(name: str, config_dir: Path = VENUE_CONFIG_DIR) -> CexVenueConfig:
     """Load ``<config_dir>/<name>.yaml`` (e.g. ``binance``) as a CEX venue config."""
-    path = config_dir / f"{name.lower()}.yaml"
-    return _convert(_load_yaml(path), CexVenueConfig, path)
-
-
-def load_wallet_venue(config_dir: Path = VENUE_CONFIG_DIR) -> WalletVenueConfig:
-    """Load the on-chain wallet venue config (``ethereum.yaml``)."""
-    path = config_dir / "ethereum.yaml"
-    return _convert(_load_yaml(path), WalletVenueConfig, path)
+    return load_yaml_as(config_dir / f"{name.lower()}.yaml", CexVenueConfig)
 
 
 CEX_VENUES = ("BINANCE", "BYBIT", "OKX")

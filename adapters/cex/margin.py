@@ -2,7 +2,7 @@
 
 On a real exchange the spot wallet and the futures (margin) wallet are separate: spot gains do
 not support perp margin. Nautilus keeps both legs on one MARGIN account, so the split is
-recovered here from the account and a :class:`~adapters.transfers.VenueLedger`:
+recovered here from the account and a :class:`~adapters.events.VenueLedger`:
 
 - futures wallet ``F = to_futures + realized PnL of the venue's perps`` (fills, fees, funding,
   liquidation fees — everything booked on the perp positions);
@@ -26,7 +26,7 @@ from nautilus_trader.model.identifiers import AccountId, InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.portfolio.portfolio import Portfolio
 
-from adapters.transfers import VenueLedger
+from adapters.events import VenueLedger
 from data_catalog.bar_types import bar_type_for
 
 

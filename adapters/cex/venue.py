@@ -44,7 +44,7 @@ from adapters.cex.margin import (
     liquidation_price,
     wallet_reader_endpoint,
 )
-from adapters.transfers import (
+from adapters.events import (
     FUNDING_TOPIC,
     LIQUIDATION_TOPIC,
     FundingSettled,

@@ -1,35 +1,95 @@
-"""Instruments of the on-chain wallet venue."""
+"""Instruments of the on-chain wallet venue: every protocol action is an order on one of them.
+
+- DEX pools (``ETHUSDT-UNIV3``, ``WEETHETH-CURVE`` …): spot pairs priced by the pool, pool fee as
+  the taker fee;
+- liquid staking: ``WEETH-ETHERFI`` (buy = mint weETH with ETH at the protocol rate) and
+  ``WEETH-ETHERFIQ`` (sell = request a withdrawal, paid in queue ETH at the protocol rate);
+- Aave v3: ``AWEETH-AAVE`` (buy = supply weETH, sell = withdraw) and ``VDWETH-AAVE`` (sell =
+  borrow WETH, the debt token's balance going negative; buy = repay); both at 1:1 because aTokens
+  and debt tokens rebase with the reserve indices.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from nautilus_trader.model.currencies import ETH, USDT
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
 from nautilus_trader.model.instruments import CurrencyPair
 from nautilus_trader.model.objects import Price, Quantity
 
-from adapters.cex.config import WalletVenueConfig
 from adapters.cex.instruments import precision_of
+from adapters.defi.config import PoolSpec, WalletVenueConfig
+from adapters.defi.currencies import currency, register_wallet_currencies
+
+RATE_INCREMENT = "0.0000000001"
+"""Price step of rate-priced instruments (LST mint/redeem, Aave 1:1): 1e-10."""
+TOKEN_INCREMENT = "0.00000001"
 
 
-def pool_instrument_id(config: WalletVenueConfig) -> InstrumentId:
-    return InstrumentId(Symbol(config.dex.pool), Venue(config.venue))
+def wallet_instrument_id(config: WalletVenueConfig, symbol: str) -> InstrumentId:
+    return InstrumentId(Symbol(symbol), Venue(config.venue))
 
 
-def build_pool_instrument(config: WalletVenueConfig) -> CurrencyPair:
-    """The ETH/USDT DEX pool as a spot pair; the pool fee is charged as the taker fee."""
+def _pair(
+    config: WalletVenueConfig, symbol: str, base: str, quote: str, fee: str, price_inc: str, size_inc: str
+) -> CurrencyPair:
     return CurrencyPair(
-        instrument_id=pool_instrument_id(config),
-        raw_symbol=Symbol(config.dex.pool),
-        base_currency=ETH,
-        quote_currency=USDT,
-        price_precision=precision_of(config.dex.price_increment),
-        size_precision=precision_of(config.dex.size_increment),
-        price_increment=Price.from_str(config.dex.price_increment),
-        size_increment=Quantity.from_str(config.dex.size_increment),
+        instrument_id=wallet_instrument_id(config, symbol),
+        raw_symbol=Symbol(symbol),
+        base_currency=currency(base),
+        quote_currency=currency(quote),
+        price_precision=precision_of(price_inc),
+        size_precision=precision_of(size_inc),
+        price_increment=Price.from_str(price_inc),
+        size_increment=Quantity.from_str(size_inc),
         ts_event=0,
         ts_init=0,
-        maker_fee=Decimal(config.dex.fee),
-        taker_fee=Decimal(config.dex.fee),
+        maker_fee=Decimal(fee),
+        taker_fee=Decimal(fee),
     )
+
+
+def pool_instrument(config: WalletVenueConfig, pool: PoolSpec) -> CurrencyPair:
+    """A DEX pool as a spot pair; the pool fee is charged as the taker fee."""
+    register_wallet_currencies(config)
+    return _pair(
+        config, pool.symbol, pool.base, pool.quote, pool.fee, pool.price_increment, pool.size_increment
+    )
+
+
+def wallet_instruments(config: WalletVenueConfig) -> list[CurrencyPair]:
+    """Every instrument of the wallet venue, pools first."""
+    register_wallet_currencies(config)
+    out = [pool_instrument(config, pool) for pool in config.pools]
+    for lst in config.staking:
+        out.append(_pair(config, lst.mint_symbol, lst.token, "ETH", "0", RATE_INCREMENT, TOKEN_INCREMENT))
+        out.append(_pair(config, lst.queue_symbol, lst.token, "WQETH", "0", RATE_INCREMENT, TOKEN_INCREMENT))
+    for reserve in config.aave.reserves:
+        out.append(
+            _pair(
+                config,
+                f"{reserve.a_token}-AAVE",
+                reserve.a_token,
+                reserve.underlying,
+                "0",
+                RATE_INCREMENT,
+                TOKEN_INCREMENT,
+            )
+        )
+        if reserve.debt_token:
+            out.append(
+                _pair(
+                    config,
+                    f"{reserve.debt_token}-AAVE",
+                    reserve.debt_token,
+                    reserve.underlying,
+                    "0",
+                    RATE_INCREMENT,
+                    TOKEN_INCREMENT,
+                )
+            )
+    return out
+
+
+def eth_usd_pool_id(config: WalletVenueConfig) -> InstrumentId:
+    return wallet_instrument_id(config, config.eth_usd_pool)

@@ -1,16 +1,20 @@
-"""The on-chain wallet venue's core: balances, gas, transfers to/from CEX venues, capital flows.
+"""The on-chain wallet venue's simulation module: the backtest's "chain".
 
-The wallet is a Nautilus CASH venue (``ETHEREUM``) holding USDT and ETH. This simulation module,
-loaded into it, is the backtest's "chain":
+The wallet is a Nautilus CASH venue (``ETHEREUM``) holding every token — USDT, ETH, LSTs,
+aTokens, (negative) debt tokens, reward tokens. This module, loaded into it:
 
-- gas: every on-chain action costs ``units × gas price (gwei) × 1e-9`` ETH at the latest hourly
-  gas sample, paid from the wallet's ETH; an action the wallet cannot pay gas for is rejected;
-  DEX swap fills on this venue are charged as they happen;
-- transfers (:class:`~adapters.transfers.TransferRequest` on ``TRANSFER_ENDPOINT``): deposits to a
-  CEX leave now (ERC-20 gas) and are credited after the venue's confirmation delay; withdrawals
-  pay the venue's fee now and arrive after its delay; spot↔futures moves inside a venue are
-  instant. Every step is published on ``TRANSFER_TOPIC``;
-- capital flows: a schedule of investor deposits and withdrawal requests (share-class USDT), and
+- executes protocol actions: it owns the :class:`~adapters.defi.backend.SimulatedBackend` the
+  venue's :class:`~adapters.defi.execution.DefiExecClient` sends orders to, and settles what they
+  cost besides their fills (gas, flash-loan fees, withdrawal requests);
+- charges gas on every on-chain action: ``units × gas price (gwei) × 1e-9`` ETH at the latest
+  hourly gas sample, from the wallet's ETH (an action it cannot pay for is rejected);
+- keeps the protocols running between actions (:class:`~adapters.defi.upkeep.ProtocolUpkeep`):
+  Aave accrual and liquidation, LST withdrawal queues, EtherFi rewards;
+- moves USDT to and from CEX venues (:class:`~adapters.events.TransferRequest` on
+  ``TRANSFER_ENDPOINT``): deposits leave now (ERC-20 gas) and are credited after the venue's
+  confirmation delay; withdrawals pay the venue's fee now and arrive after its delay; spot↔futures
+  moves inside a venue are instant;
+- plays the investor: scheduled deposits and withdrawal requests in the share-class currency, and
   the payout that completes a withdrawal once the strategy has raised the cash.
 """
 
@@ -19,29 +23,34 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 from nautilus_trader.backtest.config import SimulationModuleConfig
 from nautilus_trader.backtest.modules import SimulationModule
 from nautilus_trader.model.currencies import ETH, USDT
 from nautilus_trader.model.data import DataType
-from nautilus_trader.model.enums import OrderSide
-from nautilus_trader.model.events import OrderFilled
-from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Money
-from nautilus_trader.model.orders import Order
 
-from adapters.cex.config import CexVenueConfig, WalletVenueConfig
+from adapters.cex.config import CexVenueConfig
 from adapters.cex.margin import last_price
 from adapters.cex.venue import CexVenueModule
-from adapters.defi.instruments import pool_instrument_id
-from adapters.transfers import (
+from adapters.defi.aave_market import AaveMarket
+from adapters.defi.backend import ChainView, Execution, SimulatedBackend
+from adapters.defi.config import WalletVenueConfig
+from adapters.defi.currencies import currency
+from adapters.defi.instruments import eth_usd_pool_id, wallet_instrument_id
+from adapters.defi.upkeep import ProtocolUpkeep
+from adapters.events import (
     CAPITAL_TOPIC,
     GAS_TOPIC,
     PAYOUT_ENDPOINT,
     TRANSFER_ENDPOINT,
     TRANSFER_TOPIC,
+    WALLET_TOPIC,
     CapitalFlow,
     CapitalFlowKind,
+    FlashLoanFee,
     GasCharged,
     PayoutRequest,
     TransferEvent,
@@ -50,9 +59,11 @@ from adapters.transfers import (
     TransferStatus,
     VenueLedger,
 )
-from data_catalog.types import GasPrice
+from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
 
 MINUTE_NS = 60_000_000_000
+UPKEEP_PRIORITY = 100
+"""Message-bus priority of the chain's per-timestamp upkeep: above strategies' (0)."""
 GWEI = 1e-9
 
 
@@ -69,56 +80,127 @@ class ScheduledFlow:
 
 
 class WalletModule(SimulationModule):
-    """Gas, CEX transfers and investor flows of the on-chain wallet venue."""
+    """The simulated chain around the wallet venue (see the module docstring)."""
 
     def __init__(
         self,
         config: WalletVenueConfig,
         cex_modules: dict[str, CexVenueModule],
-        cex_configs: dict[str, CexVenueConfig],
+        *,
         flows: list[ScheduledFlow] | None = None,
+        flow_currency: str = "USDT",
+        aave_params: dict[str, Any] | None = None,
+        credit_rewards: bool = True,
+        flash_provider: str | None = None,
     ) -> None:
         super().__init__(WalletModuleConfig(venue=config.venue, component_id=f"Wallet-{config.venue}"))
         self.wallet_config = config
         self._cex = cex_modules
-        self._cex_configs = cex_configs
+        self._cex_configs: dict[str, CexVenueConfig] = {v: m.venue_config for v, m in cex_modules.items()}
         self._flows = sorted(flows or [], key=lambda f: f.ts)
-        self._pool_id: InstrumentId = pool_instrument_id(config)
+        self._flow_currency = flow_currency
         self._in_flight: list[tuple[int, int, TransferRequest]] = []
         self._seq = itertools.count()
         self.gas_gwei: float | None = None
         self.gas_eth_total = 0.0
+        self.aave = AaveMarket(config.aave, aave_params) if aave_params is not None else None
+        self._credit_rewards = credit_rewards
+        self._flash_provider = flash_provider or config.flash_loans.default
+        self._processed_ns = 0
+        self._state_changed = False
+        self._chain_price_ids = {
+            wallet_instrument_id(config, symbol)
+            for symbol in (config.eth_usd_pool, *(s.mint_symbol for s in config.staking))
+        }
+        """Prices the chain reacts to: the LST rates (Aave's e-mode oracle, eETH value) and ETH/USD."""
+        self.backend: SimulatedBackend
+        self.upkeep: ProtocolUpkeep
 
     def register_venue(self, exchange) -> None:
         super().register_venue(exchange)
+        chain = ChainView(
+            cache=exchange.cache,
+            aave=self.aave,
+            balances=self.balances,
+            gas_cost_eth=self.gas_cost_eth,
+            now_ns=self.clock.timestamp_ns,
+            accrue=lambda: self.upkeep.accrue(self.clock.timestamp_ns()),
+            flash_provider=self._flash_provider,
+            flash_fees=dict(self.wallet_config.flash_loans.fees),
+        )
+        self.backend = SimulatedBackend(self.wallet_config, chain)
+        weeth = next((s for s in self.wallet_config.staking if s.protocol == "ETHERFI"), None)
+        weeth_rate_id = wallet_instrument_id(self.wallet_config, weeth.mint_symbol) if weeth else None
+        self.upkeep = ProtocolUpkeep(
+            self.wallet_config,
+            self.aave,
+            balances=self.balances,
+            adjust=self.adjust,
+            publish=lambda event: self.msgbus.publish(WALLET_TOPIC, event),
+            health_prices=self.backend.health_prices,
+            eeth_rate=lambda: last_price(exchange.cache, weeth_rate_id) if weeth_rate_id else None,
+            credit_rewards=self._credit_rewards,
+        )
         self.msgbus.register(TRANSFER_ENDPOINT, self._on_transfer_request)
         self.msgbus.register(PAYOUT_ENDPOINT, self._on_payout)
         self.msgbus.subscribe(f"data.{DataType(GasPrice).topic}", self._on_gas_price)
-        self.msgbus.subscribe(f"events.fills.{self._pool_id}", self._on_pool_fill)
+        # the wallet venue's own bars (every mode prices ETH/USD there), ahead of strategies: the
+        # chain has settled a timestamp before anyone reads it
+        self.msgbus.subscribe(
+            f"data.bars.*.{self.wallet_config.venue}-*", self._on_bar, priority=UPKEEP_PRIORITY
+        )
+        self.msgbus.subscribe(f"data.{DataType(RewardDistribution).topic}", self._on_reward)
+        if self.aave is not None:
+            self.msgbus.subscribe(f"data.{DataType(AaveReserveSnapshot).topic}*", self.upkeep.on_snapshot)
 
     # -- balances ----------------------------------------------------------------------------
 
-    def balance(self, currency) -> float:
+    def balances(self) -> dict[str, float]:
+        """Every token balance of the wallet (debt tokens negative)."""
         account = self.exchange.cache.account_for_venue(Venue(self.wallet_config.venue))
-        money = account.balance_total(currency) if account is not None else None
-        return money.as_double() if money is not None else 0.0
+        if account is None:
+            return {}
+        return {c.code: m.as_double() for c, m in account.balances_total().items()}
+
+    def balance(self, currency_) -> float:
+        return self.balances().get(currency_.code, 0.0)
+
+    def adjust(self, code: str, amount: float) -> None:
+        """Credit (or debit) the wallet's account outside a fill: interest, rewards, fees, gas."""
+        self.exchange.adjust_account(Money(amount, currency(code)))
 
     def eth_price(self) -> float | None:
-        return last_price(self.exchange.cache, self._pool_id)
+        return last_price(self.exchange.cache, eth_usd_pool_id(self.wallet_config))
 
-    # -- gas ---------------------------------------------------------------------------------
+    def risk_figures(self) -> dict[str, float]:
+        """The Aave position's health factor and LTV (NaN without debt), for the hourly NAV rows."""
+        nan = float("nan")
+        if self.aave is None:
+            return {"aave_health_factor": nan, "aave_ltv": nan}
+        position = self.aave.position(self.balances())
+        if not position.debt:
+            return {"aave_health_factor": nan, "aave_ltv": 0.0}
+        prices = self.backend.health_prices()
+        return {
+            "aave_health_factor": self.aave.health_factor(position, prices),
+            "aave_ltv": self.aave.loan_to_value(position, prices),
+        }
+
+    # -- chain data --------------------------------------------------------------------------
 
     def _on_gas_price(self, gas: GasPrice) -> None:
         self.gas_gwei = gas.gwei
+
+    # -- gas and settlement ------------------------------------------------------------------
 
     def gas_cost_eth(self, operation: str) -> float:
         if self.gas_gwei is None:
             raise RuntimeError("no gas-price sample received yet: load gas data from before the first action")
         return self.wallet_config.gas_units_for(operation) * self.gas_gwei * GWEI
 
-    def _charge_gas(self, operation: str, ts: int) -> None:
+    def charge_gas(self, operation: str) -> None:
         eth = self.gas_cost_eth(operation)
-        self.exchange.adjust_account(Money(-eth, ETH))
+        self.adjust("ETH", -eth)
         self.gas_eth_total += eth
         self.msgbus.publish(
             GAS_TOPIC,
@@ -128,41 +210,27 @@ class WalletModule(SimulationModule):
                 self.gas_gwei or 0.0,
                 eth,
                 self.eth_price() or 0.0,
-                ts,
+                self.clock.timestamp_ns(),
             ),
         )
 
-    def _on_pool_fill(self, fill: OrderFilled) -> None:
-        self._charge_gas("token_swap", fill.ts_event)
-
-    def check_order(self, order: Order) -> str | None:
-        """A swap needs the tokens it sells and, after it, ETH for its own gas."""
-        if order.instrument_id != self._pool_id:
-            return f"{order.instrument_id} is not traded on the {self.wallet_config.venue} wallet venue"
-        price = self.eth_price()
-        if price is None:
-            return f"no market price for {order.instrument_id}"
-        if self.gas_gwei is None:
-            return "no gas price known yet"
-        qty = order.quantity.as_double()
-        fee = float(self.exchange.cache.instrument(self._pool_id).taker_fee)
-        gas = self.gas_cost_eth("token_swap")
-        usdt, eth = self.balance(USDT), self.balance(ETH)
-        if order.side == OrderSide.BUY:
-            cost = qty * price * (1 + fee)
-            if cost > usdt + 1e-9:
-                return (
-                    f"INSUFFICIENT_BALANCE: wallet holds {usdt:.2f} USDT, buying {qty} ETH needs {cost:.2f}"
-                )
-            if eth + qty < gas:
-                after = eth + qty
-                return f"INSUFFICIENT_GAS: swap gas needs {gas:.6f} ETH, the wallet would hold {after:.6f}"
-            return None
-        if qty + gas > eth + 1e-12:
-            return (
-                f"INSUFFICIENT_BALANCE: selling {qty} ETH plus {gas:.6f} ETH gas, the wallet holds {eth:.6f}"
+    def settle(self, execution: Execution) -> None:
+        """Book what a transaction costs besides its fills: gas, the flash-loan fee, queued exits."""
+        self.charge_gas(execution.gas_operation)
+        if execution.flash_fee > 0:
+            self.adjust("ETH", -execution.flash_fee)
+        if execution.flash_amount > 0:
+            event = FlashLoanFee(
+                execution.flash_provider,
+                execution.flash_amount,
+                execution.flash_fee,
+                self.clock.timestamp_ns(),
             )
-        return None
+            self.msgbus.publish(WALLET_TOPIC, event)
+        for token, amount, due in execution.queued:
+            self.upkeep.queue_withdrawal(token, amount, due)
+        self.upkeep.record_holdings(self.clock.timestamp_ns())
+        self._state_changed = True
 
     # -- transfers ---------------------------------------------------------------------------
 
@@ -217,7 +285,7 @@ class WalletModule(SimulationModule):
             self._reject(request, f"wallet holds {eth:.6f} ETH, the transfer's gas needs {gas:.6f} ETH")
             return
         self.exchange.adjust_account(Money(-request.amount, USDT))
-        self._charge_gas("erc20_transfer", now)
+        self.charge_gas("erc20_transfer")
         delay = self._cex_configs[request.venue].transfers.deposit_delay_minutes
         self._publish(request, TransferStatus.SENT)
         self._schedule(now + int(delay * MINUTE_NS), request)
@@ -255,11 +323,11 @@ class WalletModule(SimulationModule):
     # -- investor flows ----------------------------------------------------------------------
 
     def _on_payout(self, request: PayoutRequest) -> None:
-        usdt = self.balance(USDT)
-        amount = min(request.amount, usdt)
+        held = self.balances().get(self._flow_currency, 0.0)
+        amount = min(request.amount, held)
         if amount <= 0:
             return
-        self.exchange.adjust_account(Money(-amount, USDT))
+        self.adjust(self._flow_currency, -amount)
         self.msgbus.publish(
             CAPITAL_TOPIC, CapitalFlow(CapitalFlowKind.WITHDRAWAL, amount, self.clock.timestamp_ns())
         )
@@ -268,7 +336,7 @@ class WalletModule(SimulationModule):
         while self._flows and self._flows[0].ts <= ts_now:
             flow = self._flows.pop(0)
             if flow.amount > 0:
-                self.exchange.adjust_account(Money(flow.amount, USDT))
+                self.adjust(self._flow_currency, flow.amount)
                 self.msgbus.publish(CAPITAL_TOPIC, CapitalFlow(CapitalFlowKind.DEPOSIT, flow.amount, ts_now))
             else:
                 self.msgbus.publish(
@@ -278,12 +346,33 @@ class WalletModule(SimulationModule):
 
     # -- SimulationModule --------------------------------------------------------------------
 
+    def _settle_time(self, ts: int) -> None:
+        """What time does to the chain (accrual, queues, rewards), once per timestamp."""
+        if ts > self._processed_ns:
+            self._processed_ns = ts
+            self.upkeep.run(ts)
+            self._state_changed = True
+
+    def _on_bar(self, bar) -> None:
+        """Settle the chain before anyone acts at this timestamp; note a price that moves it."""
+        self._settle_time(bar.ts_event)
+        if bar.bar_type.instrument_id in self._chain_price_ids:
+            self._state_changed = True
+
+    def _on_reward(self, reward: RewardDistribution) -> None:
+        self.upkeep.on_reward(reward)
+        self._settle_time(reward.ts_event)  # pay it at its payout time, bar or not
+
     def process(self, ts_now: int) -> None:
         while self._in_flight and self._in_flight[0][0] <= ts_now:
             _, _, request = heapq.heappop(self._in_flight)
             self._arrive(request)
         if self._flows:
             self._fire_flows(ts_now)
+        if self._state_changed:  # after every price or balance change, not every data point
+            self._state_changed = False
+            self.upkeep.check_health(ts_now)
+            self.upkeep.record_holdings(ts_now)
 
     @property
     def in_flight(self) -> list[TransferRequest]:
@@ -297,3 +386,5 @@ class WalletModule(SimulationModule):
         self._in_flight = []
         self.gas_gwei = None
         self.gas_eth_total = 0.0
+        self._processed_ns = 0
+        self._state_changed = False

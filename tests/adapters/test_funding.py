@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nautilus_trader.model.enums import OrderSide
 
-from adapters.transfers import TransferKind
+from adapters.events import TransferKind
 from tests.sim_harness import bar, do, flat_bars, run_sim, ts
 
 PERP = "BTCUSDT-PERP.BINANCE"

@@ -12,7 +12,7 @@ import pytest
 from nautilus_trader.model.enums import OrderSide
 
 from adapters.cex.margin import PerpState, VenueWallets, liquidation_price
-from adapters.transfers import TransferKind
+from adapters.events import TransferKind
 from tests.sim_harness import bar, do, flat_bars, run_sim, ts
 
 PERP = "BTCUSDT-PERP.BINANCE"

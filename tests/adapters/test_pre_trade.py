@@ -6,7 +6,7 @@ import pytest
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
-from adapters.transfers import TransferKind
+from adapters.events import TransferKind
 from tests.sim_harness import do, flat_bars, run_sim, ts
 
 SPOT, PERP, POOL = "BTCUSDT.BINANCE", "BTCUSDT-PERP.BINANCE", "ETHUSDT-UNIV3.ETHEREUM"
@@ -86,10 +86,11 @@ def test_orders_below_the_minimum_notional_are_rejected():
 def test_wallet_swaps_need_the_tokens_and_the_gas():
     sim = _run([_market(POOL, OrderSide.BUY, "40.000000")], capital=100_000.0)  # 120,360 USDT > 90,000 left
     assert "INSUFFICIENT_BALANCE" in sim.strategy.rejections[0]
-    sim = _run(
-        [_market(POOL, OrderSide.SELL, "0.999000")], wallet_eth=1.0
-    )  # 0.999 + 0.0018 gas > 1 (10 gwei)
-    assert "INSUFFICIENT_BALANCE" in sim.strategy.rejections[0]
+    # the deposit's gas left 0.999 ETH: selling all of it leaves nothing for the swap's 0.0018 gas
+    sim = _run([_market(POOL, OrderSide.SELL, "0.999000")], wallet_eth=1.0)
+    assert "INSUFFICIENT_GAS: token_swap needs 0.001800 ETH" in sim.strategy.rejections[0]
+    sim = _run([_market(POOL, OrderSide.SELL, "1.000000")], wallet_eth=1.0)
+    assert "INSUFFICIENT_BALANCE: the wallet would end short of ETH" in sim.strategy.rejections[0]
     sim = _run([_market(POOL, OrderSide.SELL, "0.990000")], wallet_eth=1.0)
     assert sim.strategy.rejections == []
     swap_gas, deposit_gas = 180_000 * 10e-9, 100_000 * 10e-9

@@ -7,7 +7,7 @@ from nautilus_trader.model.currencies import ETH, USDT
 from nautilus_trader.model.identifiers import Venue
 
 from adapters.defi.wallet import ScheduledFlow
-from adapters.transfers import (
+from adapters.events import (
     CAPITAL_TOPIC,
     PAYOUT_ENDPOINT,
     CapitalFlowKind,

@@ -2,14 +2,18 @@
 
 The synthetic dirs use the real file names and column layouts of ``../shared/data`` (see
 :mod:`data_catalog.raw_files`) for a small universe: 4 days of hourly bars from 2024-03-01 for
-Binance/Bybit BTC spot and perp, Bybit ETH spot, the Uniswap WETH/USDT pool and the gas price, and
-BTC funding on all three venues. Every other series the venue configs declare is absent, so it is
-either proxied or left empty. Prices and rates come from closed-form formulas below, so each test
-computes the values it expects without reading them back from the code under test.
+Binance/Bybit BTC spot and perp, Bybit ETH spot, the Uniswap WETH/USDT, EIGEN/WETH and ETHFI/WETH
+pools and the gas price, BTC funding on all three venues, the weETH/wstETH exchange-rate oracles and
+peg (DEX market rate) files, daily Aave reserve snapshots of USDT, WETH and weETH, the EtherFi
+reward files and the Aave risk parameters. Every other series the venue configs declare (among them
+the wstETH Aave reserve) is absent, so it is either proxied or left empty. Prices and rates come
+from closed-form formulas below, so each test computes the values it expects without reading them
+back from the code under test.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -33,20 +37,37 @@ from data_catalog.builder import BuildResult, build_catalog
 from data_catalog.manifest import CatalogManifest, WindowOutsideDataError
 from data_catalog.paths import DataNotFoundError, resolve_data_dir
 from data_catalog.series import BuildError
-from data_catalog.types import GasPrice
+from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
 
 PROJECT = Path(__file__).resolve().parents[2]
 H = 3600 * 10**9
+D = 24 * H
 S = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp()) * 10**9
 """Raw open of the first synthetic bar (2024-03-01T00:00:00Z) in ns."""
 HOURS = 96
 PRINTS = HOURS // 8
+DAYS = HOURS // 24
 FILE_DATES = "2024-03-01_2024-03-05"
 
 BASE_PRICE = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0}
 VENUE_OFFSET = {"binance": 0.0, "bybit": 2.5, "okx": 5.0, "uniswapv3": 1.5}
 MARKET_OFFSET = {"spot": 0.0, "perp": 20.0}
 BASE_RATE = {"binance": 0.0001, "bybit": 0.00012, "okx": 0.00011}
+
+TOKEN_POOLS = {"EIGENWETH": "EIGENETH-UNIV3.ETHEREUM", "ETHFIWETH": "ETHFIETH-UNIV3.ETHEREUM"}
+"""Uniswap token/WETH pool files and the wallet-venue pool they price (ETH per token)."""
+TOKEN_POOL_CLOSE0 = {"EIGENWETH": 15_000, "ETHFIWETH": 18_000}
+"""Close of the pool's first bar in 1e-7 ETH."""
+LSTS = {
+    "weETH": ("WEETH-ETHERFI.ETHEREUM", "WEETHETH-CURVE.ETHEREUM"),
+    "wstETH": ("WSTETH-LIDO.ETHEREUM", "WSTETHETH-UNIV3.ETHEREUM"),
+}
+"""LST asset → (mint instrument priced by the oracle file, DEX pool priced by the peg file)."""
+LST_RATE0 = {"weETH": 10_400_000_000, "wstETH": 11_700_000_000}
+"""ETH per LST at hour 0, in 1e-10 ETH (the rate instruments' price step)."""
+AAVE_LEVEL = {"USDT": 1, "WETH": 2, "weETH": 3}
+"""Aave reserves with a rates file (wstETH is left out on purpose), and their level in the formulas."""
+AAVE_TOKENS = {"USDT": "AUSDT", "WETH": "AWETH", "weETH": "AWEETH", "wstETH": "AWSTETH"}
 
 BINANCE_SPOT_HOLE = range(30, 35)
 """Raw opens (hour index) missing from the Binance BTC spot file: filled from Bybit spot."""
@@ -65,10 +86,21 @@ ETH_CONFLICT_CLOSE = 3123.75
 """Bybit ETH spot hour 12 appears twice, the second time with this close (1.25 above the first, still
 inside high/low). No other venue has ETH spot history here, so there is no reference: the last row
 must win."""
+ORACLE_HOLE = range(40, 43)
+"""Hours missing from the weETH oracle file: a rate series has no proxy, so they stay missing."""
+PEG_BAD = {7: "nan", 8: "0"}
+"""weETH peg rows whose market rate is NaN / zero: dropped, and the hours stay missing."""
+AAVE_DUPLICATE_DAY = 2
+"""The WETH reserve snapshot of this day is written twice (identical rows)."""
 
 
 def iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def space_iso(ns: int) -> str:
+    """The ``2024-05-12 01:00:00+00:00`` stamps of the oracle and peg files."""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
 
 
 def close_hour(i: int) -> int:
@@ -90,6 +122,35 @@ def expected_bar(venue: str, symbol: str, market: str, i: int) -> tuple[Decimal,
     return tuple(Decimal(repr(x)) for x in bar_values(venue, symbol, market, i))
 
 
+def token_pool_values(pair: str, i: int) -> tuple[float, float, float, float, float]:
+    """(open, high, low, close, volume) of hour ``i`` of a token/WETH pool, prices in 1e-7 ETH steps."""
+    close = TOKEN_POOL_CLOSE0[pair] + 3 * i
+    return (close - 1) / 1e7, (close + 4) / 1e7, (close - 4) / 1e7, close / 1e7, 250.0 + 0.25 * i
+
+
+def oracle_rate(asset: str, i: int) -> float:
+    """Protocol (oracle) ETH per LST sampled at hour ``i``: 10 decimals, rising 4.321e-7 an hour."""
+    return (LST_RATE0[asset] + 4_321 * i) / 1e10
+
+
+def market_rate(asset: str, i: int) -> float:
+    """DEX market ETH per LST at hour ``i``: a little under the protocol rate, wobbling."""
+    return (LST_RATE0[asset] - 6_000 + 4_321 * i - 250 * (i % 4)) / 1e10
+
+
+def aave_values(reserve: str, d: int) -> dict[str, float]:
+    """The value columns of reserve ``reserve``'s snapshot on day ``d`` (targetDate ``S + d·24h``)."""
+    k = AAVE_LEVEL[reserve]
+    return {
+        "liquidityIndex": (1_100_000_000 + 10_000_000 * k + 31_337 * d) / 1e9,
+        "currentLiquidityRate": (1_000 * k + 17 * d) / 1e5,
+        "variableBorrowIndex": (1_150_000_000 + 10_000_000 * k + 45_678 * d) / 1e9,
+        "currentVariableBorrowRate": (1_500 * k + 23 * d) / 1e5,
+        "totalAToken": 500_000.25 * k + 1_234.5 * d,
+        "totalVariableDebt": 380_000.75 * k - 987.25 * d,
+    }
+
+
 def funding_rate(venue: str, k: int) -> float:
     """Rate of funding print ``k`` (at ``S + 8h·k``)."""
     return round(BASE_RATE[venue] + 0.00001 * k, 8)
@@ -100,13 +161,128 @@ def gas_values(i: int) -> tuple[float, float, float]:
     return 10.0 + 0.25 * i, 9.5 + 0.25 * i, 0.5
 
 
+EIGEN_ROWS = [
+    # staking_period_start, staking_period_end, eigen_earned, eth_restaked, eth_not_restaked, eigen_per_eeth_weekly
+    ("2024-02-18", "2024-02-24", 351_234, 1_520_000, 480_500, 0.176),
+    ("2024-02-25", "2024-03-02", 362_801, 1_534_250, 471_750, 0.181),
+]
+"""Weekly EIGEN distributions; the published column agrees with earned / all eETH (to 3 dp)."""
+TOPUP_ROWS = [
+    # top_up_date, staking_period_start, staking_period_end, ethfi_amount, ethfi_per_eeth_distributed
+    ("2024-03-04", "2024-02-18", "2024-02-24", 42_017, 0.021),
+]
+SEASON_COLUMNS = [
+    "start_date",
+    "end_date",
+    "payout_date",
+    "event",
+    "reward_token",
+    "reward_per_eeth",
+    "extra_yield_pct",
+    "source_url",
+    "notes",
+]
+SEASON_ROWS = [
+    (
+        "2024-01-15",
+        "2024-02-14",
+        "2024-03-02",
+        "Season 0 (Pre-launch)",
+        "ETHFI",
+        "0.75",
+        "0.02%",
+        "https://example.invalid/season-0",
+        "synthetic, exact amount",
+    ),
+]
+BROKEN_EIGEN_ROW = ("2023-12-28", "2024-02-17", 2_100_000, 1_400_000, 520_000, 1.5)
+"""A first EIGEN row spanning 52 days whose published figure is per RESTAKED eETH (like the real file)."""
+BROKEN_SEASON_ROWS = [
+    # repeats the top-up of TOPUP_ROWS: skipped, noted
+    (
+        "2024-02-18",
+        "2024-02-24",
+        "2024-03-04",
+        "ETHFI Top-up (Feb)",
+        "ETHFI",
+        "0.021",
+        "",
+        "https://example.invalid/topup",
+        "same as the top-up file",
+    ),
+    # a published range: the midpoint, flagged estimated
+    (
+        "2023-11-01",
+        "2023-12-31",
+        "2024-03-01",
+        "Season 1 (Launch Airdrop)",
+        "ETHFI",
+        "~5–15",
+        "~0.2–0.6%",
+        "https://example.invalid/season-1",
+        "estimate, range",
+    ),
+    # no day to pay it on: skipped, noted
+    (
+        "2024-03-01",
+        "2024-05-31",
+        "Jun 2024",
+        "Season 2",
+        "ETHFI",
+        "~1–3",
+        "",
+        "https://example.invalid/season-2",
+        "payout month only",
+    ),
+]
+
+PARAM_RESERVES = ("WETH", "wstETH", "WBTC", "USDT", "weETH")
+"""Reserve columns of the synthetic parameters CSV (WBTC is not configured and must be ignored)."""
+PARAM_ROWS: dict[str, tuple[str, ...]] = {
+    "Frozen": ("FALSE",) * 5,
+    "Paused": ("FALSE",) * 5,
+    "Collateral Enabled": ("TRUE",) * 5,
+    "LTV": ("81%", "77%", "70%", "74%", "76.50%"),
+    "Liquidation Threshold": ("84.25%", "80.50%", "75%", "77%", "79%"),
+    "Liquidation Bonus": ("4.75%", "6.25%", "6%", "4.25%", "7.50%"),
+    "Reserve Factor": ("12%", "25%", "20%", "11%", "40%"),
+    "Borrowing Enabled": ("TRUE", "TRUE", "TRUE", "TRUE", "FALSE"),
+    "Optimal Utilization": ("90%", "80%", "80%", "90%", "35%"),
+    "Variable Borrow Rate": ("2.10%", "0.30%", "0.50%", "9.80%", "1.10%"),
+    "Isolated": ("FALSE",) * 5,
+    "Debt Ceiling": ("N/A",) * 5,
+    "Supply Cap": ("0.0041B", "0.0011B", "0.0000B", "7.2500B", "0.0017B"),
+    "Borrow Cap": ("0.0037B", "0.0002B", "N/A", "6.9000B", "0.0000B"),
+    "Borrowable in Isolation": ("FALSE", "FALSE", "FALSE", "TRUE", "FALSE"),
+    "Flashloan Enabled": ("TRUE", "TRUE", "TRUE", "TRUE", "FALSE"),
+}
+"""The transposed Aave reserve-parameters CSV: one row per parameter, one column per reserve."""
+EMODE = {"ltv_limits": 0.92, "liquidation_thresholds": 0.94, "liquidation_bonus": 0.015}
+RISK_PARAMETERS = {
+    "emode": {
+        key: dict.fromkeys(("weETH_WETH", "wstETH_WETH", "ETH_WETH"), value) for key, value in EMODE.items()
+    },
+    # the real JSON's "standard" block is wrong; the reserve CSV must win over it
+    "standard": {
+        key: dict.fromkeys(("weETH_WETH", "wstETH_WETH", "ETH_WETH"), value)
+        for key, value in {
+            "ltv_limits": 0.7,
+            "liquidation_thresholds": 0.75,
+            "liquidation_bonus": 0.08,
+        }.items()
+    },
+    "reserve_factors": {"weETH": 0.1, "wstETH": 0.1, "WETH": 0.1, "USDT": 0.1},
+}
+
+
 @dataclass(frozen=True)
 class RawFile:
     """One raw file: what it holds and where the real data set keeps such a file."""
 
-    kind: str  # "spot", "perp", "funding", "dex", "gas"
+    kind: str  # spot perp funding dex gas | peg oracle aave | eigen topups seasons | params risk
     venue: str = ""
     symbol: str = ""
+    """CEX symbol, DEX pair (``WETHUSDT``), LST asset (``weETH``) or Aave reserve (``WETH``)."""
 
     @property
     def relpath(self) -> str:
@@ -118,25 +294,37 @@ class RawFile:
         if self.kind == "funding":
             return f"cex/funding/{self.venue}_{self.symbol}_funding_rates_{FILE_DATES}.csv"
         if self.kind == "dex":
-            return f"dex/uniswapv3_WETHUSDT_1h_{FILE_DATES}.csv"
+            return f"dex/uniswapv3_{self.symbol}_1h_{FILE_DATES}.csv"
+        if self.kind == "peg":
+            return f"staking/market/{self.symbol}_peg_analysis_{FILE_DATES}.csv"
+        if self.kind == "oracle":
+            return f"aave/oracle/{self.symbol}_ETH_oracle_{FILE_DATES}.csv"
+        if self.kind == "aave":
+            return f"aave/rates/aave_v3_aave-v3-ethereum_{self.symbol}_rates_{FILE_DATES}.csv"
+        if self.kind == "eigen":
+            return "staking/rewards/eigen_distributions_raw.csv"
+        if self.kind == "topups":
+            return "staking/rewards/ethfi_topups_raw.csv"
+        if self.kind == "seasons":
+            return "staking/rewards/seasonal_drops.csv"
+        if self.kind == "params":
+            return "aave/params/aave_current_v3_prams_etherum_mainnet.csv"
+        if self.kind == "risk":
+            return "aave/params/aave_v3_risk_parameters.json"
         return f"gas/ethereum_gas_prices_{FILE_DATES}.csv"
 
     def frame(self) -> pd.DataFrame:
         """The file's clean contents, in the column layout of the real files."""
-        if self.kind in ("spot", "perp", "dex"):
-            venue = "uniswapv3" if self.kind == "dex" else self.venue
-            symbol = "ETHUSDT" if self.kind == "dex" else self.symbol
-            market = "perp" if self.kind == "perp" else "spot"
-            rows = [bar_values(venue, symbol, market, i) for i in range(HOURS)]
+        if self.kind in ("spot", "perp"):
+            market = self.kind
+            rows = [bar_values(self.venue, self.symbol, market, i) for i in range(HOURS)]
             frame = pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume"])
-            if self.kind == "dex":  # unix seconds, like the Uniswap exports
-                frame.insert(0, "timestamp", [(S + i * H) // 10**9 for i in range(HOURS)])
-                frame.insert(1, "date_utc", [iso(S + i * H)[:-1] + "+00:00Z" for i in range(HOURS)])
-            else:
-                frame.insert(0, "timestamp", [iso(S + i * H) for i in range(HOURS)])
-            frame["source"] = venue
-            frame["symbol"] = symbol
+            frame.insert(0, "timestamp", [iso(S + i * H) for i in range(HOURS)])
+            frame["source"] = self.venue
+            frame["symbol"] = self.symbol
             return frame
+        if self.kind == "dex":
+            return self._pool_frame()
         if self.kind == "funding":
             return pd.DataFrame(
                 {
@@ -146,11 +334,164 @@ class RawFile:
                     "source": self.venue,
                 }
             )
+        if self.kind == "peg":
+            return self._peg_frame()
+        if self.kind == "oracle":
+            return pd.DataFrame(
+                {
+                    "timestamp": [space_iso(S + i * H) for i in range(HOURS)],
+                    "oracle_price_eth": [oracle_rate(self.symbol, i) for i in range(HOURS)],
+                    "asset": self.symbol,
+                    "source": "aave_oracle_derived",
+                    "quote_currency": "ETH",
+                }
+            )
+        if self.kind == "aave":
+            return self._aave_frame()
+        if self.kind == "eigen":
+            return pd.DataFrame(
+                EIGEN_ROWS,
+                columns=[
+                    "staking_period_start",
+                    "staking_period_end",
+                    "eigen_earned",
+                    "eth_restaked",
+                    "eth_not_restaked",
+                    "eigen_per_eeth_weekly",
+                ],
+            )
+        if self.kind == "topups":
+            return pd.DataFrame(
+                TOPUP_ROWS,
+                columns=[
+                    "top_up_date",
+                    "staking_period_start",
+                    "staking_period_end",
+                    "ethfi_amount",
+                    "ethfi_per_eeth_distributed",
+                ],
+            )
+        if self.kind == "seasons":
+            return pd.DataFrame(SEASON_ROWS, columns=SEASON_COLUMNS)
+        if self.kind == "params":
+            return pd.DataFrame(
+                [(label, *values) for label, values in PARAM_ROWS.items()], columns=["", *PARAM_RESERVES]
+            )
+        if self.kind == "risk":
+            raise ValueError("the risk parameters file is JSON, written by RawFile.write")
         rows = [gas_values(i) for i in range(HOURS)]
         frame = pd.DataFrame(rows, columns=["gas_price_gwei", "base_fee_gwei", "priority_fee_p50_gwei"])
         frame.insert(0, "timestamp", [iso(S + i * H) for i in range(HOURS)])
         frame["chain"] = "ethereum"
         return frame
+
+    def _pool_frame(self) -> pd.DataFrame:
+        if self.symbol == "WETHUSDT":
+            rows = [bar_values("uniswapv3", "ETHUSDT", "spot", i) for i in range(HOURS)]
+            base, quote, address = "WETH", "USDT", "0x" + "11" * 20
+        else:
+            rows = [token_pool_values(self.symbol, i) for i in range(HOURS)]
+            base, quote = self.symbol.removesuffix("WETH"), "WETH"
+            address = "0x" + ("22" if base == "EIGEN" else "33") * 20
+        frame = pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume"])
+        frame.insert(0, "timestamp", [(S + i * H) // 10**9 for i in range(HOURS)])  # unix seconds
+        frame.insert(1, "date_utc", [iso(S + i * H)[:-1] + "+00:00Z" for i in range(HOURS)])
+        frame["pool_address"] = address
+        frame["dex"] = "Uniswap v3"
+        frame["fee_tier"] = "0.3%"
+        frame["base_token"] = base
+        frame["quote_token"] = quote
+        frame["source"] = "geckoterminal_pro"
+        return frame
+
+    def _peg_frame(self) -> pd.DataFrame:
+        stamps = [S + i * H for i in range(HOURS)]
+        protocol = [oracle_rate(self.symbol, i) for i in range(HOURS)]
+        market = [market_rate(self.symbol, i) for i in range(HOURS)]
+        day = [space_iso(t)[:10] for t in stamps]
+        dex = "curve" if self.symbol == "weETH" else "uniswap"
+        return pd.DataFrame(
+            {
+                "timestamp": [space_iso(t) for t in stamps],
+                "protocol_rate": protocol,
+                "asset": self.symbol,
+                "source": "aave_oracle_derived",
+                "quote_currency": "ETH",
+                "date_oracle": day,
+                "date_market": day,
+                "market_rate": market,
+                "dex": dex,
+                "market_rate_median_24h": market,
+                "peg_premium_percent": [
+                    round((m / p - 1) * 100, 6) for m, p in zip(market, protocol, strict=True)
+                ],
+                "base_asset": "ETH",
+                "processed_date": "2024-03-06T00:00:00",
+                "direct_gas_cost_usd": 20.0,
+                "dex_gas_cost_usd": 20.0,
+                "dex_execution_cost_bps": 20.0,
+                "dex_execution_cost_usd": 20.0,
+                "total_direct_cost_usd": 20.0,
+                "total_dex_cost_usd": 40.0,
+                "cost_difference_usd": 20.0,
+                "optimal_route_by_cost": "direct_staking",
+                "net_dex_benefit_usd": -15.0,
+                "optimal_route_with_costs": "direct_staking",
+                "peg_status": "at_peg",
+            }
+        )
+
+    def _aave_frame(self) -> pd.DataFrame:
+        rows = []
+        for d in range(DAYS):
+            t = S + d * D
+            values = aave_values(self.symbol, d)
+            rows.append(
+                {
+                    "targetDate": iso(t),
+                    "timestamp": t // 10**9,
+                    "blockNumber": 19_340_000 + 7_150 * d,
+                    "reserve": "0x" + f"{AAVE_LEVEL[self.symbol]:02d}" * 20,
+                    "symbol": self.symbol,
+                    "liquidityIndex": values["liquidityIndex"],
+                    "currentLiquidityRate": values["currentLiquidityRate"],
+                    "variableBorrowIndex": values["variableBorrowIndex"],
+                    "currentVariableBorrowRate": values["currentVariableBorrowRate"],
+                    "currentStableBorrowRate": 0.07,
+                    "totalAToken": values["totalAToken"],
+                    "totalStableDebt": 0.0,
+                    "totalVariableDebt": values["totalVariableDebt"],
+                    "price": 3_000.0 + d,
+                    "date": iso(t)[:10],
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def write(self, data_dir: Path, edit: Edit | None = None) -> Path:
+        """Write the file (through ``edit``) under ``data_dir`` in the real file's format."""
+        path = data_dir / self.relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.kind == "risk":
+            path.write_text(json.dumps(RISK_PARAMETERS, indent=1))
+            return path
+        frame = (edit or (lambda f: f))(self.frame())
+        text = frame.to_csv(index=False)
+        if self.kind == "oracle":  # a '#' comment header precedes the CSV, like the real oracle files
+            text = oracle_header(self.symbol, len(frame)) + text
+        # the real parameters CSV starts with a byte-order mark
+        path.write_text(text, encoding="utf-8-sig" if self.kind == "params" else "utf-8")
+        return path
+
+
+def oracle_header(asset: str, records: int) -> str:
+    return (
+        "# Source: aave_oracle_derived\n"
+        f"# Asset_pair: {asset}_ETH\n"
+        "# Quote_currency: ETH\n"
+        "# Methodology: asset_usd / eth_usd\n"
+        "# Processed: 2024-03-06T00:00:00.000000\n"
+        f"# Records: {records}\n"
+    )
 
 
 BINANCE_BTC_SPOT = RawFile("spot", "binance", "BTCUSDT")
@@ -161,8 +502,22 @@ BYBIT_BTC_PERP = RawFile("perp", "bybit", "BTCUSDT")
 BYBIT_BTC_FUNDING = RawFile("funding", "bybit", "BTCUSDT")
 BYBIT_ETH_SPOT = RawFile("spot", "bybit", "ETHUSDT")
 OKX_BTC_FUNDING = RawFile("funding", "okx", "BTCUSDT")
-POOL = RawFile("dex")
+POOL = RawFile("dex", symbol="WETHUSDT")
+EIGEN_POOL = RawFile("dex", symbol="EIGENWETH")
+ETHFI_POOL = RawFile("dex", symbol="ETHFIWETH")
 GAS = RawFile("gas")
+WEETH_ORACLE = RawFile("oracle", symbol="weETH")
+WSTETH_ORACLE = RawFile("oracle", symbol="wstETH")
+WEETH_PEG = RawFile("peg", symbol="weETH")
+WSTETH_PEG = RawFile("peg", symbol="wstETH")
+AAVE_USDT = RawFile("aave", symbol="USDT")
+AAVE_WETH = RawFile("aave", symbol="WETH")
+AAVE_WEETH = RawFile("aave", symbol="weETH")
+EIGEN_REWARDS = RawFile("eigen")
+ETHFI_TOPUPS = RawFile("topups")
+SEASONAL_DROPS = RawFile("seasons")
+AAVE_PARAMS = RawFile("params")
+AAVE_RISK = RawFile("risk")
 UNIVERSE = (
     BINANCE_BTC_SPOT,
     BINANCE_BTC_PERP,
@@ -173,7 +528,21 @@ UNIVERSE = (
     BYBIT_ETH_SPOT,
     OKX_BTC_FUNDING,
     POOL,
+    EIGEN_POOL,
+    ETHFI_POOL,
     GAS,
+    WEETH_ORACLE,
+    WSTETH_ORACLE,
+    WEETH_PEG,
+    WSTETH_PEG,
+    AAVE_USDT,
+    AAVE_WETH,
+    AAVE_WEETH,
+    EIGEN_REWARDS,
+    ETHFI_TOPUPS,
+    SEASONAL_DROPS,
+    AAVE_PARAMS,
+    AAVE_RISK,
 )
 
 Edit = Callable[[pd.DataFrame], pd.DataFrame]
@@ -184,10 +553,7 @@ def write_raw(data_dir: Path, edits: dict[RawFile, Edit] | None = None) -> Path:
     """Write the synthetic universe under ``data_dir``, each file passed through its edit (if any)."""
     edits = edits or {}
     for raw in UNIVERSE:
-        frame = edits.get(raw, lambda f: f)(raw.frame())
-        path = data_dir / raw.relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
+        raw.write(data_dir, edits.get(raw))
     return data_dir
 
 
@@ -237,6 +603,27 @@ def _eth_conflict(f: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([f.iloc[: ETH_CONFLICT_HOUR + 1], second, f.iloc[ETH_CONFLICT_HOUR + 1 :]])
 
 
+def _bad_market_rates(f: pd.DataFrame) -> pd.DataFrame:
+    f = f.astype({"market_rate": object})
+    for i, text in PEG_BAD.items():
+        f.loc[i, "market_rate"] = text
+    return f
+
+
+def _duplicate_day(f: pd.DataFrame) -> pd.DataFrame:
+    return f.iloc[
+        [*range(AAVE_DUPLICATE_DAY + 1), AAVE_DUPLICATE_DAY, *range(AAVE_DUPLICATE_DAY + 1, len(f))]
+    ]
+
+
+def _eigen_first_row_52_days(f: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame([BROKEN_EIGEN_ROW], columns=f.columns), f], ignore_index=True)
+
+
+def _season_interpretations(f: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([f, pd.DataFrame(BROKEN_SEASON_ROWS, columns=f.columns)], ignore_index=True)
+
+
 DEFECTS: dict[RawFile, Edit] = {
     BINANCE_BTC_SPOT: _drop_hours(BINANCE_SPOT_HOLE),
     BINANCE_BTC_PERP: _bad_perp_prices,
@@ -248,6 +635,11 @@ DEFECTS: dict[RawFile, Edit] = {
     OKX_BTC_FUNDING: _okx_conflicts,
     POOL: _drop_hours(POOL_HOLE),
     GAS: _drop_hours(GAS_HOLE),
+    WEETH_ORACLE: _drop_hours(ORACLE_HOLE),
+    WEETH_PEG: _bad_market_rates,
+    AAVE_WETH: _duplicate_day,
+    EIGEN_REWARDS: _eigen_first_row_52_days,
+    SEASONAL_DROPS: _season_interpretations,
 }
 
 
@@ -301,27 +693,6 @@ def _build(root: Path, edits: dict[RawFile, Edit] | None) -> Built:
     return Built(data_dir, catalog_dir, build_catalog(data_dir, catalog_dir))
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """The synthetic universe without defects, built once for the module (read-only)."""
-    return _build(tmp_path_factory.mktemp("clean"), None)
-
-
-@pytest.fixture(scope="module")
-def broken(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """The synthetic universe with every defect in DEFECTS, built once for the module (read-only)."""
-    return _build(tmp_path_factory.mktemp("defects"), DEFECTS)
-
-
-@pytest.fixture
-def clean_copy(clean: Built, tmp_path: Path) -> Built:
-    """A private copy of the clean data dir and its built catalog, free to modify."""
-    data_dir, catalog_dir = tmp_path / "data", tmp_path / "catalog"
-    shutil.copytree(clean.data_dir, data_dir)
-    shutil.copytree(clean.catalog_dir, catalog_dir)
-    return Built(data_dir, catalog_dir, clean.result)
-
-
 # --- clean build ------------------------------------------------------------------------------
 
 EXPECTED_INSTRUMENTS = {
@@ -338,7 +709,36 @@ EXPECTED_INSTRUMENTS = {
     "BTC-USDT-SWAP.OKX",
     "ETH-USDT-SWAP.OKX",
     "ETHUSDT-UNIV3.ETHEREUM",
+    "EIGENETH-UNIV3.ETHEREUM",
+    "ETHFIETH-UNIV3.ETHEREUM",
+    "WEETHETH-CURVE.ETHEREUM",
+    "WSTETHETH-UNIV3.ETHEREUM",
+    "WEETH-ETHERFI.ETHEREUM",
+    "WEETH-ETHERFIQ.ETHEREUM",
+    "WSTETH-LIDO.ETHEREUM",
+    "WSTETH-LIDOQ.ETHEREUM",
+    "AUSDT-AAVE.ETHEREUM",
+    "VDUSDT-AAVE.ETHEREUM",
+    "AWETH-AAVE.ETHEREUM",
+    "VDWETH-AAVE.ETHEREUM",
+    "AWEETH-AAVE.ETHEREUM",
+    "AWSTETH-AAVE.ETHEREUM",
 }
+"""12 CEX instruments, and the wallet venue's 15: 5 pools, mint + withdrawal queue of 2 LSTs, and the
+aToken (plus debt token where borrowable) of 4 Aave reserves."""
+
+EXPECTED_SERIES = {
+    *(i for i in EXPECTED_INSTRUMENTS if not i.endswith(("Q.ETHEREUM", "-AAVE.ETHEREUM"))),
+    *(
+        f"{i}/funding"
+        for i in EXPECTED_INSTRUMENTS
+        if i.endswith(("-PERP.BINANCE", "-LINEAR.BYBIT", "-SWAP.OKX"))
+    ),
+    *(f"{token}-AAVE.ETHEREUM/reserve" for token in AAVE_TOKENS.values()),
+    "GAS",
+}
+"""The 30 catalog series: bars of 12 CEX instruments and 3 Uniswap pools, 6 funding series, flat rate
+bars of 2 peg pools and 2 LST mints, 4 Aave reserves, gas."""
 
 
 def test_clean_build_writes_instruments(clean: Built) -> None:
@@ -347,7 +747,9 @@ def test_clean_build_writes_instruments(clean: Built) -> None:
 
     assert ids == EXPECTED_INSTRUMENTS
     assert clean.result.rebuilt
-    assert clean.result.series == 20  # 12 CEX bar series + 6 funding + pool + gas
+    assert len(EXPECTED_SERIES) == 30
+    assert clean.result.series == 30  # 12 CEX bar series + 6 funding + 5 pools + 2 LST rates + 4 Aave + gas
+    assert set(manifest(clean.catalog_dir)["series"]) == EXPECTED_SERIES | {"REWARDS", "AAVE_PARAMS"}
 
 
 @pytest.mark.parametrize(
@@ -413,7 +815,8 @@ def test_clean_gas_prices(clean: Built) -> None:
 
 
 def test_clean_build_reports_only_missing_series(clean: Built) -> None:
-    """Without defects in the files, the only records are the series that have no own file."""
+    """Without defects in the files, the only records are the series that have no own file, the
+    oracle series' interpolation caveat and where the Aave parameters come from."""
     kinds = {
         key: [d["kind"] for d in s["defects"]] for key, s in manifest(clean.catalog_dir)["series"].items()
     }
@@ -430,8 +833,18 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
         "ETH-USDT-SWAP.OKX/funding",
     }
 
-    assert {k for k, v in kinds.items() if v} == no_own_file
+    interpolated = {"WEETH-ETHERFI.ETHEREUM", "WSTETH-LIDO.ETHEREUM"}  # the oracle files' caveat
+    no_own_file.add("AWSTETH-AAVE.ETHEREUM/reserve")  # its rates file is left out of the universe
+
+    assert {k for k, v in kinds.items() if v} == no_own_file | interpolated | {"AAVE_PARAMS"}
     assert all(kinds[k] == ["no_data"] for k in no_own_file)
+    assert all(kinds[k] == ["caveat"] for k in interpolated)
+    assert kinds["AAVE_PARAMS"] == ["decision"]  # which file each parameter comes from, always stated
+    assert kinds["REWARDS"] == []  # the clean reward files need no interpretation
+    for key in interpolated:
+        caveat = defects_of(clean.catalog_dir, key)["caveat"]
+        assert "interpolated from daily oracle readings" in caveat["decision"]
+        assert (caveat["count"], caveat["timestamps"]) == (0, [])
     assert clean.result.proxied_hours == 96 * 4  # ETH spot Binance + OKX spot BTC/ETH + OKX BTC perp
 
 
@@ -626,7 +1039,35 @@ EXPECTED_DEFECTS: dict[str, list[tuple[str, int, str]]] = {
     "ETH-USDT-SWAP.OKX": [("no_data", 0, "no own data and no proxy data")],
     "ETH-USDT-SWAP.OKX/funding": [("no_data", 0, "no own data and no proxy data")],
     "ETHUSDT-UNIV3.ETHEREUM": [("hole", 2, "2 filled from proxies ['ETHUSDT-SPOT.BYBIT']")],
+    "EIGENETH-UNIV3.ETHEREUM": [],
+    "ETHFIETH-UNIV3.ETHEREUM": [],
+    "WEETHETH-CURVE.ETHEREUM": [
+        ("bad_value", 2, "dropped rows with NaN or non-positive rate"),
+        ("hole", 2, "0 filled from proxies [], 2 left unfilled"),
+    ],
+    "WSTETHETH-UNIV3.ETHEREUM": [],
+    "WEETH-ETHERFI.ETHEREUM": [
+        ("caveat", 0, "interpolated from daily oracle readings"),
+        ("hole", 3, "0 filled from proxies [], 3 left unfilled"),
+    ],
+    "WSTETH-LIDO.ETHEREUM": [("caveat", 0, "interpolated from daily oracle readings")],
+    "AUSDT-AAVE.ETHEREUM/reserve": [],
+    "AWETH-AAVE.ETHEREUM/reserve": [("duplicate", 1, "identical rows: kept one")],
+    "AWEETH-AAVE.ETHEREUM/reserve": [],
+    "AWSTETH-AAVE.ETHEREUM/reserve": [("no_data", 0, "no own data and no proxy data")],
     "GAS": [("hole", 3, "left unfilled")],
+    "REWARDS": [
+        (
+            "interpretation",
+            1,
+            "the period covers 52 days, not a week; the published figure matches "
+            "eigen_earned/eth_restaked=1.5000 (per restaked eETH only) → used 1.093750 EIGEN per eETH",
+        ),
+        ("interpretation", 1, "'ETHFI Top-up (Feb)' repeats the ethfi_topups_raw.csv row"),
+        ("interpretation", 1, "payout_date='Jun 2024' is not a YYYY-MM-DD date → skipped"),
+        ("estimated", 1, "ranges valued at their midpoint: ['season_1']"),
+    ],
+    "AAVE_PARAMS": [("decision", 1, "standard-mode parameters from the reserve CSV")],
 }
 
 
@@ -799,6 +1240,11 @@ def _empty(path: Path) -> None:
             "cannot read CSV",
             id="empty-file",
         ),
+        pytest.param(AAVE_WETH, _binary_garbage, "cannot read CSV", id="aave-binary-garbage"),
+        pytest.param(WEETH_ORACLE, _empty, "cannot read CSV", id="oracle-empty-file"),
+        pytest.param(
+            EIGEN_POOL, _without_close, r"missing required column\(s\) \['close'\]", id="token-pool-no-close"
+        ),
     ],
 )
 def test_broken_file_fails_build_and_keeps_old_catalog(
@@ -878,7 +1324,7 @@ def test_bad_volume_is_a_reported_defect_not_a_crash(tmp_path: Path, volume: str
 def test_unchanged_inputs_skip_the_build(clean_copy: Built) -> None:
     """Same raw files and configs: nothing is rebuilt and the call is quick."""
     before = (clean_copy.catalog_dir / "manifest.json").read_text()
-    (clean_copy.data_dir / "aave").mkdir()
+    (clean_copy.data_dir / "aave").mkdir(exist_ok=True)
     (clean_copy.data_dir / "aave" / "unrelated.csv").write_text("a,b\n1,2\n")  # not a catalog input
     messages: list[str] = []
 
@@ -1030,8 +1476,8 @@ def test_cli_build_succeeds_with_progress(clean: Built, tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert f"raw history: {clean.data_dir.resolve()}" in done.stdout
-    assert "[20/20] wrote GAS" in done.stdout
-    assert "built 20 series in" in done.stdout
+    assert "[30/30] wrote GAS" in done.stdout
+    assert "built 30 series in" in done.stdout
     assert f"Report: {catalog.resolve() / 'validation_report.md'}" in done.stdout
     assert len(bars(catalog, "BTCUSDT-SPOT.BYBIT")) == HOURS
 
@@ -1168,3 +1614,104 @@ def test_real_data_build_finds_known_defects(real: tuple[Path, Path, float]) -> 
         assert (cov["files"], cov["own_rows"]) == ([], 0), key
         assert sum(p["count"] for p in cov["proxied"].values()) == cov["rows"] > 14_000, key
         assert "no_data" in {d["kind"] for d in cov["defects"]}, key
+
+
+def _text_rows(data_dir: Path, pattern: str) -> list[dict[str, str]]:
+    """The one file matching ``pattern`` as text rows (``#`` comment lines skipped)."""
+    (path,) = sorted(data_dir.glob(pattern))
+    lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def _percent(text: str) -> float:
+    return float(Decimal(text.removesuffix("%")) / 100)
+
+
+@pytest.mark.integration
+def test_real_data_build_has_wallet_series_rewards_and_params(real: tuple[Path, Path, float]) -> None:
+    """All 30 series, the reward payouts and the Aave parameters are built from the real data set."""
+    data_dir, catalog_dir, _ = real
+    series = manifest(catalog_dir)["series"]
+    catalog = ParquetDataCatalog(str(catalog_dir))
+
+    assert set(series) == EXPECTED_SERIES | {"REWARDS", "AAVE_PARAMS"}
+    wallet = sorted(k for k in EXPECTED_SERIES if k.split("/")[0].endswith(".ETHEREUM"))
+    assert len(wallet) == 11  # 5 pools, 2 LST mints, 4 Aave reserves
+    for key in [*wallet, "GAS"]:
+        assert series[key]["files"] and series[key]["own_rows"] > 0, key
+    assert {str(i.id) for i in catalog.instruments()} == EXPECTED_INSTRUMENTS
+
+    # a weETH oracle sample: a flat bar at the sample's own stamp, at the rate (to the 1e-10 step)
+    row = _text_rows(data_dir, "aave/oracle/weETH_ETH_oracle_*.csv")[1000]
+    ts = pd.Timestamp(row["timestamp"]).value
+    (bar,) = [b for b in bars(catalog_dir, "WEETH-ETHERFI.ETHEREUM") if b.ts_event == ts]
+    assert ohlcv(bar)[:4] == (bar.close.as_decimal(),) * 4 and bar.volume.as_decimal() == 0
+    assert abs(bar.close.as_decimal() - Decimal(row["oracle_price_eth"])) <= Decimal("5e-11")
+    # a weETH peg sample: the Curve pool is priced by the market rate
+    row = _text_rows(data_dir, "staking/market/weETH_peg_analysis_*.csv")[500]
+    ts = pd.Timestamp(row["timestamp"]).value
+    (bar,) = [b for b in bars(catalog_dir, "WEETHETH-CURVE.ETHEREUM") if b.ts_event == ts]
+    assert abs(bar.close.as_decimal() - Decimal(row["market_rate"])) <= Decimal("5e-11")
+
+    # a WETH reserve row: the snapshot at its targetDate with the exact values
+    row = next(
+        r
+        for r in _text_rows(data_dir, "aave/rates/aave_v3_aave-v3-ethereum_WETH_rates_*.csv")
+        if r["targetDate"] == "2024-06-01T00:00:00Z"
+    )
+    got = catalog.query(AaveReserveSnapshot, identifiers=["AWETH-AAVE.ETHEREUM"])
+    (snap,) = [c.data for c in got if c.data.ts_event == pd.Timestamp("2024-06-01", tz="UTC").value]
+    assert (snap.liquidity_index, snap.variable_borrow_index) == (
+        float(row["liquidityIndex"]),
+        float(row["variableBorrowIndex"]),
+    )
+    assert (snap.liquidity_rate, snap.variable_borrow_rate) == (
+        float(row["currentLiquidityRate"]),
+        float(row["currentVariableBorrowRate"]),
+    )
+    assert (snap.total_a_token, snap.total_variable_debt) == (
+        float(row["totalAToken"]),
+        float(row["totalVariableDebt"]),
+    )
+
+    # EIGEN per eETH = earned / (restaked + not restaked), paid when the (inclusive) period ends
+    payouts = [c.data for c in catalog.query(RewardDistribution)]
+    eigen_rows = _text_rows(data_dir, "staking/rewards/eigen_distributions_raw.csv")
+    assert {p.ts_event: p.per_eeth for p in payouts if p.token == "EIGEN"} == {
+        pd.Timestamp(r["staking_period_end"], tz="UTC").value + D: float(r["eigen_earned"])
+        / (float(r["eth_restaked"]) + float(r["eth_not_restaked"]))
+        for r in eigen_rows
+    }
+    topups = _text_rows(data_dir, "staking/rewards/ethfi_topups_raw.csv")
+    assert {(p.ts_event, p.per_eeth) for p in payouts if p.program == "ethfi_topup"} == {
+        (pd.Timestamp(r["top_up_date"], tz="UTC").value, float(r["ethfi_per_eeth_distributed"]))
+        for r in topups
+    }
+    assert series["REWARDS"]["rows"] == len(payouts)
+
+    # Aave parameters: WETH and weETH from the reserve CSV, the ETH e-mode 93 % / 95 % / 1 %
+    params = json.loads((catalog_dir / "aave_params.json").read_text())
+    with (data_dir / "aave/params/aave_current_v3_prams_etherum_mainnet.csv").open(encoding="utf-8-sig") as f:
+        header, *rows = list(csv.reader(f))
+    for reserve in ("WETH", "weETH"):
+        raw = {r[0]: r[header.index(reserve)] for r in rows if r}
+        got_params = params["reserves"][reserve]
+        assert (
+            got_params["ltv"],
+            got_params["liquidation_threshold"],
+            got_params["liquidation_bonus"],
+        ) == (
+            _percent(raw["LTV"]),
+            _percent(raw["Liquidation Threshold"]),
+            _percent(raw["Liquidation Bonus"]),
+        ), reserve
+    emode = params["emode"]
+    assert (emode["ltv"], emode["liquidation_threshold"], emode["liquidation_bonus"]) == (0.93, 0.95, 0.01)
+
+    # a run pricing weETH off the oracle is told the hourly values are interpolated
+    lo, hi = pd.Timestamp("2024-06-01", tz="UTC").value, pd.Timestamp("2024-06-08", tz="UTC").value
+    warnings = CatalogManifest(catalog_dir).window_report(["WEETH-ETHERFI.ETHEREUM"], lo, hi).warnings
+    assert any(
+        w.startswith("WEETH-ETHERFI.ETHEREUM: ") and "interpolated from daily oracle readings" in w
+        for w in warnings
+    )

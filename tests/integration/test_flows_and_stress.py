@@ -11,10 +11,12 @@ from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.currencies import ETH
 from nautilus_trader.model.objects import Money
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
+from data_catalog.bar_types import bar_type_for
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +113,9 @@ class _EthAirdrop(Actor):
         self.wallet, self.at, self.eth = wallet, at, eth
 
     def on_start(self) -> None:
-        self.clock.set_time_alert("airdrop", self.at, lambda _: self.wallet.exchange.adjust_account(Money(self.eth, ETH)))
+        self.clock.set_time_alert(
+            "airdrop", self.at, lambda _: self.wallet.exchange.adjust_account(Money(self.eth, ETH))
+        )
 
 
 def test_stray_eth_is_sold_as_dust_and_unexplained_value_shows_up_as_residual(catalog_dir, tmp_path):
@@ -126,12 +130,18 @@ def test_stray_eth_is_sold_as_dust_and_unexplained_value_shows_up_as_residual(ca
     fills = bt.engine.trader.generate_fills_report()
     sale = fills[(fills["instrument_id"] == str(bt.strategy.pool_id)) & (fills["order_side"] == "SELL")]
     target = run.strategy.gas_reserve_eth  # dust is everything above the configured gas reserve
-    assert len(sale) == 1 and float(sale["last_qty"].iloc[0]) == pytest.approx(reserve + 0.5 - target, abs=1e-6)
+    assert len(sale) == 1 and float(sale["last_qty"].iloc[0]) == pytest.approx(
+        reserve + 0.5 - target, abs=1e-6
+    )
     swap_gas = bt.accounting.gas[-1].eth
     assert nav.loc["2024-06-05 13:00", "wallet_eth"] == pytest.approx(target - swap_gas, abs=1e-6)
-    # the airdrop is value no category explains: that hour's residual is exactly its worth at the sale
-    sale_price = float(sale["last_px"].iloc[0])
+    # the airdrop is value no category explains: that hour's residual is exactly its worth at the
+    # hour's ETH mark (the sale's distance from the mark is slippage, which is explained)
+    hour = pd.Timestamp("2024-06-05T13:00Z")
+    marks = ParquetDataCatalog(str(catalog_dir)).bars(
+        bar_types=[str(bar_type_for(bt.strategy.pool_id))], start=hour, end=hour
+    )
     residual = nav["residual"]
-    assert residual.loc["2024-06-05 13:00"].item() == pytest.approx(0.5 * sale_price, rel=1e-9)
-    assert residual.drop(pd.Timestamp("2024-06-05T13:00Z")).abs().max() < 1e-6
+    assert residual.loc[hour].item() == pytest.approx(0.5 * marks[0].close.as_double(), rel=1e-9)
+    assert residual.drop(hour).abs().max() < 1e-6
     bt.engine.dispose()

@@ -1,4 +1,4 @@
-"""Messages for moving capital between the on-chain wallet, CEX wallets and the outside world.
+"""Messages between strategies, venues and the accounting actor: transfers, flows, venue events.
 
 Strategies never touch balances directly: they send a :class:`TransferRequest` to the
 ``TRANSFER_ENDPOINT`` and follow :class:`TransferEvent` on ``TRANSFER_TOPIC``. In a backtest the
@@ -85,13 +85,13 @@ class CapitalFlowKind(StrEnum):
 class CapitalFlow:
     kind: CapitalFlowKind
     amount: float
-    """USDT; for a withdrawal request ``float('inf')`` means everything (exit_full)."""
+    """Share-class currency; for a withdrawal request ``float('inf')`` means everything (exit_full)."""
     ts_event: int
 
 
 @dataclass(frozen=True)
 class PayoutRequest:
-    """Pay ``amount`` USDT from the on-chain wallet to the investor (completes a withdrawal)."""
+    """Pay ``amount`` of the share-class currency from the wallet to the investor (completes a withdrawal)."""
 
     amount: float
 
@@ -135,4 +135,61 @@ class LiquidationEvent:
     """The bar close the run marks positions at (execution loss = qty × (price − mark))."""
     fee: float
     insurance_credit: float
+    ts_event: int
+
+
+WALLET_TOPIC = "wallet.events"
+"""Protocol events of the on-chain wallet: interest, rewards, flash-loan fees, Aave liquidations."""
+
+
+@dataclass(frozen=True)
+class InterestAccrued:
+    """An aToken or debt-token balance moved with its reserve index (a debt grows more negative).
+
+    Usually growth; negative for an aToken when a new daily snapshot corrects the index below the
+    rate-extrapolated one.
+    """
+
+    token: str
+    amount: float
+    ts_event: int
+    borrowed: bool = False
+    """True for a debt token (borrow interest), False for an aToken (supply interest)."""
+
+
+@dataclass(frozen=True)
+class RewardCredited:
+    token: str
+    amount: float
+    program: str
+    estimated: bool
+    ts_event: int
+
+
+@dataclass(frozen=True)
+class FlashLoanFee:
+    provider: str
+    amount: float
+    """Flash-loaned ETH."""
+    fee: float
+    """ETH paid to the provider."""
+    ts_event: int
+
+
+@dataclass(frozen=True)
+class AaveLiquidated:
+    debt_token: str
+    repaid: float
+    collateral_token: str
+    seized: float
+    health_factor: float
+    ts_event: int
+
+
+@dataclass(frozen=True)
+class WithdrawalFinalised:
+    """An LST withdrawal request was paid: queue ETH became ETH."""
+
+    token: str
+    amount: float
     ts_event: int

@@ -1,0 +1,294 @@
+"""Executing wallet-venue orders against the protocols: the backend interface and its simulation.
+
+The wallet's execution client turns orders into protocol actions through a
+:class:`ProtocolBackend`. This module holds the interface and :class:`SimulatedBackend`, which
+prices each action from the simulated chain (pool prices with a size-dependent impact, LST
+protocol rates, Aave 1:1), checks it the way the chain would (balances, gas, Aave health factor,
+LTV and caps) and returns the fills to book. A web3 backend implements the same ``execute`` by
+sending transactions and reading receipts; strategies do not change.
+
+An order list is one transaction: every step is simulated on a copy of the balances, a flash
+loan covers what the steps need of ETH before they return it (its fee charged once), and either
+every step fills or none does — a failed transaction still costs its gas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nautilus_trader.cache.cache import Cache
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.orders import Order
+
+from adapters.cex.margin import last_price
+from adapters.defi import dex
+from adapters.defi.aave_market import AaveMarket
+from adapters.defi.config import StakingSpec, WalletVenueConfig
+from adapters.defi.currencies import WITHDRAWAL_QUEUE
+from adapters.defi.instruments import wallet_instrument_id
+
+FLASH_TOKEN = "ETH"
+"""Flash loans here borrow WETH (held as ETH)."""
+DUST = 1e-9
+
+
+class ExecutionRejected(Exception):
+    """The chain would refuse (or revert) the action; ``gas_operation`` is set when gas is still spent."""
+
+    def __init__(self, reason: str, gas_operation: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.gas_operation = gas_operation
+
+
+@dataclass(frozen=True)
+class PlannedFill:
+    order: Order
+    price: float
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What one transaction does: fills to book, its gas, a flash loan's fee, queued withdrawals."""
+
+    fills: tuple[PlannedFill, ...]
+    gas_operation: str
+    flash_amount: float = 0.0
+    flash_fee: float = 0.0
+    flash_provider: str = ""
+    queued: tuple[tuple[str, float, int], ...] = ()
+    """(LST token, queue ETH amount, time it becomes ETH) per withdrawal request."""
+
+
+class ProtocolBackend(Protocol):
+    def execute(self, orders: Sequence[Order], atomic: bool) -> Execution:
+        """Simulate or send ``orders``; raise :class:`ExecutionRejected` when the chain would refuse."""
+
+
+@dataclass
+class _Step:
+    price: float
+    changes: dict[str, float]
+    gas_operation: str
+    queued: tuple[str, float, int] | None = None
+    aave: str = ""
+    """``supply``, ``withdraw``, ``borrow`` or ``repay`` when the step touches Aave."""
+    cap_token: str = ""
+    cap_amount: float = 0.0
+
+
+@dataclass
+class ChainView:
+    """What the backend reads from the simulated chain (provided by the wallet venue's module)."""
+
+    cache: Cache
+    aave: AaveMarket | None
+    balances: Callable[[], dict[str, float]]
+    gas_cost_eth: Callable[[str], float]
+    now_ns: Callable[[], int]
+    accrue: Callable[[], None]
+    flash_provider: str
+    flash_fees: dict[str, float] = field(default_factory=dict)
+
+
+class SimulatedBackend:
+    """Prices and validates wallet-venue orders on the simulated chain (see the module docstring)."""
+
+    def __init__(self, config: WalletVenueConfig, chain: ChainView) -> None:
+        self.config = config
+        self.chain = chain
+        self._pools = {p.symbol: p for p in config.pools}
+        self._mints = {s.mint_symbol: s for s in config.staking}
+        self._queues = {s.queue_symbol: s for s in config.staking}
+        self._aave_tokens: dict[str, tuple[str, str, bool]] = {}
+        for reserve in config.aave.reserves:
+            self._aave_tokens[f"{reserve.a_token}-AAVE"] = (reserve.a_token, reserve.underlying, False)
+            if reserve.debt_token:
+                self._aave_tokens[f"{reserve.debt_token}-AAVE"] = (
+                    reserve.debt_token,
+                    reserve.underlying,
+                    True,
+                )
+
+    # -- pricing one step --------------------------------------------------------------------
+
+    def _mark(self, symbol: str) -> float:
+        price = last_price(self.chain.cache, wallet_instrument_id(self.config, symbol))
+        if price is None:
+            raise ExecutionRejected(f"no price yet for {symbol}")
+        return price
+
+    def _fill_price(self, order: Order, price: float) -> float:
+        """``price`` on the instrument's tick, as the fill will be booked."""
+        return self.chain.cache.instrument(order.instrument_id).make_price(price).as_double()
+
+    def _pool_step(self, order: Order, symbol: str) -> _Step:
+        """A swap at the pool's mark with price impact; the pool fee is booked as the fill's commission."""
+        pool = self._pools[symbol]
+        qty, mark, fee = order.quantity.as_double(), self._mark(symbol), float(pool.fee)
+        try:
+            if order.side == OrderSide.BUY:
+                price = self._fill_price(order, dex.quote_for_base(qty, mark, pool.depth, 0.0).avg_price)
+                changes = {pool.base: qty, pool.quote: -qty * price * (1 + fee)}
+            else:
+                price = self._fill_price(order, dex.sell_base(qty, mark, pool.depth, 0.0).avg_price)
+                changes = {pool.base: -qty, pool.quote: qty * price * (1 - fee)}
+        except ValueError as e:
+            raise ExecutionRejected(f"{symbol}: {e}") from None
+        return _Step(price, changes, "token_swap")
+
+    def _mint_step(self, order: Order, lst: StakingSpec) -> _Step:
+        if order.side != OrderSide.BUY:
+            exits = f"redeem through {lst.queue_symbol} or sell on {lst.market_pool}"
+            raise ExecutionRejected(f"{lst.mint_symbol} only mints; {exits}")
+        qty, rate = order.quantity.as_double(), self._fill_price(order, self._mark(lst.mint_symbol))
+        return _Step(rate, {lst.token: qty, "ETH": -qty * rate}, "stake")
+
+    def _queue_step(self, order: Order, lst: StakingSpec) -> _Step:
+        if order.side != OrderSide.SELL:
+            raise ExecutionRejected(f"{lst.queue_symbol} only takes withdrawal requests (sell)")
+        qty = order.quantity.as_double()
+        rate = self._fill_price(order, self._mark(lst.mint_symbol))
+        due = self.chain.now_ns() + int(lst.withdrawal_delay_hours * 3_600_000_000_000)
+        changes = {lst.token: -qty, WITHDRAWAL_QUEUE: qty * rate}
+        return _Step(rate, changes, "unstake_request", queued=(lst.token, qty * rate, due))
+
+    def _aave_step(self, order: Order, symbol: str) -> _Step:
+        if self.chain.aave is None:
+            raise ExecutionRejected(
+                "no Aave parameters in this catalog: rebuild it with the aave/params files"
+            )
+        token, underlying, is_debt = self._aave_tokens[symbol]
+        reserve = self.chain.aave.reserve_of(token)
+        if reserve is None or not self.chain.aave.ready(reserve.asset):
+            raise ExecutionRejected(f"no {symbol} index snapshot yet")
+        qty = order.quantity.as_double()
+        buying = order.side == OrderSide.BUY
+        sign = 1.0 if buying else -1.0
+        changes = {token: sign * qty, underlying: -sign * qty}
+        if is_debt:
+            action, gas = ("repay", "aave_repay") if buying else ("borrow", "aave_borrow")
+        else:
+            action, gas = ("supply", "aave_supply") if buying else ("withdraw", "aave_withdraw")
+        cap_amount = qty if action in ("supply", "borrow") else 0.0
+        return _Step(1.0, changes, gas, aave=action, cap_token=token, cap_amount=cap_amount)
+
+    def _step(self, order: Order) -> _Step:
+        symbol = order.instrument_id.symbol.value
+        if symbol in self._pools:
+            return self._pool_step(order, symbol)
+        if symbol in self._mints:
+            return self._mint_step(order, self._mints[symbol])
+        if symbol in self._queues:
+            return self._queue_step(order, self._queues[symbol])
+        if symbol in self._aave_tokens:
+            return self._aave_step(order, symbol)
+        raise ExecutionRejected(f"{order.instrument_id} is not a wallet-venue instrument")
+
+    # -- the transaction ---------------------------------------------------------------------
+
+    def execute(self, orders: Sequence[Order], atomic: bool) -> Execution:
+        self.chain.accrue()
+        balances = self.chain.balances()
+        before = dict(balances)
+        steps, fills = [], []
+        lowest_flash_balance = balances.get(FLASH_TOKEN, 0.0)
+        for order in orders:
+            step = self._step(order)
+            for code, change in step.changes.items():
+                balances[code] = balances.get(code, 0.0) + change
+            lowest_flash_balance = min(lowest_flash_balance, balances.get(FLASH_TOKEN, 0.0))
+            steps.append(step)
+            fills.append(PlannedFill(order, step.price))
+        gas_operation = self._gas_operation(steps, atomic)
+        # a transaction that reverts still burns its gas, if the wallet could send it at all
+        affordable = before.get("ETH", 0.0) + DUST >= self.chain.gas_cost_eth(gas_operation)
+        revert_gas = gas_operation if atomic and affordable else None
+        flash_amount = max(0.0, -lowest_flash_balance) if atomic else 0.0
+        fee_rate = self.chain.flash_fees.get(self.chain.flash_provider, 0.0)
+        flash_fee = flash_amount * fee_rate
+        balances[FLASH_TOKEN] = balances.get(FLASH_TOKEN, 0.0) - flash_fee
+        self._check_solvent(balances, revert_gas)
+        self._check_gas(balances, gas_operation, revert_gas)
+        self._check_aave(before, balances, steps, revert_gas)
+        queued = tuple(step.queued for step in steps if step.queued is not None)
+        provider = self.chain.flash_provider if flash_amount else ""
+        return Execution(tuple(fills), gas_operation, flash_amount, flash_fee, provider, queued)
+
+    def _gas_operation(self, steps: list[_Step], atomic: bool) -> str:
+        if not atomic or len(steps) == 1:
+            return steps[0].gas_operation
+        return "atomic_leverage" if any(s.aave == "borrow" for s in steps) else "atomic_deleverage"
+
+    def _check_solvent(self, balances: dict[str, float], gas_operation: str | None) -> None:
+        debt_tokens = {code for code, _, is_debt in self._aave_tokens.values() if is_debt}
+        short = {
+            code: amount for code, amount in balances.items() if amount < -DUST and code not in debt_tokens
+        }
+        if short:
+            detail = ", ".join(f"{code} {amount:.8f}" for code, amount in sorted(short.items()))
+            raise ExecutionRejected(
+                f"INSUFFICIENT_BALANCE: the wallet would end short of {detail}", gas_operation
+            )
+
+    def _check_gas(self, balances: dict[str, float], operation: str, revert_gas: str | None) -> None:
+        gas = self.chain.gas_cost_eth(operation)
+        if balances.get("ETH", 0.0) + DUST < gas:
+            raise ExecutionRejected(
+                f"INSUFFICIENT_GAS: {operation} needs {gas:.6f} ETH of gas, the wallet would hold "
+                f"{balances.get('ETH', 0.0):.6f}",
+                revert_gas,
+            )
+
+    def _check_aave(
+        self,
+        before: dict[str, float],
+        balances: dict[str, float],
+        steps: list[_Step],
+        revert_gas: str | None,
+    ) -> None:
+        actions = [s for s in steps if s.aave]
+        if not actions or self.chain.aave is None:
+            return
+        aave = self.chain.aave
+        added: dict[str, float] = {}
+        for step in actions:  # every step's addition counts against the cap, in order
+            if step.cap_amount:
+                added[step.cap_token] = added.get(step.cap_token, 0.0) + step.cap_amount
+                held = before.get(step.cap_token, 0.0)
+                if reason := aave.cap_check(step.cap_token, held, added[step.cap_token]):
+                    raise ExecutionRejected(f"AAVE_CAP: {reason}", revert_gas)
+        position = aave.position(balances)
+        if not position.debt:
+            return
+        prices = self.health_prices()
+        hf = aave.health_factor(position, prices)
+        if hf < 1.0:
+            raise ExecutionRejected(
+                f"AAVE_HEALTH: the position would end at health factor {hf:.4f} < 1", revert_gas
+            )
+        if (
+            any(s.aave in ("borrow", "withdraw") for s in actions)
+            and aave.borrowing_power(position, prices) < -DUST
+        ):
+            ltv = aave.loan_to_value(position, prices)
+            raise ExecutionRejected(
+                f"AAVE_LTV: borrowing or withdrawing to LTV {ltv:.4f} above the maximum", revert_gas
+            )
+
+    def health_prices(self) -> dict[str, float]:
+        """Reserve prices in ETH as Aave's oracles see them: LSTs at their rate, USDT via the pool.
+
+        Reserves without a price in this run are left out (a position holding one fails loudly).
+        """
+        prices = {"WETH": 1.0}
+        for lst in self.config.staking:
+            rate = last_price(self.chain.cache, wallet_instrument_id(self.config, lst.mint_symbol))
+            if rate is not None:
+                prices[lst.asset] = rate
+        eth_usd = last_price(self.chain.cache, wallet_instrument_id(self.config, self.config.eth_usd_pool))
+        if eth_usd:
+            prices["USDT"] = 1.0 / eth_usd
+        return prices

@@ -1,0 +1,223 @@
+"""ETH leveraged staking: an LST supplied to Aave v3 (e-mode) against a WETH borrow, via flash loans.
+
+With equity E (ETH) and target LTV λ the book holds S = E/(1−λ) of LST value and owes
+D = E·λ/(1−λ) WETH (DOMAIN.md, leverage arithmetic). Each change is one atomic transaction (an
+``OrderList`` the wallet's execution client runs all-or-nothing, its ETH shortfall flash-loaned):
+
+- lever (entry, deposits, re-lever): mint LST with the free ETH plus the new debt → supply it →
+  borrow the new debt (plus the flash-loan fee);
+- deleverage / unwind: repay debt with flash-loaned ETH → withdraw LST → sell it on its DEX pool
+  → the proceeds repay the flash loan.
+
+Bands (all config values): deleverage when HF < ``deleverage_health_factor`` or LTV > λ + band,
+re-lever when LTV < λ − band. HF and LTV are computed from the wallet's own balances and the LST
+protocol rate (Aave's e-mode oracle), as a live deployment would.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import InstrumentId
+
+from adapters.defi.aave import EModeParams, leverage_targets, target_ltv, validate_thresholds
+from adapters.defi.config import load_wallet_venue
+from strategies.base import DataNeeds, Phase
+from strategies.defi import DefiStrategy, StakingModeConfig
+
+
+class LeveragedStakingConfig(StakingModeConfig, frozen=True):
+    SHARE_CLASSES: ClassVar[tuple[str, ...]] = ("ETH",)
+
+    max_stake_spread_move: float = 0.0225
+    """Largest LST/ETH oracle drop the position must absorb while staying borrowable (fraction)."""
+    target_ltv: float | None = None
+    """λ, debt / collateral value the loop opens at; None: the real e-mode LTV × (1 −
+    ``max_stake_spread_move``) = 0.93 × 0.9775 ≈ 0.909 (DOMAIN.md decision)."""
+    deleverage_health_factor: float = 1.02
+    """Deleverage back to λ when the health factor falls below this."""
+    deleverage_ltv_band: float = 0.01
+    """Deleverage back to λ when LTV rises above λ + this."""
+    relever_ltv_band: float = 0.02
+    """Re-lever to λ when LTV falls below λ − this."""
+    flash_loan_provider: str = "BALANCER"
+    """Flash-loan provider (fees in ``configs/venues/ethereum.yaml``: BALANCER 0, MORPHO 0, AAVE 5 bps)."""
+    exit_slippage_buffer: float = 0.003
+    """Sell this fraction more LST than an unwind's fee-adjusted need, for price impact."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.target_ltv is not None and not 0 < self.target_ltv < 1:
+            raise ValueError(f"target_ltv must be in (0, 1), got {self.target_ltv}")
+        if not 0 <= self.max_stake_spread_move < 0.5:
+            raise ValueError(f"max_stake_spread_move must be in [0, 0.5), got {self.max_stake_spread_move}")
+        if not 0 < self.relever_ltv_band < 0.5:
+            raise ValueError(f"relever_ltv_band must be in (0, 0.5), got {self.relever_ltv_band}")
+        if not 0 < self.deleverage_ltv_band < 0.5:
+            raise ValueError(f"deleverage_ltv_band must be in (0, 0.5), got {self.deleverage_ltv_band}")
+        if not 0 <= self.exit_slippage_buffer < 0.05:
+            raise ValueError(f"exit_slippage_buffer must be in [0, 0.05), got {self.exit_slippage_buffer}")
+        providers = load_wallet_venue().flash_loans.fees
+        if self.flash_loan_provider not in providers:
+            raise ValueError(
+                f"flash_loan_provider {self.flash_loan_provider!r} is not configured "
+                f"(known: {sorted(providers)})"
+            )
+
+
+class LeveragedStakingStrategy(DefiStrategy):
+    def __init__(self, config: LeveragedStakingConfig) -> None:
+        super().__init__(config)
+        self.lev = config
+        self.lst = self.staking_spec(config.lst)
+        aave = self.wallet_config.aave
+        collateral = next(r for r in aave.reserves if r.underlying == self.lst.token)
+        borrowed = next(r for r in aave.reserves if r.underlying == "ETH")
+        assert borrowed.debt_token is not None
+        self.a_token, self.debt_token = collateral.a_token, borrowed.debt_token
+        self.a_symbol, self.debt_symbol = f"{collateral.a_token}-AAVE", f"{borrowed.debt_token}-AAVE"
+        self.weth_reserve_symbol = f"{borrowed.a_token}-AAVE"
+        self.flash_fee = self.wallet_config.flash_loans.fees[config.flash_loan_provider]
+        self.market_id = self.wallet_id(self.lst.market_pool)
+        self.target = 0.0
+        """λ, set from the real e-mode parameters before the run (``use_protocol_params``)."""
+        self.liquidation_threshold = 0.0
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def legs(self) -> list[InstrumentId]:
+        """The LST rate (health factor) and ETH/USD; the LST's DEX price, which unwinds sell at,
+        is optional: an unwind waits for an hour that has it."""
+        return [self.wallet_id(self.lst.mint_symbol), self.pool_id]
+
+    def data_needs(self) -> DataNeeds:
+        rewards = self.rewards_credited(self.lev)
+        return DataNeeds(
+            required=tuple(self.legs()),
+            optional=(self.market_id, *(self.reward_pools() if rewards else ())),
+            aave_reserves=(self.a_symbol, self.weth_reserve_symbol),
+            rewards=rewards,
+            trades=(self.wallet_id(self.a_symbol), self.wallet_id(self.debt_symbol)),
+        )
+
+    def use_protocol_params(self, aave_params: dict[str, Any]) -> None:
+        emode = aave_params["emode"]
+        params = EModeParams(**{**emode, "assets": tuple(emode["assets"])})
+        lam = self.lev.target_ltv or target_ltv(params.ltv, self.lev.max_stake_spread_move)
+        validate_thresholds(lam, self.lev.deleverage_health_factor, params)
+        if lam + self.lev.deleverage_ltv_band >= params.ltv:
+            raise ValueError(
+                f"target LTV {lam:.6f} + deleverage_ltv_band {self.lev.deleverage_ltv_band} must stay "
+                f"below the e-mode LTV {params.ltv} (borrowing stops there)"
+            )
+        if lam - self.lev.relever_ltv_band <= 0:
+            raise ValueError(
+                f"relever_ltv_band {self.lev.relever_ltv_band} must be below the target LTV {lam}"
+            )
+        self.target, self.liquidation_threshold = lam, params.liquidation_threshold
+
+    def position_tokens(self) -> set[str]:
+        return {self.a_token, self.debt_token, self.lst.token}
+
+    # -- the book ----------------------------------------------------------------------------
+
+    def book(self) -> tuple[float, float, float]:
+        """(LST supplied, its ETH value at the protocol rate, ETH owed)."""
+        supplied = self.wallet_balance(self.a_token)
+        return supplied, supplied * self.lst_rate(self.lst), -self.wallet_balance(self.debt_token)
+
+    def health(self) -> tuple[float, float]:
+        """(health factor, LTV) of the position; (inf, 0) without debt."""
+        _, value, debt = self.book()
+        if debt <= 0 or value <= 0:
+            return float("inf"), 0.0
+        return value * self.liquidation_threshold / debt, debt / value
+
+    # -- plans -------------------------------------------------------------------------------
+
+    def deploy_phases(self) -> list[Phase]:
+        return [self._lever]
+
+    def raise_cash_phases(self, amount: float) -> list[Phase]:
+        return [lambda: self._unwind(amount)]
+
+    def rebalance_phases(self) -> list[Phase] | None:
+        if self.book()[2] > 0:
+            hf, ltv = self.health()
+            target = self.target
+            if hf < self.lev.deleverage_health_factor or ltv > target + self.lev.deleverage_ltv_band:
+                if not self.priced_now(self.market_id):
+                    self.log.warning(
+                        f"HF {hf:.4f}, LTV {ltv:.4f}: no {self.market_id} price to deleverage at"
+                    )
+                    return None
+                self.log.info(f"deleverage: HF {hf:.4f}, LTV {ltv:.4f}")
+                return [self._deleverage]
+            if ltv < target - self.lev.relever_ltv_band:
+                self.log.info(f"re-lever: LTV {ltv:.4f}")
+                return [self._lever]
+        return self.idle_phases()
+
+    # -- the atomic transactions ------------------------------------------------------------
+
+    def _lever(self) -> None:
+        """Mint LST with free ETH plus new debt, supply it, borrow the new debt (one transaction)."""
+        _, value, debt = self.book()
+        free = max(0.0, self.free_capital())
+        _, target_debt = leverage_targets(value - debt + free, self.target)  # D = E·λ/(1−λ)
+        extra_debt = max(0.0, target_debt - debt)
+        if free + extra_debt <= 0:
+            return
+        quantity = (free + extra_debt) / self.lst_rate(self.lst)
+        self.submit_transaction(
+            [
+                (self.wallet_instrument(self.lst.mint_symbol), OrderSide.BUY, quantity),
+                (self.wallet_instrument(self.a_symbol), OrderSide.BUY, quantity),
+                (self.wallet_instrument(self.debt_symbol), OrderSide.SELL, extra_debt * (1 + self.flash_fee)),
+            ]
+        )
+
+    def _exit_price(self) -> float:
+        """ETH received per LST sold on the pool now (fee and buffer included)."""
+        pool = self.cache.instrument(self.market_id)
+        return self.price(pool.id) * (1 - float(pool.taker_fee)) / (1 + self.lev.exit_slippage_buffer)
+
+    def _repay_and_sell(self, repay: float, withdraw: float) -> None:
+        """Repay ``repay`` WETH, withdraw ``withdraw`` LST and sell it (one transaction)."""
+        self.submit_transaction(
+            [
+                (self.wallet_instrument(self.debt_symbol), OrderSide.BUY, repay),
+                (self.wallet_instrument(self.a_symbol), OrderSide.SELL, withdraw),
+                (self.wallet_instrument(self.lst.market_pool), OrderSide.SELL, withdraw),
+            ]
+        )
+
+    def _deleverage(self) -> None:
+        """Repay debt down to LTV λ after the sale: D' = λ(V − kD) / (1 − λk), k = LST sold per ETH repaid."""
+        supplied, value, debt = self.book()
+        exit_price = self._exit_price()
+        if debt <= 0:
+            return
+        rate = self.lst_rate(self.lst)
+        k = rate * (1 + self.flash_fee) / exit_price
+        lam = self.target
+        target_debt = max(0.0, lam * (value - k * debt) / (1 - lam * k))
+        repay = debt - target_debt
+        withdraw = min(supplied, repay * (1 + self.flash_fee) / exit_price)
+        self._repay_and_sell(repay, withdraw)
+
+    def _unwind(self, amount: float) -> None:
+        """Free ``amount`` ETH (``inf`` = all) by unwinding that fraction of the loop."""
+        shortfall = float("inf") if amount == float("inf") else amount - self.free_capital()
+        supplied, _, debt = self.book()
+        if shortfall <= 0 or supplied <= 0:
+            return
+        if not self.priced_now(self.market_id):
+            self.log.warning(f"no {self.market_id} price this hour: the unwind waits for one")
+            self.plans.retry(lambda: self._unwind(amount), until=lambda: self.priced_now(self.market_id))
+            return
+        exit_price = self._exit_price()
+        released = supplied * exit_price - debt * (1 + self.flash_fee)
+        fraction = 1.0 if shortfall == float("inf") or released <= 0 else min(1.0, shortfall / released)
+        self._repay_and_sell(debt * fraction, supplied * fraction)
