@@ -39,6 +39,7 @@ from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
 
 from adapters.cex.margin import VenueWalletReader, base_qty, last_price, shared_wallet_reader
+from adapters.defi.currencies import account_balances
 from adapters.defi.valuation import WalletValuation
 from adapters.events import (
     CAPITAL_TOPIC,
@@ -303,7 +304,7 @@ class AccountingActor(Actor):
     def sample(self, ts: int) -> None:
         """Record NAV, risk and the attributed change for the hour ending at ``ts``."""
         qty, prices, venues = self._holdings()
-        balances = self._wallet_balances()
+        balances = account_balances(self.cache, self.wallet_venue)
         wallet = self.book.sample(balances, self.cache)
         in_flight = sum(self._in_flight.values())
         nav_usdt = wallet.value + in_flight + sum(v["equity"] for v in venues.values())
@@ -386,12 +387,6 @@ class AccountingActor(Actor):
         usd += wallet_eth * eth_price
         columns = {f"net_delta_{asset.lower()}": q for asset, q in by_asset.items()}
         return {**columns, "net_delta_usd": usd, "gross_exposure_usd": gross}
-
-    def _wallet_balances(self) -> dict[str, float]:
-        account = self.cache.account_for_venue(self.wallet_venue)
-        if account is None:
-            return {}
-        return {c.code: m.as_double() for c, m in account.balances_total().items()}
 
     # -- results -----------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
 from adapters.defi.config import load_wallet_venue
-from adapters.defi.currencies import currency
+from adapters.defi.currencies import account_balances, currency
 from adapters.defi.instruments import wallet_instrument_id
 from adapters.defi.valuation import WalletValuation
 from adapters.events import (
@@ -283,10 +283,7 @@ class YieldStrategy(Strategy):
 
     def wallet_balances(self) -> dict[str, float]:
         """Every token balance of the on-chain wallet (debt tokens negative)."""
-        account = self.cache.account_for_venue(self.wallet_venue)
-        if account is None:
-            return {}
-        return {c.code: m.as_double() for c, m in account.balances_total().items()}
+        return account_balances(self.cache, self.wallet_venue)
 
     def wallet_balance(self, code: str) -> float:
         account = self.cache.account_for_venue(self.wallet_venue)

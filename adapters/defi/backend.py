@@ -111,6 +111,8 @@ class SimulatedBackend:
                     reserve.underlying,
                     True,
                 )
+        self._debt_tokens = {code for code, _, is_debt in self._aave_tokens.values() if is_debt}
+        """Tokens whose balance is negative by design (Aave debt)."""
 
     # -- pricing one step --------------------------------------------------------------------
 
@@ -223,9 +225,10 @@ class SimulatedBackend:
         return "atomic_leverage" if any(s.aave == "borrow" for s in steps) else "atomic_deleverage"
 
     def _check_solvent(self, balances: dict[str, float], gas_operation: str | None) -> None:
-        debt_tokens = {code for code, _, is_debt in self._aave_tokens.values() if is_debt}
         short = {
-            code: amount for code, amount in balances.items() if amount < -DUST and code not in debt_tokens
+            code: amount
+            for code, amount in balances.items()
+            if amount < -DUST and code not in self._debt_tokens
         }
         if short:
             detail = ", ".join(f"{code} {amount:.8f}" for code, amount in sorted(short.items()))

@@ -6,8 +6,10 @@ every process that builds or reads wallet instruments registers these first (ide
 
 from __future__ import annotations
 
+from nautilus_trader.cache.cache import Cache
 from nautilus_trader.model import currencies
 from nautilus_trader.model.enums import CurrencyType
+from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Currency
 
 from adapters.defi.config import WalletVenueConfig
@@ -48,3 +50,11 @@ def currency(code: str) -> Currency:
 
 _FOUND: dict[str, Currency] = {}
 """Looked-up currencies (a registered currency never changes within a process)."""
+
+
+def account_balances(cache: Cache, venue: Venue) -> dict[str, float]:
+    """Every balance of ``venue``'s account by currency code (debt tokens negative); {} before it exists."""
+    account = cache.account_for_venue(venue)
+    if account is None:
+        return {}
+    return {c.code: m.as_double() for c, m in account.balances_total().items()}

@@ -18,8 +18,8 @@ from nautilus_trader.model.instruments import CurrencyPair
 from nautilus_trader.model.objects import Price, Quantity
 
 from adapters.cex.instruments import precision_of
-from adapters.defi.config import PoolSpec, WalletVenueConfig
-from adapters.defi.currencies import currency, register_wallet_currencies
+from adapters.defi.config import WalletVenueConfig
+from adapters.defi.currencies import WITHDRAWAL_QUEUE, currency, register_wallet_currencies
 
 RATE_INCREMENT = "0.0000000001"
 """Price step of rate-priced instruments (LST mint/redeem, Aave 1:1): 1e-10."""
@@ -49,45 +49,25 @@ def _pair(
     )
 
 
-def pool_instrument(config: WalletVenueConfig, pool: PoolSpec) -> CurrencyPair:
-    """A DEX pool as a spot pair; the pool fee is charged as the taker fee."""
-    register_wallet_currencies(config)
-    return _pair(
-        config, pool.symbol, pool.base, pool.quote, pool.fee, pool.price_increment, pool.size_increment
-    )
+def _at_par(config: WalletVenueConfig, symbol: str, base: str, quote: str) -> CurrencyPair:
+    """A fee-free protocol instrument priced at a rate (LST mint/queue) or 1:1 (Aave)."""
+    return _pair(config, symbol, base, quote, "0", RATE_INCREMENT, TOKEN_INCREMENT)
 
 
 def wallet_instruments(config: WalletVenueConfig) -> list[CurrencyPair]:
-    """Every instrument of the wallet venue, pools first."""
+    """Every instrument of the wallet venue, pools first (a pool's fee is charged as its taker fee)."""
     register_wallet_currencies(config)
-    out = [pool_instrument(config, pool) for pool in config.pools]
+    out = [
+        _pair(config, p.symbol, p.base, p.quote, p.fee, p.price_increment, p.size_increment)
+        for p in config.pools
+    ]
     for lst in config.staking:
-        out.append(_pair(config, lst.mint_symbol, lst.token, "ETH", "0", RATE_INCREMENT, TOKEN_INCREMENT))
-        out.append(_pair(config, lst.queue_symbol, lst.token, "WQETH", "0", RATE_INCREMENT, TOKEN_INCREMENT))
+        out.append(_at_par(config, lst.mint_symbol, lst.token, "ETH"))
+        out.append(_at_par(config, lst.queue_symbol, lst.token, WITHDRAWAL_QUEUE))
     for reserve in config.aave.reserves:
-        out.append(
-            _pair(
-                config,
-                f"{reserve.a_token}-AAVE",
-                reserve.a_token,
-                reserve.underlying,
-                "0",
-                RATE_INCREMENT,
-                TOKEN_INCREMENT,
-            )
-        )
+        out.append(_at_par(config, f"{reserve.a_token}-AAVE", reserve.a_token, reserve.underlying))
         if reserve.debt_token:
-            out.append(
-                _pair(
-                    config,
-                    f"{reserve.debt_token}-AAVE",
-                    reserve.debt_token,
-                    reserve.underlying,
-                    "0",
-                    RATE_INCREMENT,
-                    TOKEN_INCREMENT,
-                )
-            )
+            out.append(_at_par(config, f"{reserve.debt_token}-AAVE", reserve.debt_token, reserve.underlying))
     return out
 
 

@@ -38,7 +38,7 @@ from adapters.cex.venue import CexVenueModule
 from adapters.defi.aave_market import AaveMarket
 from adapters.defi.backend import ChainView, Execution, SimulatedBackend
 from adapters.defi.config import WalletVenueConfig
-from adapters.defi.currencies import currency
+from adapters.defi.currencies import account_balances, currency
 from adapters.defi.instruments import eth_usd_pool_id, wallet_instrument_id
 from adapters.defi.upkeep import ProtocolUpkeep
 from adapters.events import (
@@ -95,6 +95,7 @@ class WalletModule(SimulationModule):
     ) -> None:
         super().__init__(WalletModuleConfig(venue=config.venue, component_id=f"Wallet-{config.venue}"))
         self.wallet_config = config
+        self._venue = Venue(config.venue)
         self._cex = cex_modules
         self._cex_configs: dict[str, CexVenueConfig] = {v: m.venue_config for v, m in cex_modules.items()}
         self._flows = sorted(flows or [], key=lambda f: f.ts)
@@ -157,10 +158,7 @@ class WalletModule(SimulationModule):
 
     def balances(self) -> dict[str, float]:
         """Every token balance of the wallet (debt tokens negative)."""
-        account = self.exchange.cache.account_for_venue(Venue(self.wallet_config.venue))
-        if account is None:
-            return {}
-        return {c.code: m.as_double() for c, m in account.balances_total().items()}
+        return account_balances(self.exchange.cache, self._venue)
 
     def balance(self, currency_) -> float:
         return self.balances().get(currency_.code, 0.0)

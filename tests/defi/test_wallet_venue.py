@@ -28,6 +28,7 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
 from adapters.defi.aave import EModeParams, ReserveParams, load_emode, load_reserve_params
+from adapters.defi.currencies import account_balances
 from adapters.events import (
     GAS_TOPIC,
     WALLET_TOPIC,
@@ -211,8 +212,7 @@ def atomic(*steps: tuple[str, OrderSide, float]) -> Action:
 
 def wallet_balances(strategy: ScriptedStrategy) -> dict[str, float]:
     """Every non-zero wallet balance, by currency code (debt tokens negative)."""
-    account = strategy.cache.account_for_venue(Venue("ETHEREUM"))
-    return {c.code: m.as_double() for c, m in account.balances_total().items() if m.as_double()}
+    return {c: q for c, q in account_balances(strategy.cache, Venue("ETHEREUM")).items() if q}
 
 
 def record(label: str) -> Action:
