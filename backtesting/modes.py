@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 from strategies.base import YieldStrategy, YieldStrategyConfig
 from strategies.basis import BasisStrategy, BasisStrategyConfig
+from strategies.hedged import (
+    HedgedLeveragedConfig,
+    HedgedLeveragedStrategy,
+    HedgedStakingConfig,
+    HedgedStakingStrategy,
+)
 from strategies.lending import LendingStrategy, LendingStrategyConfig
 from strategies.leveraged import LeveragedStakingConfig, LeveragedStakingStrategy
 from strategies.staking import StakingStrategy, StakingStrategyConfig
@@ -47,6 +53,18 @@ MODES: dict[str, ModeSpec] = {
             LeveragedStakingConfig,
             "LST on Aave e-mode against a WETH borrow, flash-loan loop",
             "ETH",
+        ),
+        ModeSpec(
+            "usdt_eth_staking_hedged_simple",
+            HedgedStakingStrategy,
+            HedgedStakingConfig,
+            "staked ETH (LST) hedged with short ETH perps on 3 CEXs",
+        ),
+        ModeSpec(
+            "usdt_eth_staking_hedged_leveraged",
+            HedgedLeveragedStrategy,
+            HedgedLeveragedConfig,
+            "flash-loan LST loop hedged with short ETH perps on 3 CEXs (the sUSDe trade)",
         ),
     )
 }

@@ -13,7 +13,9 @@ import pandas as pd
 from adapters.events import AaveLiquidated, FlashLoanFee
 from backtesting.config import RunConfig
 from backtesting.engine import Backtest, build_backtest
+from portfolio.benchmarks import benchmark_comparison
 from portfolio.results import summarize, write_results
+from strategies.hedged import HedgeSleeve
 
 Progress = Callable[[str], None]
 
@@ -68,6 +70,34 @@ def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     }
 
 
+def _hedge_figures(bt: Backtest, nav: pd.DataFrame) -> dict[str, Any]:
+    """A market-neutral mode's hedge quality and capital management, beside its returns."""
+    strategy = bt.strategy
+    if not isinstance(strategy, HedgeSleeve):
+        return {}
+    fraction = nav["net_delta_usd"].abs() / nav["nav_usdt"]
+    tolerance = strategy.hedging.delta_tolerance
+    margins = {}
+    for venue in strategy.hedge_venues:
+        notional = nav[f"perp_notional_{venue.lower()}"]
+        held = notional > 0
+        margins[venue] = float((nav[f"margin_balance_{venue.lower()}"][held] / notional[held]).min())
+    actions = strategy.actions
+    return {
+        "hedge": {
+            "delta_tolerance": tolerance,
+            "max_abs_delta_fraction": float(fraction.max()),
+            "hours_above_tolerance": int((fraction > tolerance).sum()),
+            "rehedges": actions.get("rehedge", 0),
+            "margin_top_ups": actions.get("margin_top_up", 0),
+            "deleverages": actions.get("deleverage", 0),
+            "min_margin_to_notional": margins,
+            "price_pnl_wallet": float(nav["price_pnl_wallet"].iloc[1:].sum()),
+            "price_pnl_cex": float(nav["price_pnl_cex"].iloc[1:].sum()),
+        }
+    }
+
+
 def _protocol_figures(nav: pd.DataFrame) -> dict[str, Any]:
     """On-chain risk and estimates worth reading beside the attribution."""
     figures: dict[str, Any] = {
@@ -108,8 +138,13 @@ def run_backtest(
             **_extra(bt, seconds),
             **_protocol_figures(nav),
             "model_warnings": _margin_tier_warnings(bt, nav),
+            **_hedge_figures(bt, nav),
         },
     )
+    if run.share_class == "USDT":  # USDT products to compare against: sUSDe and Aave USDT lending
+        summary["benchmarks"] = benchmark_comparison(
+            catalog_dir, run.start, run.end, summary["apy"], summary["max_drawdown"]
+        )
     venues = [*bt.cex_modules, run.strategy.wallet_venue]
     write_results(
         out_dir,
@@ -119,6 +154,7 @@ def run_backtest(
         engine=bt.engine,
         venues=venues,
         resolved_config=run.as_dict(),
+        actions=bt.strategy.action_log,
     )
     bt.engine.dispose()
     return RunResult(summary, out_dir, seconds)

@@ -32,6 +32,7 @@ from adapters.config import VENUE_CONFIG_DIR
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.instruments import wallet_instruments
 from data_catalog.bar_types import bar_type_for
+from data_catalog.benchmarks import SUSDE_GLOB, write_susde_benchmark
 from data_catalog.manifest import MANIFEST_FILE, SeriesCoverage, write_manifest
 from data_catalog.protocol_data import INPUT_GLOBS, write_aave_params, write_rewards
 from data_catalog.report import write_validation_report
@@ -47,7 +48,7 @@ from data_catalog.series import (
 from data_catalog.types import AaveReserveSnapshot, GasPrice
 from data_catalog.validation import Defect, hour_ranges, missing_on_grid, resolve_conflicts
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 """Bump when the build logic changes so existing catalogs are rebuilt."""
 
 Progress = Callable[[str], None]
@@ -67,7 +68,7 @@ def _fingerprint(data_dir: Path, specs: list[SeriesSpec]) -> str:
     digest = hashlib.sha256(BUILDER_VERSION.encode())
     for config in sorted(VENUE_CONFIG_DIR.glob("*.yaml")):
         digest.update(config.read_bytes())
-    for glob in [*(spec.glob for spec in specs), *INPUT_GLOBS]:
+    for glob in [*(spec.glob for spec in specs), *INPUT_GLOBS, SUSDE_GLOB]:
         for path in sorted(data_dir.glob(glob)):
             digest.update(str(path.relative_to(data_dir)).encode())
             digest.update(path.read_bytes())
@@ -302,7 +303,8 @@ def build_catalog(
         wallet = load_wallet_venue()
         coverages.append(write_rewards(catalog, data_dir))
         coverages.append(write_aave_params(tmp_dir, data_dir, wallet))
-        progress("wrote reward payouts and Aave risk parameters")
+        coverages.append(write_susde_benchmark(tmp_dir, data_dir))
+        progress("wrote reward payouts, Aave risk parameters and the sUSDe benchmark")
         write_manifest(tmp_dir, fingerprint, data_dir, coverages)
         write_validation_report(tmp_dir, data_dir, coverages)
     except BaseException:

@@ -121,6 +121,9 @@ class _Interval:
     """USDT."""
     flow: float = 0.0
     """Share class."""
+    trades: list[tuple[InstrumentId, float, float]] = field(default_factory=list)
+    """CEX fills as (instrument, signed base qty, mark at the fill): a position changed at a mark
+    other than the sample's price (a bar inside the hour) earns the move from there to the sample."""
 
 
 class AccountingActor(Actor):
@@ -229,6 +232,8 @@ class AccountingActor(Actor):
     def _on_liquidation(self, event: LiquidationEvent) -> None:
         self.liquidations.append(event)
         closed = -event.signed_base_qty  # the liquidation fill's signed quantity
+        # the venue liquidates on the bar before the cache holds it: mark the fill at that bar
+        self._interval.trades.append((InstrumentId.from_str(event.instrument_id), closed, event.mark))
         self._add(
             "liquidation_losses", -event.fee + event.insurance_credit - closed * (event.price - event.mark)
         )
@@ -243,21 +248,21 @@ class AccountingActor(Actor):
     def _on_fill(self, fill: OrderFilled) -> None:
         if fill.instrument_id.venue == self.wallet_venue:
             instrument = self.cache.instrument(fill.instrument_id)
-            self.book.on_fill(fill, instrument.base_currency.code, instrument.quote_currency.code)
+            self.book.on_fill(fill, instrument.base_currency.code, instrument.quote_currency.code, self.cache)
             return
         commission = fill.commission.as_double() if fill.commission is not None else 0.0
         if fill.commission is not None and fill.commission.currency != USDT:
             commission *= last_price(self.cache, fill.instrument_id) or 0.0
-        if fill.client_order_id.value.startswith("LIQ-"):
+        instrument = self.cache.instrument(fill.instrument_id)
+        mark = last_price(self.cache, fill.instrument_id)
+        if fill.client_order_id.value.startswith("LIQ-"):  # its mark comes with the LiquidationEvent
             self._add("liquidation_losses", -commission)
             return
         self._add("trading_fees", -commission)
-        instrument = self.cache.instrument(fill.instrument_id)
-        mark = last_price(self.cache, fill.instrument_id)
         if mark is not None:
-            signed = base_qty(instrument, fill.last_qty.as_double()) * (
-                1 if fill.order_side == OrderSide.BUY else -1
-            )
+            side = 1 if fill.order_side == OrderSide.BUY else -1
+            signed = base_qty(instrument, fill.last_qty.as_double()) * side
+            self._interval.trades.append((fill.instrument_id, signed, mark))
             self._add("slippage", -signed * (fill.last_px.as_double() - mark))
 
     # -- sampling ----------------------------------------------------------------------------
@@ -320,10 +325,15 @@ class AccountingActor(Actor):
         estimated = wallet.amounts.pop(ESTIMATED_REWARDS, 0.0) * per_usdt
         for category, amount in wallet.amounts.items():
             amounts[category] += amount
+        wallet_price_pnl = wallet.amounts.get("price_pnl", 0.0)
+        cex_price_pnl = 0.0
+        for instrument_id, signed, mark in interval.trades:
+            cex_price_pnl += signed * (prices.get(instrument_id, mark) - mark)
         if self._prev is not None:
             delta, basis = self._price_attribution(self._prev.qty, self._prev.prices, prices)
-            amounts["price_pnl"] += delta
+            cex_price_pnl += delta
             amounts["basis_pnl"] += basis
+        amounts["price_pnl"] += cex_price_pnl
         if per_usdt != 1.0:
             amounts = {category: amount * per_usdt for category, amount in amounts.items()}
         if self._prev is not None:
@@ -339,6 +349,10 @@ class AccountingActor(Actor):
             "flow": interval.flow,
             **amounts,
             ESTIMATED_REWARDS: estimated,
+            # price_pnl by leg (share class): the on-chain wallet's tokens and the CEX positions;
+            # for a non-USDT class the conversion term is in neither
+            "price_pnl_wallet": wallet_price_pnl * per_usdt,
+            "price_pnl_cex": cex_price_pnl * per_usdt,
             "residual": residual,
             "nav_usdt": nav_usdt,
             "wallet_value_usdt": wallet.value,
@@ -376,15 +390,24 @@ class AccountingActor(Actor):
         wallet_eth: float,
         eth_price: float,
     ) -> dict[str, float]:
-        """Net quantity per asset across venues (wallet ETH includes staked, supplied and owed ETH)."""
+        """Net quantity per asset across venues (wallet ETH includes staked, supplied and owed ETH).
+
+        ``net_delta_usd`` values each asset's net quantity at one reference price (the wallet's
+        ETH/USD, or the asset's spot — its perp where no spot is held), so a hedged book reads
+        zero rather than the perp/spot spread times the gross exposure.
+        """
         by_asset = dict.fromkeys(self._assets, 0.0)
-        usd = gross = 0.0
+        spot_ref: dict[str, float] = {}
+        perp_ref: dict[str, float] = {}
+        gross = 0.0
         for instrument_id, q in qty.items():
-            by_asset[self._metas[instrument_id].base] += q
-            usd += q * prices[instrument_id]
+            meta = self._metas[instrument_id]
+            by_asset[meta.base] += q
             gross += abs(q) * prices[instrument_id]
+            (perp_ref if meta.is_perp else spot_ref).setdefault(meta.base, prices[instrument_id])
+        reference = {**perp_ref, **spot_ref, **({"ETH": eth_price} if eth_price else {})}
         by_asset["ETH"] += wallet_eth
-        usd += wallet_eth * eth_price
+        usd = sum(q * reference.get(asset, 0.0) for asset, q in by_asset.items())
         columns = {f"net_delta_{asset.lower()}": q for asset, q in by_asset.items()}
         return {**columns, "net_delta_usd": usd, "gross_exposure_usd": gross}
 

@@ -13,6 +13,7 @@ from nautilus_trader.analysis import create_tearsheet_from_stats
 from nautilus_trader.model.identifiers import Venue
 
 from portfolio.accounting import CATEGORIES, AccountingActor
+from portfolio.benchmarks import tearsheet_lines
 from portfolio.metrics import daily_returns, hourly_returns, performance
 
 
@@ -75,14 +76,21 @@ def write_results(
     engine,
     venues: list[str],
     resolved_config: dict[str, Any],
+    actions: list[tuple[int, str, str]] = (),  # type: ignore[assignment]
 ) -> None:
-    """Write every file of the results folder (overwriting a previous run in ``out_dir``)."""
+    """Write every file of the results folder (overwriting a previous run in ``out_dir``).
+
+    ``actions`` is the strategy's action log, (ts, action, why) per plan started: ``actions.csv``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(_clean(summary), indent=2))
     (out_dir / "config.yaml").write_text(yaml.safe_dump(resolved_config, sort_keys=False))
     nav.to_csv(out_dir / "nav.csv")
     attribution_frame(nav).to_csv(out_dir / "attribution.csv")
     _write_event_logs(out_dir, accounting)
+    frame = pd.DataFrame(list(actions), columns=["ts", "action", "why"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame.to_csv(out_dir / "actions.csv", index=False)
     _write_nautilus_reports(out_dir, engine, venues)
     _write_tearsheet(out_dir, summary, nav)
 
@@ -131,6 +139,7 @@ def _write_tearsheet(out_dir: Path, summary: dict[str, Any], nav: pd.DataFrame) 
         "Net investor flows": round(summary["net_flows"], 2),
         "Reconciliation error": summary["reconciliation_error"],
         "Proxied series": len(summary["proxies"]),
+        **tearsheet_lines(summary.get("benchmarks")),
     }
     create_tearsheet_from_stats(
         stats_pnls=stats_pnls,

@@ -11,7 +11,9 @@ exactly. The first term is price P&L, except the part of an LST's move that is i
 growing — that is staking yield. The second is split by what changed the quantity, as reported by
 the venue's events: interest (Aave accrual), rewards, gas, flash-loan fees, Aave liquidations,
 trading fees, and trades — whose value at the marks is their slippage (a fill at the mark is
-worth zero; an LST sold on a DEX below its protocol rate is not). Transfers and investor flows
+worth zero; an LST sold on a DEX below its protocol rate is not) — when a trade happened at other
+prices than the sample's (a bar inside the hour), the move from there to the sample is price P&L.
+Transfers and investor flows
 move value in or out of the wallet at par and are not P&L. A token without a price yet is valued
 at zero throughout, so it reconciles and shows up as price P&L once its market opens.
 """
@@ -59,6 +61,8 @@ class WalletBook:
         self.valuation = valuation
         self.venue = venue
         self._changes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self._traded: list[tuple[str, float, float]] = []
+        """(token, quantity change, its price at the fill) of every wallet trade since the sample."""
         self._prev_qty: dict[str, float] = {}
         self._prev_prices: dict[str, float] = {}
         self._prev_rates: dict[str, float] = {}
@@ -73,11 +77,15 @@ class WalletBook:
     def _change(self, category: str, code: str, amount: float) -> None:
         self._changes[category][code] += amount
 
-    def on_fill(self, fill: OrderFilled, base: str, quote: str) -> None:
+    def on_fill(self, fill: OrderFilled, base: str, quote: str, cache: Cache) -> None:
         qty = fill.last_qty.as_double()
         sign = 1.0 if fill.order_side == OrderSide.BUY else -1.0
-        self._change("slippage", base, sign * qty)
-        self._change("slippage", quote, -sign * qty * fill.last_px.as_double())
+        changes = ((base, sign * qty), (quote, -sign * qty * fill.last_px.as_double()))
+        marks = self.valuation.prices((base, quote), cache)
+        for code, change in changes:
+            self._change("slippage", code, change)
+            if (mark := marks[code]) is not None:
+                self._traded.append((code, change, mark))
         if fill.commission is not None:
             self._change("trading_fees", fill.commission.currency.code, -fill.commission.as_double())
 
@@ -125,7 +133,12 @@ class WalletBook:
             amounts["price_pnl"] += move - staking
         for category, changes in self._changes.items():
             amounts[category] += sum(q * now[code] for code, q in changes.items())
+        for code, change, mark in self._traded:  # traded at a mark other than now: a price move
+            move = change * (now[code] - mark)
+            amounts["slippage"] -= move
+            amounts["price_pnl"] += move
         self._changes.clear()
+        self._traded.clear()
         eth_price = now.get("ETH") or 0.0
         eth_linked = sum(
             q * now[c] / eth_price for c, q in balances.items() if eth_price and self._eth_linked.get(c)

@@ -24,7 +24,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar
@@ -60,6 +60,14 @@ from strategies.plan import PlanRunner
 from strategies.sizing import round_down
 
 Phase = Callable[[], None]
+
+
+class Decision(NamedTuple):
+    """A plan the strategy decided to start: its action name, phases and the reason (logged)."""
+
+    action: str
+    phases: list[Phase]
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,8 @@ class YieldStrategy(Strategy):
             0,
         )
         self.rejections: list[str] = []
+        self.action_log: list[tuple[int, str, str]] = []
+        """(ts, action, why) of every plan started: the run's ``actions.csv``."""
         self._pending_deposits = 0.0
         self._pending_withdrawal = 0.0
         self._priced: list[InstrumentId] = []
@@ -177,6 +187,15 @@ class YieldStrategy(Strategy):
     def rebalance_phases(self) -> list[Phase] | None:
         """Phases restoring the targets, or None when the book is within its tolerances."""
         raise NotImplementedError
+
+    def rebalance_plan(self) -> Decision | None:
+        """The rebalance to start now, named for the action log; by default ``rebalance_phases``."""
+        phases = self.rebalance_phases()
+        return None if phases is None else Decision("rebalance", phases)
+
+    def gas_top_up_phases(self) -> list[Phase]:
+        """Phases refilling the wallet's gas ETH: raise its cost in the share currency, then buy it."""
+        return [*self.raise_cash_phases(self._gas_top_up_cost()), *self._gas_reserve_phases()]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -227,19 +246,18 @@ class YieldStrategy(Strategy):
             self._pending_deposits = 0.0
             self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()])
         elif self.wallet_balance("ETH") < self.cfg.gas_reserve_min_eth:
-            self._start_plan(
-                "gas_top_up", [*self.raise_cash_phases(self._gas_top_up_cost()), *self._gas_reserve_phases()]
-            )
-        elif (phases := self.rebalance_phases()) is not None:
-            self._start_plan("rebalance", phases)
-        elif dust := self._dust_phases():
+            self._start_plan("gas_top_up", self.gas_top_up_phases())
+        elif (decision := self.rebalance_plan()) is not None:
+            self._start_plan(decision.action, decision.phases, why=decision.why)
+        elif dust := self.dust_phases():
             self._start_plan("sell_dust", dust)
 
     def _start_plan(
-        self, action: str, phases: list[Phase], on_done: Callable[[], None] | None = None
+        self, action: str, phases: list[Phase], on_done: Callable[[], None] | None = None, why: str = ""
     ) -> None:
-        self.actions[action] += 1
-        self.log.info(f"{action}: starting")
+        self.actions[action] = self.actions.get(action, 0) + 1
+        self.action_log.append((self.clock.timestamp_ns(), action, why))
+        self.log.info(f"{action}: starting {why}".rstrip())
         self.plans.start(action, phases, on_done)
 
     # -- investor flows ----------------------------------------------------------------------
@@ -453,7 +471,7 @@ class YieldStrategy(Strategy):
             self._dust = [(c, q) for c, q in self.wallet_balances().items() if q > 0 and c not in kept]
         return self._dust
 
-    def _dust_phases(self) -> list[Phase]:
+    def dust_phases(self) -> list[Phase]:
         """Sell stray tokens (rewards, ETH beyond the gas reserve of a USDT class) worth enough."""
         phases: list[Phase] = []
         for code, held in self._dust_candidates():

@@ -49,18 +49,7 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
         super().__post_init__()
         if self.asset not in ("BTC", "ETH"):
             raise ValueError(f"asset must be 'BTC' or 'ETH', got {self.asset!r}")
-        if not self.hedge_allocation:
-            raise ValueError("hedge_allocation must name at least one venue")
-        for venue, weight in self.hedge_allocation.items():
-            if venue not in DEFAULT_ALLOCATION:
-                raise ValueError(
-                    f"hedge_allocation: unknown venue {venue!r} (known: {sorted(DEFAULT_ALLOCATION)})"
-                )
-            if weight < 0:
-                raise ValueError(f"hedge_allocation[{venue}] must be >= 0, got {weight}")
-        total = sum(self.hedge_allocation.values())
-        if abs(total - 1) > 1e-6:
-            raise ValueError(f"hedge_allocation must sum to 1, got {total:.6f} ({self.hedge_allocation})")
+        validate_allocation(self.hedge_allocation)
         if not 0 < self.perp_margin_fraction <= 1:
             raise ValueError(f"perp_margin_fraction must be in (0, 1], got {self.perp_margin_fraction}")
         if not 0 < self.delta_tolerance <= 0.1:
@@ -73,7 +62,26 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
 
     @property
     def venues(self) -> list[str]:
-        return [v for v, w in self.hedge_allocation.items() if w > 0]
+        return allocated_venues(self.hedge_allocation)
+
+
+def validate_allocation(allocation: dict[str, float]) -> None:
+    """A ``hedge_allocation``: known CEX venues, non-negative weights summing to 1."""
+    if not allocation:
+        raise ValueError("hedge_allocation must name at least one venue")
+    for venue, weight in allocation.items():
+        if venue not in DEFAULT_ALLOCATION:
+            known = sorted(DEFAULT_ALLOCATION)
+            raise ValueError(f"hedge_allocation: unknown venue {venue!r} (known: {known})")
+        if weight < 0:
+            raise ValueError(f"hedge_allocation[{venue}] must be >= 0, got {weight}")
+    total = sum(allocation.values())
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f"hedge_allocation must sum to 1, got {total:.6f} ({allocation})")
+
+
+def allocated_venues(allocation: dict[str, float]) -> list[str]:
+    return [v for v, w in allocation.items() if w > 0]
 
 
 class BasisStrategy(YieldStrategy):

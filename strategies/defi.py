@@ -59,6 +59,11 @@ class DefiStrategy(YieldStrategy):
         value = free * self.valuation.numeraire_price(self.share, self.cache)
         return self.deploy_phases() if value > self.defi.min_deploy_usd else None
 
+    def free_eth(self) -> float:
+        """ETH in the wallet beyond the gas reserve: what a staking book can put to work (for an
+        ETH share class this is its free capital)."""
+        return self.wallet_balance("ETH") - self.cfg.gas_reserve_eth
+
     def staking_spec(self, token: str) -> StakingSpec:
         return next(s for s in self.wallet_config.staking if s.token == token)
 

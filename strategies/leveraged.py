@@ -23,7 +23,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.defi.aave import EModeParams, leverage_targets, target_ltv, validate_thresholds
 from adapters.defi.config import load_wallet_venue
-from strategies.base import DataNeeds, Phase
+from strategies.base import DataNeeds, Decision, Phase
 from strategies.defi import DefiStrategy, StakingModeConfig
 
 
@@ -143,28 +143,29 @@ class LeveragedStakingStrategy(DefiStrategy):
         return [lambda: self._unwind(amount)]
 
     def rebalance_phases(self) -> list[Phase] | None:
+        return self.idle_phases()
+
+    def rebalance_plan(self) -> Decision | None:
+        """Keep the loop inside its bands first (deleverage / re-lever), else deploy idle ETH."""
         if self.book()[2] > 0:
             hf, ltv = self.health()
             target = self.target
+            why = f"HF {hf:.4f}, LTV {ltv:.4f}"
             if hf < self.lev.deleverage_health_factor or ltv > target + self.lev.deleverage_ltv_band:
                 if not self.priced_now(self.market_id):
-                    self.log.warning(
-                        f"HF {hf:.4f}, LTV {ltv:.4f}: no {self.market_id} price to deleverage at"
-                    )
+                    self.log.warning(f"{why}: no {self.market_id} price to deleverage at")
                     return None
-                self.log.info(f"deleverage: HF {hf:.4f}, LTV {ltv:.4f}")
-                return [self._deleverage]
+                return Decision("deleverage", [self._deleverage], why)
             if ltv < target - self.lev.relever_ltv_band:
-                self.log.info(f"re-lever: LTV {ltv:.4f}")
-                return [self._lever]
-        return self.idle_phases()
+                return Decision("relever", [self._lever], why)
+        return super().rebalance_plan()
 
     # -- the atomic transactions ------------------------------------------------------------
 
     def _lever(self) -> None:
         """Mint LST with free ETH plus new debt, supply it, borrow the new debt (one transaction)."""
         _, value, debt = self.book()
-        free = max(0.0, self.free_capital())
+        free = max(0.0, self.free_eth())
         _, target_debt = leverage_targets(value - debt + free, self.target)  # D = E·λ/(1−λ)
         extra_debt = max(0.0, target_debt - debt)
         if free + extra_debt <= 0:
@@ -209,7 +210,7 @@ class LeveragedStakingStrategy(DefiStrategy):
 
     def _unwind(self, amount: float) -> None:
         """Free ``amount`` ETH (``inf`` = all) by unwinding that fraction of the loop."""
-        shortfall = float("inf") if amount == float("inf") else amount - self.free_capital()
+        shortfall = float("inf") if amount == float("inf") else amount - self.free_eth()
         supplied, _, debt = self.book()
         if shortfall <= 0 or supplied <= 0:
             return

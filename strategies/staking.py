@@ -69,14 +69,14 @@ class StakingStrategy(DefiStrategy):
         return self.idle_phases()
 
     def _stake(self) -> None:
-        free = self.free_capital()
+        free = self.free_eth()
         if free > 0:
             mint = self.wallet_instrument(self.lst.mint_symbol)
             self.submit_market(mint, OrderSide.BUY, free / self.lst_rate(self.lst))
 
     def _unstake(self, amount: float) -> None:
         held = self.wallet_balance(self.lst.token)
-        shortfall = float("inf") if amount == float("inf") else amount - self.free_capital()
+        shortfall = float("inf") if amount == float("inf") else amount - self.free_eth()
         if shortfall <= 0 or held <= 0:
             return
         pool = self.wallet_instrument(self.lst.market_pool)

@@ -96,6 +96,17 @@ class WalletValuation:
             code = rule.underlying
         return code == "ETH"
 
+    def eth_exposure(self, balances: dict[str, float], cache: Cache) -> float:
+        """The ETH delta of ``balances``: ETH-linked tokens at their ETH value, debt negative."""
+        linked = [c for c, q in balances.items() if q and self.is_eth_linked(c)]
+        if not linked:
+            return 0.0
+        prices = self.prices([*linked, "ETH"], cache)
+        eth = prices["ETH"]
+        if not eth:
+            raise LookupError("no ETH price yet")
+        return sum(balances[c] * (prices[c] or 0.0) for c in linked) / eth
+
     def staking_rate(self, code: str) -> tuple[InstrumentId, str] | None:
         """For an LST (or its aToken): the protocol-rate instrument and what the rate is in."""
         while code in self.rules:

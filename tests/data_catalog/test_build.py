@@ -739,6 +739,8 @@ EXPECTED_SERIES = {
 }
 """The 30 catalog series: bars of 12 CEX instruments and 3 Uniswap pools, 6 funding series, flat rate
 bars of 2 peg pools and 2 LST mints, 4 Aave reserves, gas."""
+NON_SERIES = {"REWARDS", "AAVE_PARAMS", "BENCHMARK_SUSDE"}
+"""Manifest records of inputs that are not series on a grid: reward payouts, Aave parameters, sUSDe."""
 
 
 def test_clean_build_writes_instruments(clean: Built) -> None:
@@ -749,7 +751,7 @@ def test_clean_build_writes_instruments(clean: Built) -> None:
     assert clean.result.rebuilt
     assert len(EXPECTED_SERIES) == 30
     assert clean.result.series == 30  # 12 CEX bar series + 6 funding + 5 pools + 2 LST rates + 4 Aave + gas
-    assert set(manifest(clean.catalog_dir)["series"]) == EXPECTED_SERIES | {"REWARDS", "AAVE_PARAMS"}
+    assert set(manifest(clean.catalog_dir)["series"]) == EXPECTED_SERIES | NON_SERIES
 
 
 @pytest.mark.parametrize(
@@ -835,12 +837,14 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
 
     interpolated = {"WEETH-ETHERFI.ETHEREUM", "WSTETH-LIDO.ETHEREUM"}  # the oracle files' caveat
     no_own_file.add("AWSTETH-AAVE.ETHEREUM/reserve")  # its rates file is left out of the universe
+    always_noted = {"AAVE_PARAMS", "BENCHMARK_SUSDE"}  # parameter source; no benchmark file here
 
-    assert {k for k, v in kinds.items() if v} == no_own_file | interpolated | {"AAVE_PARAMS"}
+    assert {k for k, v in kinds.items() if v} == no_own_file | interpolated | always_noted
     assert all(kinds[k] == ["no_data"] for k in no_own_file)
     assert all(kinds[k] == ["caveat"] for k in interpolated)
     assert kinds["AAVE_PARAMS"] == ["decision"]  # which file each parameter comes from, always stated
     assert kinds["REWARDS"] == []  # the clean reward files need no interpretation
+    assert kinds["BENCHMARK_SUSDE"] == ["no_data"]  # the synthetic universe has no benchmark file
     for key in interpolated:
         caveat = defects_of(clean.catalog_dir, key)["caveat"]
         assert "interpolated from daily oracle readings" in caveat["decision"]
@@ -1068,6 +1072,7 @@ EXPECTED_DEFECTS: dict[str, list[tuple[str, int, str]]] = {
         ("estimated", 1, "ranges valued at their midpoint: ['season_1']"),
     ],
     "AAVE_PARAMS": [("decision", 1, "standard-mode parameters from the reserve CSV")],
+    "BENCHMARK_SUSDE": [("no_data", 1, "no benchmarks/ethena_susde_apr_benchmark_*.csv file")],
 }
 
 
@@ -1634,7 +1639,7 @@ def test_real_data_build_has_wallet_series_rewards_and_params(real: tuple[Path, 
     series = manifest(catalog_dir)["series"]
     catalog = ParquetDataCatalog(str(catalog_dir))
 
-    assert set(series) == EXPECTED_SERIES | {"REWARDS", "AAVE_PARAMS"}
+    assert set(series) == EXPECTED_SERIES | NON_SERIES
     wallet = sorted(k for k in EXPECTED_SERIES if k.split("/")[0].endswith(".ETHEREUM"))
     assert len(wallet) == 11  # 5 pools, 2 LST mints, 4 Aave reserves
     for key in [*wallet, "GAS"]:

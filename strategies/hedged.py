@@ -1,0 +1,347 @@
+"""USDT market-neutral: staked ETH hedged with short ETH perps on the CEXs (DOMAIN.md modes 7, 8).
+
+Capital is USDT in the on-chain wallet. ``stake_allocation`` of it buys ETH on the wallet's
+ETH/USDT pool and goes into the staking sleeve — an LST (``usdt_eth_staking_hedged_simple``) or
+the flash-loan loop of ``eth_leveraged`` (``…_leveraged``); the rest is sent to the CEXs by
+``hedge_allocation`` as USDT margin for ETH perp shorts. The short is sized to the wallet's
+realised net long ETH (LST × LST/ETH rate, minus debt for the loop, plus the ETH held), not to
+the allocation, split by ``hedge_allocation``, and re-hedged when |net delta| exceeds
+``delta_tolerance`` of NAV. The same trade as Ethena's sUSDe, run by the user.
+
+Capital management, most urgent first, at each tick:
+
+1. the sleeve's own safety: the loop deleverages atomically when its HF or LTV leaves its band
+   (then the hedge follows the smaller net long);
+2. margin: when a venue's margin balance falls below ``margin_floor`` × its perp notional, every
+   venue under ``margin_target`` × notional is topped up to it — from wallet USDT first, then
+   from venues holding margin above their target, then by releasing ETH from the staking sleeve
+   (sold for USDT, the hedge shrunk to match). Every move is a transfer with its gas or venue fee
+   and its delay; what cannot be restored in time is liquidated by the venue, and shows;
+3. delta drift beyond ``delta_tolerance``: resize the shorts.
+
+One mixin serves both modes: it sits before the staking strategy in the class's MRO, so
+``super()`` reaches the sleeve's own stake / unstake / band logic, which it uses in ETH.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import msgspec
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import InstrumentId
+
+from adapters.cex.config import load_cex_venue
+from adapters.cex.instruments import cex_instrument_id
+from adapters.events import TransferKind
+from strategies.base import Decision, Phase
+from strategies.basis import CENT_BUFFER, DEFAULT_ALLOCATION, allocated_venues, validate_allocation
+from strategies.defi import DefiStrategy
+from strategies.leveraged import LeveragedStakingConfig, LeveragedStakingStrategy
+from strategies.sizing import split_by_weights
+from strategies.staking import StakingStrategy, StakingStrategyConfig
+
+
+RAISE_COST_BUFFER = 0.01
+"""A withdrawal unwinds this much more than it pays out: the pool fees and impact of selling LST →
+ETH → USDT and the perps' fees (what is left over stays in the wallet for the next deployment)."""
+
+
+class HedgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The hedge sleeve of the market-neutral modes (fractions; amounts in USDT)."""
+
+    stake_allocation: float = 0.5
+    """Share of deployed capital that buys ETH for the staking sleeve; the rest is CEX margin."""
+    hedge_allocation: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_ALLOCATION))
+    """Share of the short (and of the margin) on each CEX venue; must sum to 1."""
+    delta_tolerance: float = 0.005
+    """Re-hedge when |net ETH delta| exceeds this fraction of NAV."""
+    margin_floor: float = 0.25
+    """Top up margin when a venue's margin balance falls below this fraction of its perp notional
+    (first-tier maintenance is 0.5%: the floor leaves room for a further ETH rise of ≈ floor
+    while the transfers are under way)."""
+    margin_target: float = 0.5
+    """Venues under this fraction of their perp notional are topped up to it."""
+    eth_trade_buffer: float = 0.003
+    """Fraction kept back when buying ETH with USDT (and added when selling), for pool impact."""
+
+    def __post_init__(self) -> None:
+        validate_allocation(self.hedge_allocation)
+        if not 0 < self.stake_allocation < 1:
+            raise ValueError(f"stake_allocation must be in (0, 1), got {self.stake_allocation}")
+        if not 0 < self.delta_tolerance <= 0.1:
+            raise ValueError(f"delta_tolerance must be in (0, 0.1], got {self.delta_tolerance}")
+        if not 0.02 <= self.margin_floor < self.margin_target:
+            raise ValueError(
+                f"need 0.02 <= margin_floor < margin_target, got {self.margin_floor}, {self.margin_target}"
+            )
+        entry_margin = (1 - self.stake_allocation) / self.stake_allocation
+        if self.margin_target > entry_margin:
+            raise ValueError(
+                f"margin_target {self.margin_target} is above the margin the entry leaves, "
+                f"(1 − stake_allocation) / stake_allocation = {entry_margin:.3f}: lower "
+                f"stake_allocation ({self.stake_allocation}) or margin_target"
+            )
+        if not 0 <= self.eth_trade_buffer < 0.05:
+            raise ValueError(f"eth_trade_buffer must be in [0, 0.05), got {self.eth_trade_buffer}")
+
+
+class HedgedStakingConfig(StakingStrategyConfig, frozen=True):
+    """``usdt_eth_staking_hedged_simple``: an LST hedged with short perps."""
+
+    SHARE_CLASSES: ClassVar[tuple[str, ...]] = ("USDT",)
+    hedge: HedgeConfig = msgspec.field(default_factory=HedgeConfig)
+
+
+class HedgedLeveragedConfig(LeveragedStakingConfig, frozen=True):
+    """``usdt_eth_staking_hedged_leveraged``: the flash-loan loop hedged with short perps."""
+
+    SHARE_CLASSES: ClassVar[tuple[str, ...]] = ("USDT",)
+    hedge: HedgeConfig = msgspec.field(default_factory=HedgeConfig)
+
+
+class HedgeSleeve(DefiStrategy):
+    """The short-perp sleeve and the cross-venue capital management (see the module docstring)."""
+
+    def __init__(self, config: HedgedStakingConfig | HedgedLeveragedConfig) -> None:
+        super().__init__(config)
+        self.hedging = config.hedge
+        self.hedge_venues = allocated_venues(config.hedge.hedge_allocation)
+        self.weights = {v: config.hedge.hedge_allocation[v] for v in self.hedge_venues}
+        self.perp_ids = {v: cex_instrument_id(v, "ETH", "perp") for v in self.hedge_venues}
+        self.withdrawal_fees = {v: load_cex_venue(v).transfers.withdrawal_fee_usdt for v in self.hedge_venues}
+
+    def legs(self) -> list[InstrumentId]:
+        return [*super().legs(), *self.perp_ids.values()]
+
+    def position_tokens(self) -> set[str]:
+        return {*super().position_tokens(), "ETH"}  # ETH beyond the gas reserve is staked, not dust
+
+    # -- the book ----------------------------------------------------------------------------
+
+    def eth_price(self) -> float:
+        return self.price(self.pool_id)
+
+    def wallet_eth(self) -> float:
+        """The wallet's net long ETH: ETH, LST and aTokens at the protocol rate, minus debt."""
+        return self.valuation.eth_exposure(self.wallet_balances(), self.cache)
+
+    def sleeve_eth(self) -> float:
+        """The staking sleeve's net ETH (the wallet's, without the ETH it holds as ETH)."""
+        return self.wallet_eth() - self.wallet_balance("ETH")
+
+    def shorts(self) -> dict[str, float]:
+        """ETH held short on each venue (base units, positive)."""
+        return {v: -sum(p.signed_qty for p in self.venue_wallets(v).perps) for v in self.hedge_venues}
+
+    def net_delta(self) -> float:
+        """Net ETH across every venue: the wallet's long minus the shorts."""
+        return self.wallet_eth() - sum(self.shorts().values())
+
+    # -- the five actions --------------------------------------------------------------------
+
+    def deploy_phases(self) -> list[Phase]:
+        """Send the margin share to the venues, buy ETH with the rest, stake it, then hedge it."""
+        return [
+            self._send_margin,
+            self._buy_eth,
+            *super().deploy_phases(),
+            self._sweep_to_futures,
+            self._resize_hedge,
+        ]
+
+    def raise_cash_phases(self, amount: float) -> list[Phase]:
+        """Free ``amount`` USDT (``inf`` = all) by shrinking both sleeves by the same fraction."""
+        held = self.wallet_balance("USDT")
+        if amount != float("inf") and amount <= held:
+            return []
+        invested = self.nav_estimate() - held
+        need = (amount - held + sum(self.withdrawal_fees.values())) * (1 + RAISE_COST_BUFFER)
+        fraction = 1.0 if amount == float("inf") or invested <= 0 else min(1.0, need / invested)
+        release = float("inf") if fraction >= 1.0 else fraction * max(0.0, self.sleeve_eth())
+        withdrawals: dict[str, float] = {}
+
+        def size_withdrawals() -> None:
+            for venue in self.hedge_venues:
+                equity = max(0.0, self.venue_wallets(venue).equity)
+                withdrawals[venue] = float("inf") if fraction >= 1.0 else fraction * equity
+
+        return [
+            *super().raise_cash_phases(release),
+            self._sell_free_eth,
+            self._close_hedge if fraction >= 1.0 else self._resize_hedge,
+            size_withdrawals,
+            lambda: self._venues_to_spot(withdrawals),
+            lambda: self._withdraw_from_venues(withdrawals),
+        ]
+
+    def dust_phases(self) -> list[Phase]:
+        """Reward tokens sold for ETH add to the long: the hedge follows in the same plan."""
+        phases = super().dust_phases()
+        return [*phases, self._resize_hedge] if phases else []
+
+    def gas_top_up_phases(self) -> list[Phase]:
+        """Refill the gas ETH from the staking sleeve (raising 0 free ETH refills the reserve), or
+        with wallet USDT when the sleeve is empty."""
+        return [*super().raise_cash_phases(0.0), *self._gas_reserve_phases(), self._resize_hedge]
+
+    # -- rebalancing -------------------------------------------------------------------------
+
+    def rebalance_plan(self) -> Decision | None:
+        sleeve = super().rebalance_plan()  # the loop's bands, or idle capital (idle_phases below)
+        if sleeve is not None:
+            return Decision(sleeve.action, [*sleeve.phases, self._resize_hedge], sleeve.why)
+        if (top_up := self._margin_top_up()) is not None:
+            return top_up
+        drift = self._delta_drift()
+        if drift > self.hedging.delta_tolerance:
+            return Decision("rehedge", [self._resize_hedge], f"|net delta| {drift:.4%} of NAV")
+        return None
+
+    def idle_phases(self) -> list[Phase] | None:
+        """USDT worth more than ``min_deploy_usd`` is deployed like new capital; ETH is staked."""
+        if self.wallet_balance("USDT") > self.defi.min_deploy_usd:
+            return self.deploy_phases()
+        if self.free_eth() * self.eth_price() > self.defi.min_deploy_usd:
+            return super().deploy_phases()
+        return None
+
+    def _delta_drift(self) -> float:
+        nav = self.nav_estimate()
+        return abs(self.net_delta()) * self.eth_price() / nav if nav > 0 else 0.0
+
+    def _margin_top_up(self) -> Decision | None:
+        """Top every venue under ``margin_target`` up to it once one is under ``margin_floor``."""
+        wallets = {v: self.venue_wallets(v) for v in self.hedge_venues}
+        floor, target = self.hedging.margin_floor, self.hedging.margin_target
+        price = self.eth_price()
+        # judged against the short a venue holds or should hold (after a liquidation: should)
+        shorts = self._hedge_targets()
+        exposure = {v: max(w.perp_notional, shorts[v] * price) for v, w in wallets.items()}
+        margins = {v: w.margin_balance for v, w in wallets.items()}
+        if not any(margins[v] < floor * exposure[v] for v in self.hedge_venues):
+            return None
+        needs = {
+            v: target * exposure[v] - margins[v]
+            for v in self.hedge_venues
+            if margins[v] < target * exposure[v]
+        }
+        remaining = sum(needs.values()) + CENT_BUFFER * len(needs) - self.wallet_balance("USDT")
+        pulls: dict[str, float] = {}
+        for venue, w in wallets.items():
+            surplus = min(w.transferable_from_futures, margins[venue] - target * exposure[venue])
+            surplus -= self.withdrawal_fees[venue] + CENT_BUFFER
+            if venue in needs or remaining <= 0 or surplus < 10 * self.withdrawal_fees[venue]:
+                continue
+            pulls[venue] = min(surplus, remaining)
+            remaining -= pulls[venue]
+        release = 0.0
+        if remaining > 0:
+            market = self.wallet_id(self.lst.market_pool)
+            if not self.priced_now(market):  # the queue would take days: wait for an hour with a price
+                self.log.warning(f"margin below the floor: no {market} price to release ETH at")
+                return None
+            pool = self.cache.instrument(self.pool_id)
+            proceeds = price * (1 - float(pool.taker_fee)) / (1 + self.hedging.eth_trade_buffer)
+            release = remaining / proceeds
+        ratios = {v: margins[v] / exposure[v] for v in self.hedge_venues if exposure[v] > 0}
+        why = (
+            f"margin/notional {_fmt(ratios, 3)}; needs {_fmt(needs)} USDT; from venues {_fmt(pulls)}, "
+            f"from the sleeve {release:.6f} ETH"
+        )
+        to_spot = {v: amount + self.withdrawal_fees[v] for v, amount in pulls.items()}
+        phases = [
+            *(super().raise_cash_phases(release) if release > 0 else []),
+            self._sell_free_eth,
+            self._resize_hedge,
+            lambda: self._venues_to_spot(to_spot),
+            lambda: self._withdraw_from_venues(pulls),
+            lambda: self._deposit(needs),
+            self._sweep_to_futures,
+            self._resize_hedge,  # grows the shorts the missing margin held back
+        ]
+        return Decision("margin_top_up", phases, why)
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _send_margin(self) -> None:
+        margin = self.wallet_balance("USDT") * (1 - self.hedging.stake_allocation)
+        self._deposit(split_by_weights(margin, self.weights))
+
+    def _deposit(self, amounts: dict[str, float]) -> None:
+        """Deposit ``amounts`` (pro rata when the wallet holds less than their sum)."""
+        total, held = sum(amounts.values()), self.wallet_balance("USDT")
+        scale = min(1.0, held / total) if total > 0 else 0.0
+        for venue, amount in amounts.items():
+            self.request_transfer(TransferKind.DEPOSIT, venue, amount * scale)
+
+    def _sweep_to_futures(self) -> None:
+        for venue in self.hedge_venues:
+            self.request_transfer(TransferKind.TO_FUTURES, venue, self.venue_wallets(venue).spot_cash)
+
+    def _venues_to_spot(self, amounts: dict[str, float]) -> None:
+        """Move ``amounts`` (``inf`` = all that may leave) from futures to spot wallets."""
+        for venue, amount in amounts.items():
+            wallets = self.venue_wallets(venue)
+            need = amount - wallets.spot_cash
+            if need > 0:
+                self.request_transfer(
+                    TransferKind.TO_SPOT, venue, min(need, wallets.transferable_from_futures)
+                )
+
+    def _withdraw_from_venues(self, amounts: dict[str, float]) -> None:
+        """Withdraw ``amounts`` (arriving; ``inf`` = the whole spot wallet) to the on-chain wallet."""
+        for venue, amount in amounts.items():
+            available = self.venue_wallets(venue).spot_cash - self.withdrawal_fees[venue]
+            self.request_transfer(TransferKind.WITHDRAWAL, venue, min(amount, available))
+
+    def _buy_eth(self) -> None:
+        pool = self.cache.instrument(self.pool_id)
+        price = self.eth_price() * (1 + float(pool.taker_fee)) * (1 + self.hedging.eth_trade_buffer)
+        self.submit_market(pool, OrderSide.BUY, self.wallet_balance("USDT") / price)
+
+    def _sell_free_eth(self) -> None:
+        free = self.free_eth()
+        if free * self.eth_price() > CENT_BUFFER:
+            self.submit_market(self.cache.instrument(self.pool_id), OrderSide.SELL, free)
+
+    def _close_hedge(self) -> None:
+        """exit_full: buy every short back (the gas money left in the wallet stays unhedged)."""
+        for venue, short in self.shorts().items():
+            if short > 0:
+                self.submit_market(
+                    self.cache.instrument(self.perp_ids[venue]), OrderSide.BUY, short, reduce_only=True
+                )
+
+    def _hedge_targets(self) -> dict[str, float]:
+        """ETH to hold short per venue: the wallet's net long split by ``hedge_allocation``."""
+        return split_by_weights(max(0.0, self.wallet_eth()), self.weights)
+
+    def _resize_hedge(self) -> None:
+        """Move each venue's short to its target (cuts first). A short only grows as far as the
+        venue's margin stays above ``margin_floor`` of its notional; the margin check tops the
+        rest up."""
+        targets, shorts = self._hedge_targets(), self.shorts()
+        price = self.eth_price()
+        for venue in sorted(self.hedge_venues, key=lambda v: targets[v] - shorts[v]):
+            perp = self.cache.instrument(self.perp_ids[venue])
+            affordable = max(0.0, self.venue_wallets(venue).margin_balance) / (
+                self.hedging.margin_floor * price
+            )
+            change = min(targets[venue], max(shorts[venue], affordable)) - shorts[venue]
+            if change > 0:
+                self.submit_market(perp, OrderSide.SELL, change)
+            elif change < 0:
+                self.submit_market(perp, OrderSide.BUY, -change, reduce_only=True)
+
+
+def _fmt(amounts: dict[str, float], decimals: int = 2) -> str:
+    return "{" + ", ".join(f"{k}: {v:,.{decimals}f}" for k, v in amounts.items()) + "}"
+
+
+class HedgedStakingStrategy(HedgeSleeve, StakingStrategy):
+    """``usdt_eth_staking_hedged_simple``."""
+
+
+class HedgedLeveragedStrategy(HedgeSleeve, LeveragedStakingStrategy):
+    """``usdt_eth_staking_hedged_leveraged``."""

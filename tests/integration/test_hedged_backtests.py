@@ -1,0 +1,304 @@
+"""The USDT market-neutral modes on the real history: delta neutrality, capital management, results.
+
+Full runs cover 2024-05-12 → 2025-09-18 (DOMAIN.md's window); the stress tests inject bars into a
+short real-data run at half past an hour, so the strategy decides on them before the next real
+bar, and check its reaction against amounts computed here from the state before the shock.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from nautilus_trader.model.data import Bar
+from nautilus_trader.model.identifiers import InstrumentId, Venue
+
+from adapters.events import AaveLiquidated
+from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from backtesting.engine import Backtest, build_backtest
+from data_catalog.bar_types import bar_type_for
+from tests.integration.test_defi_backtests import END, LEVERAGED_START, assert_reconciled, nav_of, run_mode
+
+pytestmark = pytest.mark.integration
+
+SIMPLE, LEVERAGED = "usdt_eth_staking_hedged_simple", "usdt_eth_staking_hedged_leveraged"
+PERPS = ("ETHUSDT-PERP.BINANCE", "ETHUSDT-LINEAR.BYBIT", "ETH-USDT-SWAP.OKX")
+ETH_POOL = "ETHUSDT-UNIV3.ETHEREUM"
+WEETH_RATE, WEETH_MARKET = "WEETH-ETHERFI.ETHEREUM", "WEETHETH-CURVE.ETHEREUM"
+TOLERANCE = 0.005  # the mode files' delta_tolerance
+
+
+@pytest.fixture(scope="module", params=[SIMPLE, LEVERAGED])
+def full_run(request, catalog_dir, tmp_path_factory):
+    return run_mode(catalog_dir, tmp_path_factory.mktemp(request.param), request.param, LEVERAGED_START, END)
+
+
+def delta_fraction(nav: pd.DataFrame) -> pd.Series:
+    return nav["net_delta_usd"].abs() / nav["nav_usdt"]
+
+
+def test_nav_equals_the_sum_of_attribution_across_both_sleeves(full_run):
+    assert_reconciled(full_run, 1e-3)
+    nav = nav_of(full_run)
+    assert nav["residual"].abs().max() < 1e-4
+    summary = full_run.summary
+    attribution = summary["attribution"]
+    # both sleeves earn: funding on the shorts, staking yield (and rewards) on the LST
+    assert (
+        attribution["funding"] > 0
+        and attribution["staking_yield"] > 0
+        and attribution["restaking_rewards"] > 0
+    )
+    # the legs' price P&L nearly cancel; each is large on its own (ETH ≈2.9k → 1.5k → 4.5k)
+    wallet_leg, cex_leg = nav["price_pnl_wallet"].sum(), nav["price_pnl_cex"].sum()
+    assert abs(wallet_leg) > 5_000 and abs(cex_leg) > 5_000
+    assert abs(wallet_leg + cex_leg) < 0.02 * abs(wallet_leg)
+    assert wallet_leg + cex_leg == pytest.approx(attribution["price_pnl"], abs=1e-3)
+    assert summary["liquidations"] == 0 and summary["aborted_plans"] == []
+    assert summary["hedge"]["margin_top_ups"] >= 1  # ETH ≈1.5k (Apr 2025) → ≈4.7k (Aug 2025)
+
+
+HEDGING_ACTIONS = {
+    "entry_full",
+    "entry_partial",
+    "rehedge",
+    "margin_top_up",
+    "rebalance",
+    "deleverage",
+    "relever",
+}
+"""Plans that end by resizing the shorts to the wallet's net long."""
+
+
+def test_net_delta_stays_within_tolerance_except_until_the_rebalance(full_run):
+    """Decisions are hourly: a drift past the tolerance is re-hedged at the next tick, so an
+    end-of-hour sample can only exceed it in the hour a plan is under way (the entry's gas ETH is
+    bought an hour before the margin lands and the first short is placed)."""
+    nav = nav_of(full_run)
+    fraction = delta_fraction(nav)
+    actions = pd.read_csv(full_run.out_dir / "actions.csv", parse_dates=["ts"])
+    rehedges = actions[actions["action"] == "rehedge"]
+    assert len(rehedges) == full_run.summary["actions"].get("rehedge", 0)
+    # the shorts follow the long: reward sales (weekly EIGEN) and pure drift both resize them
+    fills = pd.read_csv(full_run.out_dir / "fills.csv", parse_dates=["ts_event"])
+    resized = fills[fills["instrument_id"].isin(PERPS)]["ts_event"].unique()
+    assert len(resized) >= 20
+    hedging = actions[actions["action"].isin({*HEDGING_ACTIONS, "sell_dust"})]
+    for ts in resized:  # every short resize belongs to a logged plan (transfers take an hour or two)
+        started = hedging["ts"][(hedging["ts"] <= ts) & (hedging["ts"] >= ts - pd.Timedelta(hours=3))]
+        assert len(started) > 0, ts
+    breaches = fraction[fraction > TOLERANCE]
+    for ts in breaches.index:  # each breach is in a plan that re-hedges within the next hours
+        plan = hedging[
+            (hedging["ts"] >= ts - pd.Timedelta(hours=1)) & (hedging["ts"] <= ts + pd.Timedelta(hours=2))
+        ]
+        assert len(plan) > 0, f"{ts}: |delta| {fraction[ts]:.4%} with no re-hedge under way"
+    assert len(breaches) <= 3
+    assert full_run.summary["hedge"]["hours_above_tolerance"] == len(breaches)
+    assert full_run.summary["hedge"]["max_abs_delta_fraction"] == pytest.approx(fraction.max(), rel=1e-9)
+    # right after each rehedge the net delta is a rounding step from zero
+    for ts in rehedges["ts"]:
+        assert fraction[ts.floor("h")] < TOLERANCE / 2
+
+
+def test_results_compare_with_susde_and_aave_lending(full_run):
+    summary = json.loads((full_run.out_dir / "summary.json").read_text())
+    benchmarks = summary["benchmarks"]
+    assert benchmarks["strategy"]["apy"] == pytest.approx(summary["apy"])
+    assert benchmarks["susde"]["apy_mean"] == pytest.approx(0.105, abs=0.005)  # DOMAIN.md: 10.5%
+    assert benchmarks["aave_usdt_lending"]["apy"] == pytest.approx(0.0497, abs=0.001)
+    assert summary["apy"] > benchmarks["aave_usdt_lending"]["apy"]
+    assert "sUSDe" in (full_run.out_dir / "tearsheet.html").read_text()
+
+
+# -- stress: injected bars -------------------------------------------------------------------
+
+
+def _bar(bt: Backtest, instrument: str, price: float, ts: int) -> Bar:
+    instrument_id = InstrumentId.from_str(instrument)
+    inst = bt.engine.cache.instrument(instrument_id)
+    px = inst.make_price(price)
+    return Bar(bar_type_for(instrument_id), px, px, px, px, inst.make_qty(0), ts, ts)
+
+
+def _closes(catalog_dir, instruments: list[str], at: pd.Timestamp) -> dict[str, float]:
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+    catalog = ParquetDataCatalog(str(catalog_dir))
+    bars = catalog.bars(
+        bar_types=[str(bar_type_for(InstrumentId.from_str(i))) for i in instruments], start=at, end=at
+    )
+    return {str(b.bar_type.instrument_id): b.close.as_double() for b in bars}
+
+
+def _shocked_run(catalog_dir, mode: str, at: pd.Timestamp, scale: dict[str, float]) -> tuple[Backtest, int]:
+    """``mode`` from 2024-06-01 with every leg re-priced at ``at`` + 30 min (× ``scale``)."""
+    run = load_run_config(mode_file_path(mode), start="2024-06-01", end="2024-06-08")
+    bt = build_backtest(run, catalog_dir)
+    legs = [WEETH_MARKET, *PERPS, ETH_POOL, WEETH_RATE]  # the optional price first, as the engine sorts
+    closes = _closes(catalog_dir, legs, at)
+    ts = (at + pd.Timedelta(minutes=30)).value
+    bt.engine.add_data([_bar(bt, i, closes[i] * scale.get(i, 1.0), ts) for i in legs])
+    bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
+    return bt, ts
+
+
+def _actions_at(bt: Backtest, ts: int) -> list[tuple[str, str]]:
+    return [(action, why) for t, action, why in bt.strategy.action_log if t == ts]
+
+
+def test_a_margin_squeeze_tops_the_venues_up_from_the_staking_sleeve(catalog_dir):
+    """ETH +70% in half an hour: each short loses 0.7 × its notional, taking margin/notional from
+    ≈1.0 to (1.0 − 0.7) / 1.7 ≈ 0.18 < the 0.25 floor. Every venue is topped up to 0.5 × its new
+    notional; the wallet holds no USDT and no venue has a surplus, so the sleeve sells LST → ETH
+    → USDT for it, and the deposits equal the needs computed here."""
+    at = pd.Timestamp("2024-06-04T12:00Z")
+    spike = {i: 1.7 for i in (*PERPS, ETH_POOL)}
+    bt, ts = _shocked_run(catalog_dir, SIMPLE, at, spike)
+    nav = bt.accounting.nav_frame()
+    before = nav.loc[at]
+    closes = _closes(catalog_dir, list(PERPS), at)
+    needs = {}
+    for perp, venue in zip(PERPS, ("binance", "bybit", "okx"), strict=True):
+        qty = before[f"perp_notional_{venue}"] / closes[perp]  # short, base units
+        spiked = round(closes[perp] * 1.7, 2)  # the injected bar, at the perps' 0.01 tick
+        margin = before[f"margin_balance_{venue}"] - qty * (spiked - closes[perp])
+        assert margin / (qty * spiked) < 0.25
+        needs[venue.upper()] = 0.5 * qty * spiked - margin
+    assert [a for a, _ in _actions_at(bt, ts)] == ["margin_top_up"]
+    transfers = pd.DataFrame(bt.accounting.transfers)
+    deposits = transfers[(transfers["kind"] == "deposit") & (transfers["status"] == "sent")]
+    deposits = deposits[deposits["ts"] == pd.Timestamp(ts, tz="UTC")].set_index("venue")["amount_usdt"]
+    for venue, need in needs.items():
+        assert deposits[venue] == pytest.approx(need, abs=0.011), venue  # floored to the cent
+    # the sleeve paid for it: LST sold on its DEX pool, ETH sold for USDT, in the same hour
+    fills = bt.engine.trader.generate_fills_report()
+    at_shock = fills[pd.to_datetime(fills["ts_event"], utc=True) == pd.Timestamp(ts, tz="UTC")]
+    sold = at_shock[at_shock["order_side"] == "SELL"]["instrument_id"].astype(str).tolist()
+    assert WEETH_MARKET in sold and ETH_POOL in sold
+    # and the transfers landed: margin ≥ target at the next tick's prices would need the spike to
+    # persist; what is checked is that nothing was liquidated and the books still reconcile
+    assert not bt.accounting.liquidations
+    assert nav["residual"].abs().max() < 1e-4
+    bt.engine.dispose()
+
+
+def test_a_price_gap_beyond_the_margin_is_liquidated_then_re_margined(catalog_dir):
+    """ETH +120% within the hour: the shorts' losses exceed their margin before any transfer can
+    land, so every venue liquidates (bankrupt: the insurance fund covers the deficit, no fee is
+    left to take). The strategy then re-margins the empty venues from the sleeve and re-hedges;
+    the run shows all of it and still reconciles."""
+    at = pd.Timestamp("2024-06-04T12:00Z")
+    bt, ts = _shocked_run(catalog_dir, SIMPLE, at, {i: 2.2 for i in (*PERPS, ETH_POOL)})
+    events = [e for e in bt.accounting.liquidations if e.ts_event == ts]
+    assert {e.venue for e in events} == {"BINANCE", "BYBIT", "OKX"}
+    assert all(e.fee == 0 and e.insurance_credit > 0 for e in events)
+    nav = bt.accounting.nav_frame()
+    after = at + pd.Timedelta(hours=1)
+    taker = {"BINANCE": 0.0005, "BYBIT": 0.00055, "OKX": 0.0005}  # the closing fills' fee
+    fees = sum(abs(e.signed_base_qty) * e.price * taker[e.venue] for e in events)
+    credits = sum(e.insurance_credit for e in events)
+    assert nav.loc[after, "liquidation_losses"] == pytest.approx(credits - fees, abs=0.05)
+    assert [a for a, _ in _actions_at(bt, ts)] == ["margin_top_up"]
+    assert bt.strategy.rejections == []
+    assert delta_fraction(nav.loc[after:]).max() < TOLERANCE
+    for venue in ("binance", "bybit", "okx"):
+        assert nav.loc[after, f"perp_notional_{venue}"] > 0
+    assert nav["residual"].abs().max() < 1e-4
+    bt.engine.dispose()
+
+
+def test_an_hf_drop_deleverages_the_loop_to_its_target_and_shrinks_the_hedge(catalog_dir):
+    """weETH's oracle −2.5%: HF ≈ 1.045 × 0.975 ≈ 1.019 < 1.02, LTV ≈ 0.932 > λ + 0.01. The loop
+    repays debt down to D' = λ(V − kD)/(1 − λk) (k = LST sold per ETH repaid) in one transaction,
+    leaving LTV = λ; the short then follows the smaller net ETH."""
+    at = pd.Timestamp("2024-06-04T12:00Z")
+    bt, ts = _shocked_run(catalog_dir, LEVERAGED, at, {WEETH_RATE: 0.975, WEETH_MARKET: 0.975})
+    strategy = bt.strategy
+    assert [a for a, _ in _actions_at(bt, ts)] == ["deleverage"]
+    account = bt.engine.trader.generate_account_report(Venue("ETHEREUM"))
+    stamp = pd.Timestamp(ts, tz="UTC")
+
+    def balance(code: str, *, after: bool) -> float:
+        """The balance after the deleverage, or just before it (interest accrued to 12:30 included:
+        leverage amplifies the half hour's interest ×11 in the formula)."""
+        rows = account[account["currency"] == code]
+        now = rows[rows.index == stamp]
+        if after:
+            return float(now["total"].iloc[-1])
+        return float(now["total"].iloc[-2] if len(now) >= 2 else rows[rows.index < stamp]["total"].iloc[-1])
+
+    closes = _closes(catalog_dir, [WEETH_RATE, WEETH_MARKET], at)
+    rate, market = closes[WEETH_RATE] * 0.975, closes[WEETH_MARKET] * 0.975
+    supplied, debt = balance("AWEETH", after=False), -balance("VDWETH", after=False)
+    exit_price = market * (1 - 0.0004) / 1.003  # Curve pool fee, exit_slippage_buffer
+    k = rate / exit_price  # Balancer flash loan: no fee
+    lam = strategy.target
+    target_debt = lam * (supplied * rate - k * debt) / (1 - lam * k)
+    assert -balance("VDWETH", after=True) == pytest.approx(target_debt, rel=1e-5)
+    ltv_after = -balance("VDWETH", after=True) / (balance("AWEETH", after=True) * rate)
+    assert ltv_after == pytest.approx(lam, abs=1e-5)
+    # the hedge follows: total short = the wallet's net ETH after the deleverage, within a step
+    fills = bt.engine.trader.generate_fills_report()
+    at_shock = fills[pd.to_datetime(fills["ts_event"], utc=True) == stamp]
+    bought_back = at_shock[at_shock["instrument_id"].astype(str).isin(PERPS)]
+    assert (bought_back["order_side"] == "BUY").all() and len(bought_back) >= 2
+    assert not bt.accounting.liquidations
+    assert not [e for e in bt.accounting.wallet_events if isinstance(e, AaveLiquidated)]
+    bt.engine.dispose()
+
+
+# -- flows and config ------------------------------------------------------------------------
+
+
+def test_deposit_withdrawal_and_exit_pay_out_in_usdt(catalog_dir, tmp_path):
+    flows = [
+        {"at": "2024-07-01", "deposit": 50_000},
+        {"at": "2024-08-01", "withdraw": 30_000},
+        {"at": "2024-09-02", "withdraw": "all"},
+    ]
+    result = run_mode(
+        catalog_dir,
+        tmp_path,
+        SIMPLE,
+        pd.Timestamp("2024-06-01T00:00Z"),
+        pd.Timestamp("2024-09-10T00:00Z"),
+        capital_flows=flows,
+        strategy={"rewards_mode": "base_only"},
+    )
+    actions = result.summary["actions"]
+    assert (actions["entry_partial"], actions["exit_partial"], actions["exit_full"]) == (1, 1, 1)
+    paid = pd.read_csv(result.out_dir / "capital_flows.csv")
+    withdrawals = paid[paid["kind"] == "withdrawal"]["amount"].tolist()
+    assert withdrawals[0] == pytest.approx(30_000, abs=0.01)
+    nav = nav_of(result)
+    assert nav["nav"].iloc[-1] < 50  # everything paid out but the gas money
+    assert withdrawals[1] == pytest.approx(nav.loc[:"2024-09-02T00:00Z", "nav"].iloc[-1], rel=0.01)
+    for venue in ("binance", "bybit", "okx"):
+        assert nav[f"perp_notional_{venue}"].iloc[-1] == 0
+    assert_reconciled(result, 1e-3)
+
+
+@pytest.mark.parametrize(
+    ("hedge", "message"),
+    [
+        ({"stake_allocation": 1.0}, "stake_allocation must be in (0, 1)"),
+        ({"stake_allocation": 0.8}, "margin_target 0.5 is above the margin the entry leaves"),
+        ({"margin_floor": 0.6}, "need 0.02 <= margin_floor < margin_target"),
+        ({"hedge_allocation": {"BINANCE": 0.5, "KRAKEN": 0.5}}, "unknown venue 'KRAKEN'"),
+        ({"hedge_allocation": {"BINANCE": 0.5}}, "must sum to 1"),
+        ({"delta_tolerance": 0}, "delta_tolerance must be in (0, 0.1]"),
+        ({"margin_flor": 0.2}, "unknown field"),
+    ],
+)
+def test_invalid_hedge_settings_are_refused_with_the_field(tmp_path, hedge, message):
+    import yaml
+
+    raw = yaml.safe_load(mode_file_path(SIMPLE).read_text())
+    raw["strategy"]["hedge"].update(hedge)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RunConfigError, match="strategy") as error:
+        load_run_config(path)
+    assert message in str(error.value) and str(path) in str(error.value)
