@@ -117,4 +117,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print()
     print(_table(summaries))
+    for line in filter(None, map(_comparison, summaries)):
+        print(line)
     return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2%}"
+
+
+def _comparison(summary: dict) -> str | None:
+    """One line per USDT run: its APY beside sUSDe and Aave USDT lending over the same window."""
+    bench = summary.get("benchmarks")
+    if not bench:
+        return None
+    susde, aave = _pct(bench["susde"]["apy_mean"]), _pct(bench["aave_usdt_lending"]["apy"])
+    line = f"{summary['mode']}: APY {_pct(summary['apy'])} vs sUSDe {susde}, Aave USDT lending {aave}"
+    hedge = summary.get("hedge")
+    if hedge:
+        line += (
+            f"; max |net delta| {hedge['max_abs_delta_fraction']:.2%} of NAV, "
+            f"{hedge['margin_top_ups']} margin top-ups, {hedge['deleverages']} deleverages"
+        )
+    return line

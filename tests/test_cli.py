@@ -94,3 +94,19 @@ def test_run_live_says_it_is_not_available_yet():
         check=False,
     )
     assert proc.returncode == 2 and "not available yet" in proc.stderr
+
+
+def test_usdt_runs_print_their_apy_beside_the_benchmarks():
+    from backtesting.cli import _comparison
+
+    summary = {
+        "mode": "usdt_eth_staking_hedged_leveraged",
+        "apy": 0.13,
+        "benchmarks": {"susde": {"apy_mean": 0.1046}, "aave_usdt_lending": {"apy": None}},
+        "hedge": {"max_abs_delta_fraction": 0.0034, "margin_top_ups": 1, "deleverages": 0},
+    }
+    line = _comparison(summary)
+    assert line is not None
+    assert "APY +13.00% vs sUSDe +10.46%, Aave USDT lending n/a" in line
+    assert "max |net delta| 0.34% of NAV, 1 margin top-ups" in line
+    assert _comparison({"mode": "eth_leveraged", "apy": 0.19}) is None  # ETH class: no USDT benchmarks
