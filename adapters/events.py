@@ -44,7 +44,9 @@ class TransferRequest:
     venue: str
     """The CEX venue involved (the other side is the on-chain wallet or the same venue)."""
     amount: float
-    """USDT to move; for withdrawals, the amount that arrives (the venue fee is added on top)."""
+    """``asset`` to move; for withdrawals, the amount that arrives (the venue fee is added on top)."""
+    asset: str = "USDT"
+    """USDT, or ETH for a withdrawal of spot ETH bought on the venue (the CEX purchase route)."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,13 @@ class TransferEvent:
     status: TransferStatus
     ts_event: int
     fee_usdt: float = 0.0
-    """Venue withdrawal fee (USDT) charged with this transfer."""
+    """Venue withdrawal fee (USDT) charged with this transfer (an ETH fee valued at the venue's spot)."""
     ledger: VenueLedger | None = None
     """The venue's ledger after this event (set when the venue's balances changed)."""
     reason: str = ""
+    asset: str = "USDT"
+    fee: float = 0.0
+    """The venue fee in ``asset`` units."""
 
 
 class CapitalFlowKind(StrEnum):

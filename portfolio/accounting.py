@@ -9,7 +9,9 @@ attributes the NAV change since the previous sample to categories:
 - ``price_pnl``: each holding's quantity at the previous sample × its price change, measured on
   the venue's spot price (net delta × spot move), wallet tokens at their own prices;
 - ``basis_pnl``: perp quantity × (perp move − spot move), the spread's contribution;
-- ``funding``, ``trading_fees``, ``gas``, ``transfer_fees`` (venue withdrawal fees),
+- ``funding``, ``trading_fees``, ``gas``, ``transfer_fees`` (venue withdrawal fees; an ETH
+  withdrawal's fee at the venue's spot price, and its ETH is valued in flight at the wallet's
+  ETH price, the spot/pool difference at sending being price P&L),
   ``slippage`` (fill price vs the mark it is valued at), ``liquidation_losses`` (liquidation
   fees, their fills' taker fees and execution vs mark, net of insurance-fund cover).
 
@@ -38,6 +40,7 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
 
+from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWalletReader, base_qty, last_price, shared_wallet_reader
 from adapters.defi.currencies import account_balances
 from adapters.defi.valuation import WalletValuation
@@ -104,6 +107,8 @@ class _Snapshot:
     """The same holdings in USDT (tokens without a price at zero)."""
     qty: dict[InstrumentId, float]
     prices: dict[InstrumentId, float]
+    eth_in_flight: float = 0.0
+    """ETH withdrawn from a CEX and not yet in the wallet (valued at the wallet's ETH price)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class _Interval:
     """USDT."""
     flow: float = 0.0
     """Share class."""
+    eth_sent: list[tuple[str, float, float]] = field(default_factory=list)
+    """Spot ETH withdrawn from a CEX as (venue, amount in flight, venue fee)."""
     trades: list[tuple[InstrumentId, float, float]] = field(default_factory=list)
     """CEX fills as (instrument, signed base qty, mark at the fill): a position changed at a mark
     other than the sample's price (a bar inside the hour) earns the move from there to the sample."""
@@ -157,7 +164,9 @@ class AccountingActor(Actor):
         self.gas: list[GasCharged] = []
         self.wallet_events: list[object] = []
         self.flows: list[CapitalFlow] = []
-        self._in_flight: dict[str, float] = {}
+        self._eth_spot: dict[str, InstrumentId] = {}
+        self._in_flight: dict[str, tuple[str, float]] = {}
+        """Transfers between the wallet and a CEX under way: request id → (asset, amount)."""
         self._interval = _Interval()
         self._prev: _Snapshot | None = None
         self.progress: Callable[[str], None] | None = None
@@ -174,6 +183,7 @@ class AccountingActor(Actor):
         self.msgbus.subscribe(WALLET_TOPIC, self._on_wallet_event)
         self.msgbus.subscribe("events.fills.*", self._on_fill)
         self._readers = {v: shared_wallet_reader(self.msgbus, v) for v in self.acfg.cex_venues}
+        self._eth_spot = {v: cex_instrument_id(v, "ETH", "spot") for v in self.acfg.cex_venues}
         self._metas = {
             i.id: _InstrumentMeta(isinstance(i, CryptoPerpetual), i.id.venue.value, i.base_currency.code)
             for i in self.cache.instruments()
@@ -200,8 +210,11 @@ class AccountingActor(Actor):
             self.ledgers[event.venue] = event.ledger
         external = event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL)
         if external and event.status == TransferStatus.SENT:
-            self._in_flight[event.request_id] = event.amount
-            self._add("transfer_fees", -event.fee_usdt)
+            self._in_flight[event.request_id] = (event.asset, event.amount)
+            if event.asset == "USDT":
+                self._add("transfer_fees", -event.fee_usdt)
+            else:  # spot ETH left the venue: valued at the sample's prices (see ``sample``)
+                self._interval.eth_sent.append((event.venue, event.amount, event.fee))
         elif external and event.status == TransferStatus.ARRIVED:
             self._in_flight.pop(event.request_id, None)
         self.transfers.append(
@@ -210,8 +223,10 @@ class AccountingActor(Actor):
                 "request_id": event.request_id,
                 "kind": str(event.kind),
                 "venue": event.venue,
-                "amount_usdt": event.amount,
+                "asset": event.asset,
+                "amount": event.amount,
                 "status": str(event.status),
+                "fee": event.fee,
                 "fee_usdt": event.fee_usdt,
                 "reason": event.reason,
             },
@@ -311,7 +326,11 @@ class AccountingActor(Actor):
         qty, prices, venues = self._holdings()
         balances = account_balances(self.cache, self.wallet_venue)
         wallet = self.book.sample(balances, self.cache)
-        in_flight = sum(self._in_flight.values())
+        eth_price = prices.get(self.eth_id, 0.0)
+        eth_in_flight = sum(q for asset, q in self._in_flight.values() if asset == "ETH")
+        in_flight = (
+            sum(q for asset, q in self._in_flight.values() if asset == "USDT") + eth_in_flight * eth_price
+        )
         nav_usdt = wallet.value + in_flight + sum(v["equity"] for v in venues.values())
         share_price = self._share_price()
         if share_price is None:  # only before the share currency's market opens (the first sample)
@@ -328,7 +347,16 @@ class AccountingActor(Actor):
         wallet_price_pnl = wallet.amounts.get("price_pnl", 0.0)
         cex_price_pnl = 0.0
         for instrument_id, signed, mark in interval.trades:
-            cex_price_pnl += signed * (prices.get(instrument_id, mark) - mark)
+            cex_price_pnl += signed * (self._price_now(instrument_id, prices, mark) - mark)
+        for venue, amount, fee in interval.eth_sent:
+            # the venue's spot ETH (its hour's move already counted) became ETH in flight
+            spot = self._price_now(self._eth_spot[venue], prices, eth_price)
+            amounts["transfer_fees"] -= fee * spot
+            cex_price_pnl += amount * (eth_price - spot)
+        if self._prev is not None:
+            cex_price_pnl += self._prev.eth_in_flight * (
+                eth_price - self._prev.prices.get(self.eth_id, eth_price)
+            )
         if self._prev is not None:
             delta, basis = self._price_attribution(self._prev.qty, self._prev.prices, prices)
             cex_price_pnl += delta
@@ -342,7 +370,6 @@ class AccountingActor(Actor):
             residual = nav - self._prev.nav - interval.flow - sum(amounts.values())
         else:
             residual = 0.0
-        eth_price = prices.get(self.eth_id, 0.0)
         row: dict[str, float | int] = {
             "ts": ts,
             "nav": nav,
@@ -359,7 +386,8 @@ class AccountingActor(Actor):
             "wallet_usdt": balances.get("USDT", 0.0),
             "wallet_eth": balances.get("ETH", 0.0),
             "in_flight_usdt": in_flight,
-            **self._delta_columns(qty, prices, wallet.eth_linked, eth_price),
+            "in_flight_eth": eth_in_flight,
+            **self._delta_columns(qty, prices, wallet.eth_linked + eth_in_flight, eth_price),
         }
         for venue, figures in venues.items():
             row.update(zip(self._venue_columns[venue], figures.values(), strict=True))
@@ -367,7 +395,16 @@ class AccountingActor(Actor):
             row.update(self._risk_probe())
         self.rows.append(row)
         self._report_progress(ts, nav)
-        self._prev = _Snapshot(nav, nav_usdt, qty, prices)
+        self._prev = _Snapshot(nav, nav_usdt, qty, prices, eth_in_flight)
+
+    def _price_now(
+        self, instrument_id: InstrumentId, prices: dict[InstrumentId, float], default: float
+    ) -> float:
+        """The sample's price of an instrument, also one neither held now nor an hour ago."""
+        price = prices.get(instrument_id)
+        if price is None:
+            price = last_price(self.cache, instrument_id)
+        return default if price is None else price
 
     def _share_price(self) -> float | None:
         """USDT per unit of the share-class currency, None before its market has a price."""

@@ -154,6 +154,7 @@ class YieldStrategy(Strategy):
         """(ts, action, why) of every plan started: the run's ``actions.csv``."""
         self._pending_deposits = 0.0
         self._pending_withdrawal = 0.0
+        self._in_transit: dict[str, tuple[str, float]] = {}
         self._priced: list[InstrumentId] = []
         self._priced_set: set[InstrumentId] = set()
         self._bar_ts = 0
@@ -405,17 +406,30 @@ class YieldStrategy(Strategy):
 
     # -- transfers ---------------------------------------------------------------------------
 
-    def request_transfer(self, kind: TransferKind, venue: str, amount: float) -> str | None:
-        """Ask for a transfer of ``amount`` USDT (rounded down to the cent); under a cent is skipped."""
-        amount = math.floor(amount * 100) / 100
-        if amount < 0.01:
+    def request_transfer(
+        self, kind: TransferKind, venue: str, amount: float, asset: str = "USDT"
+    ) -> str | None:
+        """Ask for a transfer of ``amount`` of ``asset``: USDT is rounded down to the cent and
+        skipped under one; other assets arrive rounded by the caller."""
+        if asset == "USDT":
+            amount = math.floor(amount * 100) / 100
+        if amount < (0.01 if asset == "USDT" else 1e-9):
             return None
         request_id = f"{self.id}-T{next(self._ids)}"
         self.plans.expect_transfer(request_id)
-        self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(request_id, kind, venue, amount))
+        self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(request_id, kind, venue, amount, asset))
         return request_id
 
+    def in_transit(self, asset: str) -> float:
+        """``asset`` sent between the wallet and a CEX and not yet arrived."""
+        return sum(amount for code, amount in self._in_transit.values() if code == asset)
+
     def _on_transfer_event(self, event: TransferEvent) -> None:
+        if event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL):
+            if event.status == TransferStatus.SENT:
+                self._in_transit[event.request_id] = (event.asset, event.amount)
+            else:
+                self._in_transit.pop(event.request_id, None)
         if event.ledger is not None:
             self.ledgers[event.venue] = event.ledger
         if event.status == TransferStatus.REJECTED:

@@ -38,13 +38,15 @@ from strategies.base import Decision, Phase
 from strategies.basis import CENT_BUFFER, DEFAULT_ALLOCATION, allocated_venues, validate_allocation
 from strategies.defi import DefiStrategy
 from strategies.leveraged import LeveragedStakingConfig, LeveragedStakingStrategy
-from strategies.sizing import split_by_weights
+from strategies.sizing import round_down, split_by_weights
 from strategies.staking import StakingStrategy, StakingStrategyConfig
-
 
 RAISE_COST_BUFFER = 0.01
 """A withdrawal unwinds this much more than it pays out: the pool fees and impact of selling LST →
 ETH → USDT and the perps' fees (what is left over stays in the wallet for the next deployment)."""
+
+
+ETH_PURCHASE_ROUTES = ("dex", "cex")
 
 
 class HedgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -64,6 +66,12 @@ class HedgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Venues under this fraction of their perp notional are topped up to it."""
     eth_trade_buffer: float = 0.003
     """Fraction kept back when buying ETH with USDT (and added when selling), for pool impact."""
+    eth_purchase: str = "dex"
+    """Where the staking sleeve's ETH is bought: ``dex`` (the wallet's ETH/USDT pool: 0.3% fee
+    plus impact, no delay) or ``cex`` (spot on ``eth_purchase_venue``: its taker fee, then an ETH
+    withdrawal with the venue's fee and delay; the shorts hedge the ETH in flight)."""
+    eth_purchase_venue: str = "BYBIT"
+    """CEX whose spot market the ``cex`` route buys on (BYBIT has its own ETH spot history)."""
 
     def __post_init__(self) -> None:
         validate_allocation(self.hedge_allocation)
@@ -84,6 +92,12 @@ class HedgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             )
         if not 0 <= self.eth_trade_buffer < 0.05:
             raise ValueError(f"eth_trade_buffer must be in [0, 0.05), got {self.eth_trade_buffer}")
+        if self.eth_purchase not in ETH_PURCHASE_ROUTES:
+            raise ValueError(f"eth_purchase must be one of {ETH_PURCHASE_ROUTES}, got {self.eth_purchase!r}")
+        if self.eth_purchase_venue not in DEFAULT_ALLOCATION:
+            known = sorted(DEFAULT_ALLOCATION)
+            venue = self.eth_purchase_venue
+            raise ValueError(f"eth_purchase_venue: unknown venue {venue!r} (known: {known})")
 
 
 class HedgedStakingConfig(StakingStrategyConfig, frozen=True):
@@ -110,9 +124,17 @@ class HedgeSleeve(DefiStrategy):
         self.weights = {v: config.hedge.hedge_allocation[v] for v in self.hedge_venues}
         self.perp_ids = {v: cex_instrument_id(v, "ETH", "perp") for v in self.hedge_venues}
         self.withdrawal_fees = {v: load_cex_venue(v).transfers.withdrawal_fee_usdt for v in self.hedge_venues}
+        self.purchase_venue = config.hedge.eth_purchase_venue
+        self.spot_id = (
+            cex_instrument_id(self.purchase_venue, "ETH", "spot")
+            if config.hedge.eth_purchase == "cex"
+            else None
+        )
+        self.eth_withdrawal_fee = load_cex_venue(self.purchase_venue).transfers.withdrawal_fee_eth
 
     def legs(self) -> list[InstrumentId]:
-        return [*super().legs(), *self.perp_ids.values()]
+        spot = [self.spot_id] if self.spot_id is not None else []
+        return [*super().legs(), *self.perp_ids.values(), *spot]
 
     def position_tokens(self) -> set[str]:
         return {*super().position_tokens(), "ETH"}  # ETH beyond the gas reserve is staked, not dust
@@ -123,8 +145,15 @@ class HedgeSleeve(DefiStrategy):
         return self.price(self.pool_id)
 
     def wallet_eth(self) -> float:
-        """The wallet's net long ETH: ETH, LST and aTokens at the protocol rate, minus debt."""
-        return self.valuation.eth_exposure(self.wallet_balances(), self.cache)
+        """The strategy's net long ETH: the wallet's ETH, LST and aTokens at the protocol rate minus
+        debt, plus ETH bought on a CEX (still there or in flight to the wallet)."""
+        held = self.valuation.eth_exposure(self.wallet_balances(), self.cache)
+        return held + self._cex_spot_eth() + self.in_transit("ETH")
+
+    def _cex_spot_eth(self) -> float:
+        if self.spot_id is None:
+            return 0.0
+        return sum(s.qty for s in self.venue_wallets(self.purchase_venue).spots)
 
     def sleeve_eth(self) -> float:
         """The staking sleeve's net ETH (the wallet's, without the ETH it holds as ETH)."""
@@ -141,12 +170,35 @@ class HedgeSleeve(DefiStrategy):
     # -- the five actions --------------------------------------------------------------------
 
     def deploy_phases(self) -> list[Phase]:
-        """Send the margin share to the venues, buy ETH with the rest, stake it, then hedge it."""
+        """Send the margin share to the venues, buy ETH with the rest, stake it, then hedge it.
+
+        The ``cex`` route also deposits the stake share on the purchase venue, buys spot there,
+        hedges it, and withdraws it to the wallet, where it is staked when it lands.
+        """
+        if self.spot_id is None:
+            return [
+                self._send_margin,
+                self._buy_eth,
+                *super().deploy_phases(),
+                self._sweep_to_futures,
+                self._resize_hedge,
+            ]
+        stake: dict[str, float] = {}
+
+        def send() -> None:
+            usdt = self.wallet_balance("USDT")
+            stake[self.purchase_venue] = usdt * self.hedging.stake_allocation
+            amounts = split_by_weights(usdt - stake[self.purchase_venue], self.weights)
+            amounts[self.purchase_venue] = amounts.get(self.purchase_venue, 0.0) + stake[self.purchase_venue]
+            self._deposit(amounts)
+
         return [
-            self._send_margin,
-            self._buy_eth,
-            *super().deploy_phases(),
+            send,
+            lambda: self._buy_spot_eth(stake[self.purchase_venue]),
             self._sweep_to_futures,
+            self._resize_hedge,
+            self._withdraw_spot_eth,
+            *super().deploy_phases(),
             self._resize_hedge,
         ]
 
@@ -299,6 +351,18 @@ class HedgeSleeve(DefiStrategy):
         pool = self.cache.instrument(self.pool_id)
         price = self.eth_price() * (1 + float(pool.taker_fee)) * (1 + self.hedging.eth_trade_buffer)
         self.submit_market(pool, OrderSide.BUY, self.wallet_balance("USDT") / price)
+
+    def _buy_spot_eth(self, usdt: float) -> None:
+        spot = self.cache.instrument(self.spot_id)
+        price = self.price(spot.id) * (1 + float(spot.taker_fee))
+        cash = self.venue_wallets(self.purchase_venue).spot_cash
+        self.submit_market(spot, OrderSide.BUY, min(usdt, cash - CENT_BUFFER) / price)
+
+    def _withdraw_spot_eth(self) -> None:
+        """Withdraw every ETH bought on the purchase venue (the venue's ETH fee comes on top)."""
+        spot = self.cache.instrument(self.spot_id)
+        arriving = round_down(self._cex_spot_eth() - self.eth_withdrawal_fee, spot.size_increment.as_double())
+        self.request_transfer(TransferKind.WITHDRAWAL, self.purchase_venue, arriving, asset="ETH")
 
     def _sell_free_eth(self) -> None:
         free = self.free_eth()

@@ -102,9 +102,11 @@ class ScriptedStrategy(Strategy):
         ]
         self.submit_order_list(self.order_factory.create_list(orders))
 
-    def transfer(self, kind: TransferKind, venue: str, amount: float, request_id: str = "") -> None:
+    def transfer(
+        self, kind: TransferKind, venue: str, amount: float, request_id: str = "", asset: str = "USDT"
+    ) -> None:
         rid = request_id or f"T{len(self.transfer_events)}-{kind}-{venue}"
-        self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(rid, kind, venue, amount))
+        self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(rid, kind, venue, amount, asset))
 
 
 def do(fn: Callable[..., None], *args, **kwargs) -> Action:

@@ -60,14 +60,21 @@ class CexInstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 
 
 class TransferSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Costs and delays of moving USDT between the on-chain wallet and the venue."""
+    """Costs and delays of moving USDT (and spot ETH out) between the on-chain wallet and the venue."""
 
     deposit_delay_minutes: float
     withdrawal_fee_usdt: float
     withdrawal_delay_minutes: float
+    withdrawal_fee_eth: float = 0.0
+    """Flat fee per ETH withdrawal to Ethereum mainnet (ETH)."""
 
     def __post_init__(self) -> None:
-        for name in ("deposit_delay_minutes", "withdrawal_fee_usdt", "withdrawal_delay_minutes"):
+        for name in (
+            "deposit_delay_minutes",
+            "withdrawal_fee_usdt",
+            "withdrawal_delay_minutes",
+            "withdrawal_fee_eth",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"`transfers.{name}` must be >= 0")
 

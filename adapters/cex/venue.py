@@ -21,6 +21,7 @@ module, loaded into the venue's ``SimulatedExchange``, adds exactly those behavi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from nautilus_trader.backtest.config import SimulationModuleConfig
 from nautilus_trader.backtest.modules import SimulationModule
@@ -135,6 +136,31 @@ class CexVenueModule(SimulationModule):
                 f"(initial margin and unrealized losses stay), transfer needs {amount:.2f}"
             )
         self.ledger = VenueLedger(self.ledger.deposited, self.ledger.to_futures - amount)
+        return None
+
+    def withdraw_spot(self, instrument_id: InstrumentId, qty: float, ts: int) -> str | None:
+        """Take ``qty`` base units of a spot holding off the venue (an on-chain withdrawal of the
+        asset); return a rejection reason or None.
+
+        The holding is a position on the MARGIN account, so the quantity leaves through a
+        quantity adjustment (no fill: nothing is traded) and its cost basis leaves the account
+        balance, which keeps the spot wallet's cash unchanged.
+        """
+        instrument = self.exchange.cache.instrument(instrument_id)
+        quantity = instrument.make_qty(qty)  # the caller rounds to the size step
+        positions = self.exchange.cache.positions_open(venue=None, instrument_id=instrument_id)
+        held = sum(p.signed_qty for p in positions)
+        if quantity.as_double() <= 0 or quantity.as_double() > held + 1e-12:
+            return f"{self.venue} spot wallet holds {held:.6f} of {instrument_id}, withdrawal needs {qty:.6f}"
+        position = positions[0]
+        self._adjust(
+            position,
+            -quantity.as_double() * position.avg_px_open,
+            PositionAdjustmentType.COMMISSION,
+            "withdrawal to the on-chain wallet",
+            ts,
+            quantity_change=-quantity.as_decimal(),
+        )
         return None
 
     # -- pre-trade checks --------------------------------------------------------------------
@@ -283,8 +309,22 @@ class CexVenueModule(SimulationModule):
         self, position: Position, amount: float, kind: PositionAdjustmentType, reason: str, ts: int
     ) -> None:
         """Credit ``amount`` USDT to the account and to the position's realized PnL."""
+        self._adjust(position, amount, kind, reason, ts, pnl_change=Money(amount, USDT))
+
+    def _adjust(
+        self,
+        position: Position,
+        cash: float,
+        kind: PositionAdjustmentType,
+        reason: str,
+        ts: int,
+        *,
+        quantity_change: Decimal | None = None,
+        pnl_change: Money | None = None,
+    ) -> None:
+        """Move ``cash`` USDT on the account and adjust the position outside a fill."""
         self._triggers.clear()
-        self.exchange.adjust_account(Money(amount, USDT))
+        self.exchange.adjust_account(Money(cash, USDT))
         position.apply_adjustment(
             PositionAdjusted(
                 position.trader_id,
@@ -293,8 +333,8 @@ class CexVenueModule(SimulationModule):
                 position.id,
                 position.account_id,
                 kind,
-                None,
-                Money(amount, USDT),
+                quantity_change,
+                pnl_change,
                 reason,
                 UUID4(),
                 ts,

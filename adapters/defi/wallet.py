@@ -33,6 +33,7 @@ from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Money
 
 from adapters.cex.config import CexVenueConfig
+from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import last_price
 from adapters.cex.venue import CexVenueModule
 from adapters.defi.aave_market import AaveMarket
@@ -238,6 +239,7 @@ class WalletModule(SimulationModule):
         status: TransferStatus,
         *,
         ledger: VenueLedger | None = None,
+        fee: float = 0.0,
         fee_usdt: float = 0.0,
         reason: str = "",
     ) -> None:
@@ -251,6 +253,8 @@ class WalletModule(SimulationModule):
             fee_usdt=fee_usdt,
             ledger=ledger,
             reason=reason,
+            asset=request.asset,
+            fee=fee,
         )
         self.msgbus.publish(TRANSFER_TOPIC, event)
 
@@ -291,11 +295,20 @@ class WalletModule(SimulationModule):
     def _send_withdrawal(self, request: TransferRequest, module: CexVenueModule) -> None:
         now = self.clock.timestamp_ns()
         terms = self._cex_configs[request.venue].transfers
-        reason = module.apply_transfer(TransferKind.WITHDRAWAL, request.amount + terms.withdrawal_fee_usdt)
+        if request.asset == "USDT":
+            fee = fee_usdt = terms.withdrawal_fee_usdt
+            reason = module.apply_transfer(TransferKind.WITHDRAWAL, request.amount + fee)
+        elif request.asset == "ETH":
+            spot = cex_instrument_id(request.venue, "ETH", "spot")
+            fee = terms.withdrawal_fee_eth
+            fee_usdt = fee * (last_price(self.exchange.cache, spot) or 0.0)
+            reason = module.withdraw_spot(spot, request.amount + fee, now)
+        else:
+            reason = f"cannot withdraw {request.asset!r} (USDT and spot ETH only)"
         if reason is not None:
             self._reject(request, reason)
             return
-        self._publish(request, TransferStatus.SENT, fee_usdt=terms.withdrawal_fee_usdt, ledger=module.ledger)
+        self._publish(request, TransferStatus.SENT, fee=fee, fee_usdt=fee_usdt, ledger=module.ledger)
         self._schedule(now + int(terms.withdrawal_delay_minutes * MINUTE_NS), request)
 
     def _move_internal(self, request: TransferRequest, module: CexVenueModule) -> None:
@@ -314,7 +327,7 @@ class WalletModule(SimulationModule):
             module.apply_transfer(TransferKind.DEPOSIT, request.amount)
             ledger = module.ledger
         else:
-            self.exchange.adjust_account(Money(request.amount, USDT))
+            self.adjust(request.asset, request.amount)
             ledger = None
         self._publish(request, TransferStatus.ARRIVED, ledger=ledger)
 

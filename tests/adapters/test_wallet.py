@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from nautilus_trader.model.currencies import ETH, USDT
-from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import InstrumentId, Venue
 
 from adapters.defi.wallet import ScheduledFlow
 from adapters.events import (
@@ -150,3 +151,57 @@ def test_investor_flows_credit_the_wallet_and_payouts_debit_it():
     ]
     assert sim.strategy.seen["after deposit"]["ETHEREUM"] == pytest.approx(125_000.0)
     assert sim.strategy.seen["after payout"]["ETHEREUM"] == pytest.approx(85_000.0)
+
+
+def test_spot_eth_withdrawal_leaves_the_venue_with_its_fee_and_lands_after_the_delay():
+    """Bybit: 1 ETH bought spot at 3,000, 0.9 ETH withdrawn. 0.9 + the 0.0008 ETH fee leave the
+    spot holding at once without a trade (the spot cash is untouched), the wallet gets 0.9 ETH
+    after the 30-minute delay; withdrawing more than is held is refused and moves nothing."""
+    spot = InstrumentId.from_str("ETHUSDT-SPOT.BYBIT")
+    fee_eth, taker = 0.0008, 0.001  # configs/venues/bybit.yaml
+
+    def bars(instruments):
+        return [*_bars(instruments), *flat_bars(instruments[str(spot)], range(0, 8), 3_000.0)]
+
+    def state(s) -> dict[str, float]:
+        qty = sum(p.signed_qty for p in s.cache.positions_open(instrument_id=spot))
+        cost = sum(p.signed_qty * p.avg_px_open for p in s.cache.positions_open(instrument_id=spot))
+        balance = s.cache.account_for_venue(Venue("BYBIT")).balance_total(USDT).as_double()
+        eth = s.cache.account_for_venue(Venue("ETHEREUM")).balance_total(ETH).as_double()
+        return {"spot_eth": qty, "spot_cash": balance - cost, "wallet_eth": eth}
+
+    def note(label: str):
+        return do(lambda s: s.__dict__.setdefault("seen", {}).__setitem__(label, state(s)))
+
+    sim = run_sim(
+        venues=("BYBIT",),
+        bars=bars,
+        subscribe=(POOL, str(spot)),
+        gas_gwei=GWEI,
+        script={
+            ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BYBIT", 5_000))],
+            ts(2): [do(lambda s: s.market(spot, OrderSide.BUY, "1.00000"))],
+            ts(3): [
+                note("before"),
+                do(lambda s: s.transfer(TransferKind.WITHDRAWAL, "BYBIT", 5.0, "too-much", asset="ETH")),
+                do(lambda s: s.transfer(TransferKind.WITHDRAWAL, "BYBIT", 0.9, "eth-out", asset="ETH")),
+                note("sent"),
+            ],
+            ts(5): [note("arrived")],
+        },
+    )
+    seen = sim.strategy.seen
+    assert seen["before"]["spot_eth"] == pytest.approx(1.0)
+    assert seen["before"]["spot_cash"] == pytest.approx(5_000 - 3_000 * (1 + taker))
+    assert seen["sent"]["spot_eth"] == pytest.approx(1.0 - 0.9 - fee_eth)
+    assert seen["sent"]["spot_cash"] == pytest.approx(seen["before"]["spot_cash"])
+    assert seen["sent"]["wallet_eth"] == pytest.approx(seen["before"]["wallet_eth"])
+    assert seen["arrived"]["wallet_eth"] == pytest.approx(seen["before"]["wallet_eth"] + 0.9)
+    events = {(e.request_id, e.status): e for e in sim.strategy.transfer_events}
+    rejected = events[("too-much", TransferStatus.REJECTED)]
+    assert "holds 1.000000" in rejected.reason
+    sent = events[("eth-out", TransferStatus.SENT)]
+    assert (sent.asset, sent.fee, sent.fee_usdt) == ("ETH", fee_eth, pytest.approx(fee_eth * 3_000))
+    arrived = events[("eth-out", TransferStatus.ARRIVED)]
+    delay = 30 * 60 * 1_000_000_000  # credited when the wallet next processes time after the delay
+    assert sent.ts_event + delay <= arrived.ts_event <= sent.ts_event + 2 * delay

@@ -169,7 +169,7 @@ def test_a_margin_squeeze_tops_the_venues_up_from_the_staking_sleeve(catalog_dir
     assert [a for a, _ in _actions_at(bt, ts)] == ["margin_top_up"]
     transfers = pd.DataFrame(bt.accounting.transfers)
     deposits = transfers[(transfers["kind"] == "deposit") & (transfers["status"] == "sent")]
-    deposits = deposits[deposits["ts"] == pd.Timestamp(ts, tz="UTC")].set_index("venue")["amount_usdt"]
+    deposits = deposits[deposits["ts"] == pd.Timestamp(ts, tz="UTC")].set_index("venue")["amount"]
     for venue, need in needs.items():
         assert deposits[venue] == pytest.approx(need, abs=0.011), venue  # floored to the cent
     # the sleeve paid for it: LST sold on its DEX pool, ETH sold for USDT, in the same hour
@@ -290,6 +290,8 @@ def test_deposit_withdrawal_and_exit_pay_out_in_usdt(catalog_dir, tmp_path):
         ({"hedge_allocation": {"BINANCE": 0.5}}, "must sum to 1"),
         ({"delta_tolerance": 0}, "delta_tolerance must be in (0, 0.1]"),
         ({"margin_flor": 0.2}, "unknown field"),
+        ({"eth_purchase": "otc"}, "eth_purchase must be one of ('dex', 'cex')"),
+        ({"eth_purchase_venue": "KRAKEN"}, "eth_purchase_venue: unknown venue 'KRAKEN'"),
     ],
 )
 def test_invalid_hedge_settings_are_refused_with_the_field(tmp_path, hedge, message):
@@ -302,3 +304,41 @@ def test_invalid_hedge_settings_are_refused_with_the_field(tmp_path, hedge, mess
     with pytest.raises(RunConfigError, match="strategy") as error:
         load_run_config(path)
     assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_the_cex_purchase_route_buys_spot_hedges_the_eth_in_flight_and_stakes_it_on_arrival(
+    catalog_dir, tmp_path
+):
+    """``eth_purchase: cex``: the stake share is deposited on Bybit with the margin, bought spot
+    there (0.1% taker instead of the pool's 0.3% plus impact), hedged at once, withdrawn (0.0008 ETH
+    fee, 30 minutes) and minted into weETH when it lands; the book stays delta-neutral throughout."""
+    start, end = pd.Timestamp("2024-06-01T00:00Z"), pd.Timestamp("2024-06-08T00:00Z")
+    runs = {
+        route: run_mode(
+            catalog_dir, tmp_path / route, SIMPLE, start, end, strategy={"hedge": {"eth_purchase": route}}
+        )
+        for route in ("dex", "cex")
+    }
+    cex = runs["cex"]
+    fills = pd.read_csv(cex.out_dir / "fills.csv", parse_dates=["ts_event"])
+    bought = fills[fills["instrument_id"] == "ETHUSDT-SPOT.BYBIT"]
+    assert len(bought) == 1 and (bought["order_side"] == "BUY").all()
+    transfers = pd.read_csv(cex.out_dir / "transfers.csv", parse_dates=["ts"])
+    eth_out = transfers[(transfers["asset"] == "ETH") & (transfers["status"] == "sent")].iloc[0]
+    spot_bought = float(bought["last_qty"].iloc[0])
+    assert eth_out["amount"] + eth_out["fee"] == pytest.approx(spot_bought, abs=1e-5)
+    assert eth_out["fee"] == 0.0008
+    nav = nav_of(cex)
+    sent_hour = eth_out["ts"]
+    assert nav.loc[sent_hour, "in_flight_eth"] == pytest.approx(eth_out["amount"])
+    assert delta_fraction(nav).max() < TOLERANCE  # hedged on the CEX, in flight and staked
+    minted = fills[fills["instrument_id"] == WEETH_RATE]
+    assert minted["ts_event"].min() > sent_hour  # staked once the ETH has landed
+    assert_reconciled(cex, 1e-3)
+    assert nav["residual"].abs().max() < 1e-4
+
+    def costs(result) -> float:
+        a = result.summary["attribution"]
+        return a["trading_fees"] + a["slippage"] + a["transfer_fees"] + a["gas"]
+
+    assert costs(cex) > costs(runs["dex"])  # cheaper: a CEX taker fee beats the pool fee and impact
