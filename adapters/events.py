@@ -127,6 +127,12 @@ class FundingSettled:
     ts_event: int
     stale_mark: bool = False
     """True when no bar stamped at the print time existed and the last earlier close was used."""
+    usdt_per_unit: float = 1.0
+    """USDT per unit of the settlement currency ``payment`` is in (a coin-margined venue: the mark)."""
+
+    @property
+    def payment_usdt(self) -> float:
+        return self.payment * self.usdt_per_unit
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ class LiquidationEvent:
     fee: float
     insurance_credit: float
     ts_event: int
+    usdt_per_unit: float = 1.0
+    """USDT per unit of the venue's settlement currency (fee and insurance are in it)."""
 
 
 WALLET_TOPIC = "wallet.events"

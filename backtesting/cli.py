@@ -13,6 +13,8 @@ from data_catalog.builder import build_catalog
 from data_catalog.manifest import MANIFEST_FILE, WindowOutsideDataError
 from data_catalog.paths import DataNotFoundError, default_catalog_dir, resolve_data_dir
 from data_catalog.series import BuildError
+from signals.inputs import SignalDataError
+from signals.store import build_predictions, has_predictions
 
 SUMMARY_COLUMNS = (
     ("mode", "{}", 26),
@@ -69,6 +71,16 @@ def _prepare_catalog(args: argparse.Namespace) -> Path:
     return catalog_dir
 
 
+def _prepare_predictions(runs: list, catalog_dir: Path) -> None:
+    """Build the signal model's predictions when a mode trades them and the catalog lacks them
+    (or they were built from older catalog data): ``python -m signals build`` does the same."""
+    needed = {str(i) for run in runs for i in run.spec.strategy(run.strategy).data_needs().predictions}
+    for instrument_id in sorted(needed):
+        if not has_predictions(catalog_dir, instrument_id):
+            print(f"building model predictions for {instrument_id} (walk-forward)…", flush=True)
+            build_predictions(catalog_dir, progress=lambda m: print(m, flush=True))
+
+
 def _row(summary: dict) -> str:
     cells = []
     for key, fmt, width in SUMMARY_COLUMNS:
@@ -102,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             kept = [f"{r.mode} {r.file.capital:g} {r.share_class}" for r in runs if r.share_class != "USDT"]
             print(f"note: --capital applies to the USDT modes; kept from their YAML: {', '.join(kept)}")
         catalog_dir = _prepare_catalog(args)
+        _prepare_predictions(runs, catalog_dir)
         summaries = []
         for run in runs:
             out_dir = args.out / run.mode if len(runs) > 1 else args.out
@@ -112,7 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  data: {warning}")
             for warning in result.summary["model_warnings"]:
                 print(f"  model: {warning}")
-    except (RunConfigError, DataNotFoundError, WindowOutsideDataError, BuildError, FileNotFoundError) as e:
+    except (
+        RunConfigError,
+        DataNotFoundError,
+        WindowOutsideDataError,
+        BuildError,
+        FileNotFoundError,
+        SignalDataError,
+    ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print()

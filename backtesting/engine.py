@@ -18,6 +18,7 @@ import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig
 from nautilus_trader.core.data import Data
+from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.data import CustomData, DataType, FundingRateUpdate
 from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
@@ -34,7 +35,7 @@ from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
 from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
-from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
+from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution, SignalPrediction
 from portfolio.accounting import AccountingActor, AccountingConfig
 from strategies.base import DataNeeds, YieldStrategy
 
@@ -64,12 +65,12 @@ def reserve_key(wallet: WalletVenueConfig, a_token_symbol: str) -> str:
 
 
 def series_keys(needs: DataNeeds, perps: list[InstrumentId], wallet: WalletVenueConfig) -> list[str]:
-    """Catalog series that must cover the window: required bars, the perps' funding, the gas price,
-    and the Aave reserves used."""
+    """Catalog series that must cover the window: required bars, the perps' funding, the gas price
+    (when the run acts on-chain), and the Aave reserves used."""
     keys = [str(i) for i in needs.required]
     keys += [f"{p}/funding" for p in perps]
     keys += [reserve_key(wallet, symbol) for symbol in needs.aave_reserves]
-    return [*keys, "GAS"]
+    return [*keys, "GAS"] if needs.gas else keys
 
 
 def report_keys(needs: DataNeeds, required_keys: list[str], manifest: CatalogManifest) -> list[str]:
@@ -118,13 +119,25 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
         ),
     )
     cex_venues = sorted({i.venue.value for i in cex_ids})
-    cex_modules = {v: add_cex_venue(engine, load_cex_venue(v)) for v in cex_venues}
     share_class = run.share_class
+    capital_venue = strategy.capital_venue()
+    if capital_venue is not None and run.flows:
+        raise RunConfigError(
+            f"{run.source}: capital_flows are not supported by {run.mode}: its capital is pre-funded on "
+            f"{capital_venue} (DOMAIN.md), not in the on-chain wallet"
+        )
+    cex_modules = {}
+    for venue in cex_venues:
+        settlement = next(
+            (i.settlement_currency for i in instruments if i.id.venue.value == venue and i.is_inverse), USDT
+        )
+        capital = run.file.capital if venue == capital_venue else 0.0
+        cex_modules[venue] = add_cex_venue(engine, load_cex_venue(venue), settlement, capital)
     wallet = add_wallet_venue(
         engine,
         wallet_config,
         cex_modules,
-        balances={share_class: run.file.capital},
+        balances={} if capital_venue is not None else {share_class: run.file.capital},
         flows=[ScheduledFlow(at.value, amount) for at, amount in run.flows],
         flow_currency=share_class,
         aave_params=aave_params,
@@ -135,6 +148,9 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
     add_instruments(engine, instruments, cex_modules)
 
     points = _add_data(engine, catalog, needs, perps, wallet_config, start_ns, end_ns)
+    valuation = WalletValuation(wallet_config, share_class)
+    if needs.share_price is not None:
+        valuation.price_by(share_class, needs.share_price)
     accounting = AccountingActor(
         AccountingConfig(
             cex_venues=tuple(cex_venues),
@@ -144,7 +160,7 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
             eth_price_instrument=f"{wallet_config.eth_usd_pool}.{wallet_venue}",
             share_class=share_class,
         ),
-        WalletValuation(wallet_config, share_class),
+        valuation,
         risk_probe=wallet.risk_figures if needs.aave_reserves else None,
     )
     engine.add_strategy(strategy)
@@ -188,6 +204,14 @@ def _add_data(
         chain += _custom(snapshots, AaveReserveSnapshot)
     if needs.rewards:
         chain += _custom(catalog.query(RewardDistribution, end=end), RewardDistribution)
+    for instrument_id in needs.predictions:
+        predictions = catalog.query(SignalPrediction, identifiers=[str(instrument_id)], start=start, end=end)
+        if not predictions:
+            raise FileNotFoundError(
+                f"the catalog {catalog.path} has no model predictions for {instrument_id} in "
+                f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}: build them with `python -m signals build`"
+            )
+        chain += _custom(predictions, SignalPrediction)
     # Added before the bars (the sort keeps insertion order at equal timestamps): a snapshot, gas
     # sample or funding print stamped t is known when the bars closing at t are acted on.
     engine.add_data(chain, client_id=ClientId(wallet.venue), sort=False)

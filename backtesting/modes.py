@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from strategies.base import YieldStrategy, YieldStrategyConfig
 from strategies.basis import BasisStrategy, BasisStrategyConfig
+from strategies.directional import DirectionalConfig, DirectionalStrategy
 from strategies.hedged import (
     HedgedLeveragedConfig,
     HedgedLeveragedStrategy,
@@ -65,6 +66,19 @@ MODES: dict[str, ModeSpec] = {
             HedgedLeveragedStrategy,
             HedgedLeveragedConfig,
             "flash-loan LST loop hedged with short ETH perps on 3 CEXs (the sUSDe trade)",
+        ),
+        ModeSpec(
+            "ml_btc_directional_usdt_margin",
+            DirectionalStrategy,
+            DirectionalConfig,
+            "Binance BTCUSDT perp traded on walk-forward model signals, bracketed SL/TP",
+        ),
+        ModeSpec(
+            "ml_btc_directional_btc_margin",
+            DirectionalStrategy,
+            DirectionalConfig,
+            "Binance inverse BTCUSD perp (coin-margined) on the same signals, NAV in BTC",
+            "BTC",
         ),
     )
 }

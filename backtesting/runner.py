@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from nautilus_trader.model.identifiers import Venue
 
+from adapters.cex.instruments import cex_instrument_id
 from adapters.events import AaveLiquidated, FlashLoanFee
 from backtesting.config import RunConfig
 from backtesting.engine import Backtest, build_backtest
 from portfolio.benchmarks import benchmark_comparison
 from portfolio.results import summarize, write_results
-from strategies.hedged import HedgeSleeve
+from signals.evaluation import load_evaluation
 
 Progress = Callable[[str], None]
 
@@ -32,7 +34,12 @@ def _margin_tier_warnings(bt: Backtest, nav: pd.DataFrame) -> list[str]:
     warnings = []
     for venue, module in bt.cex_modules.items():
         column = f"perp_notional_{venue.lower()}"
-        caps = [s.margin.tier_notional_cap for s in module.venue_config.instruments if s.margin is not None]
+        traded = {str(i.id) for i in bt.engine.cache.instruments(venue=Venue(venue))}
+        caps = [
+            s.margin.tier_notional_cap
+            for s in module.venue_config.instruments
+            if s.margin is not None and str(cex_instrument_id(venue, s.base, s.kind, s.quote)) in traded
+        ]
         if column not in nav or not caps:
             continue
         peak, cap = float(nav[column].max()), min(caps)
@@ -49,7 +56,7 @@ def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     strategy = bt.strategy
     funding: dict[str, float] = {}
     for event in bt.accounting.funding:
-        funding[event.venue] = funding.get(event.venue, 0.0) + event.payment
+        funding[event.venue] = funding.get(event.venue, 0.0) + event.payment_usdt
     aave_liquidations = [e for e in bt.accounting.wallet_events if isinstance(e, AaveLiquidated)]
     return {
         "capital": bt.run.file.capital,
@@ -70,32 +77,12 @@ def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     }
 
 
-def _hedge_figures(bt: Backtest, nav: pd.DataFrame) -> dict[str, Any]:
-    """A market-neutral mode's hedge quality and capital management, beside its returns."""
-    strategy = bt.strategy
-    if not isinstance(strategy, HedgeSleeve):
+def _model_figures(bt: Backtest, catalog_dir: Path) -> dict[str, Any]:
+    """The signal model's out-of-sample evaluation beside the trading results of a mode trading it."""
+    predictions = bt.strategy.data_needs().predictions
+    if not predictions:
         return {}
-    fraction = nav["net_delta_usd"].abs() / nav["nav_usdt"]
-    tolerance = strategy.hedging.delta_tolerance
-    margins = {}
-    for venue in strategy.hedge_venues:
-        notional = nav[f"perp_notional_{venue.lower()}"]
-        held = notional > 0
-        margins[venue] = float((nav[f"margin_balance_{venue.lower()}"][held] / notional[held]).min())
-    actions = strategy.actions
-    return {
-        "hedge": {
-            "delta_tolerance": tolerance,
-            "max_abs_delta_fraction": float(fraction.max()),
-            "hours_above_tolerance": int((fraction > tolerance).sum()),
-            "rehedges": actions.get("rehedge", 0),
-            "margin_top_ups": actions.get("margin_top_up", 0),
-            "deleverages": actions.get("deleverage", 0),
-            "min_margin_to_notional": margins,
-            "price_pnl_wallet": float(nav["price_pnl_wallet"].iloc[1:].sum()),
-            "price_pnl_cex": float(nav["price_pnl_cex"].iloc[1:].sum()),
-        }
-    }
+    return {"model": {str(i): load_evaluation(catalog_dir, str(i)) for i in predictions}}
 
 
 def _protocol_figures(nav: pd.DataFrame) -> dict[str, Any]:
@@ -138,7 +125,8 @@ def run_backtest(
             **_extra(bt, seconds),
             **_protocol_figures(nav),
             "model_warnings": _margin_tier_warnings(bt, nav),
-            **_hedge_figures(bt, nav),
+            **bt.strategy.report(nav),
+            **_model_figures(bt, catalog_dir),
         },
     )
     if run.share_class == "USDT":  # USDT products to compare against: sUSDe and Aave USDT lending

@@ -11,7 +11,7 @@ from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.enums import AccountType, OmsType
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
-from nautilus_trader.model.objects import Money
+from nautilus_trader.model.objects import Currency, Money
 
 from adapters.cex.config import CexVenueConfig
 from adapters.cex.venue import CexVenueModule
@@ -23,15 +23,22 @@ from adapters.defi.wallet import ScheduledFlow, WalletModule
 from adapters.execution import install_pre_trade_checks
 
 
-def add_cex_venue(engine: BacktestEngine, config: CexVenueConfig) -> CexVenueModule:
-    """A CEX as a NETTING MARGIN venue (USDT, starting empty) with its simulation module and checks."""
-    module = CexVenueModule(config)
+def add_cex_venue(
+    engine: BacktestEngine, config: CexVenueConfig, settlement: Currency = USDT, balance: float = 0.0
+) -> CexVenueModule:
+    """A CEX as a NETTING MARGIN venue with its simulation module and checks.
+
+    ``settlement`` is the account's currency: USDT, or the coin of a coin-margined (inverse)
+    venue; ``balance`` is pre-funded capital in it (by default the venue starts empty and is
+    funded by transfers from the wallet).
+    """
+    module = CexVenueModule(config, settlement)
     engine.add_venue(
         Venue(config.venue),
         OmsType.NETTING,
         AccountType.MARGIN,
-        [Money(0, USDT)],
-        base_currency=USDT,
+        [Money(balance, settlement)],
+        base_currency=settlement,
         margin_model=StandardMarginModel(),
         modules=[module],
     )

@@ -44,6 +44,20 @@ TARGET_MODE_S = TARGET_BASIS_S
 """Every mode over its full window, whole ``run_backtest``."""
 
 
+def ensure_predictions(catalog: Path, modes: list[str]) -> None:
+    """The ML modes trade the signal model's predictions: build them first when missing (not
+    timed here; ``bench_signals.py`` measures the build)."""
+    from backtesting.config import load_run_config, mode_file_path
+    from signals.store import build_predictions, has_predictions
+
+    for mode in modes:
+        run = load_run_config(mode_file_path(mode))
+        for instrument_id in run.spec.strategy(run.strategy).data_needs().predictions:
+            if not has_predictions(catalog, str(instrument_id)):
+                print(f"  building predictions for {instrument_id} …", flush=True)
+                build_predictions(catalog)
+
+
 def all_modes() -> list[str]:
     from backtesting.modes import MODES
 
@@ -106,6 +120,7 @@ def benchmark(args: argparse.Namespace) -> int:
             run_child("build", {"catalog": str(catalog)})
         catalog = catalog.resolve()
         print(f"catalog: {catalog}")
+        ensure_predictions(catalog, args.modes)
         for mode in args.modes:
             shape = run_shape(catalog, mode)
             limits = "; ".join(window_limits(catalog, shape))

@@ -243,7 +243,13 @@ def _write(
     if frame.empty:
         return
     if kind == "bars":
-        catalog.write_data(_bars(instruments[key], frame))
+        instrument = instruments[key]
+        if getattr(instrument, "is_inverse", False) and "source" in frame:
+            # a linear proxy counts volume in coins; the inverse perp counts contracts of `multiplier` USD
+            proxied = frame["source"] != "own"
+            contracts = frame["volume"] * frame["close"] / instrument.multiplier.as_double()
+            frame = frame.assign(volume=contracts.where(proxied, frame["volume"]))
+        catalog.write_data(_bars(instrument, frame))
     elif kind == "rate":  # a rate sample is a flat bar: the mark at that instant, no volume
         rate = frame["rate"]
         catalog.write_data(

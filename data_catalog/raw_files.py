@@ -14,7 +14,7 @@ BAR_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 FUNDING_COLUMNS = ("funding_timestamp", "funding_rate")
 """Columns every funding file must have; ``funding_rate`` is the fraction longs pay shorts."""
 
-MARKETS = ("spot", "perp")
+MARKETS = ("spot", "perp", "inverse")
 
 
 def bar_glob(venue: str, symbol: str, market: str) -> str:
@@ -25,8 +25,8 @@ def bar_glob(venue: str, symbol: str, market: str) -> str:
     """
     if market == "spot":
         return f"cex/spot/{venue.lower()}_{symbol}_*1h_*.csv"
-    if market == "perp":
-        return f"cex/perp/{venue.lower()}_{symbol}_perp_1h_*.csv"
+    if market in ("perp", "inverse"):
+        return f"cex/{market}/{venue.lower()}_{symbol}_{market}_1h_*.csv"
     raise ValueError(f"unknown market {market!r}; expected one of {MARKETS}")
 
 

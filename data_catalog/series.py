@@ -162,7 +162,7 @@ def cex_series_specs(venues: Iterable[CexVenueConfig]) -> list[SeriesSpec]:
                     proxies=inst.proxies,
                 ),
             )
-            if inst.kind == "perp":
+            if inst.kind != "spot":
                 specs.append(
                     SeriesSpec(
                         key=f"{iid}/funding",

@@ -35,7 +35,7 @@ import pandas as pd
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.enums import OrderSide, OrderType
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
@@ -126,6 +126,8 @@ class _Interval:
     """USDT."""
     flow: float = 0.0
     """Share class."""
+    coin_amounts: list[tuple[str, str, float]] = field(default_factory=list)
+    """(venue, category, amount) booked in a coin-margined venue's coin."""
     eth_sent: list[tuple[str, float, float]] = field(default_factory=list)
     """Spot ETH withdrawn from a CEX as (venue, amount in flight, venue fee)."""
     trades: list[tuple[InstrumentId, float, float]] = field(default_factory=list)
@@ -165,6 +167,10 @@ class AccountingActor(Actor):
         self.wallet_events: list[object] = []
         self.flows: list[CapitalFlow] = []
         self._eth_spot: dict[str, InstrumentId] = {}
+        self._share_on_venues = 0.0
+        """Share-class currency held as a coin-margined venue's equity (values the opening book)."""
+        self._settlement_prices: dict[str, float] = {}
+        """USDT per unit of each venue's settlement currency at the sample."""
         self._in_flight: dict[str, tuple[str, float]] = {}
         """Transfers between the wallet and a CEX under way: request id → (asset, amount)."""
         self._interval = _Interval()
@@ -234,7 +240,7 @@ class AccountingActor(Actor):
 
     def _on_funding(self, event: FundingSettled) -> None:
         self.funding.append(event)
-        self._add("funding", event.payment)
+        self._add("funding", event.payment_usdt)
 
     def _on_gas(self, event: GasCharged) -> None:
         self.gas.append(event)
@@ -246,12 +252,14 @@ class AccountingActor(Actor):
 
     def _on_liquidation(self, event: LiquidationEvent) -> None:
         self.liquidations.append(event)
+        instrument_id = InstrumentId.from_str(event.instrument_id)
         closed = -event.signed_base_qty  # the liquidation fill's signed quantity
+        if self.cache.instrument(instrument_id).is_inverse:
+            closed /= event.price  # USD face → coins
         # the venue liquidates on the bar before the cache holds it: mark the fill at that bar
-        self._interval.trades.append((InstrumentId.from_str(event.instrument_id), closed, event.mark))
-        self._add(
-            "liquidation_losses", -event.fee + event.insurance_credit - closed * (event.price - event.mark)
-        )
+        self._interval.trades.append((instrument_id, closed, event.mark))
+        costs = (event.insurance_credit - event.fee) * event.usdt_per_unit
+        self._add("liquidation_losses", costs - closed * (event.price - event.mark))
 
     def _on_capital(self, flow: CapitalFlow) -> None:
         if flow.kind == CapitalFlowKind.DEPOSIT:
@@ -266,10 +274,21 @@ class AccountingActor(Actor):
             self.book.on_fill(fill, instrument.base_currency.code, instrument.quote_currency.code, self.cache)
             return
         commission = fill.commission.as_double() if fill.commission is not None else 0.0
-        if fill.commission is not None and fill.commission.currency != USDT:
-            commission *= last_price(self.cache, fill.instrument_id) or 0.0
         instrument = self.cache.instrument(fill.instrument_id)
-        mark = last_price(self.cache, fill.instrument_id)
+        if fill.commission is not None and fill.commission.currency != USDT:
+            # a coin fee (coin-margined perp): valued with the coin's other holdings, at the sample
+            category = (
+                "liquidation_losses" if fill.client_order_id.value.startswith("LIQ-") else "trading_fees"
+            )
+            self._interval.coin_amounts.append((fill.instrument_id.venue.value, category, -commission))
+            commission = 0.0
+        # a market order fills against the bar it was sent on; a stop or limit triggered while the
+        # venue replays a new bar fills at its own price, which is the market at that instant
+        mark = (
+            last_price(self.cache, fill.instrument_id)
+            if fill.order_type == OrderType.MARKET
+            else fill.last_px.as_double()
+        )
         if fill.client_order_id.value.startswith("LIQ-"):  # its mark comes with the LiquidationEvent
             self._add("liquidation_losses", -commission)
             return
@@ -277,6 +296,8 @@ class AccountingActor(Actor):
         if mark is not None:
             side = 1 if fill.order_side == OrderSide.BUY else -1
             signed = base_qty(instrument, fill.last_qty.as_double()) * side
+            if instrument.is_inverse:  # USD face → the coin it is worth at the fill
+                signed /= fill.last_px.as_double()
             self._interval.trades.append((fill.instrument_id, signed, mark))
             self._add("slippage", -signed * (fill.last_px.as_double() - mark))
 
@@ -287,13 +308,26 @@ class AccountingActor(Actor):
         qty: dict[InstrumentId, float] = {}
         prices: dict[InstrumentId, float] = {}
         venues: dict[str, dict[str, float]] = {}
+        self._share_on_venues = 0.0
         for venue in self.acfg.cex_venues:
             wallets = self._readers[venue].read(self.cache, self.portfolio, self.ledgers[venue])
             for s in wallets.spots:
                 qty[s.instrument_id], prices[s.instrument_id] = s.qty, s.price
             for p in wallets.perps:
-                qty[p.instrument_id], prices[p.instrument_id] = p.signed_qty, p.price
-            venues[venue] = {name: getattr(wallets, name) for name in VENUE_FIGURES}
+                # an inverse position of face F opened at A is worth (F/A)(P − A) USDT: F/A coins at P
+                qty[p.instrument_id] = p.signed_qty / p.avg_px if p.inverse else p.signed_qty
+                prices[p.instrument_id] = p.price
+            k = self._settlement_prices[venue] = wallets.settlement_price
+            if wallets.settlement != "USDT":  # the coin collateral itself moves with the coin's price
+                collateral = self._collateral_id(venue, wallets.settlement)
+                qty[collateral], prices[collateral] = wallets.futures_wallet, k
+            # in USDT (a coin-margined venue's at the coin's price); the ratio has no unit
+            venues[venue] = {
+                name: getattr(wallets, name) * (1.0 if name == "margin_ratio" else k)
+                for name in VENUE_FIGURES
+            }
+            if wallets.settlement == self.acfg.share_class:
+                self._share_on_venues += wallets.equity
         # instruments held an hour ago but closed since still need this hour's price
         for instrument_id in [self.eth_id, *(self._prev.qty if self._prev is not None else ())]:
             if instrument_id not in prices and (price := last_price(self.cache, instrument_id)) is not None:
@@ -334,7 +368,7 @@ class AccountingActor(Actor):
         nav_usdt = wallet.value + in_flight + sum(v["equity"] for v in venues.values())
         share_price = self._share_price()
         if share_price is None:  # only before the share currency's market opens (the first sample)
-            nav = balances.get(self.acfg.share_class, 0.0)
+            nav = balances.get(self.acfg.share_class, 0.0) + self._share_on_venues
             per_usdt = 0.0
         else:
             per_usdt = 1.0 / share_price
@@ -346,6 +380,8 @@ class AccountingActor(Actor):
             amounts[category] += amount
         wallet_price_pnl = wallet.amounts.get("price_pnl", 0.0)
         cex_price_pnl = 0.0
+        for venue, category, amount in interval.coin_amounts:
+            amounts[category] += amount * self._settlement_prices.get(venue, 0.0)
         for instrument_id, signed, mark in interval.trades:
             cex_price_pnl += signed * (self._price_now(instrument_id, prices, mark) - mark)
         for venue, amount, fee in interval.eth_sent:
@@ -364,11 +400,11 @@ class AccountingActor(Actor):
         amounts["price_pnl"] += cex_price_pnl
         if per_usdt != 1.0:
             amounts = {category: amount * per_usdt for category, amount in amounts.items()}
-        if self._prev is not None:
+        if self._prev is not None and per_usdt:
             # USDT-valued holdings against the share currency's own move
             amounts["price_pnl"] += self._prev.nav_usdt * per_usdt - self._prev.nav
             residual = nav - self._prev.nav - interval.flow - sum(amounts.values())
-        else:
+        else:  # the share currency has no price yet: the book is counted in its own units only
             residual = 0.0
         row: dict[str, float | int] = {
             "ts": ts,
@@ -396,6 +432,13 @@ class AccountingActor(Actor):
         self.rows.append(row)
         self._report_progress(ts, nav)
         self._prev = _Snapshot(nav, nav_usdt, qty, prices, eth_in_flight)
+
+    def _collateral_id(self, venue: str, coin: str) -> InstrumentId:
+        """A key for a coin-margined venue's coin balance in the price attribution."""
+        instrument_id = InstrumentId.from_str(f"{coin}-COLLATERAL.{venue}")
+        if instrument_id not in self._metas:
+            self._metas[instrument_id] = _InstrumentMeta(False, venue, coin)
+        return instrument_id
 
     def _price_now(
         self, instrument_id: InstrumentId, prices: dict[InstrumentId, float], default: float

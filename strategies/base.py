@@ -26,14 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
+import pandas as pd
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide, TimeInForce
-from nautilus_trader.model.events import OrderEvent, OrderFilled
+from nautilus_trader.model.events import OrderDenied, OrderEvent, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
+from adapters.cex.config import load_cex_venue
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.currencies import account_balances, currency
@@ -84,6 +86,12 @@ class DataNeeds:
     """Whether EtherFi reward payouts are credited."""
     trades: tuple[InstrumentId, ...] = ()
     """Wallet-venue instruments traded without a price series of their own (Aave tokens, LST queues)."""
+    gas: bool = True
+    """Whether the run acts on-chain (and so needs the gas price over its whole window)."""
+    share_price: InstrumentId | None = None
+    """What prices the share-class currency in USDT when the wallet has no market for it (BTC)."""
+    predictions: tuple[InstrumentId, ...] = ()
+    """Instruments whose model predictions (``SignalPrediction``, ``python -m signals build``) are loaded."""
 
     def wallet_instruments(self, venue: Venue) -> set[InstrumentId]:
         """The wallet-venue instruments a run registers: the ones it prices or trades."""
@@ -155,6 +163,7 @@ class YieldStrategy(Strategy):
         self._pending_deposits = 0.0
         self._pending_withdrawal = 0.0
         self._in_transit: dict[str, tuple[str, float]] = {}
+        self._withdrawal_fees: dict[str, float] = {}
         self._priced: list[InstrumentId] = []
         self._priced_set: set[InstrumentId] = set()
         self._bar_ts = 0
@@ -173,6 +182,14 @@ class YieldStrategy(Strategy):
     def data_needs(self) -> DataNeeds:
         """The catalog data a run needs: by default the legs and the gas-ETH pool."""
         return DataNeeds(required=(*self.legs(), self.pool_id))
+
+    def report(self, nav: pd.DataFrame) -> dict[str, Any]:
+        """Mode-specific figures for ``summary.json``, from the run's hourly ``nav`` frame."""
+        return {}
+
+    def capital_venue(self) -> str | None:
+        """Where the starting capital sits: None for the on-chain wallet, else a CEX venue."""
+        return None
 
     def use_protocol_params(self, aave_params: dict[str, Any]) -> None:
         """Check the config against the protocols' real parameters (raise ``ValueError``)."""
@@ -342,7 +359,11 @@ class YieldStrategy(Strategy):
         share_price = prices.get(self.share) or self.valuation.numeraire_price(self.share, self.cache)
         wallet = sum(q * (prices[c] or 0.0) for c, q in self.wallet_balances().items())
         venues = {leg.venue.value for leg in self.legs() if leg.venue != self.wallet_venue}
-        return (wallet + sum(self.venue_wallets(v).equity for v in venues)) / share_price
+        on_venues = 0.0
+        for venue in venues:
+            wallets = self.venue_wallets(venue)
+            on_venues += wallets.equity * wallets.settlement_price
+        return (wallet + on_venues) / share_price
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -401,7 +422,8 @@ class YieldStrategy(Strategy):
         if not isinstance(event, OrderFilled):
             reason = getattr(event, "reason", type(event).__name__)
             failure = f"order {event.client_order_id} on {event.instrument_id} closed unfilled: {reason}"
-            self.rejections.append(failure)
+            if isinstance(event, OrderRejected | OrderDenied):  # a cancel is the strategy's own choice
+                self.rejections.append(failure)
         self.plans.order_closed(event.client_order_id, failure)
 
     # -- transfers ---------------------------------------------------------------------------
@@ -419,6 +441,39 @@ class YieldStrategy(Strategy):
         self.plans.expect_transfer(request_id)
         self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(request_id, kind, venue, amount, asset))
         return request_id
+
+    def withdrawal_fee(self, venue: str) -> float:
+        """The venue's flat USDT withdrawal fee."""
+        fee = self._withdrawal_fees.get(venue)
+        if fee is None:
+            fee = self._withdrawal_fees[venue] = load_cex_venue(venue).transfers.withdrawal_fee_usdt
+        return fee
+
+    def deposit_to_venues(self, amounts: dict[str, float]) -> None:
+        """Deposit ``amounts`` USDT on CEX venues (pro rata when the wallet holds less than their sum)."""
+        total, held = sum(amounts.values()), self.wallet_balance("USDT")
+        scale = min(1.0, held / total) if total > 0 else 0.0
+        for venue, amount in amounts.items():
+            self.request_transfer(TransferKind.DEPOSIT, venue, amount * scale)
+
+    def sweep_to_futures(self, venues: list[str]) -> None:
+        """Move each venue's spot cash into its futures wallet (margin)."""
+        for venue in venues:
+            self.request_transfer(TransferKind.TO_FUTURES, venue, self.venue_wallets(venue).spot_cash)
+
+    def move_to_spot(self, amounts: dict[str, float]) -> None:
+        """Make ``amounts`` (``inf`` = all that may leave) spot cash, from the futures wallets."""
+        for venue, amount in amounts.items():
+            wallets = self.venue_wallets(venue)
+            need = min(amount - wallets.spot_cash, wallets.transferable_from_futures)
+            if need > 0:
+                self.request_transfer(TransferKind.TO_SPOT, venue, need)
+
+    def withdraw_to_wallet(self, amounts: dict[str, float]) -> None:
+        """Withdraw ``amounts`` (arriving; ``inf`` = the whole spot wallet) to the on-chain wallet."""
+        for venue, amount in amounts.items():
+            available = self.venue_wallets(venue).spot_cash - self.withdrawal_fee(venue)
+            self.request_transfer(TransferKind.WITHDRAWAL, venue, min(amount, available))
 
     def in_transit(self, asset: str) -> float:
         """``asset`` sent between the wallet and a CEX and not yet arrived."""

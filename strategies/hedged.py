@@ -25,9 +25,10 @@ One mixin serves both modes: it sits before the staking strategy in the class's 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
+import pandas as pd
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
@@ -123,7 +124,7 @@ class HedgeSleeve(DefiStrategy):
         self.hedge_venues = allocated_venues(config.hedge.hedge_allocation)
         self.weights = {v: config.hedge.hedge_allocation[v] for v in self.hedge_venues}
         self.perp_ids = {v: cex_instrument_id(v, "ETH", "perp") for v in self.hedge_venues}
-        self.withdrawal_fees = {v: load_cex_venue(v).transfers.withdrawal_fee_usdt for v in self.hedge_venues}
+        self.withdrawal_fees = {v: self.withdrawal_fee(v) for v in self.hedge_venues}
         self.purchase_venue = config.hedge.eth_purchase_venue
         self.spot_id = (
             cex_instrument_id(self.purchase_venue, "ETH", "spot")
@@ -167,6 +168,29 @@ class HedgeSleeve(DefiStrategy):
         """Net ETH across every venue: the wallet's long minus the shorts."""
         return self.wallet_eth() - sum(self.shorts().values())
 
+    def report(self, nav: pd.DataFrame) -> dict[str, Any]:
+        """Hedge quality and capital management beside the returns."""
+        fraction = nav["net_delta_usd"].abs() / nav["nav_usdt"]
+        tolerance = self.hedging.delta_tolerance
+        margins = {}
+        for venue in self.hedge_venues:
+            notional = nav[f"perp_notional_{venue.lower()}"]
+            held = notional > 0
+            margins[venue] = float((nav[f"margin_balance_{venue.lower()}"][held] / notional[held]).min())
+        return {
+            "hedge": {
+                "delta_tolerance": tolerance,
+                "max_abs_delta_fraction": float(fraction.max()),
+                "hours_above_tolerance": int((fraction > tolerance).sum()),
+                "rehedges": self.actions.get("rehedge", 0),
+                "margin_top_ups": self.actions.get("margin_top_up", 0),
+                "deleverages": self.actions.get("deleverage", 0),
+                "min_margin_to_notional": margins,
+                "price_pnl_wallet": float(nav["price_pnl_wallet"].iloc[1:].sum()),
+                "price_pnl_cex": float(nav["price_pnl_cex"].iloc[1:].sum()),
+            }
+        }
+
     # -- the five actions --------------------------------------------------------------------
 
     def deploy_phases(self) -> list[Phase]:
@@ -190,7 +214,7 @@ class HedgeSleeve(DefiStrategy):
             stake[self.purchase_venue] = usdt * self.hedging.stake_allocation
             amounts = split_by_weights(usdt - stake[self.purchase_venue], self.weights)
             amounts[self.purchase_venue] = amounts.get(self.purchase_venue, 0.0) + stake[self.purchase_venue]
-            self._deposit(amounts)
+            self.deposit_to_venues(amounts)
 
         return [
             send,
@@ -223,8 +247,8 @@ class HedgeSleeve(DefiStrategy):
             self._sell_free_eth,
             self._close_hedge if fraction >= 1.0 else self._resize_hedge,
             size_withdrawals,
-            lambda: self._venues_to_spot(withdrawals),
-            lambda: self._withdraw_from_venues(withdrawals),
+            lambda: self.move_to_spot(withdrawals),
+            lambda: self.withdraw_to_wallet(withdrawals),
         ]
 
     def dust_phases(self) -> list[Phase]:
@@ -306,9 +330,9 @@ class HedgeSleeve(DefiStrategy):
             *(super().raise_cash_phases(release) if release > 0 else []),
             self._sell_free_eth,
             self._resize_hedge,
-            lambda: self._venues_to_spot(to_spot),
-            lambda: self._withdraw_from_venues(pulls),
-            lambda: self._deposit(needs),
+            lambda: self.move_to_spot(to_spot),
+            lambda: self.withdraw_to_wallet(pulls),
+            lambda: self.deposit_to_venues(needs),
             self._sweep_to_futures,
             self._resize_hedge,  # grows the shorts the missing margin held back
         ]
@@ -316,36 +340,12 @@ class HedgeSleeve(DefiStrategy):
 
     # -- the steps ---------------------------------------------------------------------------
 
+    def _sweep_to_futures(self) -> None:
+        self.sweep_to_futures(self.hedge_venues)
+
     def _send_margin(self) -> None:
         margin = self.wallet_balance("USDT") * (1 - self.hedging.stake_allocation)
-        self._deposit(split_by_weights(margin, self.weights))
-
-    def _deposit(self, amounts: dict[str, float]) -> None:
-        """Deposit ``amounts`` (pro rata when the wallet holds less than their sum)."""
-        total, held = sum(amounts.values()), self.wallet_balance("USDT")
-        scale = min(1.0, held / total) if total > 0 else 0.0
-        for venue, amount in amounts.items():
-            self.request_transfer(TransferKind.DEPOSIT, venue, amount * scale)
-
-    def _sweep_to_futures(self) -> None:
-        for venue in self.hedge_venues:
-            self.request_transfer(TransferKind.TO_FUTURES, venue, self.venue_wallets(venue).spot_cash)
-
-    def _venues_to_spot(self, amounts: dict[str, float]) -> None:
-        """Move ``amounts`` (``inf`` = all that may leave) from futures to spot wallets."""
-        for venue, amount in amounts.items():
-            wallets = self.venue_wallets(venue)
-            need = amount - wallets.spot_cash
-            if need > 0:
-                self.request_transfer(
-                    TransferKind.TO_SPOT, venue, min(need, wallets.transferable_from_futures)
-                )
-
-    def _withdraw_from_venues(self, amounts: dict[str, float]) -> None:
-        """Withdraw ``amounts`` (arriving; ``inf`` = the whole spot wallet) to the on-chain wallet."""
-        for venue, amount in amounts.items():
-            available = self.venue_wallets(venue).spot_cash - self.withdrawal_fees[venue]
-            self.request_transfer(TransferKind.WITHDRAWAL, venue, min(amount, available))
+        self.deposit_to_venues(split_by_weights(margin, self.weights))
 
     def _buy_eth(self) -> None:
         pool = self.cache.instrument(self.pool_id)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +35,19 @@ def catalog_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     path = tmp_path_factory.mktemp("catalog") / "catalog"
     build_catalog(data_dir, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def built_signals(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """(catalog copy with default predictions built by ``python -m signals build``, its stdout)."""
+    copy = tmp_path_factory.mktemp("signals") / "catalog"
+    shutil.copytree(catalog_dir, copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "signals", "build", "--catalog", str(copy)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return copy, proc.stdout

@@ -21,7 +21,7 @@ from nautilus_trader.model.data import Bar, CustomData, DataType, FundingRateUpd
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, Venue
 from nautilus_trader.model.instruments import Instrument
-from nautilus_trader.model.objects import Quantity
+from nautilus_trader.model.objects import Currency, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.cex.config import load_cex_venue
@@ -94,6 +94,18 @@ class ScriptedStrategy(Strategy):
         )
         self.submit_order(order)
 
+    def bracket(self, instrument_id: InstrumentId, side: OrderSide, qty: str, stop: str, target: str) -> None:
+        """A market entry with a stop-market and a take-profit limit, one-cancels-the-other."""
+        orders = self.order_factory.bracket(
+            instrument_id,
+            side,
+            Quantity.from_str(qty),
+            sl_trigger_price=Price.from_str(stop),
+            tp_price=Price.from_str(target),
+            tp_post_only=False,
+        )
+        self.submit_order_list(orders)
+
     def transaction(self, steps: list[tuple[str, OrderSide, str]]) -> None:
         """Submit ``(instrument id, side, qty)`` steps as one atomic order list."""
         orders = [
@@ -157,16 +169,24 @@ def run_sim(
     chain_data: list[Data] | None = None,
     credit_rewards: bool = True,
     flash_provider: str | None = None,
+    coin_margined: dict[str, tuple[str, float]] | None = None,
 ) -> Sim:
     """Run a synthetic backtest; ``bars``/``funding`` get the instruments keyed by id string.
 
     ``balances`` (wallet starting balances) overrides ``capital`` USDT + ``wallet_eth`` ETH;
-    ``chain_data`` adds custom data for the wallet venue (Aave snapshots, reward payouts).
+    ``chain_data`` adds custom data for the wallet venue (Aave snapshots, reward payouts);
+    ``coin_margined`` makes venues coin-margined, pre-funded: ``{venue: (coin, balance)}``.
     """
     engine = BacktestEngine(
         BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR")),
     )
-    modules = {v: add_cex_venue(engine, load_cex_venue(v)) for v in venues}
+    coins = coin_margined or {}
+    modules = {
+        v: add_cex_venue(
+            engine, load_cex_venue(v), *((Currency.from_str(coins[v][0]), coins[v][1]) if v in coins else ())
+        )
+        for v in venues
+    }
     cex: dict[str, Instrument] = {}
     for module in modules.values():
         for iid, (_, instrument) in venue_instruments(module.venue_config).items():

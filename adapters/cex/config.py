@@ -31,25 +31,27 @@ class MarginTier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class CexInstrumentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One tradable instrument of a CEX venue (USDT-quoted spot pair or linear perpetual)."""
+    """One tradable instrument of a CEX venue: a USDT spot pair, a linear (USDT-margined)
+    perpetual, or an inverse (coin-margined) perpetual quoted in USD whose contracts are worth
+    ``multiplier`` USD and whose margin and P&L are in the base coin."""
 
     base: str
-    kind: Literal["spot", "perp"]
+    kind: Literal["spot", "perp", "inverse"]
     price_increment: str
     size_increment: str
     maker_fee: str
     taker_fee: str
     min_notional: float = 0.0
     multiplier: str = "1"
-    """Base units per contract (OKX swaps: ctVal); 1 for everything quoted in base units."""
+    """Base units per contract (OKX swaps: ctVal); for an inverse perp, USD per contract."""
     quote: str = "USDT"
     margin: MarginTier | None = None
     proxies: tuple[str, ...] = ()
     """Instrument ids whose history fills hours this instrument's own history lacks, in order."""
 
     def __post_init__(self) -> None:
-        if self.kind == "perp" and self.margin is None:
-            raise ValueError(f"perp {self.base}{self.quote} needs a `margin` block")
+        if self.kind != "spot" and self.margin is None:
+            raise ValueError(f"{self.kind} perp {self.base}{self.quote} needs a `margin` block")
         if self.kind == "spot" and self.margin is not None:
             raise ValueError(f"spot {self.base}{self.quote} is fully funded and takes no `margin` block")
 

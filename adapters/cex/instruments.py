@@ -17,7 +17,11 @@ from adapters.cex.config import CexInstrumentSpec, CexVenueConfig
 
 _SYMBOL_FORMATS = {
     # venue: {kind: (Nautilus symbol, venue's raw symbol)}, formatted with base/quote
-    "BINANCE": {"spot": ("{b}{q}", "{b}{q}"), "perp": ("{b}{q}-PERP", "{b}{q}")},
+    "BINANCE": {
+        "spot": ("{b}{q}", "{b}{q}"),
+        "perp": ("{b}{q}-PERP", "{b}{q}"),
+        "inverse": ("{b}{q}_PERP", "{b}{q}_PERP"),  # COIN-M, as the Binance adapter names it
+    },
     "BYBIT": {"spot": ("{b}{q}-SPOT", "{b}{q}"), "perp": ("{b}{q}-LINEAR", "{b}{q}")},
     "OKX": {"spot": ("{b}-{q}", "{b}-{q}"), "perp": ("{b}-{q}-SWAP", "{b}-{q}-SWAP")},
 }
@@ -31,7 +35,7 @@ def _formats(venue: str, kind: str) -> tuple[str, str]:
     try:
         return kinds[kind]
     except KeyError:
-        raise ValueError(f"unknown instrument kind {kind!r}; expected 'spot' or 'perp'") from None
+        raise ValueError(f"{venue} lists no {kind!r} instruments (has: {sorted(kinds)})") from None
 
 
 def cex_instrument_id(venue: str, base: str, kind: str, quote: str = "USDT") -> InstrumentId:
@@ -87,10 +91,11 @@ def build_cex_instrument(venue: str, spec: CexInstrumentSpec) -> Instrument:
     if spec.kind == "spot":
         return CurrencyPair(**common, margin_init=Decimal(1), margin_maint=Decimal(0))
     assert spec.margin is not None  # enforced by the config
+    inverse = spec.kind == "inverse"
     return CryptoPerpetual(
         **common,
-        settlement_currency=USDT if spec.quote == "USDT" else quote,
-        is_inverse=False,
+        settlement_currency=base if inverse else (USDT if spec.quote == "USDT" else quote),
+        is_inverse=inverse,
         multiplier=Quantity.from_str(spec.multiplier),
         margin_init=Decimal(str(spec.margin.initial)),
         margin_maint=Decimal(str(spec.margin.maintenance)),

@@ -24,6 +24,7 @@ from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.identifiers import AccountId, InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
+from nautilus_trader.model.objects import Currency
 from nautilus_trader.portfolio.portfolio import Portfolio
 
 from adapters.events import VenueLedger
@@ -31,7 +32,11 @@ from data_catalog.bar_types import bar_type_for
 
 
 class PerpState(NamedTuple):
-    """One perp position of a venue, in base units (contracts × multiplier)."""
+    """One perp position of a venue, valued in the venue's settlement currency.
+
+    ``signed_qty`` is contracts × multiplier: base units for a linear perp, USD face value for an
+    inverse (coin-margined) one, whose notional and P&L are in the base coin.
+    """
 
     instrument_id: InstrumentId
     signed_qty: float
@@ -39,14 +44,20 @@ class PerpState(NamedTuple):
     price: float
     maint_rate: float
     init_rate: float
+    inverse: bool = False
+
+    @property
+    def signed_notional(self) -> float:
+        """Signed position value in the settlement currency (what funding is charged on)."""
+        return self.signed_qty / self.price if self.inverse else self.signed_qty * self.price
 
     @property
     def notional(self) -> float:
-        return abs(self.signed_qty) * self.price
+        return abs(self.signed_notional)
 
     @property
     def unrealized(self) -> float:
-        return self.signed_qty * (self.price - self.avg_px)
+        return position_pnl(self.signed_qty, self.avg_px, self.price, self.inverse)
 
     @property
     def maintenance(self) -> float:
@@ -74,7 +85,8 @@ class SpotState(NamedTuple):
 
 @dataclass(slots=True)
 class VenueWallets:
-    """A CEX venue's wallets marked at the latest prices (all USDT); treat it as read-only.
+    """A CEX venue's wallets marked at the latest prices, in its settlement currency (USDT, or
+    the coin of a coin-margined venue, worth ``settlement_price`` USDT); treat it as read-only.
 
     The sums are taken once at construction: the wallets are read many times an hour and each
     reader looks at several of them.
@@ -86,6 +98,9 @@ class VenueWallets:
     futures_wallet: float
     spots: tuple[SpotState, ...]
     perps: tuple[PerpState, ...]
+    settlement: str = "USDT"
+    settlement_price: float = 1.0
+    """USDT per unit of the settlement currency (a coin-margined venue's own perp price)."""
     unrealized_perp: float = field(init=False)
     maintenance_margin: float = field(init=False)
     initial_margin: float = field(init=False)
@@ -125,6 +140,19 @@ class VenueWallets:
         return max(0.0, self.futures_wallet + min(0.0, self.unrealized_perp) - self.initial_margin)
 
 
+def notional_of(signed_qty: float, price: float, inverse: bool = False) -> float:
+    """Position value in the settlement currency (inverse: USD face ÷ price, in the coin)."""
+    return abs(signed_qty) / price if inverse else abs(signed_qty) * price
+
+
+def position_pnl(signed_qty: float, avg_px: float, price: float, inverse: bool = False) -> float:
+    """P&L in the settlement currency of ``signed_qty`` opened at ``avg_px``, marked at ``price``:
+    linear ``q (P − A)`` (quote), inverse ``q (1/A − 1/P)`` (base coin, q in USD face)."""
+    if inverse:
+        return signed_qty * (1.0 / avg_px - 1.0 / price)
+    return signed_qty * (price - avg_px)
+
+
 def last_price(cache: Cache, instrument_id: InstrumentId) -> float | None:
     """Latest close of the instrument's hourly bar (the mark everything is valued at)."""
     bar = cache.bar(bar_type_for(instrument_id))
@@ -152,6 +180,7 @@ class _Leg:
     maint_rate: float
     init_rate: float
     bar_type: BarType
+    inverse: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +213,8 @@ class VenueWalletReader:
         self._venue = Venue(venue)
         self._account_id = account_id_for(venue)
         self._legs: list[_Leg] = []
+        self._settlement: Currency = USDT
+        self._settlement_bar: BarType | None = None
         self._book: _Book | None = None
         self._book_key: tuple[int, VenueLedger] | None = None
         self._last: VenueWallets | None = None
@@ -200,9 +231,19 @@ class VenueWalletReader:
                     float(instrument.margin_maint),
                     float(instrument.margin_init),
                     bar_type_for(instrument.id),
+                    bool(getattr(instrument, "is_inverse", False)),
                 )
                 for instrument in cache.instruments(venue=self._venue)
             ]
+            account = cache.account_for_venue(self._venue)
+            if account is not None and account.base_currency not in (None, USDT):
+                # a coin-margined venue: balances and P&L in the coin, priced by its inverse perp
+                self._settlement = account.base_currency
+                self._settlement_bar = next(
+                    leg.bar_type
+                    for leg in self._legs
+                    if leg.inverse and leg.instrument.settlement_currency == self._settlement
+                )
         return self._legs
 
     def _read_book(self, cache: Cache, portfolio: Portfolio, ledger: VenueLedger) -> _Book:
@@ -210,7 +251,9 @@ class VenueWalletReader:
         key = (account.event_count if account is not None else 0, ledger)
         if self._book is not None and key == self._book_key:
             return self._book
-        balance = account.balance_total(USDT).as_double() if account is not None else 0.0
+        self._instrument_legs(cache)
+        money = account.balance_total(self._settlement) if account is not None else None
+        balance = money.as_double() if money is not None else 0.0
         holdings = []
         realized_perp = 0.0
         for leg in self._instrument_legs(cache):
@@ -221,14 +264,17 @@ class VenueWalletReader:
             if positions:
                 position = positions[0]
                 holdings.append(_Holding(leg, position.signed_qty * leg.multiplier, position.avg_px_open))
-        self._book = _Book(balance, ledger.to_futures + realized_perp, tuple(holdings))
+        # a coin-margined venue is one futures wallet (no spot legs); a USDT one is split
+        futures = balance if self._settlement != USDT else ledger.to_futures + realized_perp
+        self._book = _Book(balance, futures, tuple(holdings))
         self._book_key = key
         return self._book
 
     def read(self, cache: Cache, portfolio: Portfolio, ledger: VenueLedger) -> VenueWallets:
         book = self._read_book(cache, portfolio, ledger)
         bars = [cache.bar(holding.leg.bar_type) for holding in book.holdings]
-        stamps = [bar.ts_event if bar is not None else 0 for bar in bars]
+        settlement_bar = cache.bar(self._settlement_bar) if self._settlement_bar is not None else None
+        stamps = [bar.ts_event if bar is not None else 0 for bar in (*bars, settlement_bar)]
         if book is self._last_book and stamps == self._last_stamps and self._last is not None:
             return self._last  # same book, same closes: e.g. the hourly NAV right after the strategy's tick
         spots, perps = [], []
@@ -237,12 +283,24 @@ class VenueWalletReader:
             price = bar.close.as_double() if bar is not None else holding.avg_px
             state = (leg.instrument.id, holding.signed_qty, holding.avg_px, price)
             if leg.is_perp:
-                perps.append(PerpState(*state, leg.maint_rate, leg.init_rate))
+                perps.append(PerpState(*state, leg.maint_rate, leg.init_rate, leg.inverse))
             else:
                 spots.append(SpotState(*state))
         spot_cash = book.balance - book.futures_wallet - sum(s.cost_basis for s in spots)
         futures = book.futures_wallet
-        wallets = VenueWallets(self.venue, book.balance, spot_cash, futures, tuple(spots), tuple(perps))
+        settlement_price = 1.0
+        if self._settlement_bar is not None:
+            settlement_price = settlement_bar.close.as_double() if settlement_bar is not None else 0.0
+        wallets = VenueWallets(
+            self.venue,
+            book.balance,
+            spot_cash,
+            futures,
+            tuple(spots),
+            tuple(perps),
+            self._settlement.code,
+            settlement_price,
+        )
         self._last, self._last_book, self._last_stamps = wallets, book, stamps
         return wallets
 
@@ -275,14 +333,14 @@ def liquidation_price(wallets: VenueWallets, perp: PerpState) -> float | None:
     if q == 0:
         return None
     others = [p for p in wallets.perps if p.instrument_id != perp.instrument_id]
-    constant = (
-        wallets.futures_wallet
-        + sum(p.unrealized for p in others)
-        - q * a
-        - sum(p.maintenance for p in others)
-    )
+    free = wallets.futures_wallet + sum(p.unrealized for p in others) - sum(p.maintenance for p in others)
+    if perp.inverse:
+        # free + q (1/A − 1/P) = |q| m / P  ⇒  P = (q + |q| m) / (free + q / A)
+        denominator = free + q / a
+        price = (q + abs(q) * m) / denominator if denominator != 0 else -1.0
+        return price if price > 0 else None
     slope = abs(q) * m - q
     if slope == 0:
         return None
-    price = constant / slope
+    price = (free - q * a) / slope
     return price if price > 0 else None

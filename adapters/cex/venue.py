@@ -28,11 +28,11 @@ from nautilus_trader.backtest.modules import SimulationModule
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import LiquiditySide, OrderSide, PositionAdjustmentType
+from nautilus_trader.model.enums import LiquiditySide, OrderSide, OrderType, PositionAdjustmentType
 from nautilus_trader.model.events import PositionAdjusted
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, VenueOrderId
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
-from nautilus_trader.model.objects import Money
+from nautilus_trader.model.objects import Currency, Money
 from nautilus_trader.model.orders import MarketOrder, Order
 from nautilus_trader.model.position import Position
 
@@ -43,6 +43,8 @@ from adapters.cex.margin import (
     base_qty,
     last_price,
     liquidation_price,
+    notional_of,
+    position_pnl,
     wallet_reader_endpoint,
 )
 from adapters.events import (
@@ -70,13 +72,15 @@ class _FundingState:
 class CexVenueModule(SimulationModule):
     """Funding, wallet split, margin checks and liquidation for one simulated CEX venue."""
 
-    def __init__(self, venue_config: CexVenueConfig) -> None:
+    def __init__(self, venue_config: CexVenueConfig, settlement: Currency = USDT) -> None:
         super().__init__(
             CexVenueModuleConfig(venue=venue_config.venue, component_id=f"CexVenue-{venue_config.venue}")
         )
         self.venue_config = venue_config
         self.venue = venue_config.venue
         self.ledger = VenueLedger()
+        self.settlement = settlement
+        """Currency of balances, margin, funding and P&L (a coin for a coin-margined venue)."""
         self._reader = VenueWalletReader(self.venue)
         self._funding: dict[InstrumentId, _FundingState] = {}
         self._perp_bars: dict[BarType, _FundingState] = {}
@@ -200,19 +204,23 @@ class CexVenueModule(SimulationModule):
     def _check_perp(
         self, order: Order, instrument: CryptoPerpetual, qty: float, price: float, wallets: VenueWallets
     ) -> str | None:
+        if order.is_reduce_only:
+            return None  # never adds exposure (a bracket's stop and target, closes)
         current = next((p.signed_qty for p in wallets.perps if p.instrument_id == instrument.id), 0.0)
         signed = qty if order.side == OrderSide.BUY else -qty
         after = current + signed
         if abs(after) <= abs(current) and current * after >= 0:
             return None  # reduces exposure: always allowed
+        inverse = instrument.is_inverse
         other_initial = sum(p.initial for p in wallets.perps if p.instrument_id != instrument.id)
-        required = other_initial + abs(after) * price * float(instrument.margin_init)
-        fee = qty * price * float(instrument.taker_fee)
+        required = other_initial + notional_of(after, price, inverse) * float(instrument.margin_init)
+        fee = notional_of(qty, price, inverse) * float(instrument.taker_fee)
         available = wallets.margin_balance - fee
-        if required > available + 1e-9:
+        if required > available + 1e-12:
+            unit, balance = wallets.settlement, wallets.margin_balance
             return (
-                f"INSUFFICIENT_MARGIN: {self.venue} futures margin balance {wallets.margin_balance:.2f} USDT "
-                f"(after fee {fee:.2f}) < initial margin {required:.2f} for {after:+.6f} {instrument.id}"
+                f"INSUFFICIENT_MARGIN: {self.venue} futures margin balance {balance:.8g} {unit} "
+                f"(after fee {fee:.8g}) < initial margin {required:.8g} for {after:+.6f} {instrument.id}"
             )
         return None
 
@@ -229,6 +237,33 @@ class CexVenueModule(SimulationModule):
             state.last_bar_ns = data.ts_event
             self._check_liquidation(state.instrument, data)
             self._settle_funding(state, data.ts_event, incoming=data)
+            self._stop_before_target(state.instrument, data)
+
+    def _stop_before_target(self, instrument: CryptoPerpetual, bar: Bar) -> None:
+        """When one bar reaches both a position's stop and its take-profit, the stop trades.
+
+        An hourly bar does not say which extreme came first; Nautilus' bar replay visits the high
+        before the low, which would let a long's target win every such bar. The conservative rule
+        (DOMAIN.md: SL is checked before TP) is applied here, on the venue, by cancelling the
+        take-profit of such a pair before the bar is replayed.
+        """
+        orders = self.exchange.cache.orders_open(venue=None, instrument_id=instrument.id)
+        stops = [o for o in orders if o.order_type == OrderType.STOP_MARKET and o.is_reduce_only]
+        targets = [o for o in orders if o.order_type == OrderType.LIMIT and o.is_reduce_only]
+        if not stops or not targets:
+            return
+        high, low = bar.high.as_double(), bar.low.as_double()
+
+        def reached(order: Order, price: float) -> bool:
+            upward = (order.side == OrderSide.BUY) == (order.order_type == OrderType.STOP_MARKET)
+            return high >= price if upward else low <= price
+
+        if not any(reached(stop, stop.trigger_price.as_double()) for stop in stops):
+            return
+        engine = self.exchange.get_matching_engine(instrument.id)
+        for target in targets:
+            if reached(target, target.price.as_double()):
+                engine.cancel_order(target, cancel_contingencies=False)
 
     def process(self, ts_now: int) -> None:
         """Settle prints whose perp bar never came (a hole) once the clock has passed them."""
@@ -241,8 +276,9 @@ class CexVenueModule(SimulationModule):
 
     def log_diagnostics(self, logger) -> None:
         logger.info(
-            f"{self.venue}: funding {self.funding_paid:+.2f} USDT over {self.funding_prints} prints "
-            f"({self.stale_marks} with a stale mark), {len(self.liquidations)} liquidations",
+            f"{self.venue}: funding {self.funding_paid:+.8g} {self.settlement} over "
+            f"{self.funding_prints} prints ({self.stale_marks} with a stale mark), "
+            f"{len(self.liquidations)} liquidations",
         )
 
     def reset(self) -> None:
@@ -279,9 +315,11 @@ class CexVenueModule(SimulationModule):
         self.funding_prints += 1
         self.stale_marks += 0 if on_time else 1
         now = self.clock.timestamp_ns()
+        inverse = state.instrument.is_inverse
         for position in positions:
             qty = base_qty(state.instrument, position.signed_qty)
-            payment = -qty * mark * rate
+            signed_notional = qty / mark if inverse else qty * mark  # in the settlement currency
+            payment = -signed_notional * rate
             self._book(position, payment, PositionAdjustmentType.FUNDING, "funding", now)
             self.funding_paid += payment
             event = FundingSettled(
@@ -293,6 +331,7 @@ class CexVenueModule(SimulationModule):
                 payment,
                 update.ts_event,
                 not on_time,
+                usdt_per_unit=mark if inverse else 1.0,
             )
             self.msgbus.publish(FUNDING_TOPIC, event)
 
@@ -308,8 +347,8 @@ class CexVenueModule(SimulationModule):
     def _book(
         self, position: Position, amount: float, kind: PositionAdjustmentType, reason: str, ts: int
     ) -> None:
-        """Credit ``amount`` USDT to the account and to the position's realized PnL."""
-        self._adjust(position, amount, kind, reason, ts, pnl_change=Money(amount, USDT))
+        """Credit ``amount`` (settlement currency) to the account and to the position's realized PnL."""
+        self._adjust(position, amount, kind, reason, ts, pnl_change=Money(amount, self.settlement))
 
     def _adjust(
         self,
@@ -322,9 +361,9 @@ class CexVenueModule(SimulationModule):
         quantity_change: Decimal | None = None,
         pnl_change: Money | None = None,
     ) -> None:
-        """Move ``cash`` USDT on the account and adjust the position outside a fill."""
+        """Move ``cash`` (settlement currency) on the account and adjust the position outside a fill."""
         self._triggers.clear()
-        self.exchange.adjust_account(Money(cash, USDT))
+        self.exchange.adjust_account(Money(cash, self.settlement))
         position.apply_adjustment(
             PositionAdjusted(
                 position.trader_id,
@@ -377,10 +416,12 @@ class CexVenueModule(SimulationModule):
         ts = bar.ts_event
         qty = base_qty(instrument, position.signed_qty)
         price = instrument.make_price(fill_price)
-        notional = abs(qty) * price.as_double()
+        inverse = instrument.is_inverse
+        notional = notional_of(qty, price.as_double(), inverse)
         taker = notional * float(instrument.taker_fee)
         wallets = self.wallets()
-        margin_after_close = wallets.futures_wallet + qty * (price.as_double() - position.avg_px_open) - taker
+        pnl = position_pnl(qty, position.avg_px_open, price.as_double(), inverse)
+        margin_after_close = wallets.futures_wallet + pnl - taker
         fee = min(notional * self.venue_config.liquidation_fee_rate, max(0.0, margin_after_close))
         if fee > 0:
             self._book(position, -fee, PositionAdjustmentType.COMMISSION, "liquidation fee", ts)
@@ -424,6 +465,7 @@ class CexVenueModule(SimulationModule):
             fee,
             insurance,
             ts,
+            usdt_per_unit=price.as_double() if inverse else 1.0,
         )
         self.liquidations.append(event)
         self.msgbus.publish(LIQUIDATION_TOPIC, event)

@@ -51,6 +51,12 @@ class WalletValuation:
         self.rules.pop(NUMERAIRE, None)
         self._paths: dict[str, tuple[InstrumentId, ...]] = {}
 
+    def price_by(self, code: str, instrument_id: InstrumentId) -> None:
+        """Price ``code`` in USDT by ``instrument_id``'s closes (a share class the wallet has no
+        market for, e.g. BTC by a Binance BTC perp)."""
+        self.rules[code] = PriceRule(NUMERAIRE, instrument_id)
+        self._paths.clear()
+
     def _path(self, code: str) -> tuple[InstrumentId, ...]:
         """The instruments whose prices multiply into ``code``'s USDT price (cached per token)."""
         path = self._paths.get(code)

@@ -708,6 +708,7 @@ EXPECTED_INSTRUMENTS = {
     "ETH-USDT.OKX",
     "BTC-USDT-SWAP.OKX",
     "ETH-USDT-SWAP.OKX",
+    "BTCUSD_PERP.BINANCE",
     "ETHUSDT-UNIV3.ETHEREUM",
     "EIGENETH-UNIV3.ETHEREUM",
     "ETHFIETH-UNIV3.ETHEREUM",
@@ -724,7 +725,7 @@ EXPECTED_INSTRUMENTS = {
     "AWEETH-AAVE.ETHEREUM",
     "AWSTETH-AAVE.ETHEREUM",
 }
-"""12 CEX instruments, and the wallet venue's 15: 5 pools, mint + withdrawal queue of 2 LSTs, and the
+"""13 CEX instruments (12 USDT ones and Binance's coin-margined BTCUSD_PERP), and the wallet venue's 15: 5 pools, mint + withdrawal queue of 2 LSTs, and the
 aToken (plus debt token where borrowable) of 4 Aave reserves."""
 
 EXPECTED_SERIES = {
@@ -732,12 +733,12 @@ EXPECTED_SERIES = {
     *(
         f"{i}/funding"
         for i in EXPECTED_INSTRUMENTS
-        if i.endswith(("-PERP.BINANCE", "-LINEAR.BYBIT", "-SWAP.OKX"))
+        if i.endswith(("-PERP.BINANCE", "_PERP.BINANCE", "-LINEAR.BYBIT", "-SWAP.OKX"))
     ),
     *(f"{token}-AAVE.ETHEREUM/reserve" for token in AAVE_TOKENS.values()),
     "GAS",
 }
-"""The 30 catalog series: bars of 12 CEX instruments and 3 Uniswap pools, 6 funding series, flat rate
+"""The 32 catalog series: bars of 13 CEX instruments and 3 Uniswap pools, 7 funding series, flat rate
 bars of 2 peg pools and 2 LST mints, 4 Aave reserves, gas."""
 NON_SERIES = {"REWARDS", "AAVE_PARAMS", "BENCHMARK_SUSDE"}
 """Manifest records of inputs that are not series on a grid: reward payouts, Aave parameters, sUSDe."""
@@ -749,8 +750,8 @@ def test_clean_build_writes_instruments(clean: Built) -> None:
 
     assert ids == EXPECTED_INSTRUMENTS
     assert clean.result.rebuilt
-    assert len(EXPECTED_SERIES) == 30
-    assert clean.result.series == 30  # 12 CEX bar series + 6 funding + 5 pools + 2 LST rates + 4 Aave + gas
+    assert len(EXPECTED_SERIES) == 32
+    assert clean.result.series == 32  # 13 CEX bar series + 7 funding + 5 pools + 2 LST rates + 4 Aave + gas
     assert set(manifest(clean.catalog_dir)["series"]) == EXPECTED_SERIES | NON_SERIES
 
 
@@ -833,6 +834,8 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
         "BTC-USDT-SWAP.OKX",
         "ETH-USDT-SWAP.OKX",
         "ETH-USDT-SWAP.OKX/funding",
+        "BTCUSD_PERP.BINANCE",  # coin-margined: no history anywhere, all from the linear perp
+        "BTCUSD_PERP.BINANCE/funding",
     }
 
     interpolated = {"WEETH-ETHERFI.ETHEREUM", "WSTETH-LIDO.ETHEREUM"}  # the oracle files' caveat
@@ -849,7 +852,9 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
         caveat = defects_of(clean.catalog_dir, key)["caveat"]
         assert "interpolated from daily oracle readings" in caveat["decision"]
         assert (caveat["count"], caveat["timestamps"]) == (0, [])
-    assert clean.result.proxied_hours == 96 * 4  # ETH spot Binance + OKX spot BTC/ETH + OKX BTC perp
+    assert (
+        clean.result.proxied_hours == 96 * 5
+    )  # ETH spot Binance + OKX spot BTC/ETH + OKX BTC perp + BTCUSD_PERP
 
 
 # --- defects ----------------------------------------------------------------------------------
@@ -1042,6 +1047,8 @@ EXPECTED_DEFECTS: dict[str, list[tuple[str, int, str]]] = {
     ],
     "ETH-USDT-SWAP.OKX": [("no_data", 0, "no own data and no proxy data")],
     "ETH-USDT-SWAP.OKX/funding": [("no_data", 0, "no own data and no proxy data")],
+    "BTCUSD_PERP.BINANCE": [("no_data", 0, "no own history: every row comes from proxies")],
+    "BTCUSD_PERP.BINANCE/funding": [("no_data", 0, "no own history: every row comes from proxies")],
     "ETHUSDT-UNIV3.ETHEREUM": [("hole", 2, "2 filled from proxies ['ETHUSDT-SPOT.BYBIT']")],
     "EIGENETH-UNIV3.ETHEREUM": [],
     "ETHFIETH-UNIV3.ETHEREUM": [],
@@ -1481,8 +1488,8 @@ def test_cli_build_succeeds_with_progress(clean: Built, tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert f"raw history: {clean.data_dir.resolve()}" in done.stdout
-    assert "[30/30] wrote GAS" in done.stdout
-    assert "built 30 series in" in done.stdout
+    assert "[32/32] wrote GAS" in done.stdout
+    assert "built 32 series in" in done.stdout
     assert f"Report: {catalog.resolve() / 'validation_report.md'}" in done.stdout
     assert len(bars(catalog, "BTCUSDT-SPOT.BYBIT")) == HOURS
 

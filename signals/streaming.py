@@ -1,0 +1,140 @@
+"""The live path: the same features, one bar at a time, from a rolling buffer.
+
+:class:`FeatureState` keeps the last :func:`~signals.features.lookback_rows` hourly input rows —
+built exactly like :func:`signals.inputs.assemble_inputs` builds them (spot close at the same stamp,
+latest funding print at or before it, an all-NaN row for a missing hour) — and runs
+:func:`signals.features.feature_arrays`, the batch function, on that buffer. The last row is the
+feature row of the newest bar, identical to the batch value at that stamp (tested on real data).
+
+Feed order per stamp: funding prints and the spot bar first, then the perp bar (the backtest
+engine delivers data stamped ``t`` in that order when the perp is the strategy's required leg).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from nautilus_trader.model.data import Bar, FundingRateUpdate
+
+from signals.config import SignalConfig
+from signals.features import FEATURES, feature_arrays, forecast_sd, lookback_rows
+from signals.inputs import HOUR_NS, INPUT_COLUMNS
+
+_NAN_ROW = (np.nan,) * len(INPUT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """Features of the bar closing at ``ts_ns`` and the forecast sd over the horizon."""
+
+    ts_ns: int
+    values: np.ndarray
+    """In :data:`~signals.features.FEATURES` order (NaN while the buffer warms up)."""
+    sd: float
+
+    @property
+    def features(self) -> dict[str, float]:
+        return dict(zip(FEATURES, self.values.tolist(), strict=True))
+
+    @property
+    def complete(self) -> bool:
+        """Every feature is known (the buffer holds a full lookback of bars)."""
+        return bool(np.isfinite(self.values).all())
+
+
+class FeatureState:
+    """Rolling inputs of one perp (plus its spot pair and funding) for live feature rows."""
+
+    def __init__(self, config: SignalConfig | None = None) -> None:
+        self.config = config or SignalConfig()
+        self.capacity = lookback_rows(self.config.vol_halflife_hours)
+        self._rows: deque[tuple[float, ...]] = deque(maxlen=self.capacity)
+        self._last_ts: int | None = None
+        self._spot: dict[int, float] = {}
+        self._funding_ts: list[int] = []
+        self._funding_rate: list[float] = []
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def add_funding(self, ts_ns: int, rate: float) -> None:
+        """A funding print stamped ``ts_ns`` (the rate applies to bars stamped at or after it)."""
+        i = bisect.bisect_right(self._funding_ts, ts_ns)
+        if i and self._funding_ts[i - 1] == ts_ns:
+            self._funding_rate[i - 1] = rate
+            return
+        self._funding_ts.insert(i, ts_ns)
+        self._funding_rate.insert(i, rate)
+        if len(self._funding_ts) > 64:  # only the latest print at or before a bar is ever read
+            del self._funding_ts[:-32], self._funding_rate[:-32]
+
+    def add_spot_close(self, ts_ns: int, close: float) -> None:
+        """The spot bar closing at ``ts_ns`` (add it before the perp bar of the same stamp)."""
+        self._spot[ts_ns] = close
+        if len(self._spot) > 2 * self.capacity:
+            oldest = max(self._spot) - self.capacity * HOUR_NS
+            self._spot = {t: c for t, c in self._spot.items() if t > oldest}
+
+    def add_bar(
+        self, ts_ns: int, open_: float, high: float, low: float, close: float, volume: float
+    ) -> FeatureRow:
+        """The perp bar closing at ``ts_ns``: appended (a repeated stamp replaces the last row) and
+        the newest feature row returned."""
+        if self._last_ts is not None:
+            step = ts_ns - self._last_ts
+            if step < 0 or step % HOUR_NS:
+                raise ValueError(
+                    f"bar at {ts_ns} is not a whole number of hours after the previous one at {self._last_ts}"
+                )
+            if step == 0:
+                self._rows.pop()
+            for _ in range(min(step // HOUR_NS - 1, self.capacity)):
+                self._rows.append(_NAN_ROW)  # missing hours, as on the batch grid
+        self._rows.append(
+            (open_, high, low, close, volume, self._spot.get(ts_ns, np.nan), self._funding_at(ts_ns))
+        )
+        self._last_ts = ts_ns
+        return self.latest()
+
+    def on_bar(self, bar: Bar) -> FeatureRow | None:
+        """Route a Nautilus bar: the spot pair's is stored, the perp's returns the feature row."""
+        instrument = str(bar.bar_type.instrument_id)
+        if instrument == self.config.spot_instrument_id:
+            self.add_spot_close(bar.ts_event, float(bar.close))
+            return None
+        if instrument != self.config.instrument_id:
+            return None
+        return self.add_bar(
+            bar.ts_event,
+            float(bar.open),
+            float(bar.high),
+            float(bar.low),
+            float(bar.close),
+            float(bar.volume),
+        )
+
+    def on_funding(self, update: FundingRateUpdate) -> None:
+        if str(update.instrument_id) == self.config.instrument_id:
+            self.add_funding(update.ts_event, float(update.rate))
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _funding_at(self, ts_ns: int) -> float:
+        i = bisect.bisect_right(self._funding_ts, ts_ns)
+        return self._funding_rate[i - 1] if i else np.nan
+
+    def latest(self) -> FeatureRow:
+        """Feature row of the newest bar (computed by the batch feature function on the buffer)."""
+        if self._last_ts is None:
+            raise ValueError("no bar yet")
+        buffer = np.array(self._rows, dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            arrays = feature_arrays(
+                {c: np.ascontiguousarray(buffer[:, j]) for j, c in enumerate(INPUT_COLUMNS)},
+                self.config.vol_halflife_hours,
+            )
+        values = np.array([arrays[name][-1] for name in FEATURES])
+        sd = float(forecast_sd(values[FEATURES.index("vol_ewma")], self.config.horizon_hours))
+        return FeatureRow(self._last_ts, values, sd)
