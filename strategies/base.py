@@ -302,8 +302,12 @@ class YieldStrategy(Strategy):
         self.entered = self._holds_capital()
 
     def _holds_capital(self) -> bool:
-        """Whether the book is worth more than dust (USD): otherwise there is nothing to manage."""
+        """Whether the book, beyond the gas money an exit leaves, is worth more than dust (USD):
+        otherwise there is nothing to manage (and no gas to keep topping up)."""
         usd = self.nav_estimate() * self.valuation.numeraire_price(self.share, self.cache)
+        gas = min(self.wallet_balance("ETH"), self.cfg.gas_reserve_eth)
+        if gas > 0:
+            usd -= gas * self.valuation.numeraire_price("ETH", self.cache)
         return usd > self.cfg.dust_threshold_usd
 
     def _payout(self, amount: float) -> None:

@@ -31,6 +31,7 @@ from nautilus_trader.model.instruments import CryptoPerpetual
 
 from data_catalog.types import SignalPrediction
 from strategies.base import DataNeeds, Decision, Phase, YieldStrategy, YieldStrategyConfig
+from strategies.basis import CENT_BUFFER
 from strategies.sizing import round_down
 
 LINEAR_PERP = "BTCUSDT-PERP.BINANCE"
@@ -184,7 +185,7 @@ class DirectionalStrategy(YieldStrategy):
         if amount != float("inf") and amount <= held:
             return []
         equity = max(0.0, self.venue_wallets(VENUE).equity)
-        need = amount - held + self.withdrawal_fee(VENUE)
+        need = amount - held + self.withdrawal_fee(VENUE) + CENT_BUFFER  # transfers round down
         fraction = 1.0 if amount == float("inf") or equity <= 0 else min(1.0, need / equity)
         withdraw = float("inf") if fraction >= 1.0 else need
         return [

@@ -173,3 +173,40 @@ def test_the_cli_builds_missing_predictions_before_the_run(catalog_dir, tmp_path
     assert done.returncode == 0, done.stderr
     assert "building model predictions for BTCUSDT-PERP.BINANCE" in done.stdout
     assert (out / "summary.json").is_file()
+
+
+def test_investor_flows_scale_the_position_and_its_bracket_and_pay_out(built_signals, tmp_path):
+    """A deposit, a withdrawal while long (the position and its stop/target shrink by the same
+    fraction) and a full exit; the exit leaves only gas money and the strategy stops managing."""
+    import yaml
+
+    catalog, _ = built_signals
+    raw = yaml.safe_load(mode_file_path(USDT_MODE).read_text())
+    raw["capital_flows"] = [
+        {"at": "2024-05-01", "deposit": 50_000},
+        {"at": "2024-06-07T06:00", "withdraw": 40_000},  # a long from 2024-06-06 17:00 is open
+        {"at": "2024-08-20", "withdraw": "all"},
+    ]
+    path = tmp_path / "flows.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = run_backtest(
+        load_run_config(path, start="2024-04-01", end="2024-09-01"), catalog, tmp_path / "out"
+    )
+    actions = result.summary["actions"]
+    assert (actions["entry_partial"], actions["exit_partial"], actions["exit_full"]) == (1, 1, 1)
+    assert actions["gas_top_up"] == 0 and result.summary["rejection_count"] == 0
+    flows = pd.read_csv(result.out_dir / "capital_flows.csv")
+    paid = flows[flows["kind"] == "withdrawal"]["amount"].tolist()
+    assert paid[0] == pytest.approx(40_000, abs=0.01)
+    orders = pd.read_csv(result.out_dir / "orders.csv")
+    orders = orders[orders["instrument_id"] == PERPS[USDT_MODE]]
+    at = pd.Timestamp("2024-06-07T06:00Z").value
+    entry = orders[orders["tags"].astype(str).str.contains("ENTRY") & (orders["ts_init"] < at)].iloc[-1]
+    cut = orders[(orders["ts_init"] == at) & orders["is_reduce_only"] & (orders["type"] == "MARKET")].iloc[0]
+    bracket = orders[orders["parent_order_id"] == entry["client_order_id"]]
+    assert len(bracket) == 2
+    for quantity in bracket["quantity"]:
+        assert float(quantity) == pytest.approx(float(entry["quantity"]) - float(cut["quantity"]))
+    nav = nav_of(result)
+    assert nav["nav"].iloc[-1] < 50  # gas money only
+    assert_reconciled(result, 1e-5)
