@@ -17,7 +17,6 @@ import msgspec
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
-from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWallets
 from adapters.events import TransferKind
@@ -92,7 +91,6 @@ class BasisStrategy(YieldStrategy):
         self.basis = config
         self.spot_ids = {v: cex_instrument_id(v, config.asset, "spot") for v in config.venues}
         self.perp_ids = {v: cex_instrument_id(v, config.asset, "perp") for v in config.venues}
-        self.withdrawal_fees = {v: load_cex_venue(v).transfers.withdrawal_fee_usdt for v in config.venues}
 
     def legs(self) -> list[InstrumentId]:
         return [*self.spot_ids.values(), *self.perp_ids.values()]
@@ -179,7 +177,7 @@ class _VenueResize:
         self.withdrawal = withdrawal
         self.spot = strategy.cache.instrument(strategy.spot_ids[venue])
         self.perp = strategy.cache.instrument(strategy.perp_ids[venue])
-        self.fee = strategy.withdrawal_fees[venue] if withdrawal > 0 else 0.0
+        self.fee = strategy.withdrawal_fee(venue) if withdrawal > 0 else 0.0
         self.step = common_step(
             self.spot.size_increment.as_double(),
             self.perp.size_increment.as_double() * self.perp.multiplier.as_double(),

@@ -124,7 +124,6 @@ class HedgeSleeve(DefiStrategy):
         self.hedge_venues = allocated_venues(config.hedge.hedge_allocation)
         self.weights = {v: config.hedge.hedge_allocation[v] for v in self.hedge_venues}
         self.perp_ids = {v: cex_instrument_id(v, "ETH", "perp") for v in self.hedge_venues}
-        self.withdrawal_fees = {v: self.withdrawal_fee(v) for v in self.hedge_venues}
         self.purchase_venue = config.hedge.eth_purchase_venue
         self.spot_id = (
             cex_instrument_id(self.purchase_venue, "ETH", "spot")
@@ -232,7 +231,7 @@ class HedgeSleeve(DefiStrategy):
         if amount != float("inf") and amount <= held:
             return []
         invested = self.nav_estimate() - held
-        need = (amount - held + sum(self.withdrawal_fees.values())) * (1 + RAISE_COST_BUFFER)
+        need = (amount - held + sum(map(self.withdrawal_fee, self.hedge_venues))) * (1 + RAISE_COST_BUFFER)
         fraction = 1.0 if amount == float("inf") or invested <= 0 else min(1.0, need / invested)
         release = float("inf") if fraction >= 1.0 else fraction * max(0.0, self.sleeve_eth())
         withdrawals: dict[str, float] = {}
@@ -306,8 +305,8 @@ class HedgeSleeve(DefiStrategy):
         pulls: dict[str, float] = {}
         for venue, w in wallets.items():
             surplus = min(w.transferable_from_futures, margins[venue] - target * exposure[venue])
-            surplus -= self.withdrawal_fees[venue] + CENT_BUFFER
-            if venue in needs or remaining <= 0 or surplus < 10 * self.withdrawal_fees[venue]:
+            surplus -= self.withdrawal_fee(venue) + CENT_BUFFER
+            if venue in needs or remaining <= 0 or surplus < 10 * self.withdrawal_fee(venue):
                 continue
             pulls[venue] = min(surplus, remaining)
             remaining -= pulls[venue]
@@ -325,7 +324,7 @@ class HedgeSleeve(DefiStrategy):
             f"margin/notional {_fmt(ratios, 3)}; needs {_fmt(needs)} USDT; from venues {_fmt(pulls)}, "
             f"from the sleeve {release:.6f} ETH"
         )
-        to_spot = {v: amount + self.withdrawal_fees[v] for v, amount in pulls.items()}
+        to_spot = {v: amount + self.withdrawal_fee(v) for v, amount in pulls.items()}
         phases = [
             *(super().raise_cash_phases(release) if release > 0 else []),
             self._sell_free_eth,
