@@ -2,9 +2,10 @@
 
 Nautilus' own analyzer sees realized account changes of the last venue only; a yield book needs
 the whole portfolio marked to market. This actor samples, once per hour after all of that hour's
-events, the NAV in the share-class currency (every CEX venue's spot and futures wallets, the
-on-chain wallet, transfers in flight), the net delta per asset, each venue's margin ratio, and
-attributes the NAV change since the previous sample to categories:
+events (when the first data of a later hour arrives, so a replay at any speed samples the same
+hours, and at stop for the last one), the NAV in the share-class currency (every CEX venue's
+spot and futures wallets, the on-chain wallet, transfers in flight), the net delta per asset,
+each venue's margin ratio, and attributes the NAV change since the previous sample to categories:
 
 - ``price_pnl``: each holding's quantity at the previous sample × its price change, measured on
   the venue's spot price (net delta × spot move), wallet tokens at their own prices;
@@ -61,10 +62,11 @@ from adapters.events import (
     TransferStatus,
     VenueLedger,
 )
+from adapters.hours import DAY_NS, HOUR_NS, closing_hour
 from portfolio.wallet_book import ESTIMATED_REWARDS, WalletBook
 
-HOUR_NS = 3_600_000_000_000
-DAY_NS = 24 * HOUR_NS
+SAMPLE_PRIORITY = 1_000
+"""Message-bus priority of the data that closes an hour: before the chain's upkeep and strategies."""
 VENUE_FIGURES = ("equity", "spot_cash", "margin_balance", "perp_notional", "margin_ratio")
 """Per-venue risk figures written to nav.csv as ``<figure>_<venue>``."""
 CATEGORIES = (
@@ -175,6 +177,10 @@ class AccountingActor(Actor):
         """Transfers between the wallet and a CEX under way: request id → (asset, amount)."""
         self._interval = _Interval()
         self._prev: _Snapshot | None = None
+        self._next_sample = config.start_ns
+        """The next hour to sample (each sample closes the hour ending at its stamp)."""
+        self._data_hour = 0
+        """Closing hour of the latest data seen."""
         self.progress: Callable[[str], None] | None = None
         """Called with a one-line status at the first sample of every month (long runs)."""
 
@@ -197,14 +203,22 @@ class AccountingActor(Actor):
         }  # the wallet's tokens are valued by the WalletBook, its ETH delta included
         self._assets = sorted({"ETH", *(meta.base for meta in self._metas.values())})
         self.sample(self.acfg.start_ns - HOUR_NS)  # the opening book, before the first decision
-        first = self.acfg.start_ns + 1  # one nanosecond after the hour: all of that hour's events are in
-        self.clock.set_timer(
-            "accounting-nav",
-            interval=pd.Timedelta(hours=1),
-            start_time=pd.Timestamp(first - HOUR_NS, tz="UTC"),
-            stop_time=pd.Timestamp(self.acfg.end_ns + 1, tz="UTC"),
-            callback=lambda event: self.sample(event.ts_event - 1),
-        )
+        self.msgbus.subscribe("data.*", self._on_data, priority=SAMPLE_PRIORITY)
+
+    def on_stop(self) -> None:
+        self._sample_until(min(self._data_hour, self.acfg.end_ns))
+
+    def _on_data(self, data) -> None:
+        """Data of a later hour closes the hours before it: sample each (all their events are in)."""
+        hour = closing_hour(data.ts_event)
+        if hour > self._data_hour:
+            self._data_hour = hour
+            self._sample_until(min(hour - HOUR_NS, self.acfg.end_ns))
+
+    def _sample_until(self, last_hour: int) -> None:
+        while self._next_sample <= last_hour:
+            self.sample(self._next_sample)
+            self._next_sample += HOUR_NS
 
     # -- event intake ------------------------------------------------------------------------
 

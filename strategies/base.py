@@ -10,8 +10,12 @@ investor flows into the five actions of DOMAIN.md:
 - ``exit_full``: unwinding everything and paying it all out;
 - ``sell_dust``: selling leftover tokens (e.g. ETH beyond the gas reserve) above a threshold.
 
-Decisions happen on a *tick*: the moment every leg has a bar stamped at the same time, so no
-order is ever placed on a stale or missing price.
+Decisions happen on a *tick*: the moment every leg has a bar for the hour, grouping bars by the
+hour they close in (Binance stamps a kline at …:59:59.999, Bybit and OKX at the round hour), so no
+order is placed on a stale or missing price and no rule compares a stamp with the clock. An hour
+whose legs do not all arrive is resolved after ``missing_leg_wait_secs`` or when the next hour's
+data arrives: skipped, or acted on with the last prices (``missing_leg_action``), and logged. The
+strategy's time (:attr:`YieldStrategy.hour`) is the closing hour of the data it last acted on.
 
 Capital is counted in the share-class currency (USDT or ETH). The wallet always keeps ETH for
 gas: a USDT share class buys it on the ETH/USDT pool, an ETH share class keeps
@@ -57,8 +61,9 @@ from adapters.events import (
     TransferStatus,
     VenueLedger,
 )
+from adapters.hours import HOUR_NS, closing_hour
 from data_catalog.bar_types import bar_type_for
-from strategies.plan import PlanRunner
+from strategies.plan import PlanRunner, PlanTimeouts
 from strategies.sizing import round_down
 
 Phase = Callable[[], None]
@@ -114,6 +119,16 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     """Top the reserve back up to ``gas_reserve_eth`` when it falls below this (ETH)."""
     dust_threshold_usd: float = 25.0
     """sell_dust sells a stray token only when it is worth more than this (USD)."""
+    missing_leg_wait_secs: float = 120.0
+    """How long after an hour's first leg bar the others may take before the hour is resolved (s)."""
+    missing_leg_action: str = "skip"
+    """An hour whose legs did not all arrive: ``skip`` it, or ``act`` on the last prices."""
+    order_timeout_hours: float = 2.0
+    """A plan gives up when its orders have not closed after this long (hours of data time)."""
+    transfer_timeout_hours: float = 48.0
+    """A plan gives up when its transfers have not landed after this long (hours of data time)."""
+    flatten_on_stop: bool = False
+    """On stop, close the CEX positions with market orders (open orders are always cancelled)."""
 
     def __post_init__(self) -> None:
         if self.share_class not in self.SHARE_CLASSES:
@@ -128,6 +143,15 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
             )
         if self.dust_threshold_usd < 0:
             raise ValueError("dust_threshold_usd must be >= 0")
+        if self.missing_leg_action not in ("skip", "act"):
+            raise ValueError(f"missing_leg_action must be 'skip' or 'act', got {self.missing_leg_action!r}")
+        if not self.missing_leg_wait_secs > 0:
+            raise ValueError(f"missing_leg_wait_secs must be > 0, got {self.missing_leg_wait_secs}")
+        if not (self.order_timeout_hours > 0 and self.transfer_timeout_hours > 0):
+            raise ValueError(
+                f"order_timeout_hours and transfer_timeout_hours must be > 0, got "
+                f"{self.order_timeout_hours} and {self.transfer_timeout_hours}"
+            )
 
 
 class YieldStrategy(Strategy):
@@ -141,7 +165,16 @@ class YieldStrategy(Strategy):
         self.pool_id = InstrumentId.from_str(config.dex_pool)
         self.wallet_config = load_wallet_venue()
         self.valuation = WalletValuation(self.wallet_config, config.share_class)
-        self.plans = PlanRunner(self.log, can_advance=self._prices_current)
+        self.hour = 0
+        """Closing hour (ns) of the data the strategy last acted on: its notion of now."""
+        self.plans = PlanRunner(
+            self.log,
+            now=lambda: self.hour,
+            timeouts=PlanTimeouts(
+                order_ns=int(config.order_timeout_hours * HOUR_NS),
+                transfer_ns=int(config.transfer_timeout_hours * HOUR_NS),
+            ),
+        )
         self.ledgers: dict[str, VenueLedger] = {}
         self._readers: dict[str, VenueWalletReader] = {}
         self.entered = False
@@ -166,9 +199,11 @@ class YieldStrategy(Strategy):
         self._withdrawal_fees: dict[str, float] = {}
         self._priced: list[InstrumentId] = []
         self._priced_set: set[InstrumentId] = set()
-        self._bar_ts = 0
+        self._bucket = 0
+        """Closing hour of the bars being gathered."""
         self._legs_priced: set[InstrumentId] = set()
-        self._last_tick = 0
+        self.skipped_hours: list[tuple[int, str]] = []
+        """(hour, missing legs) of hours not acted on."""
         self._ids = itertools.count(1)
         self._dust_events = -1
         self._dust: list[tuple[str, float]] = []
@@ -229,23 +264,54 @@ class YieldStrategy(Strategy):
 
     def on_stop(self) -> None:
         if self.plans.current is not None:
-            self.log.warning(f"run ended while plan {self.plans.current.name!r} was in progress")
+            self.log.warning(f"stopped while plan {self.plans.current.name!r} was in progress")
+        for instrument_id in self._priced:
+            self.cancel_all_orders(instrument_id)
+        if self.cfg.flatten_on_stop:
+            for instrument_id in self._priced:
+                if instrument_id.venue != self.wallet_venue:
+                    self.close_all_positions(instrument_id)
+            self.log.warning("flatten_on_stop: CEX positions closed; on-chain positions need exit_full")
 
     def on_bar(self, bar: Bar) -> None:
-        """Count the legs priced at this bar's time; the last one to arrive triggers the tick."""
+        """Gather the legs' bars by closing hour; the last leg of an hour triggers the tick."""
         instrument_id = bar.bar_type.instrument_id
         if instrument_id not in self._priced_set:
             return  # an optional price (exit pools, reward tokens): read when needed, never gates
-        ts = bar.ts_event
-        if ts != self._bar_ts:
-            self._bar_ts, self._legs_priced = ts, set()
+        hour = closing_hour(bar.ts_event)
+        if hour <= self.hour:
+            return  # a late bar of an hour already acted on or given up
+        if hour != self._bucket:
+            if self._bucket > self.hour:
+                self._resolve_incomplete(self._bucket, "the next hour's data arrived")
+            self._bucket, self._legs_priced = hour, set()
+            if len(self._priced) > 1:
+                self.clock.set_time_alert(
+                    f"legs-{hour}",
+                    self.clock.utc_now() + pd.Timedelta(seconds=self.cfg.missing_leg_wait_secs),
+                    lambda _, h=hour: self._resolve_incomplete(h, "the wait ran out"),
+                )
         self._legs_priced.add(instrument_id)
-        if ts != self._last_tick and len(self._legs_priced) == len(self._priced):
-            self._last_tick = ts
-            self.on_tick()
+        if len(self._legs_priced) == len(self._priced):
+            self._tick(hour)
 
-    def _prices_current(self) -> bool:
-        return self._last_tick == self.clock.timestamp_ns()
+    def _resolve_incomplete(self, hour: int, why: str) -> None:
+        """An hour whose legs did not all arrive: skip it or act on the last prices (logged)."""
+        if hour <= self.hour or hour != self._bucket:
+            return  # acted on, or already resolved
+        missing = ", ".join(sorted(str(i) for i in self._priced_set - self._legs_priced))
+        when = pd.Timestamp(hour, tz="UTC")
+        if self.cfg.missing_leg_action == "act" and all(last_price(self.cache, i) for i in self._priced):
+            self.log.warning(f"{when}: no bar from {missing} ({why}): acting on the last prices")
+            self._tick(hour)
+            return
+        self.log.warning(f"{when}: no bar from {missing} ({why}): hour skipped")
+        self.skipped_hours.append((hour, missing))
+        self.hour = hour
+
+    def _tick(self, hour: int) -> None:
+        self.hour = hour
+        self.on_tick()
 
     def on_tick(self) -> None:
         """Every leg is priced at this timestamp: act on flows first, then rebalance."""
@@ -274,7 +340,7 @@ class YieldStrategy(Strategy):
         self, action: str, phases: list[Phase], on_done: Callable[[], None] | None = None, why: str = ""
     ) -> None:
         self.actions[action] = self.actions.get(action, 0) + 1
-        self.action_log.append((self.clock.timestamp_ns(), action, why))
+        self.action_log.append((self.hour, action, why))
         self.log.info(f"{action}: starting {why}".rstrip())
         self.plans.start(action, phases, on_done)
 
@@ -340,10 +406,11 @@ class YieldStrategy(Strategy):
         held = self.wallet_balance(self.share)
         return max(0.0, held - self.cfg.gas_reserve_min_eth if self.share == "ETH" else held)
 
-    def priced_now(self, instrument_id: InstrumentId) -> bool:
-        """Whether ``instrument_id`` has a bar stamped now (optional prices arrive before the legs')."""
+    def priced_this_hour(self, instrument_id: InstrumentId) -> bool:
+        """Whether ``instrument_id`` has a bar closing in the hour acted on (optional prices, such
+        as an exit pool's, have holes: a sale waits rather than trade on an old price)."""
         bar = self.cache.bar(bar_type_for(instrument_id))
-        return bar is not None and bar.ts_event == self.clock.timestamp_ns()
+        return bar is not None and closing_hour(bar.ts_event) == self.hour
 
     def wallet_id(self, symbol: str) -> InstrumentId:
         return wallet_instrument_id(self.wallet_config, symbol)
@@ -495,9 +562,9 @@ class YieldStrategy(Strategy):
             self.rejections.append(
                 f"transfer {event.request_id} ({event.kind} {event.amount:.2f} {event.venue}): {event.reason}"
             )
-            self.plans.transfer_done(event.request_id, event.reason)
+            self.plans.transfer_done(event.request_id, event.ts_event, event.reason)
         elif event.status == TransferStatus.ARRIVED:
-            self.plans.transfer_done(event.request_id)
+            self.plans.transfer_done(event.request_id, event.ts_event)
 
     def _on_liquidation(self, event: LiquidationEvent) -> None:
         self.log.warning(

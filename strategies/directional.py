@@ -4,7 +4,7 @@ Each hour the model (``python -m signals build``, walk-forward, no look-ahead) p
 for the bar that just closed: long / short / neutral, a confidence and ``sd``, the forecast
 volatility of the return over its horizon. The strategy
 
-- acts only on a call made at this bar with confidence ≥ ``confidence_threshold``;
+- acts only on a call made in the hour of the bar just closed with confidence ≥ ``confidence_threshold``;
 - holds when the call matches the position, goes flat on a confident neutral, and otherwise
   closes what it holds and opens the called side with its whole equity as notional (1×);
 - protects every position with a real bracket on the venue: a stop-market at
@@ -29,6 +29,7 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import CryptoPerpetual
 
+from adapters.hours import closing_hour
 from data_catalog.types import SignalPrediction
 from strategies.base import DataNeeds, Decision, Phase, YieldStrategy, YieldStrategyConfig
 from strategies.basis import CENT_BUFFER
@@ -76,9 +77,10 @@ def bracket_levels(
     return entry * (1 - side * stop_loss_sd * sd), entry * (1 + side * take_profit_sd * sd)
 
 
-def target_side(call: SignalPrediction | None, now_ns: int, threshold: float) -> int | None:
-    """The side a call asks for (+1, −1, 0), or None when there is no fresh confident call."""
-    if call is None or call.ts_event != now_ns or call.confidence < threshold:
+def target_side(call: SignalPrediction | None, hour_ns: int, threshold: float) -> int | None:
+    """The side a call asks for (+1, −1, 0), or None when there is no confident call made in the
+    hour ``hour_ns`` closes (the bar just acted on: an older call is stale)."""
+    if call is None or closing_hour(call.ts_event) != hour_ns or call.confidence < threshold:
         return None
     if call.signal not in (1, 0, -1):
         raise ValueError(f"prediction at {call.ts_event} has signal {call.signal}, expected -1, 0 or 1")
@@ -195,7 +197,7 @@ class DirectionalStrategy(YieldStrategy):
         ]
 
     def rebalance_plan(self) -> Decision | None:
-        target = target_side(self.call, self.clock.timestamp_ns(), self.dir.confidence_threshold)
+        target = target_side(self.call, self.hour, self.dir.confidence_threshold)
         if target is None or target == self.side():
             return None
         assert self.call is not None

@@ -313,7 +313,7 @@ class HedgeSleeve(DefiStrategy):
         release = 0.0
         if remaining > 0:
             market = self.wallet_id(self.lst.market_pool)
-            if not self.priced_now(market):  # the queue would take days: wait for an hour with a price
+            if not self.priced_this_hour(market):  # the queue would take days: wait for an hour with a price
                 self.log.warning(f"margin below the floor: no {market} price to release ETH at")
                 return None
             pool = self.cache.instrument(self.pool_id)

@@ -152,7 +152,7 @@ class LeveragedStakingStrategy(DefiStrategy):
             target = self.target
             why = f"HF {hf:.4f}, LTV {ltv:.4f}"
             if hf < self.lev.deleverage_health_factor or ltv > target + self.lev.deleverage_ltv_band:
-                if not self.priced_now(self.market_id):
+                if not self.priced_this_hour(self.market_id):
                     self.log.warning(f"{why}: no {self.market_id} price to deleverage at")
                     return None
                 return Decision("deleverage", [self._deleverage], why)
@@ -214,9 +214,11 @@ class LeveragedStakingStrategy(DefiStrategy):
         supplied, _, debt = self.book()
         if shortfall <= 0 or supplied <= 0:
             return
-        if not self.priced_now(self.market_id):
+        if not self.priced_this_hour(self.market_id):
             self.log.warning(f"no {self.market_id} price this hour: the unwind waits for one")
-            self.plans.retry(lambda: self._unwind(amount), until=lambda: self.priced_now(self.market_id))
+            self.plans.retry(
+                lambda: self._unwind(amount), until=lambda: self.priced_this_hour(self.market_id)
+            )
             return
         exit_price = self._exit_price()
         released = supplied * exit_price - debt * (1 + self.flash_fee)

@@ -4,6 +4,13 @@ A rebalance is several phases — cut positions, move cash between wallets, add 
 what is left — and each phase may only start when the previous one's orders have filled and its
 transfers have landed. A :class:`Plan` is that list of phases; each phase is a function run at
 the moment it starts, so it sizes itself from the balances left by the phases before it.
+
+Plans advance on events, never on a clock: a fill advances at once (the order was sized on the
+prices it answers); a transfer that lands in a later data hour than the strategy last acted on
+marks its step done and the next phase waits for that hour's prices (:meth:`PlanRunner.resume`
+on the next tick), so a phase never sizes itself on an hour-old price after a slow transfer.
+Every wait has a timeout in data time; a step that times out aborts the plan, which is reported,
+and the strategy re-plans from the balances it then sees.
 """
 
 from __future__ import annotations
@@ -14,7 +21,21 @@ from dataclasses import dataclass, field
 
 from nautilus_trader.model.identifiers import ClientOrderId
 
+from adapters.hours import HOUR_NS, closing_hour
+
 Phase = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class PlanTimeouts:
+    """How long (data time, ns) a plan step may wait before the plan is given up."""
+
+    order_ns: int = 2 * HOUR_NS
+    """For its orders to close (filled, rejected or cancelled)."""
+    transfer_ns: int = 48 * HOUR_NS
+    """For its transfers to land (the slowest CEX withdrawal takes hours)."""
+    condition_ns: int = 21 * 24 * HOUR_NS
+    """For a condition such as an LST withdrawal queue paying out (days)."""
 
 
 @dataclass
@@ -26,6 +47,10 @@ class Plan:
     waiting_transfers: set[str] = field(default_factory=set)
     until: Callable[[], bool] | None = None
     """A condition the next phase waits for (e.g. a withdrawal queue paying out), checked each tick."""
+    waiting_since_ns: int = 0
+    """Data time the current step started waiting."""
+    landed_after_ns: int = 0
+    """The latest data hour a transfer of this step landed in (the next phase waits for its prices)."""
 
     @property
     def waiting(self) -> bool:
@@ -33,18 +58,29 @@ class Plan:
             self.until = None
         return bool(self.waiting_orders or self.waiting_transfers or self.until is not None)
 
+    def timeout_ns(self, timeouts: PlanTimeouts) -> int:
+        """The step's allowance: the longest of what it waits for."""
+        allowed = 0
+        if self.waiting_orders:
+            allowed = max(allowed, timeouts.order_ns)
+        if self.waiting_transfers:
+            allowed = max(allowed, timeouts.transfer_ns)
+        if self.until is not None:
+            allowed = max(allowed, timeouts.condition_ns)
+        return allowed
+
 
 class PlanRunner:
-    """Runs one plan at a time; a rejected step aborts the rest (the caller re-plans from reality).
+    """Runs one plan at a time; a rejected or timed-out step aborts the rest (the caller re-plans
+    from reality).
 
-    A phase only starts when ``can_advance()`` says the strategy's prices are current (every leg
-    has a bar at this instant). Events arriving between ticks (a deposit credited before the
-    hour's bars are all in) mark their step done; the next phase then waits for :meth:`resume`.
+    ``now`` is the strategy's data time: the closing hour of the last data it acted on.
     """
 
-    def __init__(self, log, can_advance: Callable[[], bool] = lambda: True) -> None:
+    def __init__(self, log, now: Callable[[], int], timeouts: PlanTimeouts | None = None) -> None:
         self._log = log
-        self._can_advance = can_advance
+        self._now = now
+        self.timeouts = timeouts or PlanTimeouts()
         self.current: Plan | None = None
         self.failures: list[str] = []
         self._advancing = False
@@ -85,29 +121,44 @@ class PlanRunner:
         plan.waiting_orders.discard(client_order_id)
         self._after_step(failure)
 
-    def transfer_done(self, request_id: str, failure: str | None = None) -> None:
+    def transfer_done(self, request_id: str, ts_event: int, failure: str | None = None) -> None:
         plan = self.current
         if plan is None or request_id not in plan.waiting_transfers:
             return
         plan.waiting_transfers.discard(request_id)
+        plan.landed_after_ns = max(plan.landed_after_ns, closing_hour(ts_event))
         self._after_step(failure)
+
+    def resume(self) -> None:
+        """Continue a plan whose last step completed in an hour the strategy has now priced, or
+        give it up when its step has waited longer than its timeout."""
+        plan = self.current
+        if plan is None or self._advancing:
+            return
+        if not plan.waiting:
+            self._advance()
+            return
+        waited = self._now() - plan.waiting_since_ns
+        if waited > plan.timeout_ns(self.timeouts):
+            pending = [*map(str, plan.waiting_orders), *plan.waiting_transfers]
+            what = ", ".join(pending) if pending else "its condition"
+            self._abort(plan, f"timed out after {waited / HOUR_NS:.0f} h waiting for {what}")
+            self.current = None
 
     def _after_step(self, failure: str | None) -> None:
         plan = self.current
         assert plan is not None
         if failure is not None:
-            self.failures.append(f"{plan.name}: {failure}")
-            self._log.error(f"plan {plan.name!r} aborted: {failure}")
-            plan.phases.clear()
-            plan.until = None
-            plan.on_done = None  # an aborted plan did not achieve what on_done records
-        if not plan.waiting and not self._advancing and self._can_advance():
+            self._abort(plan, failure)
+        if not plan.waiting and not self._advancing and plan.landed_after_ns <= self._now():
             self._advance()
 
-    def resume(self) -> None:
-        """Continue a plan whose steps completed while prices were not current."""
-        if self.current is not None and not self.current.waiting and not self._advancing:
-            self._advance()
+    def _abort(self, plan: Plan, failure: str) -> None:
+        self.failures.append(f"{plan.name}: {failure}")
+        self._log.error(f"plan {plan.name!r} aborted: {failure}")
+        plan.phases.clear()
+        plan.until = None
+        plan.on_done = None  # an aborted plan did not achieve what on_done records
 
     def _advance(self) -> None:
         """Run phases until one leaves something to wait for (re-entrant calls are folded in)."""
@@ -122,5 +173,7 @@ class PlanRunner:
                     return
                 plan.phases.popleft()()
                 plan = self.current
+            if plan is not None:
+                plan.waiting_since_ns = self._now()
         finally:
             self._advancing = False

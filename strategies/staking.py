@@ -81,7 +81,7 @@ class StakingStrategy(DefiStrategy):
             return
         pool = self.wallet_instrument(self.lst.market_pool)
         market = last_price(self.cache, pool.id)
-        if self.staking.exit_route == "dex" and market is not None and self.priced_now(pool.id):
+        if self.staking.exit_route == "dex" and market is not None and self.priced_this_hour(pool.id):
             need = shortfall / (market * (1 - float(pool.taker_fee))) * DEX_EXIT_BUFFER
             self.submit_market(pool, OrderSide.SELL, min(held, need))
             return

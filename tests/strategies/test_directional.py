@@ -10,6 +10,7 @@ from nautilus_trader.model.currencies import BTC
 from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
+from adapters.hours import HOUR_NS
 from data_catalog.types import SignalPrediction
 from strategies.directional import bracket_levels, target_side
 from tests.sim_harness import bar, do, flat_bars, run_sim, ts
@@ -18,7 +19,10 @@ INVERSE = "BTCUSD_PERP.BINANCE"
 TAKER = 0.0005  # configs/venues/binance.yaml, COIN-M
 
 
-def _call(signal: int, confidence: float, at: int = 100, sd: float = 0.01) -> SignalPrediction:
+H = 10 * HOUR_NS  # an hour's close
+
+
+def _call(signal: int, confidence: float, at: int = H, sd: float = 0.01) -> SignalPrediction:
     return SignalPrediction(
         ts_event=at, ts_init=at, signal=signal, confidence=confidence, sd=sd, horizon_hours=4
     )
@@ -30,12 +34,13 @@ def _call(signal: int, confidence: float, at: int = 100, sd: float = 0.01) -> Si
 @pytest.mark.parametrize(
     ("call", "now", "expected"),
     [
-        (None, 100, None),  # no call yet: hold
-        (_call(1, 0.79), 100, None),  # below the threshold: hold whatever is held
-        (_call(1, 0.80), 100, 1),  # at the threshold: act
-        (_call(-1, 0.95), 100, -1),
-        (_call(0, 0.90), 100, 0),  # a confident neutral goes flat
-        (_call(1, 0.95), 200, None),  # an older call is not acted on again
+        (None, H, None),  # no call yet: hold
+        (_call(1, 0.79), H, None),  # below the threshold: hold whatever is held
+        (_call(1, 0.80), H, 1),  # at the threshold: act
+        (_call(-1, 0.95), H, -1),
+        (_call(0, 0.90), H, 0),  # a confident neutral goes flat
+        (_call(1, 0.95, at=H - 1_000_000), H, 1),  # stamped at a Binance close (…:59:59.999): this hour's
+        (_call(1, 0.95), H + HOUR_NS, None),  # an older call is not acted on again
     ],
 )
 def test_only_a_fresh_confident_call_sets_the_target(call, now, expected):
@@ -44,7 +49,7 @@ def test_only_a_fresh_confident_call_sets_the_target(call, now, expected):
 
 def test_a_call_outside_long_short_neutral_is_refused():
     with pytest.raises(ValueError, match="signal 2"):
-        target_side(_call(2, 0.9), 100, 0.8)
+        target_side(_call(2, 0.9), H, 0.8)
 
 
 def test_bracket_levels_are_entry_times_one_minus_or_plus_k_sd():
