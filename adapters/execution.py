@@ -1,4 +1,4 @@
-"""Backtest execution client that makes a simulated venue reject what the real one would.
+"""Simulated-venue execution client that makes a venue reject what the real one would.
 
 Nautilus' risk engine skips balance checks for MARGIN accounts and, with bar data only, for
 market orders on CASH accounts too, so an over-sized order would fill and push a balance negative
@@ -8,12 +8,36 @@ venue's simulation module (``check_order``) before an order reaches the matching
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from nautilus_trader.backtest.engine import BacktestEngine, SimulatedExchange
+from nautilus_trader.backtest.engine import SimulatedExchange
 from nautilus_trader.backtest.execution_client import BacktestExecClient
 from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.orders import Order
+
+
+class VenueHost(Protocol):
+    """Where simulated venues live: a ``BacktestEngine`` (backtest) or a paper ``TradingNode``.
+
+    ``clock`` is the simulation's clock (data time); ``add_venue`` and ``add_instrument`` take
+    ``BacktestEngine``'s arguments.
+    """
+
+    msgbus: Any
+    cache: Any
+    clock: Any
+
+    def add_venue(
+        self, venue: Venue, oms_type: OmsType, account_type: AccountType, starting_balances: list, **kwargs
+    ) -> None: ...
+
+    def add_instrument(self, instrument: Instrument) -> None: ...
+
+    def use_exec_client(self, exchange: SimulatedExchange, client: BacktestExecClient) -> None:
+        """Route ``exchange``'s orders to ``client`` instead of its default client."""
 
 
 class PreTradeChecker(Protocol):
@@ -26,11 +50,8 @@ class PreTradeChecker(Protocol):
 class CheckedExecClient(BacktestExecClient):
     """``BacktestExecClient`` that runs the venue's pre-trade checks first."""
 
-    def __init__(self, checker: PreTradeChecker, engine: BacktestEngine) -> None:
-        kernel = engine.kernel
-        super().__init__(
-            exchange=checker.exchange, msgbus=kernel.msgbus, cache=kernel.cache, clock=kernel.clock
-        )
+    def __init__(self, checker: PreTradeChecker, host: VenueHost) -> None:
+        super().__init__(exchange=checker.exchange, msgbus=host.msgbus, cache=host.cache, clock=host.clock)
         self._checker = checker
 
     def _reject(self, order: Order, reason: str) -> None:
@@ -57,20 +78,9 @@ class CheckedExecClient(BacktestExecClient):
         super().submit_order_list(command)
 
 
-def replace_exec_client(
-    engine: BacktestEngine, exchange: SimulatedExchange, client: BacktestExecClient
-) -> None:
-    """Make ``client`` the one the engine routes ``exchange``'s orders to (instead of the default)."""
-    previous = exchange.exec_client
-    exchange.register_client(client)
-    exec_engine = engine.kernel.exec_engine
-    exec_engine.deregister_client(previous)
-    exec_engine.register_client(client)
+def install_pre_trade_checks(host: VenueHost, checker: PreTradeChecker) -> None:
+    """Replace a venue's default client with :class:`CheckedExecClient`.
 
-
-def install_pre_trade_checks(engine: BacktestEngine, checker: PreTradeChecker) -> None:
-    """Replace a venue's default backtest client with :class:`CheckedExecClient`.
-
-    Call after ``engine.add_venue(..., modules=[checker])`` (the module then holds the exchange).
+    Call after ``host.add_venue(..., modules=[checker])`` (the module then holds the exchange).
     """
-    replace_exec_client(engine, checker.exchange, CheckedExecClient(checker, engine))
+    host.use_exec_client(checker.exchange, CheckedExecClient(checker, host))

@@ -31,6 +31,17 @@ SUMMARY_COLUMNS = (
 HEADERS = ("mode", "class", "APY", "return", "vol", "Sharpe", "max DD", "final NAV", "recon err", "liqs")
 
 
+CLEAR_ERRORS = (
+    RunConfigError,
+    DataNotFoundError,
+    WindowOutsideDataError,
+    BuildError,
+    FileNotFoundError,
+    SignalDataError,
+)
+"""Bad input the user can fix: printed as one line, exit 2."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_backtest.py", description="Backtest a yield mode on real history."
@@ -125,14 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  data: {warning}")
             for warning in result.summary["model_warnings"]:
                 print(f"  model: {warning}")
-    except (
-        RunConfigError,
-        DataNotFoundError,
-        WindowOutsideDataError,
-        BuildError,
-        FileNotFoundError,
-        SignalDataError,
-    ) as e:
+    except CLEAR_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print()

@@ -19,9 +19,9 @@ from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.data import CustomData, DataType, FundingRateUpdate
+from nautilus_trader.model.data import Bar, CustomData, DataType, FundingRateUpdate
 from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, Venue
-from nautilus_trader.model.instruments import CryptoPerpetual
+from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.cex.config import load_cex_venue
@@ -30,8 +30,11 @@ from adapters.defi.config import WalletVenueConfig, load_wallet_venue
 from adapters.defi.currencies import register_wallet_currencies
 from adapters.defi.valuation import WalletValuation
 from adapters.defi.wallet import ScheduledFlow, WalletModule
+from adapters.execution import VenueHost
+from adapters.hour_marks import hour_marks
+from adapters.hours import DAY_NS
 from backtesting.config import RunConfig, RunConfigError
-from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
+from backtesting.venues import BacktestHost, add_cex_venue, add_instruments, add_wallet_venue
 from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
@@ -39,15 +42,14 @@ from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
 from portfolio.accounting import AccountingActor, AccountingConfig
 from strategies.base import DataNeeds, YieldStrategy
 
-DAY_NS = 86_400_000_000_000
-
 
 @dataclass
 class Backtest:
     """An assembled, not yet run, backtest and the components the results are read from."""
 
     run: RunConfig
-    engine: BacktestEngine
+    engine: Any
+    """The ``BacktestEngine``, or a paper ``TradingNode`` (results read its ``trader`` and ``cache``)."""
     strategy: YieldStrategy
     accounting: AccountingActor
     cex_modules: dict[str, CexVenueModule]
@@ -82,16 +84,45 @@ def report_keys(needs: DataNeeds, required_keys: list[str], manifest: CatalogMan
     return keys
 
 
-def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") -> Backtest:
-    """Build the engine for ``run`` from the catalog at ``catalog_dir`` (validating the window first)."""
+@dataclass
+class RunPlan:
+    """A run checked against the catalog, before anything is simulated: what a backtest engine
+    and a paper node are both assembled from."""
+
+    run: RunConfig
+    catalog: ParquetDataCatalog
+    manifest: CatalogManifest
+    wallet_config: WalletVenueConfig
+    strategy: YieldStrategy
+    needs: DataNeeds
+    instruments: list[Instrument]
+    """The CEX instruments traded."""
+    perps: list[InstrumentId]
+    series_keys: list[str]
+    aave_params: dict[str, Any] | None
+
+    @property
+    def cex_venues(self) -> list[str]:
+        return sorted({i.id.venue.value for i in self.instruments})
+
+
+@dataclass
+class Venues:
+    """The simulated venues of a run."""
+
+    cex_modules: dict[str, CexVenueModule]
+    wallet: WalletModule
+
+
+def plan_run(run: RunConfig, catalog_dir: Path) -> RunPlan:
+    """Check ``run`` against the catalog at ``catalog_dir`` (instruments, window, protocol parameters)."""
     wallet_config = load_wallet_venue()
     register_wallet_currencies(wallet_config)
     strategy = run.spec.strategy(run.strategy)
     needs = strategy.data_needs()
     manifest = CatalogManifest(catalog_dir)
     catalog = ParquetDataCatalog(str(catalog_dir))
-    wallet_venue = wallet_config.venue
-    cex_ids = [i for i in needs.required if i.venue.value != wallet_venue]
+    cex_ids = [i for i in needs.required if i.venue.value != wallet_config.venue]
     instruments = catalog.instruments(instrument_ids=[str(i) for i in cex_ids]) if cex_ids else []
     missing = set(map(str, cex_ids)) - {str(i.id) for i in instruments}
     if missing:
@@ -100,8 +131,7 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
         )
     perps = [i.id for i in instruments if isinstance(i, CryptoPerpetual)]
     keys = series_keys(needs, perps, wallet_config)
-    start_ns, end_ns = run.start.value, run.end.value
-    manifest.check_window(keys, start_ns, end_ns)
+    manifest.check_window(keys, run.start.value, run.end.value)
     aave_params = read_aave_params(catalog_dir) if needs.aave_reserves else None
     if aave_params is not None:
         try:
@@ -110,7 +140,67 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
             raise RunConfigError(
                 f"{run.source}: strategy: {e} (Aave parameters from {catalog_dir})"
             ) from None
+    capital_venue = strategy.capital_venue()
+    if capital_venue is not None and run.flows:
+        raise RunConfigError(
+            f"{run.source}: capital_flows are not supported by {run.mode}: its capital is pre-funded on "
+            f"{capital_venue} (DOMAIN.md), not in the on-chain wallet"
+        )
+    return RunPlan(
+        run, catalog, manifest, wallet_config, strategy, needs, instruments, perps, keys, aave_params
+    )
 
+
+def add_venues(host: VenueHost, plan: RunPlan) -> Venues:
+    """The run's CEX venues (funded where the mode's capital sits) and the wallet venue."""
+    run, capital_venue = plan.run, plan.strategy.capital_venue()
+    cex_modules = {}
+    for venue in plan.cex_venues:
+        settlement = next(
+            (i.settlement_currency for i in plan.instruments if i.id.venue.value == venue and i.is_inverse),
+            USDT,
+        )
+        capital = run.file.capital if venue == capital_venue else 0.0
+        cex_modules[venue] = add_cex_venue(host, load_cex_venue(venue), settlement, capital)
+    wallet = add_wallet_venue(
+        host,
+        plan.wallet_config,
+        cex_modules,
+        balances={} if capital_venue is not None else {run.share_class: run.file.capital},
+        flows=[ScheduledFlow(at.value, amount) for at, amount in run.flows],
+        flow_currency=run.share_class,
+        aave_params=plan.aave_params,
+        credit_rewards=plan.needs.rewards,
+        flash_provider=getattr(run.strategy, "flash_loan_provider", None),
+        instrument_ids=plan.needs.wallet_instruments(Venue(plan.wallet_config.venue)),
+    )
+    add_instruments(host, plan.instruments, cex_modules)
+    return Venues(cex_modules, wallet)
+
+
+def make_accounting(plan: RunPlan, venues: Venues) -> AccountingActor:
+    """The run's NAV and attribution actor."""
+    run, wallet_config = plan.run, plan.wallet_config
+    valuation = WalletValuation(wallet_config, run.share_class)
+    if plan.needs.share_price is not None:
+        valuation.price_by(run.share_class, plan.needs.share_price)
+    return AccountingActor(
+        AccountingConfig(
+            cex_venues=tuple(plan.cex_venues),
+            start_ns=run.start.value,
+            end_ns=run.end.value,
+            wallet_venue=wallet_config.venue,
+            eth_price_instrument=f"{wallet_config.eth_usd_pool}.{wallet_config.venue}",
+            share_class=run.share_class,
+        ),
+        valuation,
+        risk_probe=venues.wallet.risk_figures if plan.needs.aave_reserves else None,
+    )
+
+
+def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") -> Backtest:
+    """Build the engine for ``run`` from the catalog at ``catalog_dir`` (validating the window first)."""
+    plan = plan_run(run, catalog_dir)
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId("BACKTESTER-001"),
@@ -118,72 +208,62 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
             run_analysis=False,
         ),
     )
-    cex_venues = sorted({i.venue.value for i in cex_ids})
-    share_class = run.share_class
-    capital_venue = strategy.capital_venue()
-    if capital_venue is not None and run.flows:
-        raise RunConfigError(
-            f"{run.source}: capital_flows are not supported by {run.mode}: its capital is pre-funded on "
-            f"{capital_venue} (DOMAIN.md), not in the on-chain wallet"
-        )
-    cex_modules = {}
-    for venue in cex_venues:
-        settlement = next(
-            (i.settlement_currency for i in instruments if i.id.venue.value == venue and i.is_inverse), USDT
-        )
-        capital = run.file.capital if venue == capital_venue else 0.0
-        cex_modules[venue] = add_cex_venue(engine, load_cex_venue(venue), settlement, capital)
-    wallet = add_wallet_venue(
-        engine,
-        wallet_config,
-        cex_modules,
-        balances={} if capital_venue is not None else {share_class: run.file.capital},
-        flows=[ScheduledFlow(at.value, amount) for at, amount in run.flows],
-        flow_currency=share_class,
-        aave_params=aave_params,
-        credit_rewards=needs.rewards,
-        flash_provider=getattr(run.strategy, "flash_loan_provider", None),
-        instrument_ids=needs.wallet_instruments(Venue(wallet_venue)),
-    )
-    add_instruments(engine, instruments, cex_modules)
-
-    points = _add_data(engine, catalog, needs, perps, wallet_config, start_ns, end_ns)
-    valuation = WalletValuation(wallet_config, share_class)
-    if needs.share_price is not None:
-        valuation.price_by(share_class, needs.share_price)
-    accounting = AccountingActor(
-        AccountingConfig(
-            cex_venues=tuple(cex_venues),
-            start_ns=start_ns,
-            end_ns=end_ns,
-            wallet_venue=wallet_venue,
-            eth_price_instrument=f"{wallet_config.eth_usd_pool}.{wallet_venue}",
-            share_class=share_class,
-        ),
-        valuation,
-        risk_probe=wallet.risk_figures if needs.aave_reserves else None,
-    )
-    engine.add_strategy(strategy)
+    venues = add_venues(BacktestHost(engine), plan)
+    data = read_data(plan)
+    # Chain data is added first (the sort keeps insertion order at equal timestamps): a snapshot,
+    # gas sample or funding print stamped t is known when the bars closing at t are acted on.
+    engine.add_data([*data.chain, *data.marks], client_id=ClientId(plan.wallet_config.venue), sort=False)
+    if data.funding:
+        engine.add_data(data.funding, sort=False)
+    engine.add_data(data.bars, sort=False)
+    engine.sort_data()
+    accounting = make_accounting(plan, venues)
+    engine.add_strategy(plan.strategy)
     engine.add_actor(accounting)
-    reported = report_keys(needs, keys, manifest)
-    return Backtest(run, engine, strategy, accounting, cex_modules, wallet, keys, reported, manifest, points)
+    reported = report_keys(plan.needs, plan.series_keys, plan.manifest)
+    return Backtest(
+        run,
+        engine,
+        plan.strategy,
+        accounting,
+        venues.cex_modules,
+        venues.wallet,
+        plan.series_keys,
+        reported,
+        plan.manifest,
+        data.points,
+    )
+
+
+@dataclass
+class RunData:
+    """A run's data in replay order (each list sorted; chain before funding before bars at a stamp)."""
+
+    chain: list[CustomData]
+    funding: list[FundingRateUpdate]
+    bars: list[Bar]
+    marks: list[CustomData]
+    """:class:`~adapters.hour_marks.HourClosed` after each hour of the window (not market data)."""
+
+    @property
+    def points(self) -> int:
+        return len(self.chain) + len(self.funding) + len(self.bars)
+
+    def stream(self) -> list[Data]:
+        """Every point by ``ts_init``, ties in the engine's order (chain, funding, bars)."""
+        return sorted([*self.chain, *self.funding, *self.bars, *self.marks], key=lambda d: d.ts_init)
 
 
 def _custom(items: list[Any], data_type: type[Data]) -> list[CustomData]:
     return [i if isinstance(i, CustomData) else CustomData(DataType(data_type), i) for i in items]
 
 
-def _add_data(
-    engine: BacktestEngine,
-    catalog: ParquetDataCatalog,
-    needs: DataNeeds,
-    perps: list[InstrumentId],
-    wallet: WalletVenueConfig,
-    start_ns: int,
-    end_ns: int,
-) -> int:
-    start, end = pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC")
-    early = pd.Timestamp(start_ns - 2 * DAY_NS, tz="UTC")
+def read_data(plan: RunPlan) -> RunData:
+    """The window's bars, the perps' funding prints and the chain data (gas and Aave snapshots from
+    two days before, so the first action has a gas price and an index; reward payouts; predictions)."""
+    catalog, needs, wallet = plan.catalog, plan.needs, plan.wallet_config
+    start, end = plan.run.start, plan.run.end
+    early = start - pd.Timedelta(2 * DAY_NS, "ns")
     bar_ids = dict.fromkeys([*needs.required, *needs.optional])  # ordered, unique
     bars = catalog.bars(bar_types=[str(bar_type_for(i)) for i in bar_ids], start=start, end=end)
     # at equal timestamps optional prices come first: the legs' last bar triggers the decision,
@@ -194,9 +274,10 @@ def _add_data(
     # every row with the last identifier (checked: 3 venues' funding prints all came back as OKX).
     funding = [
         f
-        for perp in perps
+        for perp in plan.perps
         for f in catalog.query(FundingRateUpdate, identifiers=[str(perp)], start=start, end=end)
     ]
+    funding.sort(key=lambda f: f.ts_init)
     chain: list[CustomData] = _custom(catalog.query(GasPrice, start=early, end=end), GasPrice)
     for symbol in needs.aave_reserves:
         identifier = f"{symbol}.{wallet.venue}"
@@ -212,11 +293,5 @@ def _add_data(
                 f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}: build them with `python -m signals build`"
             )
         chain += _custom(predictions, SignalPrediction)
-    # Added before the bars (the sort keeps insertion order at equal timestamps): a snapshot, gas
-    # sample or funding print stamped t is known when the bars closing at t are acted on.
-    engine.add_data(chain, client_id=ClientId(wallet.venue), sort=False)
-    if funding:
-        engine.add_data(funding, sort=False)
-    engine.add_data(bars, sort=False)
-    engine.sort_data()
-    return len(bars) + len(funding) + len(chain)
+    chain.sort(key=lambda c: c.ts_init)
+    return RunData(chain, funding, bars, hour_marks(start.value, end.value))

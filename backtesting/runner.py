@@ -108,9 +108,14 @@ def run_backtest(
     )
     bt.accounting.progress = progress
     # No `start`: gas samples from before it must reach the wallet. `end` + 1 ns lets the last
-    # hourly NAV sample (end + 1 ns) fire after the events stamped at `end`.
+    # hour's mark (end + 1 ns) close the last NAV sample after the events stamped at `end`.
     bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
-    seconds = time.perf_counter() - started
+    return finish_run(bt, catalog_dir, out_dir, time.perf_counter() - started)
+
+
+def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -> RunResult:
+    """Summarise a finished run (backtest or paper) and write its results folder."""
+    run = bt.run
     nav = bt.accounting.nav_frame()
     if len(nav) < 2:
         raise RuntimeError(f"{run.mode}: the run produced {len(nav)} NAV samples; the window is too short")

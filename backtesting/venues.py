@@ -1,4 +1,8 @@
-"""Adding the simulated venues to a ``BacktestEngine``, the one way every run and test does it."""
+"""Adding the simulated venues to a host, the one way every run and test does it.
+
+The host is a ``BacktestEngine`` (through :class:`BacktestHost`) or a paper ``TradingNode``
+(``live.paper``): the same venues, modules and execution clients in both.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Any
 
 from nautilus_trader.accounting.factory import AccountFactory
 from nautilus_trader.accounting.margin_models import StandardMarginModel
-from nautilus_trader.backtest.engine import BacktestEngine
+from nautilus_trader.backtest.engine import BacktestEngine, SimulatedExchange
+from nautilus_trader.backtest.execution_client import BacktestExecClient
 from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.enums import AccountType, OmsType
 from nautilus_trader.model.identifiers import InstrumentId, Venue
@@ -20,11 +25,30 @@ from adapters.defi.currencies import currency, wallet_currency_codes
 from adapters.defi.execution import install_defi_client
 from adapters.defi.instruments import wallet_instruments
 from adapters.defi.wallet import ScheduledFlow, WalletModule
-from adapters.execution import install_pre_trade_checks
+from adapters.execution import VenueHost, install_pre_trade_checks
+
+
+class BacktestHost:
+    """A ``BacktestEngine`` as the host of the simulated venues."""
+
+    def __init__(self, engine: BacktestEngine) -> None:
+        self.engine = engine
+        self.msgbus = engine.kernel.msgbus
+        self.cache = engine.kernel.cache
+        self.clock = engine.kernel.clock
+        self.add_venue = engine.add_venue
+        self.add_instrument = engine.add_instrument
+
+    def use_exec_client(self, exchange: SimulatedExchange, client: BacktestExecClient) -> None:
+        previous = exchange.exec_client
+        exchange.register_client(client)
+        exec_engine = self.engine.kernel.exec_engine
+        exec_engine.deregister_client(previous)
+        exec_engine.register_client(client)
 
 
 def add_cex_venue(
-    engine: BacktestEngine, config: CexVenueConfig, settlement: Currency = USDT, balance: float = 0.0
+    host: VenueHost, config: CexVenueConfig, settlement: Currency = USDT, balance: float = 0.0
 ) -> CexVenueModule:
     """A CEX as a NETTING MARGIN venue with its simulation module and checks.
 
@@ -33,7 +57,7 @@ def add_cex_venue(
     funded by transfers from the wallet).
     """
     module = CexVenueModule(config, settlement)
-    engine.add_venue(
+    host.add_venue(
         Venue(config.venue),
         OmsType.NETTING,
         AccountType.MARGIN,
@@ -42,12 +66,12 @@ def add_cex_venue(
         margin_model=StandardMarginModel(),
         modules=[module],
     )
-    install_pre_trade_checks(engine, module)
+    install_pre_trade_checks(host, module)
     return module
 
 
 def add_wallet_venue(
-    engine: BacktestEngine,
+    host: VenueHost,
     config: WalletVenueConfig,
     cex_modules: dict[str, CexVenueModule],
     *,
@@ -84,7 +108,7 @@ def add_wallet_venue(
     # Nautilus keeps cash-borrowing issuers in a process-wide registry that refuses a second
     # registration: clear a previous engine's so every engine in a process can add the wallet
     AccountFactory.deregister_cash_borrowing(config.venue)
-    engine.add_venue(
+    host.add_venue(
         Venue(config.venue),
         OmsType.NETTING,
         AccountType.CASH,
@@ -94,18 +118,18 @@ def add_wallet_venue(
     )
     for instrument in wallet_instruments(config):
         if instrument_ids is None or instrument.id in instrument_ids:
-            engine.add_instrument(instrument)
-    install_defi_client(engine, wallet.exchange, wallet.backend, wallet)
+            host.add_instrument(instrument)
+    install_defi_client(host, wallet.exchange, wallet.backend, wallet)
     return wallet
 
 
 def add_instruments(
-    engine: BacktestEngine,
+    host: VenueHost,
     instruments: list[Instrument],
     cex_modules: dict[str, CexVenueModule],
 ) -> None:
     """Add CEX instruments; every perp is registered with its venue's module for funding and liquidation."""
     for instrument in instruments:
-        engine.add_instrument(instrument)
+        host.add_instrument(instrument)
         if isinstance(instrument, CryptoPerpetual):
             cex_modules[instrument.id.venue.value].add_perp(instrument)

@@ -2,8 +2,8 @@
 
 Nautilus' own analyzer sees realized account changes of the last venue only; a yield book needs
 the whole portfolio marked to market. This actor samples, once per hour after all of that hour's
-events (when the first data of a later hour arrives, so a replay at any speed samples the same
-hours, and at stop for the last one), the NAV in the share-class currency (every CEX venue's
+events (on the data's :class:`~adapters.hour_marks.HourClosed` marks, so a replay at any
+speed samples the same hours), the NAV in the share-class currency (every CEX venue's
 spot and futures wallets, the on-chain wallet, transfers in flight), the net delta per asset,
 each venue's margin ratio, and attributes the NAV change since the previous sample to categories:
 
@@ -36,6 +36,7 @@ import pandas as pd
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import DataType
 from nautilus_trader.model.enums import OrderSide, OrderType
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Venue
@@ -62,11 +63,10 @@ from adapters.events import (
     TransferStatus,
     VenueLedger,
 )
-from adapters.hours import DAY_NS, HOUR_NS, closing_hour
+from adapters.hour_marks import HourClosed
+from adapters.hours import DAY_NS, HOUR_NS
 from portfolio.wallet_book import ESTIMATED_REWARDS, WalletBook
 
-SAMPLE_PRIORITY = 1_000
-"""Message-bus priority of the data that closes an hour: before the chain's upkeep and strategies."""
 VENUE_FIGURES = ("equity", "spot_cash", "margin_balance", "perp_notional", "margin_ratio")
 """Per-venue risk figures written to nav.csv as ``<figure>_<venue>``."""
 CATEGORIES = (
@@ -179,8 +179,6 @@ class AccountingActor(Actor):
         self._prev: _Snapshot | None = None
         self._next_sample = config.start_ns
         """The next hour to sample (each sample closes the hour ending at its stamp)."""
-        self._data_hour = 0
-        """Closing hour of the latest data seen."""
         self.progress: Callable[[str], None] | None = None
         """Called with a one-line status at the first sample of every month (long runs)."""
 
@@ -203,20 +201,12 @@ class AccountingActor(Actor):
         }  # the wallet's tokens are valued by the WalletBook, its ETH delta included
         self._assets = sorted({"ETH", *(meta.base for meta in self._metas.values())})
         self.sample(self.acfg.start_ns - HOUR_NS)  # the opening book, before the first decision
-        self.msgbus.subscribe("data.*", self._on_data, priority=SAMPLE_PRIORITY)
+        self.msgbus.subscribe(f"data.{DataType(HourClosed).topic}*", self._on_hour_closed)
 
-    def on_stop(self) -> None:
-        self._sample_until(min(self._data_hour, self.acfg.end_ns))
-
-    def _on_data(self, data) -> None:
-        """Data of a later hour closes the hours before it: sample each (all their events are in)."""
-        hour = closing_hour(data.ts_event)
-        if hour > self._data_hour:
-            self._data_hour = hour
-            self._sample_until(min(hour - HOUR_NS, self.acfg.end_ns))
-
-    def _sample_until(self, last_hour: int) -> None:
-        while self._next_sample <= last_hour:
+    def _on_hour_closed(self, mark: HourClosed) -> None:
+        """Sample every hour the mark closes not sampled yet (a mark lost live is caught up)."""
+        last = min(mark.hour_ns, self.acfg.end_ns)
+        while self._next_sample <= last:
             self.sample(self._next_sample)
             self._next_sample += HOUR_NS
 

@@ -38,7 +38,7 @@ from adapters.events import (
     TransferKind,
     TransferRequest,
 )
-from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
+from backtesting.venues import BacktestHost, add_cex_venue, add_instruments, add_wallet_venue
 from data_catalog.bar_types import bar_type_for
 from data_catalog.types import GasPrice
 
@@ -180,10 +180,11 @@ def run_sim(
     engine = BacktestEngine(
         BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR")),
     )
+    host = BacktestHost(engine)
     coins = coin_margined or {}
     modules = {
         v: add_cex_venue(
-            engine, load_cex_venue(v), *((Currency.from_str(coins[v][0]), coins[v][1]) if v in coins else ())
+            host, load_cex_venue(v), *((Currency.from_str(coins[v][0]), coins[v][1]) if v in coins else ())
         )
         for v in venues
     }
@@ -193,7 +194,7 @@ def run_sim(
             cex[str(iid)] = instrument
     wallet_config = load_wallet_venue()
     wallet = add_wallet_venue(
-        engine,
+        host,
         wallet_config,
         modules,
         balances=balances if balances is not None else {"USDT": capital, "ETH": wallet_eth},
@@ -203,7 +204,7 @@ def run_sim(
         credit_rewards=credit_rewards,
         flash_provider=flash_provider,
     )
-    add_instruments(engine, list(cex.values()), modules)
+    add_instruments(host, list(cex.values()), modules)
     instruments = {**cex, **{str(i.id): i for i in wallet_instruments(wallet_config)}}
     gas = [
         GasPrice(

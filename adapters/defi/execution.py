@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from nautilus_trader.backtest.engine import BacktestEngine, SimulatedExchange
+from nautilus_trader.backtest.engine import SimulatedExchange
 from nautilus_trader.backtest.execution_client import BacktestExecClient
 from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
 from nautilus_trader.model.enums import LiquiditySide
-from nautilus_trader.model.identifiers import VenueOrderId
+from nautilus_trader.model.identifiers import TradeId, VenueOrderId
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.model.orders import Order
 
 from adapters.defi.backend import Execution, ExecutionRejected, ProtocolBackend
-from adapters.execution import replace_exec_client
+from adapters.execution import VenueHost
 
 
 class WalletSettlement(Protocol):
@@ -30,23 +32,29 @@ class WalletSettlement(Protocol):
     def settle(self, execution: Execution) -> None: ...
 
 
+def taker_commission(instrument: Instrument, quantity: Quantity, price: Price) -> Money:
+    """The pool's fee on a fill, as Nautilus' maker/taker fee model charges a taker (in the quote)."""
+    notional = instrument.notional_value(quantity=quantity, price=price, use_quote_for_inverse=False)
+    return Money(notional.as_decimal() * instrument.taker_fee, instrument.quote_currency)
+
+
 class DefiExecClient(BacktestExecClient):
     """Routes the wallet venue's orders to a protocol backend and books the fills it returns."""
 
     def __init__(
-        self, engine: BacktestEngine, exchange, backend: ProtocolBackend, chain: WalletSettlement
+        self, host: VenueHost, exchange: SimulatedExchange, backend: ProtocolBackend, chain: WalletSettlement
     ) -> None:
-        kernel = engine.kernel
         super().__init__(
             exchange=exchange,
-            msgbus=kernel.msgbus,
-            cache=kernel.cache,
-            clock=kernel.clock,  # cash borrowing (debt tokens) is enabled on the venue itself
+            msgbus=host.msgbus,
+            cache=host.cache,
+            clock=host.clock,  # cash borrowing (debt tokens) is enabled on the venue itself
         )
         self._wallet_exchange = exchange  # the Cython base keeps its own reference private
         self._backend = backend
         self._chain = chain
         self._sequence = 0
+        self._trades = 0
 
     def submit_order(self, command: SubmitOrder) -> None:
         self._execute([command.order], atomic=False)
@@ -68,23 +76,47 @@ class DefiExecClient(BacktestExecClient):
                     order.strategy_id, order.instrument_id, order.client_order_id, rejected.reason, ts
                 )
             return
+        venue_order_ids = {}
         for order in orders:
             self._sequence += 1
-            venue_order_id = VenueOrderId(f"{self.venue}-{self._sequence}")
+            venue_order_ids[order.client_order_id] = VenueOrderId(f"{self.venue}-{self._sequence}")
             self.generate_order_accepted(
-                order.strategy_id, order.instrument_id, order.client_order_id, venue_order_id, ts
+                order.strategy_id,
+                order.instrument_id,
+                order.client_order_id,
+                venue_order_ids[order.client_order_id],
+                ts,
             )
+        # Fills are reported as a live venue reports them (the order's own events may still be
+        # queued in a live engine, so nothing here reads the order's state back)
         for fill in execution.fills:
-            engine = self._wallet_exchange.get_matching_engine(fill.order.instrument_id)
-            price = engine.instrument.make_price(fill.price)
-            engine.apply_fills(fill.order, [(price, fill.order.quantity)], LiquiditySide.TAKER)
+            order = fill.order
+            instrument = self._wallet_exchange.get_matching_engine(order.instrument_id).instrument
+            price = instrument.make_price(fill.price)
+            self._trades += 1
+            self.generate_order_filled(
+                order.strategy_id,
+                order.instrument_id,
+                order.client_order_id,
+                venue_order_ids[order.client_order_id],
+                None,
+                TradeId(f"{self.venue}-T{self._trades}"),
+                order.side,
+                order.order_type,
+                order.quantity,
+                price,
+                instrument.quote_currency,
+                taker_commission(instrument, order.quantity, price),
+                LiquiditySide.TAKER,
+                ts,
+            )
         self._chain.settle(execution)
 
 
 def install_defi_client(
-    engine: BacktestEngine, exchange: SimulatedExchange, backend: ProtocolBackend, chain: WalletSettlement
+    host: VenueHost, exchange: SimulatedExchange, backend: ProtocolBackend, chain: WalletSettlement
 ) -> DefiExecClient:
-    """Replace the wallet venue's default backtest client with a :class:`DefiExecClient`."""
-    client = DefiExecClient(engine, exchange, backend, chain)
-    replace_exec_client(engine, exchange, client)
+    """Replace the wallet venue's default client with a :class:`DefiExecClient`."""
+    client = DefiExecClient(host, exchange, backend, chain)
+    host.use_exec_client(exchange, client)
     return client

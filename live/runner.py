@@ -1,0 +1,100 @@
+"""Run a mode in paper mode: the same strategy, config, venues, accounting and results folder as
+``run_backtest.py``, inside a live ``TradingNode`` fed by a replay of the catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, TradingNodeConfig
+from nautilus_trader.live.node import TradingNode
+from nautilus_trader.model.identifiers import TraderId
+
+from backtesting.config import RunConfig
+from backtesting.engine import Backtest, add_venues, make_accounting, plan_run, read_data, report_keys
+from backtesting.runner import Progress, RunResult, finish_run
+from live.paper import PaperHost, Replay, ReplayDataClient
+
+
+class PaperRunInterrupted(RuntimeError):
+    """The replay was stopped (SIGINT/SIGTERM) before the end of the window: nothing is written."""
+
+
+def _node(log_level: str) -> TradingNode:
+    config = TradingNodeConfig(
+        trader_id=TraderId("PAPER-001"),
+        logging=LoggingConfig(log_level=log_level),
+        exec_engine=LiveExecEngineConfig(reconciliation=False, inflight_check_interval_ms=0),
+        timeout_connection=10.0,
+        timeout_portfolio=10.0,
+        timeout_disconnection=2.0,
+        timeout_post_stop=0.0,
+    )
+    node = TradingNode(config=config)
+    node.build()
+    return node
+
+
+def run_paper(
+    run: RunConfig,
+    catalog_dir: Path,
+    out_dir: Path,
+    progress: Progress = lambda _: None,
+    speed: float = 0.0,
+    log_level: str = "ERROR",
+) -> RunResult:
+    """Replay ``run``'s window through a ``TradingNode`` (``speed`` × real time; 0 = as fast as the
+    node consumes it) and write the results folder."""
+    started = time.perf_counter()
+    plan = plan_run(run, catalog_dir)
+    node = _node(log_level)
+    host = PaperHost(node)
+    venues = add_venues(host, plan)
+    data = read_data(plan)
+    client = ReplayDataClient(node)
+    node.kernel.data_engine.register_client(client)
+    node.kernel.data_engine.register_default_client(client)
+    accounting = make_accounting(plan, venues)
+    accounting.progress = progress
+    node.trader.add_strategy(plan.strategy)
+    node.trader.add_actor(accounting)
+    replay = Replay(node, host, client, speed)
+    progress(
+        f"{run.mode} (paper): {data.points:,} data points, {run.start:%Y-%m-%d} → {run.end:%Y-%m-%d}, "
+        f"replaying{'' if speed <= 0 else f' at {speed:g}x real time'}…"
+    )
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await node.kernel.start_async()
+            if not node.kernel.trader.is_running:
+                raise RuntimeError("the paper node did not start (see its log)")
+            await replay.run(data.stream(), run.end.value + 1, stop)
+        finally:
+            await node.kernel.stop_async()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    node.kernel.loop.run_until_complete(main())
+    if stop.is_set():
+        node.dispose()
+        raise PaperRunInterrupted(f"{run.mode}: paper run interrupted; no results written to {out_dir}")
+    paper = Backtest(
+        run,
+        node,
+        plan.strategy,
+        accounting,
+        venues.cex_modules,
+        venues.wallet,
+        plan.series_keys,
+        report_keys(plan.needs, plan.series_keys, plan.manifest),
+        plan.manifest,
+        data.points,
+    )
+    return finish_run(paper, catalog_dir, out_dir, time.perf_counter() - started)
