@@ -24,18 +24,19 @@ from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, 
 from nautilus_trader.model.instruments import CryptoPerpetual
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
 from adapters.cex.venue import CexVenueModule
 from adapters.defi.config import WalletVenueConfig, load_wallet_venue
 from adapters.defi.currencies import register_wallet_currencies
+from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
 from adapters.defi.valuation import WalletValuation
 from adapters.defi.wallet import ScheduledFlow, WalletModule
+from adapters.signals import SignalPrediction
 from backtesting.config import RunConfig, RunConfigError
 from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
-from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
-from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution, SignalPrediction
 from portfolio.accounting import AccountingActor, AccountingConfig
 from strategies.base import DataNeeds, YieldStrategy
 

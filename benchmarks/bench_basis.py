@@ -329,7 +329,7 @@ def add_catalog_data(engine: Any, catalog: Any, shape: dict[str, Any]) -> int:
     from nautilus_trader.model.data import CustomData, DataType, FundingRateUpdate
     from nautilus_trader.model.identifiers import ClientId
 
-    from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
+    from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
 
     def custom(items: list[Any], data_type: type) -> list[Any]:
         return [i if isinstance(i, CustomData) else CustomData(DataType(data_type), i) for i in items]
@@ -366,8 +366,8 @@ def child_bare(args: dict[str, Any]) -> Result:
     import nautilus_trader.persistence.catalog  # noqa: F401
     import pandas as pd
 
+    import adapters.defi.data
     import adapters.defi.instruments  # noqa: F401
-    import data_catalog.types  # noqa: F401
 
     started = time.perf_counter()
     engine, points = bare_engine(args, Path(args["catalog"]))

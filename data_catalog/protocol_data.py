@@ -15,11 +15,11 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.defi.aave import load_emode, load_reserve_params
 from adapters.defi.config import WalletVenueConfig
+from adapters.defi.data import RewardDistribution
 from data_catalog import raw_files
 from data_catalog.manifest import SeriesCoverage
 from data_catalog.rewards import REWARD_FILES, REWARDS_SUBDIR, RewardDataError, load_etherfi_rewards
 from data_catalog.series import BuildError
-from data_catalog.types import RewardDistribution
 from data_catalog.validation import iso
 
 AAVE_PARAMS_FILE = "aave_params.json"

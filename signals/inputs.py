@@ -16,7 +16,7 @@ import pandas as pd
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from data_catalog.bar_types import bar_type_for
+from adapters.bars import bar_type_for
 from data_catalog.manifest import MANIFEST_FILE
 from signals.config import SignalConfig
 

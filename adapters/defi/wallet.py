@@ -40,6 +40,7 @@ from adapters.defi.aave_market import AaveMarket
 from adapters.defi.backend import ChainView, Execution, SimulatedBackend
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import account_balances, currency
+from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
 from adapters.defi.instruments import eth_usd_pool_id, wallet_instrument_id
 from adapters.defi.upkeep import ProtocolUpkeep
 from adapters.events import (
@@ -60,7 +61,6 @@ from adapters.events import (
     TransferStatus,
     VenueLedger,
 )
-from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
 
 MINUTE_NS = 60_000_000_000
 UPKEEP_PRIORITY = 100

@@ -14,10 +14,10 @@ import pytest
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
+from adapters.bars import bar_type_for
 from adapters.events import AaveLiquidated
 from backtesting.config import RunConfigError, load_run_config, mode_file_path
 from backtesting.engine import Backtest, build_backtest
-from data_catalog.bar_types import bar_type_for
 from tests.integration.test_defi_backtests import END, LEVERAGED_START, assert_reconciled, nav_of, run_mode
 
 pytestmark = pytest.mark.integration

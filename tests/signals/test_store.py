@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_catalog.types import SignalPrediction
+from adapters.signals import SignalPrediction
 from signals.__main__ import main
 from signals.config import DEFAULT_CONFIG, SignalConfig
 from signals.evaluation import load_evaluation
