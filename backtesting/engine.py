@@ -32,6 +32,7 @@ from adapters.defi.currencies import register_wallet_currencies
 from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
 from adapters.defi.valuation import WalletValuation
 from adapters.defi.wallet import ScheduledFlow, WalletModule
+from adapters.hours import DAY_NS
 from adapters.signals import SignalPrediction
 from backtesting.config import RunConfig, RunConfigError
 from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
@@ -39,8 +40,6 @@ from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
 from portfolio.accounting import AccountingActor, AccountingConfig
 from strategies.base import DataNeeds, YieldStrategy
-
-DAY_NS = 86_400_000_000_000
 
 
 @dataclass

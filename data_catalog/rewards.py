@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from adapters.defi.rewards import RewardProgram
+from adapters.hours import DAY_NS
 
 REWARDS_SUBDIR = Path("staking") / "rewards"
 EIGEN_FILE = "eigen_distributions_raw.csv"
@@ -52,7 +53,6 @@ SEASON_COLUMNS = ("start_date", "end_date", "payout_date", "event", "reward_toke
 EIGEN_PUBLISHED_TOLERANCE = 0.0015
 """How far the published weekly figure may sit from ours before it is noted (it is rounded to 3 dp)."""
 
-DAY_NS = 86_400 * 1_000_000_000
 _NUMBER = r"\d+(?:\.\d+)?"
 _AMOUNT = re.compile(rf"^(?P<approx>~)?\s*(?P<low>{_NUMBER})\s*(?:[–—-]\s*(?P<high>{_NUMBER}))?$")
 
@@ -277,4 +277,3 @@ def _period(row: dict[str, str], start_column: str, end_column: str) -> tuple[in
 def _program_name(event: str) -> str:
     """``"Season 4 (Base)"`` → ``"season_4"``: the event without its parenthetical, as a slug."""
     return re.sub(r"[^a-z0-9]+", "_", re.sub(r"\(.*?\)", "", event).lower()).strip("_")
-

@@ -61,10 +61,9 @@ from adapters.events import (
     TransferStatus,
     VenueLedger,
 )
+from adapters.hours import DAY_NS, HOUR_NS
 from portfolio.wallet_book import ESTIMATED_REWARDS, WalletBook
 
-HOUR_NS = 3_600_000_000_000
-DAY_NS = 24 * HOUR_NS
 VENUE_FIGURES = ("equity", "spot_cash", "margin_balance", "perp_notional", "margin_ratio")
 """Per-venue risk figures written to nav.csv as ``<figure>_<venue>``."""
 CATEGORIES = (

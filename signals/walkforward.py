@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from adapters.hours import DAY_NS
 from signals.config import SignalConfig
 from signals.features import FEATURES, compute_features, forecast_sd
 from signals.labels import CLASSES, forward_log_return, label_known_at, make_labels
 from signals.model import class_probabilities, make_model
 
-DAY_NS = 86_400_000_000_000
 Progress = Callable[[str], None]
 OUTPUT_COLUMNS = (
     "signal",

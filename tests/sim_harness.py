@@ -40,9 +40,9 @@ from adapters.events import (
     TransferKind,
     TransferRequest,
 )
+from adapters.hours import HOUR_NS as HOUR
 from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
 
-HOUR = 3_600_000_000_000
 T0 = pd.Timestamp("2024-06-01T00:00Z").value
 """First bar close of every synthetic run."""
 

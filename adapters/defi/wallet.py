@@ -61,8 +61,8 @@ from adapters.events import (
     TransferStatus,
     VenueLedger,
 )
+from adapters.hours import MINUTE_NS
 
-MINUTE_NS = 60_000_000_000
 UPKEEP_PRIORITY = 100
 """Message-bus priority of the chain's per-timestamp upkeep: above strategies' (0)."""
 GWEI = 1e-9

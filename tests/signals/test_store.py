@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from adapters.hours import HOUR_NS as H
 from adapters.signals import SignalPrediction
 from signals.__main__ import main
 from signals.config import DEFAULT_CONFIG, SignalConfig
@@ -23,7 +24,6 @@ from signals.store import build_predictions, has_predictions, read_predictions
 
 pytestmark = pytest.mark.integration
 PERP = "BTCUSDT-PERP.BINANCE"
-H = 3_600_000_000_000
 
 
 def _files(catalog: Path) -> dict[str, bytes]:

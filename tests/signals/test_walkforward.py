@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adapters.hours import DAY_NS, HOUR_NS
 from signals import walkforward
 from signals.config import ModelParams, SignalConfig
 from signals.features import FEATURES
-from signals.inputs import HOUR_NS
-from signals.walkforward import DAY_NS, build_samples, prediction_windows, walk_forward, window_starts
+from signals.walkforward import build_samples, prediction_windows, walk_forward, window_starts
 from tests.signals.synthetic import START_NS, synthetic_frame
 
 FAST = ModelParams(max_iter=15, min_samples_leaf=40, max_leaf_nodes=7)
