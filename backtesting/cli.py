@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from adapters.config import ConfigError
+from backtesting.config import load_run_config, mode_file_path
 from backtesting.modes import MODES
 from backtesting.runner import run_backtest
 from data_catalog.builder import build_catalog
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             for warning in result.summary["model_warnings"]:
                 print(f"  model: {warning}")
     except (
-        RunConfigError,
+        ConfigError,
         DataNotFoundError,
         WindowOutsideDataError,
         BuildError,

@@ -27,6 +27,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
 from adapters.cex.venue import CexVenueModule
+from adapters.config import ConfigError as RunConfigError
 from adapters.defi.config import WalletVenueConfig, load_wallet_venue
 from adapters.defi.currencies import register_wallet_currencies
 from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
@@ -34,7 +35,7 @@ from adapters.defi.valuation import WalletValuation
 from adapters.defi.wallet import ScheduledFlow, WalletModule
 from adapters.hours import DAY_NS
 from adapters.signals import SignalPrediction
-from backtesting.config import RunConfig, RunConfigError
+from backtesting.config import RunConfig
 from backtesting.venues import add_cex_venue, add_instruments, add_wallet_venue
 from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params

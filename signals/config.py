@@ -15,16 +15,12 @@ from typing import Literal
 
 import msgspec
 
-from adapters.config import ConfigError, load_yaml_as
+from adapters.config import load_yaml_as
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "signals"
 DEFAULT_CONFIG = CONFIG_DIR / "btc_directional.yaml"
 
 _RETRAIN = re.compile(r"^(month|[1-9][0-9]*d)$")
-
-
-class SignalConfigError(ConfigError):
-    """The signal config is missing, malformed or inconsistent (the message names file and field)."""
 
 
 def _check(ok: bool, field: str, message: str) -> None:
@@ -97,9 +93,6 @@ class SignalConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def load_signal_config(path: Path | str | None = None) -> SignalConfig:
-    """Parse and validate a signal config; every problem is a :class:`SignalConfigError` naming
-    the file and the field."""
-    try:
-        return load_yaml_as(Path(path) if path is not None else DEFAULT_CONFIG, SignalConfig, "signal config")
-    except ConfigError as e:
-        raise SignalConfigError(str(e)) from e
+    """Parse and validate a signal config; every problem is a :class:`adapters.config.ConfigError`
+    naming the file and the field."""
+    return load_yaml_as(Path(path) if path is not None else DEFAULT_CONFIG, SignalConfig, "signal config")

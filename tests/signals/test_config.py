@@ -8,7 +8,8 @@ import msgspec
 import pytest
 import yaml
 
-from signals.config import DEFAULT_CONFIG, ModelParams, SignalConfig, SignalConfigError, load_signal_config
+from adapters.config import ConfigError
+from signals.config import DEFAULT_CONFIG, ModelParams, SignalConfig, load_signal_config
 
 
 def test_shipped_config_is_valid_and_documents_every_parameter():
@@ -52,7 +53,7 @@ def _write(tmp_path: Path, payload: object) -> Path:
 )
 def test_config_errors_name_the_file_and_the_field(tmp_path, payload, fragments):
     path = _write(tmp_path, payload)
-    with pytest.raises(SignalConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         load_signal_config(path)
     message = str(info.value)
     assert str(path) in message
@@ -61,7 +62,7 @@ def test_config_errors_name_the_file_and_the_field(tmp_path, payload, fragments)
 
 
 def test_missing_config_file(tmp_path):
-    with pytest.raises(SignalConfigError, match="signal config not found"):
+    with pytest.raises(match="signal config not found"):
         load_signal_config(tmp_path / "nope.yaml")
 
 
