@@ -43,6 +43,7 @@ def _write(tmp_path: Path, payload: object) -> Path:
         ({"min_history_days": 3}, ["`min_history_days` must be >= 7"]),
         ({"min_history_days": 90, "train_window_days": 30}, ["`train_window_days`"]),
         ({"confidence_threshold": 1.5}, ["`confidence_threshold` must be in (0, 1)"]),
+        ({"threads": 0}, ["`threads` must be >= 1"]),
         ({"model": {"max_iter": 0}}, ["`model.max_iter` must be >= 1", "$.model"]),
         ({"model": {"class_weight": "auto"}}, ["$.model.class_weight"]),
         ({"model": {"depth": 3}}, ["unknown field `depth`", "$.model"]),
@@ -74,3 +75,4 @@ def test_every_parameter_changes_the_model_version():
     assert model_version(SignalConfig(label_k=0.6)) != base
     assert model_version(SignalConfig(model=ModelParams(max_iter=10))) != base
     assert model_version(SignalConfig(seed=1)) != base
+    assert model_version(SignalConfig(threads=2)) == base, "the thread count shapes no prediction"

@@ -150,3 +150,10 @@ def test_same_inputs_same_predictions():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
     assert (probs.max(axis=1) == a["confidence"].to_numpy()).all()
     assert a.index[0] > START_NS
+
+
+def test_the_thread_count_changes_no_prediction():
+    frame = synthetic_frame(24 * 90)
+    one = walk_forward(frame, _config(threads=1)).predictions
+    two = walk_forward(frame, _config(threads=2)).predictions
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
