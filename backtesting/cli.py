@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from adapters.config import ConfigError
+from backtesting.config import load_run_config, mode_file_path
 from backtesting.modes import MODES
 from backtesting.runner import run_backtest
 from data_catalog.builder import build_catalog
@@ -32,7 +33,7 @@ HEADERS = ("mode", "class", "APY", "return", "vol", "Sharpe", "max DD", "final N
 
 
 CLEAR_ERRORS = (
-    RunConfigError,
+    ConfigError,
     DataNotFoundError,
     WindowOutsideDataError,
     BuildError,

@@ -12,16 +12,12 @@ from typing import Any
 
 import msgspec
 import pandas as pd
-import yaml
 
+from adapters.config import ConfigError, read_yaml_mapping
 from backtesting.modes import ModeSpec, mode_spec
 from strategies.base import YieldStrategyConfig
 
 MODE_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "modes"
-
-
-class RunConfigError(ValueError):
-    """A run configuration is invalid; the message names the file and the field."""
 
 
 class FlowSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -68,7 +64,7 @@ def parse_time(text: str, what: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(text)
     except (ValueError, TypeError) as e:
-        raise RunConfigError(f"{what}: cannot parse {text!r} as a date/time ({e})") from None
+        raise ConfigError(f"{what}: cannot parse {text!r} as a date/time ({e})") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -83,14 +79,14 @@ class RunConfig:
         self.start = parse_time(file.start, f"{source}: start")
         self.end = parse_time(file.end, f"{source}: end")
         if self.end <= self.start:
-            raise RunConfigError(f"{source}: end {self.end} must be after start {self.start}")
+            raise ConfigError(f"{source}: end {self.end} must be after start {self.start}")
         if file.capital <= 0:
-            raise RunConfigError(f"{source}: capital must be positive, got {file.capital}")
+            raise ConfigError(f"{source}: capital must be positive, got {file.capital}")
         self.flows = []
         for flow in file.capital_flows:
             at = parse_time(flow.at, f"{source}: capital_flows.at")
             if not self.start < at < self.end:
-                raise RunConfigError(
+                raise ConfigError(
                     f"{source}: capital flow at {at} is outside the run window {self.start} .. {self.end}"
                 )
             self.flows.append((at, flow.signed_amount))
@@ -128,25 +124,18 @@ def load_run_config(
     capital: float | None = None,
 ) -> RunConfig:
     """Read and validate a mode YAML, applying CLI overrides."""
-    if not path.is_file():
-        raise RunConfigError(f"mode config not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise RunConfigError(f"{path}: invalid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise RunConfigError(f"{path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path, "mode config")
     overrides = {"start": start, "end": end, "capital": capital}
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         file = msgspec.convert(raw, ModeFile, str_keys=True)
     except msgspec.ValidationError as e:
-        raise RunConfigError(f"{path}: {e}") from None
+        raise ConfigError(f"{path}: {e}") from None
     spec = _spec(file.mode, path)
     if file.share_class is None:
         file = msgspec.structs.replace(file, share_class=spec.share_class)
     elif file.share_class != spec.share_class:
-        raise RunConfigError(
+        raise ConfigError(
             f"{path}: share_class {file.share_class!r} does not match mode {spec.name} "
             f"(which reports in {spec.share_class})"
         )
@@ -154,7 +143,7 @@ def load_run_config(
     try:
         strategy = msgspec.convert(strategy_raw, spec.config, str_keys=True)
     except msgspec.ValidationError as e:
-        raise RunConfigError(f"{path}: strategy: {e}") from None
+        raise ConfigError(f"{path}: strategy: {e}") from None
     return RunConfig(spec, file, strategy, str(path))
 
 
@@ -162,4 +151,4 @@ def _spec(mode: str, path: Path) -> ModeSpec:
     try:
         return mode_spec(mode)
     except ValueError as e:
-        raise RunConfigError(f"{path}: {e}") from None
+        raise ConfigError(f"{path}: {e}") from None

@@ -24,21 +24,23 @@ from nautilus_trader.model.identifiers import ClientId, InstrumentId, TraderId, 
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
 from adapters.cex.venue import CexVenueModule
+from adapters.config import ConfigError
 from adapters.defi.config import WalletVenueConfig, load_wallet_venue
 from adapters.defi.currencies import register_wallet_currencies
+from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
 from adapters.defi.valuation import WalletValuation
 from adapters.defi.wallet import ScheduledFlow, WalletModule
 from adapters.execution import VenueHost
 from adapters.hour_marks import hour_marks
 from adapters.hours import DAY_NS
-from backtesting.config import RunConfig, RunConfigError
+from adapters.signals import SignalPrediction
+from backtesting.config import RunConfig
 from backtesting.venues import BacktestHost, add_cex_venue, add_instruments, add_wallet_venue
-from data_catalog.bar_types import bar_type_for
 from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
-from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution, SignalPrediction
 from portfolio.accounting import AccountingActor, AccountingConfig
 from strategies.base import DataNeeds, YieldStrategy
 
@@ -137,12 +139,12 @@ def plan_run(run: RunConfig, catalog_dir: Path) -> RunPlan:
         try:
             strategy.use_protocol_params(aave_params)
         except ValueError as e:
-            raise RunConfigError(
+            raise ConfigError(
                 f"{run.source}: strategy: {e} (Aave parameters from {catalog_dir})"
             ) from None
     capital_venue = strategy.capital_venue()
     if capital_venue is not None and run.flows:
-        raise RunConfigError(
+        raise ConfigError(
             f"{run.source}: capital_flows are not supported by {run.mode}: its capital is pre-funded on "
             f"{capital_venue} (DOMAIN.md), not in the on-chain wallet"
         )
@@ -210,13 +212,7 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
     )
     venues = add_venues(BacktestHost(engine), plan)
     data = read_data(plan)
-    # Chain data is added first (the sort keeps insertion order at equal timestamps): a snapshot,
-    # gas sample or funding print stamped t is known when the bars closing at t are acted on.
-    engine.add_data([*data.chain, *data.marks], client_id=ClientId(plan.wallet_config.venue), sort=False)
-    if data.funding:
-        engine.add_data(data.funding, sort=False)
-    engine.add_data(data.bars, sort=False)
-    engine.sort_data()
+    add_run_data(engine, data, plan.wallet_config.venue)
     accounting = make_accounting(plan, venues)
     engine.add_strategy(plan.strategy)
     engine.add_actor(accounting)
@@ -256,6 +252,17 @@ class RunData:
 
 def _custom(items: list[Any], data_type: type[Data]) -> list[CustomData]:
     return [i if isinstance(i, CustomData) else CustomData(DataType(data_type), i) for i in items]
+
+
+def add_run_data(engine: BacktestEngine, data: RunData, wallet_venue: str) -> None:
+    """Give ``engine`` the run's data in replay order."""
+    # Chain data is added first (the sort keeps insertion order at equal timestamps): a snapshot,
+    # gas sample or funding print stamped t is known when the bars closing at t are acted on.
+    engine.add_data([*data.chain, *data.marks], client_id=ClientId(wallet_venue), sort=False)
+    if data.funding:
+        engine.add_data(data.funding, sort=False)
+    engine.add_data(data.bars, sort=False)
+    engine.sort_data()
 
 
 def read_data(plan: RunPlan) -> RunData:

@@ -12,9 +12,9 @@ a. ``build``: the catalog built from every raw file, from scratch (``force=True`
 b. ``mode``: ``btc_basis`` over the full window the catalog allows, through the project's real path
    (``load_run_config`` + ``run_backtest`` writing a results folder); ``build_backtest`` and
    ``engine.run`` are timed separately by wrapping them in the child (no source change).
-c. ``bare``: the same venues, instruments and data (bars, funding prints, gas, Aave snapshots, reward
-   payouts, added in the project's order) in a plain ``BacktestEngine`` with a no-op strategy
-   subscribed to the same bars: what Nautilus alone costs.
+c. ``bare``: the same venues, instruments and data (added by ``backtesting.engine``'s own
+   ``read_data``: bars, funding prints, gas, Aave snapshots, reward payouts, predictions) in a plain
+   ``BacktestEngine`` with a no-op strategy subscribed to the same bars: what Nautilus alone costs.
 d. the overhead ratios b / c.
 
 ``--mode`` measures b, c and d for another mode (the targets are btc_basis's).
@@ -60,39 +60,23 @@ Result = dict[str, Any]
 
 @dataclass(frozen=True)
 class RunShape:
-    """Everything a run of the mode needs, passed to the children as JSON so they build identical data."""
+    """The mode and its full window, passed to the children as JSON so they run the same thing."""
 
     mode: str
     start: str
     end: str
-    cex_instrument_ids: list[str]
-    """CEX instruments (read from the catalog); the wallet's come from its venue config."""
-    wallet_instrument_ids: list[str]
-    """The wallet-venue instruments the run registers (``DataNeeds.wallet_instruments``)."""
-    cex_venues: list[str]
-    wallet_venue: str
-    share_class: str
-    capital: float
     series_keys: list[str]
     """Series that must cover the window (the project's ``series_keys``)."""
-    bar_ids: list[str]
-    """Instruments whose bars are loaded: required, then optional (``DataNeeds``)."""
-    legs: list[str]
-    """Required instruments: at equal timestamps their bars come after the optional ones."""
-    perps: list[str]
-    aave_reserves: list[str]
-    rewards: bool
 
 
 def run_shape(catalog_dir: Path, mode: str = MODE) -> RunShape:
-    """The mode's data needs and its full window: the widest one ``check_window`` accepts.
+    """The mode's full window: the widest one ``check_window`` accepts.
 
     The series are the project's own ``series_keys`` (required bars, the perps' funding, the Aave
     reserves used, gas), read from the manifest: the window opens one step before the latest first
     row (``check_window`` allows that: bars are stamped at their close, so the bar closing at 01:00
     covers the hour from 00:00) and ends at the earliest last row.
     """
-    from nautilus_trader.model.identifiers import Venue
     from nautilus_trader.model.instruments import CryptoPerpetual
     from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
@@ -120,23 +104,7 @@ def run_shape(catalog_dir: Path, mode: str = MODE) -> RunShape:
         raise SystemExit(f"{catalog_dir}: series {empty} have no data; {mode} cannot run on this catalog")
     start = max(_ns(c.first) - c.step_ns for c in coverages)
     end = min(_ns(c.last) for c in coverages)
-    return RunShape(
-        mode=mode,
-        start=iso(start),
-        end=iso(end),
-        cex_instrument_ids=cex_ids,
-        wallet_instrument_ids=sorted(str(i) for i in needs.wallet_instruments(Venue(wallet.venue))),
-        cex_venues=sorted({i.split(".")[-1] for i in cex_ids}),
-        wallet_venue=wallet.venue,
-        share_class=run.share_class,
-        capital=run.file.capital,
-        series_keys=keys,
-        bar_ids=[str(i) for i in dict.fromkeys([*needs.required, *needs.optional])],
-        legs=[str(i) for i in needs.required],
-        perps=[str(p) for p in perps],
-        aave_reserves=list(needs.aave_reserves),
-        rewards=needs.rewards,
-    )
+    return RunShape(mode=mode, start=iso(start), end=iso(end), series_keys=keys)
 
 
 def _ns(text: str | None) -> int:
@@ -258,9 +226,10 @@ def noop_strategy(bar_types: list[str]) -> Any:
     return NoOpStrategy()
 
 
-def bare_engine(shape: dict[str, Any], catalog_dir: Path) -> tuple[Any, int]:
-    """Plain ``BacktestEngine``: the mode's venues, accounts, instruments and catalog data, no project
-    simulation code (the wallet's instruments and currencies are taken from its venue config)."""
+def bare_engine(run: Any, catalog_dir: Path) -> tuple[Any, int]:
+    """Plain ``BacktestEngine``: the mode's venues, accounts and instruments without the project's
+    simulation modules, clients or checks, and the data ``build_backtest`` adds (its own
+    ``read_data``: same queries, same order)."""
     from nautilus_trader.accounting.margin_models import StandardMarginModel
     from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
     from nautilus_trader.config import LoggingConfig
@@ -268,14 +237,14 @@ def bare_engine(shape: dict[str, Any], catalog_dir: Path) -> tuple[Any, int]:
     from nautilus_trader.model.enums import AccountType, OmsType
     from nautilus_trader.model.identifiers import TraderId, Venue
     from nautilus_trader.model.objects import Money
-    from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-    from adapters.defi.config import load_wallet_venue
-    from adapters.defi.currencies import currency, register_wallet_currencies, wallet_currency_codes
+    from adapters.bars import bar_type_for
+    from adapters.defi.currencies import currency, wallet_currency_codes
     from adapters.defi.instruments import wallet_instruments
+    from backtesting.engine import add_run_data, plan_run, read_data
 
-    wallet = load_wallet_venue()
-    register_wallet_currencies(wallet)
+    plan = plan_run(run, catalog_dir)
+    wallet, needs, instruments = plan.wallet_config, plan.needs, plan.instruments
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId("BACKTESTER-001"),
@@ -283,7 +252,7 @@ def bare_engine(shape: dict[str, Any], catalog_dir: Path) -> tuple[Any, int]:
             run_analysis=False,
         ),
     )
-    for venue in shape["cex_venues"]:
+    for venue in sorted({i.id.venue.value for i in instruments}):
         engine.add_venue(
             Venue(venue),
             OmsType.NETTING,
@@ -292,87 +261,46 @@ def bare_engine(shape: dict[str, Any], catalog_dir: Path) -> tuple[Any, int]:
             base_currency=USDT,
             margin_model=StandardMarginModel(),
         )
-    balances = {shape["share_class"]: shape["capital"]}
+    balances = {run.share_class: run.file.capital}
     engine.add_venue(  # as add_wallet_venue: every wallet currency, borrowing allowed (Aave debt)
-        Venue(shape["wallet_venue"]),
+        Venue(wallet.venue),
         OmsType.NETTING,
         AccountType.CASH,
         [Money(balances.get(code, 0.0), currency(code)) for code in wallet_currency_codes(wallet)],
         allow_cash_borrowing=True,
     )
+    used = needs.wallet_instruments(Venue(wallet.venue))
     for instrument in wallet_instruments(wallet):  # as add_wallet_venue: only the ones the run uses
-        if str(instrument.id) in shape["wallet_instrument_ids"]:
+        if instrument.id in used:
             engine.add_instrument(instrument)
-    catalog = ParquetDataCatalog(str(catalog_dir))
-    ids = shape["cex_instrument_ids"]
-    for instrument in catalog.instruments(instrument_ids=ids) if ids else []:
+    for instrument in instruments:
         engine.add_instrument(instrument)
-    points = add_catalog_data(engine, catalog, shape)
-    engine.add_strategy(noop_strategy([bar_type(i) for i in shape["bar_ids"]]))
+    data = read_data(plan)
+    add_run_data(engine, data, wallet.venue)
+    points = data.points
+    bar_ids = dict.fromkeys([*needs.required, *needs.optional])
+    engine.add_strategy(noop_strategy([str(bar_type_for(i)) for i in bar_ids]))
     return engine, points
-
-
-def bar_type(instrument_id: Any) -> str:
-    """The catalog's bar type (kept local: the bare run uses no project code but data types and configs)."""
-    return f"{instrument_id}-1-HOUR-LAST-EXTERNAL"
-
-
-def add_catalog_data(engine: Any, catalog: Any, shape: dict[str, Any]) -> int:
-    """The data ``build_backtest`` adds, with the same queries and in the same order.
-
-    On-chain data first (gas and Aave snapshots from two days earlier, reward payouts up to the
-    end) as ``CustomData`` for the wallet venue's client, then funding prints (one query per perp),
-    then the bars, sorted so that at equal timestamps the optional instruments' bars precede the
-    legs'; the engine's stable sort keeps that insertion order at equal timestamps.
-    """
-    import pandas as pd
-    from nautilus_trader.model.data import CustomData, DataType, FundingRateUpdate
-    from nautilus_trader.model.identifiers import ClientId
-
-    from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
-
-    def custom(items: list[Any], data_type: type) -> list[Any]:
-        return [i if isinstance(i, CustomData) else CustomData(DataType(data_type), i) for i in items]
-
-    t0, t1 = pd.Timestamp(shape["start"]), pd.Timestamp(shape["end"])
-    early = t0 - pd.Timedelta(days=2)
-    venue = shape["wallet_venue"]
-    bars = catalog.bars(bar_types=[bar_type(i) for i in shape["bar_ids"]], start=t0, end=t1)
-    legs = set(shape["legs"])
-    bars.sort(key=lambda b: (b.ts_init, str(b.bar_type.instrument_id) in legs))
-    funding = [
-        f for p in shape["perps"] for f in catalog.query(FundingRateUpdate, identifiers=[p], start=t0, end=t1)
-    ]
-    chain = custom(catalog.query(GasPrice, start=early, end=t1), GasPrice)
-    for symbol in shape["aave_reserves"]:
-        snapshots = catalog.query(AaveReserveSnapshot, identifiers=[f"{symbol}.{venue}"], start=early, end=t1)
-        chain += custom(snapshots, AaveReserveSnapshot)
-    if shape["rewards"]:
-        chain += custom(catalog.query(RewardDistribution, end=t1), RewardDistribution)
-    engine.add_data(chain, client_id=ClientId(venue), sort=False)
-    if funding:
-        engine.add_data(funding, sort=False)
-    engine.add_data(bars, sort=False)
-    engine.sort_data()
-    return len(bars) + len(funding) + len(chain)
 
 
 def child_bare(args: dict[str, Any]) -> Result:
     """c. Bare Nautilus on the same data; the run ends where the mode's does (end + 1 ns).
 
-    Modules are imported before the clock starts, as ``run_backtest`` has them imported already.
+    Modules are imported and the mode file read before the clock starts, as ``run_backtest`` has
+    them imported and read already.
     """
     import nautilus_trader.backtest.engine
     import nautilus_trader.persistence.catalog  # noqa: F401
     import pandas as pd
 
-    import adapters.defi.instruments  # noqa: F401
-    import data_catalog.types  # noqa: F401
+    import backtesting.engine  # noqa: F401
+    from backtesting.config import load_run_config, mode_file_path
 
+    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
     started = time.perf_counter()
-    engine, points = bare_engine(args, Path(args["catalog"]))
+    engine, points = bare_engine(run, Path(args["catalog"]))
     built = time.perf_counter()
-    engine.run(end=pd.Timestamp(args["end"]) + pd.Timedelta(1, "ns"))
+    engine.run(end=run.end + pd.Timedelta(1, "ns"))
     finished = time.perf_counter()
     engine.dispose()
     return {

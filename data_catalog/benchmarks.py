@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from adapters.hours import DAY_NS
 from data_catalog.manifest import SeriesCoverage
 from data_catalog.series import BuildError
 from data_catalog.validation import hour_ranges, iso, make_defect
@@ -26,7 +27,6 @@ SUSDE_FILE = "benchmark_susde.parquet"
 SUSDE_COLUMNS = ("date", "apy_decimal")
 APY_BOUNDS = (-1.0, 5.0)
 """Plausible daily APY values (decimal): below −100 % or above 500 % the file is wrong."""
-DAY_NS = 86_400_000_000_000
 
 
 def _no_data(decision: str) -> dict[str, object]:

@@ -26,12 +26,13 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import load_all_cex_venues
 from adapters.cex.instruments import venue_instruments
 from adapters.config import VENUE_CONFIG_DIR
 from adapters.defi.config import load_wallet_venue
+from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from adapters.defi.instruments import wallet_instruments
-from data_catalog.bar_types import bar_type_for
 from data_catalog.benchmarks import SUSDE_GLOB, write_susde_benchmark
 from data_catalog.manifest import MANIFEST_FILE, SeriesCoverage, write_manifest
 from data_catalog.protocol_data import INPUT_GLOBS, write_aave_params, write_rewards
@@ -45,7 +46,6 @@ from data_catalog.series import (
     stamp_at_event_time,
     wallet_series_specs,
 )
-from data_catalog.types import AaveReserveSnapshot, GasPrice
 from data_catalog.validation import Defect, hour_ranges, missing_on_grid, resolve_conflicts
 
 BUILDER_VERSION = "2"

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adapters.hours import HOUR_NS
 from data_catalog.series import SeriesSpec, raw_stamp_offset
-from data_catalog.validation import HOUR_NS, hour_ranges, iso
+from data_catalog.validation import hour_ranges, iso
 
 MANIFEST_FILE = "manifest.json"
 

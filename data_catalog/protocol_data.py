@@ -15,17 +15,17 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.defi.aave import load_emode, load_reserve_params
 from adapters.defi.config import WalletVenueConfig
+from adapters.defi.data import RewardDistribution
+from adapters.hours import DAY_NS
 from data_catalog import raw_files
 from data_catalog.manifest import SeriesCoverage
 from data_catalog.rewards import REWARD_FILES, REWARDS_SUBDIR, RewardDataError, load_etherfi_rewards
 from data_catalog.series import BuildError
-from data_catalog.types import RewardDistribution
 from data_catalog.validation import iso
 
 AAVE_PARAMS_FILE = "aave_params.json"
 REWARDS_KEY = "REWARDS"
 AAVE_PARAMS_KEY = "AAVE_PARAMS"
-DAY_NS = 86_400_000_000_000
 
 INPUT_GLOBS = (f"{REWARDS_SUBDIR}/*.csv", raw_files.AAVE_PARAMS_FILE, raw_files.AAVE_RISK_FILE)
 """Raw files these inputs are built from (part of the catalog's fingerprint)."""

@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from adapters.defi.rewards import RewardProgram
+from adapters.hours import DAY_NS
+
 REWARDS_SUBDIR = Path("staking") / "rewards"
 EIGEN_FILE = "eigen_distributions_raw.csv"
 TOPUP_FILE = "ethfi_topups_raw.csv"
 SEASON_FILE = "seasonal_drops.csv"
 REWARD_FILES = (EIGEN_FILE, TOPUP_FILE, SEASON_FILE)
-REWARD_TOKENS = ("EIGEN", "ETHFI")
 
 EIGEN_COLUMNS = (
     "staking_period_start",
@@ -51,49 +53,12 @@ SEASON_COLUMNS = ("start_date", "end_date", "payout_date", "event", "reward_toke
 EIGEN_PUBLISHED_TOLERANCE = 0.0015
 """How far the published weekly figure may sit from ours before it is noted (it is rounded to 3 dp)."""
 
-DAY_NS = 86_400 * 1_000_000_000
 _NUMBER = r"\d+(?:\.\d+)?"
 _AMOUNT = re.compile(rf"^(?P<approx>~)?\s*(?P<low>{_NUMBER})\s*(?:[–—-]\s*(?P<high>{_NUMBER}))?$")
 
 
 class RewardDataError(ValueError):
     """A reward file cannot be read as published; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class RewardProgram:
-    """One reward distribution: ``per_eeth`` tokens for each eETH held over the whole period.
-
-    A holder's reward is ``per_eeth`` × their time-weighted average eETH over
-    [``period_start_ns``, ``period_end_ns``), credited at ``payout_ns`` (never earlier, so a
-    backtest cannot spend a reward before it was paid). ``estimated`` programs were published
-    only as a range; ``per_eeth`` is then the midpoint of [``per_eeth_low``, ``per_eeth_high``].
-    """
-
-    token: str
-    program: str
-    period_start_ns: int
-    period_end_ns: int
-    payout_ns: int
-    per_eeth: float
-    per_eeth_low: float
-    per_eeth_high: float
-    estimated: bool
-    source: str
-
-    def __post_init__(self) -> None:
-        if self.token not in REWARD_TOKENS:
-            raise ValueError(f"reward token {self.token!r} is not one of {REWARD_TOKENS}")
-        if not self.period_start_ns < self.period_end_ns <= self.payout_ns:
-            raise ValueError(
-                f"{self.program}: need period start < period end <= payout, got "
-                f"{_iso(self.period_start_ns)}, {_iso(self.period_end_ns)}, {_iso(self.payout_ns)}"
-            )
-        if not 0 <= self.per_eeth_low <= self.per_eeth <= self.per_eeth_high:
-            raise ValueError(
-                f"{self.program}: need 0 <= low <= per_eeth <= high, got "
-                f"{self.per_eeth_low}, {self.per_eeth}, {self.per_eeth_high}"
-            )
 
 
 @dataclass(frozen=True)
@@ -312,7 +277,3 @@ def _period(row: dict[str, str], start_column: str, end_column: str) -> tuple[in
 def _program_name(event: str) -> str:
     """``"Season 4 (Base)"`` → ``"season_4"``: the event without its parenthetical, as a slug."""
     return re.sub(r"[^a-z0-9]+", "_", re.sub(r"\(.*?\)", "", event).lower()).strip("_")
-
-
-def _iso(ts_ns: int) -> str:
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M")

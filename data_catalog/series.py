@@ -18,9 +18,9 @@ import pandas as pd
 from adapters.cex.config import CexVenueConfig
 from adapters.cex.instruments import cex_instrument_id
 from adapters.defi.config import WalletVenueConfig
+from adapters.hours import DAY_NS, HOUR_NS, MINUTE_NS
 from data_catalog import raw_files
 from data_catalog.validation import (
-    HOUR_NS,
     Defect,
     drop_bad_values,
     make_defect,
@@ -32,11 +32,10 @@ from data_catalog.validation import (
 )
 
 FUNDING_INTERVAL_NS = 8 * HOUR_NS
-SNAP_TOLERANCE_NS = 60 * 1_000_000_000
+SNAP_TOLERANCE_NS = MINUTE_NS
 OHLC = ("open", "high", "low", "close")
 
 SeriesKind = Literal["bars", "rate", "funding", "gas", "aave"]
-DAY_NS = 24 * HOUR_NS
 
 ORACLE_CAVEAT = (
     "hourly LST/ETH rates were interpolated from daily oracle readings by the data provider, so a "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-HOUR_NS = 3_600_000_000_000
+from adapters.hours import HOUR_NS
 
 
 @dataclass(frozen=True)

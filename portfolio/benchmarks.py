@@ -25,8 +25,8 @@ import pandas as pd
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.defi.aave import ReserveIndex
+from adapters.defi.data import AaveReserveSnapshot
 from data_catalog.benchmarks import SUSDE_GLOB, read_susde_benchmark
-from data_catalog.types import AaveReserveSnapshot
 
 AAVE_USDT_INSTRUMENT = "AUSDT-AAVE.ETHEREUM"
 SUSDE_SOURCE = "Ethena sUSDe, DefiLlama daily APY"

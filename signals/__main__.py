@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from adapters.config import ConfigError
 from data_catalog.paths import default_catalog_dir
-from signals.config import DEFAULT_CONFIG, SignalConfigError, load_signal_config
+from signals.config import DEFAULT_CONFIG, load_signal_config
 from signals.evaluation import EVALUATION_MD
 from signals.inputs import SignalDataError
 from signals.paths import signals_dir
@@ -26,7 +27,7 @@ def _build(args: argparse.Namespace) -> int:
     catalog_dir = (args.catalog or default_catalog_dir()).resolve()
     try:
         config = load_signal_config(args.config)
-    except SignalConfigError as e:
+    except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"catalog: {catalog_dir}\nconfig:  {args.config or DEFAULT_CONFIG}", flush=True)

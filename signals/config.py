@@ -15,16 +15,12 @@ from typing import Literal
 
 import msgspec
 
-from adapters.config import ConfigError, load_yaml_as
+from adapters.config import load_yaml_as
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "signals"
 DEFAULT_CONFIG = CONFIG_DIR / "btc_directional.yaml"
 
 _RETRAIN = re.compile(r"^(month|[1-9][0-9]*d)$")
-
-
-class SignalConfigError(ConfigError):
-    """The signal config is missing, malformed or inconsistent (the message names file and field)."""
 
 
 def _check(ok: bool, field: str, message: str) -> None:
@@ -65,6 +61,8 @@ class SignalConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     train_window_days: int | None = None
     confidence_threshold: float = 0.8
     seed: int = 0
+    threads: int = 1
+    """OpenMP threads the model may use to train and predict; the predictions do not depend on it."""
     model: ModelParams = msgspec.field(default_factory=ModelParams)
 
     def __post_init__(self) -> None:
@@ -86,20 +84,20 @@ class SignalConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         )
         _check(0 < self.confidence_threshold < 1, "confidence_threshold", "must be in (0, 1)")
         _check(0 <= self.seed < 2**32, "seed", "must be in [0, 2**32)")
+        _check(self.threads >= 1, "threads", "must be >= 1")
 
     def as_dict(self) -> dict[str, object]:
         return msgspec.to_builtins(self)  # type: ignore[no-any-return]
 
     def digest(self) -> str:
-        """Short hash of every parameter: part of ``model_version`` so two configs never share one."""
-        text = json.dumps(self.as_dict(), sort_keys=True)
+        """Short hash of every parameter that shapes the predictions (all but ``threads``): part of
+        ``model_version`` so two configs never share one."""
+        shaping = {k: v for k, v in self.as_dict().items() if k != "threads"}
+        text = json.dumps(shaping, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def load_signal_config(path: Path | str | None = None) -> SignalConfig:
-    """Parse and validate a signal config; every problem is a :class:`SignalConfigError` naming
-    the file and the field."""
-    try:
-        return load_yaml_as(Path(path) if path is not None else DEFAULT_CONFIG, SignalConfig, "signal config")
-    except ConfigError as e:
-        raise SignalConfigError(str(e)) from e
+    """Parse and validate a signal config; every problem is a :class:`adapters.config.ConfigError`
+    naming the file and the field."""
+    return load_yaml_as(Path(path) if path is not None else DEFAULT_CONFIG, SignalConfig, "signal config")

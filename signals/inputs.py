@@ -16,11 +16,11 @@ import pandas as pd
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from data_catalog.bar_types import bar_type_for
+from adapters.bars import bar_type_for
+from adapters.hours import HOUR_NS
 from data_catalog.manifest import MANIFEST_FILE
 from signals.config import SignalConfig
 
-HOUR_NS = 3_600_000_000_000
 INPUT_COLUMNS = ("open", "high", "low", "close", "volume", "spot_close", "funding_rate")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from signals.inputs import HOUR_NS
+from adapters.hours import HOUR_NS
 
 CLASSES = (-1, 0, 1)
 """Short, neutral, long (the order of the model's probability columns)."""

@@ -23,8 +23,8 @@ from nautilus_trader.model.data import CustomData
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.signals import SignalPrediction
 from data_catalog.manifest import MANIFEST_FILE
-from data_catalog.types import SignalPrediction
 from signals.config import SignalConfig, load_signal_config
 from signals.evaluation import CLASS_NAMES, evaluate, write_evaluation
 from signals.features import FEATURE_VERSION, FEATURES, lookback_rows

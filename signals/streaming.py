@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 
+from adapters.hours import HOUR_NS
 from signals.config import SignalConfig
 from signals.features import FEATURES, feature_arrays, forecast_sd, lookback_rows
-from signals.inputs import HOUR_NS, INPUT_COLUMNS
+from signals.inputs import INPUT_COLUMNS
 
 _NAN_ROW = (np.nan,) * len(INPUT_COLUMNS)
 

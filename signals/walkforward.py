@@ -6,6 +6,8 @@ before ``W`` (``s + horizon < W``; with ``train_window_days`` also ``s >= W - tr
 the model then predicts every hour of ``[W, next W)``. The first window opens once
 ``min_history_days`` of labelled samples exist; earlier hours get no prediction. Everything here is a
 pure function of the input frame and the config, which is what the look-ahead test relies on.
+The model trains and predicts on ``config.threads`` OpenMP threads (its default, one per core,
+oversubscribes a shared machine and slows the build by minutes).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
+from adapters.hours import DAY_NS
 from signals.config import SignalConfig
 from signals.features import FEATURES, compute_features, forecast_sd
 from signals.labels import CLASSES, forward_log_return, label_known_at, make_labels
 from signals.model import class_probabilities, make_model
 
-DAY_NS = 86_400_000_000_000
 Progress = Callable[[str], None]
 OUTPUT_COLUMNS = (
     "signal",
@@ -141,8 +144,9 @@ def walk_forward(
             )
             continue
         model = make_model(config)
-        model.fit(x_all[train], labels[train].astype(int))
-        proba = class_probabilities(model, x_all[target])
+        with threadpool_limits(limits=config.threads, user_api="openmp"):
+            model.fit(x_all[train], labels[train].astype(int))
+            proba = class_probabilities(model, x_all[target])
         pick = np.argmax(proba, axis=1)
         window = TrainingWindow(
             start_ns=start,

@@ -39,6 +39,7 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
 from adapters.defi.config import load_wallet_venue
@@ -62,7 +63,6 @@ from adapters.events import (
     VenueLedger,
 )
 from adapters.hours import HOUR_NS, closing_hour
-from data_catalog.bar_types import bar_type_for
 from strategies.plan import PlanRunner, PlanTimeouts
 from strategies.sizing import round_down
 

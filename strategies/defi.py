@@ -11,11 +11,10 @@ from __future__ import annotations
 from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.defi.config import StakingSpec
+from adapters.defi.rewards import REWARD_TOKENS
 from strategies.base import Phase, YieldStrategy, YieldStrategyConfig
 
 REWARDS_MODES = ("base_only", "base_and_rewards")
-REWARD_TOKENS = ("EIGEN", "ETHFI")
-"""EtherFi's reward tokens."""
 
 
 class DefiStrategyConfig(YieldStrategyConfig, frozen=True):

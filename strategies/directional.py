@@ -30,7 +30,7 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import CryptoPerpetual
 
 from adapters.hours import closing_hour
-from data_catalog.types import SignalPrediction
+from adapters.signals import SignalPrediction
 from strategies.base import DataNeeds, Decision, Phase, YieldStrategy, YieldStrategyConfig
 from strategies.basis import CENT_BUFFER
 from strategies.sizing import round_down

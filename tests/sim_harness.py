@@ -24,10 +24,12 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Currency, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import venue_instruments
 from adapters.cex.venue import CexVenueModule
 from adapters.defi.config import load_wallet_venue
+from adapters.defi.data import GasPrice
 from adapters.defi.instruments import wallet_instruments
 from adapters.defi.wallet import ScheduledFlow, WalletModule
 from adapters.events import (
@@ -38,11 +40,9 @@ from adapters.events import (
     TransferKind,
     TransferRequest,
 )
+from adapters.hours import HOUR_NS as HOUR
 from backtesting.venues import BacktestHost, add_cex_venue, add_instruments, add_wallet_venue
-from data_catalog.bar_types import bar_type_for
-from data_catalog.types import GasPrice
 
-HOUR = 3_600_000_000_000
 T0 = pd.Timestamp("2024-06-01T00:00Z").value
 """First bar close of every synthetic run."""
 

@@ -11,7 +11,7 @@ import yaml
 from adapters.cex.config import load_cex_venue
 from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from adapters.defi.config import load_wallet_venue
-from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.modes import MODES
 from strategies.basis import BasisStrategyConfig
@@ -78,7 +78,7 @@ def _mode_file(tmp_path: Path, base: str = "btc_basis", **changes) -> Path:
 )
 def test_mode_file_errors_name_the_file_and_the_field(tmp_path, changes, message):
     path = _mode_file(tmp_path, **changes)
-    with pytest.raises(RunConfigError, match=message) as info:
+    with pytest.raises(ConfigError, match=message) as info:
         load_run_config(path)
     assert str(path) in str(info.value)
 
@@ -93,7 +93,7 @@ def test_cli_overrides_replace_the_file_values(tmp_path):
 
 
 def test_missing_mode_file_is_reported(tmp_path):
-    with pytest.raises(RunConfigError, match="mode config not found"):
+    with pytest.raises(ConfigError, match="mode config not found"):
         load_run_config(tmp_path / "nope.yaml")
 
 
@@ -125,7 +125,7 @@ def test_venue_configs_load_and_broken_ones_name_the_file(tmp_path):
 )
 def test_defi_mode_errors_name_the_file_and_the_field(tmp_path, mode, changes, message):
     path = _mode_file(tmp_path, mode, **changes)
-    with pytest.raises(RunConfigError, match=message) as info:
+    with pytest.raises(ConfigError, match=message) as info:
         load_run_config(path)
     assert str(path) in str(info.value)
 
@@ -144,6 +144,6 @@ def test_leverage_settings_inconsistent_with_the_real_emode_are_refused(
     """Checked against the catalog's real Aave e-mode parameters before anything runs."""
     path = _mode_file(tmp_path, "eth_leveraged", strategy=strategy)
     run = load_run_config(path, start="2024-06-01", end="2024-06-10")
-    with pytest.raises(RunConfigError, match=message) as info:
+    with pytest.raises(ConfigError, match=message) as info:
         build_backtest(run, catalog_dir)
     assert str(path) in str(info.value)

@@ -27,8 +27,8 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Currency
 from nautilus_trader.portfolio.portfolio import Portfolio
 
+from adapters.bars import bar_type_for
 from adapters.events import VenueLedger
-from data_catalog.bar_types import bar_type_for
 
 
 class PerpState(NamedTuple):

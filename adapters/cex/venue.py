@@ -36,6 +36,7 @@ from nautilus_trader.model.objects import Currency, Money
 from nautilus_trader.model.orders import MarketOrder, Order
 from nautilus_trader.model.position import Position
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import CexVenueConfig
 from adapters.cex.margin import (
     VenueWalletReader,
@@ -55,7 +56,6 @@ from adapters.events import (
     TransferKind,
     VenueLedger,
 )
-from data_catalog.bar_types import bar_type_for
 
 
 class CexVenueModuleConfig(SimulationModuleConfig, frozen=True):

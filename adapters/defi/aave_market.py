@@ -22,7 +22,7 @@ from adapters.defi.aave import (
     loan_to_value,
 )
 from adapters.defi.config import AaveReserveSpec, AaveSpec
-from data_catalog.types import AaveReserveSnapshot
+from adapters.defi.data import AaveReserveSnapshot
 
 
 @dataclass

@@ -28,6 +28,7 @@ from adapters.defi.aave_market import AaveMarket
 from adapters.defi.config import StakingSpec, WalletVenueConfig
 from adapters.defi.currencies import WITHDRAWAL_QUEUE
 from adapters.defi.instruments import wallet_instrument_id
+from adapters.hours import HOUR_NS
 
 FLASH_TOKEN = "ETH"
 """Flash loans here borrow WETH (held as ETH)."""
@@ -153,7 +154,7 @@ class SimulatedBackend:
             raise ExecutionRejected(f"{lst.queue_symbol} only takes withdrawal requests (sell)")
         qty = order.quantity.as_double()
         rate = self._fill_price(order, self._mark(lst.mint_symbol))
-        due = self.chain.now_ns() + int(lst.withdrawal_delay_hours * 3_600_000_000_000)
+        due = self.chain.now_ns() + int(lst.withdrawal_delay_hours * HOUR_NS)
         changes = {lst.token: -qty, WITHDRAWAL_QUEUE: qty * rate}
         return _Step(rate, changes, "unstake_request", queued=(lst.token, qty * rate, due))
 

@@ -1,17 +1,56 @@
-"""Crediting EtherFi restaking rewards to a holder from its own holdings history, without look-ahead.
+"""EtherFi restaking reward programs, and crediting them to a holder from its own holdings history.
 
-A reward program pays ``per_eeth`` tokens for each eETH held over its period (see
-:class:`data_catalog.rewards.RewardProgram`). A strategy's holdings change during the period, so
-its reward is ``per_eeth`` × its time-weighted average eETH over the period. The holdings are
-recorded as they happen (:class:`HoldingsIntegral`), and the reward is computed at the payout,
-which comes at or after the period end: only holdings that were already known are used.
+A reward program (:class:`RewardProgram`) pays ``per_eeth`` tokens for each eETH held over its
+period. A strategy's holdings change during the period, so its reward is ``per_eeth`` × its
+time-weighted average eETH over the period. The holdings are recorded as they happen
+(:class:`HoldingsIntegral`), and the reward is computed at the payout, which comes at or after
+the period end: only holdings that were already known are used.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from data_catalog.rewards import RewardProgram
+REWARD_TOKENS = ("EIGEN", "ETHFI")
+"""EtherFi's reward tokens."""
+
+
+@dataclass(frozen=True)
+class RewardProgram:
+    """One reward distribution: ``per_eeth`` tokens for each eETH held over the whole period.
+
+    A holder's reward is ``per_eeth`` × their time-weighted average eETH over
+    [``period_start_ns``, ``period_end_ns``), credited at ``payout_ns`` (never earlier, so a
+    backtest cannot spend a reward before it was paid). ``estimated`` programs were published
+    only as a range; ``per_eeth`` is then the midpoint of [``per_eeth_low``, ``per_eeth_high``].
+    """
+
+    token: str
+    program: str
+    period_start_ns: int
+    period_end_ns: int
+    payout_ns: int
+    per_eeth: float
+    per_eeth_low: float
+    per_eeth_high: float
+    estimated: bool
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.token not in REWARD_TOKENS:
+            raise ValueError(f"reward token {self.token!r} is not one of {REWARD_TOKENS}")
+        if not self.period_start_ns < self.period_end_ns <= self.payout_ns:
+            raise ValueError(
+                f"{self.program}: need period start < period end <= payout, got "
+                f"{_iso(self.period_start_ns)}, {_iso(self.period_end_ns)}, {_iso(self.payout_ns)}"
+            )
+        if not 0 <= self.per_eeth_low <= self.per_eeth <= self.per_eeth_high:
+            raise ValueError(
+                f"{self.program}: need 0 <= low <= per_eeth <= high, got "
+                f"{self.per_eeth_low}, {self.per_eeth}, {self.per_eeth_high}"
+            )
 
 
 class HoldingsIntegral:
@@ -65,3 +104,7 @@ def reward_amount(program: RewardProgram, holdings: HoldingsIntegral) -> float:
     the last recorded amount is taken to hold until the period end.
     """
     return program.per_eeth * holdings.average(program.period_start_ns, program.period_end_ns)
+
+
+def _iso(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M")

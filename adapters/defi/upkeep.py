@@ -18,6 +18,7 @@ from adapters.defi.aave import liquidation
 from adapters.defi.aave_market import AaveMarket
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import PRECISION, WITHDRAWAL_QUEUE
+from adapters.defi.data import AaveReserveSnapshot, RewardDistribution
 from adapters.defi.rewards import HoldingsIntegral
 from adapters.events import (
     AaveLiquidated,
@@ -25,7 +26,6 @@ from adapters.events import (
     RewardCredited,
     WithdrawalFinalised,
 )
-from data_catalog.types import AaveReserveSnapshot, RewardDistribution
 
 Adjust = Callable[[str, float], None]
 Publish = Callable[[object], None]

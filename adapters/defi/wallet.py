@@ -40,6 +40,7 @@ from adapters.defi.aave_market import AaveMarket
 from adapters.defi.backend import ChainView, Execution, SimulatedBackend
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import account_balances, currency
+from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
 from adapters.defi.instruments import eth_usd_pool_id, wallet_instrument_id
 from adapters.defi.upkeep import ProtocolUpkeep
 from adapters.events import (
@@ -60,9 +61,8 @@ from adapters.events import (
     TransferStatus,
     VenueLedger,
 )
-from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
+from adapters.hours import MINUTE_NS
 
-MINUTE_NS = 60_000_000_000
 UPKEEP_PRIORITY = 100
 """Message-bus priority of the chain's per-timestamp upkeep: above strategies' (0)."""
 GWEI = 1e-9

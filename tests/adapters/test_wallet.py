@@ -16,6 +16,7 @@ from adapters.events import (
     TransferKind,
     TransferStatus,
 )
+from adapters.hours import MINUTE_NS
 from tests.sim_harness import do, flat_bars, run_sim, ts
 
 POOL = "ETHUSDT-UNIV3.ETHEREUM"
@@ -203,5 +204,5 @@ def test_spot_eth_withdrawal_leaves_the_venue_with_its_fee_and_lands_after_the_d
     sent = events[("eth-out", TransferStatus.SENT)]
     assert (sent.asset, sent.fee, sent.fee_usdt) == ("ETH", fee_eth, pytest.approx(fee_eth * 3_000))
     arrived = events[("eth-out", TransferStatus.ARRIVED)]
-    delay = 30 * 60 * 1_000_000_000  # credited when the wallet next processes time after the delay
+    delay = 30 * MINUTE_NS  # credited when the wallet next processes time after the delay
     assert sent.ts_event + delay <= arrived.ts_event <= sent.ts_event + 2 * delay

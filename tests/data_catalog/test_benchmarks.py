@@ -15,13 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from adapters.hours import DAY_NS
 from data_catalog.benchmarks import SUSDE_FILE, read_susde_benchmark, write_susde_benchmark
 from data_catalog.builder import build_catalog
 from data_catalog.manifest import CatalogManifest
 from data_catalog.series import BuildError
 
 PATTERN = "benchmarks/ethena_susde_apr_benchmark_*.csv"
-DAY_NS = 86_400 * 10**9
 
 
 def raw_file(data_dir: Path) -> Path:

@@ -32,15 +32,15 @@ import pytest
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
+from adapters.hours import HOUR_NS as H
 from data_catalog import builder, paths
 from data_catalog.builder import BuildResult, build_catalog
 from data_catalog.manifest import CatalogManifest, WindowOutsideDataError
 from data_catalog.paths import DataNotFoundError, resolve_data_dir
 from data_catalog.series import BuildError
-from data_catalog.types import AaveReserveSnapshot, GasPrice, RewardDistribution
 
 PROJECT = Path(__file__).resolve().parents[2]
-H = 3600 * 10**9
 D = 24 * H
 S = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp()) * 10**9
 """Raw open of the first synthetic bar (2024-03-01T00:00:00Z) in ns."""

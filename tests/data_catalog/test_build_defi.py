@@ -52,11 +52,11 @@ from test_build import (
     token_pool_values,
 )
 
+from adapters.defi.data import AaveReserveSnapshot, RewardDistribution
 from data_catalog.builder import build_catalog
 from data_catalog.manifest import CatalogManifest, WindowOutsideDataError
 from data_catalog.protocol_data import read_aave_params
 from data_catalog.series import BuildError
-from data_catalog.types import AaveReserveSnapshot, RewardDistribution
 
 CAVEAT = "interpolated from daily oracle readings"
 RATE_KEYS = [key for pair in LSTS.values() for key in pair]

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adapters.hours import HOUR_NS
 from data_catalog.validation import (
-    HOUR_NS,
     Defect,
     drop_bad_values,
     drop_off_grid,

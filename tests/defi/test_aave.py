@@ -30,6 +30,7 @@ from adapters.defi.aave import (
     target_ltv,
     validate_thresholds,
 )
+from adapters.hours import DAY_NS
 
 PROJECT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("BASIS_DATA_DIR", PROJECT.parent / "shared" / "data"))
@@ -46,7 +47,6 @@ needs_rates = pytest.mark.skipif(
     not WETH_RATES.is_file(), reason=f"Aave WETH rates not found at {WETH_RATES}"
 )
 
-DAY_NS = 86_400 * 1_000_000_000
 T0 = 1_704_067_200 * 1_000_000_000  # 2024-01-01 00:00 UTC
 
 EMODE = EModeParams(

@@ -12,19 +12,18 @@ import pandas as pd
 import pytest
 
 from adapters.defi.dex import SwapQuote, base_for_quote, quote_for_base, sell_base, virtual_reserves
-from adapters.defi.rewards import HoldingsIntegral, reward_amount
+from adapters.defi.rewards import HoldingsIntegral, RewardProgram, reward_amount
+from adapters.hours import DAY_NS as DAY
 from data_catalog.rewards import (
     EIGEN_FILE,
     REWARDS_SUBDIR,
     SEASON_FILE,
     TOPUP_FILE,
     RewardDataError,
-    RewardProgram,
     load_etherfi_rewards,
 )
 
 PROJECT = Path(__file__).resolve().parents[2]
-DAY = 86_400 * 10**9
 
 
 def day(text: str) -> int:

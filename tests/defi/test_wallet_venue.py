@@ -29,6 +29,7 @@ from nautilus_trader.model.identifiers import InstrumentId, Venue
 
 from adapters.defi.aave import EModeParams, ReserveParams, load_emode, load_reserve_params
 from adapters.defi.currencies import account_balances
+from adapters.defi.data import AaveReserveSnapshot, RewardDistribution
 from adapters.events import (
     GAS_TOPIC,
     WALLET_TOPIC,
@@ -39,7 +40,6 @@ from adapters.events import (
     WithdrawalFinalised,
 )
 from data_catalog import raw_files
-from data_catalog.types import AaveReserveSnapshot, RewardDistribution
 from tests.sim_harness import HOUR, Action, ScriptedStrategy, Sim, flat_bars, run_sim, ts
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

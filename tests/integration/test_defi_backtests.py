@@ -11,11 +11,11 @@ import yaml
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
+from adapters.bars import bar_type_for
 from adapters.events import AaveLiquidated
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
-from data_catalog.bar_types import bar_type_for
 from portfolio.accounting import CATEGORIES
 from tests.integration.independent_defi import aave_snapshots, borrow_index, liquidity_index, lst_oracle
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from adapters.config import ConfigError
+from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.modes import MODES
 from backtesting.runner import RunResult, run_backtest
@@ -132,7 +133,7 @@ def test_the_coin_margined_mode_refuses_capital_flows(built_signals, tmp_path):
     raw["capital_flows"] = [{"at": "2024-06-01", "deposit": 0.5}]
     path = tmp_path / "flows.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(RunConfigError, match="pre-funded on BINANCE"):
+    with pytest.raises(ConfigError, match="pre-funded on BINANCE"):
         build_backtest(load_run_config(path), catalog)
 
 

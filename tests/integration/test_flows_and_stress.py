@@ -13,10 +13,10 @@ from nautilus_trader.model.currencies import ETH
 from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.bars import bar_type_for
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
-from data_catalog.bar_types import bar_type_for
 
 pytestmark = pytest.mark.integration
 

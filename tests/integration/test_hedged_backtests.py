@@ -14,10 +14,11 @@ import pytest
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
+from adapters.bars import bar_type_for
+from adapters.config import ConfigError
 from adapters.events import AaveLiquidated
-from backtesting.config import RunConfigError, load_run_config, mode_file_path
+from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import Backtest, build_backtest
-from data_catalog.bar_types import bar_type_for
 from tests.integration.test_defi_backtests import END, LEVERAGED_START, assert_reconciled, nav_of, run_mode
 
 pytestmark = pytest.mark.integration
@@ -301,7 +302,7 @@ def test_invalid_hedge_settings_are_refused_with_the_field(tmp_path, hedge, mess
     raw["strategy"]["hedge"].update(hedge)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(RunConfigError, match="strategy") as error:
+    with pytest.raises(ConfigError, match="strategy") as error:
         load_run_config(path)
     assert message in str(error.value) and str(path) in str(error.value)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from signals.inputs import HOUR_NS, INPUT_COLUMNS
+from adapters.hours import HOUR_NS
+from signals.inputs import INPUT_COLUMNS
 
 START_NS = 1_704_070_800_000_000_000
 """2024-01-01T01:00:00Z, the close of the first hourly bar."""

@@ -8,7 +8,8 @@ import msgspec
 import pytest
 import yaml
 
-from signals.config import DEFAULT_CONFIG, ModelParams, SignalConfig, SignalConfigError, load_signal_config
+from adapters.config import ConfigError
+from signals.config import DEFAULT_CONFIG, ModelParams, SignalConfig, load_signal_config
 
 
 def test_shipped_config_is_valid_and_documents_every_parameter():
@@ -42,6 +43,7 @@ def _write(tmp_path: Path, payload: object) -> Path:
         ({"min_history_days": 3}, ["`min_history_days` must be >= 7"]),
         ({"min_history_days": 90, "train_window_days": 30}, ["`train_window_days`"]),
         ({"confidence_threshold": 1.5}, ["`confidence_threshold` must be in (0, 1)"]),
+        ({"threads": 0}, ["`threads` must be >= 1"]),
         ({"model": {"max_iter": 0}}, ["`model.max_iter` must be >= 1", "$.model"]),
         ({"model": {"class_weight": "auto"}}, ["$.model.class_weight"]),
         ({"model": {"depth": 3}}, ["unknown field `depth`", "$.model"]),
@@ -52,7 +54,7 @@ def _write(tmp_path: Path, payload: object) -> Path:
 )
 def test_config_errors_name_the_file_and_the_field(tmp_path, payload, fragments):
     path = _write(tmp_path, payload)
-    with pytest.raises(SignalConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         load_signal_config(path)
     message = str(info.value)
     assert str(path) in message
@@ -61,7 +63,7 @@ def test_config_errors_name_the_file_and_the_field(tmp_path, payload, fragments)
 
 
 def test_missing_config_file(tmp_path):
-    with pytest.raises(SignalConfigError, match="signal config not found"):
+    with pytest.raises(match="signal config not found"):
         load_signal_config(tmp_path / "nope.yaml")
 
 
@@ -73,3 +75,4 @@ def test_every_parameter_changes_the_model_version():
     assert model_version(SignalConfig(label_k=0.6)) != base
     assert model_version(SignalConfig(model=ModelParams(max_iter=10))) != base
     assert model_version(SignalConfig(seed=1)) != base
+    assert model_version(SignalConfig(threads=2)) == base, "the thread count shapes no prediction"

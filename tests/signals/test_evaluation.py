@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from adapters.hours import HOUR_NS as H
 from signals.evaluation import evaluate, load_evaluation, render_markdown, write_evaluation
 from signals.paths import signals_dir
-
-H = 3_600_000_000_000
 
 
 def _case():

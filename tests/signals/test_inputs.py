@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adapters.hours import HOUR_NS, MINUTE_NS
 from signals.config import SignalConfig
-from signals.inputs import HOUR_NS, SignalDataError, assemble_inputs, frame_fingerprint, load_inputs
+from signals.inputs import SignalDataError, assemble_inputs, frame_fingerprint, load_inputs
 
 T0 = 1_704_096_000_000_000_000  # 2024-01-01T08:00:00Z
 
@@ -48,7 +49,7 @@ def test_prints_after_a_bar_do_not_reach_it():
 
 def test_off_grid_bars_are_refused():
     perp = _perp([0, 1, 2])
-    perp.index = perp.index + pd.Index([0, 0, 60_000_000_000])
+    perp.index = perp.index + pd.Index([0, 0, MINUTE_NS])
     with pytest.raises(SignalDataError, match="hourly grid"):
         assemble_inputs(perp, pd.Series(dtype=float), pd.Series(dtype=float))
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from signals.inputs import HOUR_NS
+from adapters.hours import HOUR_NS
 from signals.labels import forward_log_return, label_known_at, make_labels
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_catalog.types import SignalPrediction
+from adapters.hours import HOUR_NS as H
+from adapters.signals import SignalPrediction
 from signals.__main__ import main
 from signals.config import DEFAULT_CONFIG, SignalConfig
 from signals.evaluation import load_evaluation
@@ -23,7 +24,6 @@ from signals.store import build_predictions, has_predictions, read_predictions
 
 pytestmark = pytest.mark.integration
 PERP = "BTCUSDT-PERP.BINANCE"
-H = 3_600_000_000_000
 
 
 def _files(catalog: Path) -> dict[str, bytes]:

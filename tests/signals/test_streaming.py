@@ -8,7 +8,7 @@ import pytest
 from nautilus_trader.model.data import FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from data_catalog.bar_types import bar_type_for
+from adapters.bars import bar_type_for
 from signals.config import SignalConfig
 from signals.features import FEATURES, compute_features, forecast_sd
 from signals.streaming import FeatureState

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adapters.hours import DAY_NS, HOUR_NS
 from signals import walkforward
 from signals.config import ModelParams, SignalConfig
 from signals.features import FEATURES
-from signals.inputs import HOUR_NS
-from signals.walkforward import DAY_NS, build_samples, prediction_windows, walk_forward, window_starts
+from signals.walkforward import build_samples, prediction_windows, walk_forward, window_starts
 from tests.signals.synthetic import START_NS, synthetic_frame
 
 FAST = ModelParams(max_iter=15, min_samples_leaf=40, max_leaf_nodes=7)
@@ -150,3 +150,10 @@ def test_same_inputs_same_predictions():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
     assert (probs.max(axis=1) == a["confidence"].to_numpy()).all()
     assert a.index[0] > START_NS
+
+
+def test_the_thread_count_changes_no_prediction():
+    frame = synthetic_frame(24 * 90)
+    one = walk_forward(frame, _config(threads=1)).predictions
+    two = walk_forward(frame, _config(threads=2)).predictions
+    pd.testing.assert_frame_equal(one, two, check_exact=True)

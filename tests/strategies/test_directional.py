@@ -11,7 +11,7 @@ from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
 from adapters.hours import HOUR_NS
-from data_catalog.types import SignalPrediction
+from adapters.signals import SignalPrediction
 from strategies.directional import bracket_levels, target_side
 from tests.sim_harness import bar, do, flat_bars, run_sim, ts
 
