@@ -32,7 +32,9 @@ def _node(log_level: str) -> TradingNode:
         timeout_disconnection=2.0,
         timeout_post_stop=0.0,
     )
-    node = TradingNode(config=config)
+    loop = asyncio.new_event_loop()  # a node's dispose closes its loop: every run gets its own
+    asyncio.set_event_loop(loop)
+    node = TradingNode(config=config, loop=loop)
     node.build()
     return node
 

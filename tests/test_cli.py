@@ -85,15 +85,31 @@ def test_run_backtest_script_end_to_end(catalog_dir, data_dir, tmp_path):
     assert (out / "summary.json").is_file() and (out / "tearsheet.html").is_file()
 
 
-def test_run_live_says_it_is_not_available_yet():
+@pytest.mark.parametrize("env", ["testnet", "mainnet"])
+def test_run_live_on_a_venue_says_the_connections_come_later(env):
     proc = subprocess.run(
-        [sys.executable, str(PROJECT / "run_live.py"), "--mode", "btc_basis"],
+        [sys.executable, str(PROJECT / "run_live.py"), "--mode", "btc_basis", "--env", env],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert proc.returncode == 2 and "not available yet" in proc.stderr
+    assert proc.returncode == 2 and "arrive with the next issues" in proc.stderr
+
+
+def test_run_live_refuses_an_unknown_mode_and_a_reversed_window_as_the_backtest_does(tmp_path):
+    run = [sys.executable, str(PROJECT / "run_live.py"), "--env", "paper", "--out", str(tmp_path / "r")]
+    unknown = subprocess.run([*run, "--mode", "nope"], capture_output=True, text=True, timeout=60, check=False)
+    assert unknown.returncode == 2 and "unknown mode 'nope'" in unknown.stderr
+    reversed_ = subprocess.run(
+        [*run, "--mode", "btc_basis", "--start", "2024-06-10", "--end", "2024-06-01"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert reversed_.returncode == 2 and "must be after start" in reversed_.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_usdt_runs_print_their_apy_beside_the_benchmarks():
