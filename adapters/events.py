@@ -77,6 +77,42 @@ class TransferEvent:
     """The venue fee in ``asset`` units."""
 
 
+class TransferBook:
+    """What the transfer events say, kept the same way by every reader (strategy, accounting):
+    each CEX venue's ledger and the transfers between the wallet and a venue not yet arrived."""
+
+    def __init__(self) -> None:
+        self.ledgers: dict[str, VenueLedger] = {}
+        self.in_flight: dict[str, tuple[str, float]] = {}
+        """Request id → (asset, amount) of deposits and withdrawals sent and not yet arrived."""
+
+    def apply(self, event: TransferEvent) -> None:
+        if event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL):
+            if event.status == TransferStatus.SENT:
+                self.in_flight[event.request_id] = (event.asset, event.amount)
+            else:
+                self.in_flight.pop(event.request_id, None)
+        if event.ledger is not None:
+            self.ledgers[event.venue] = event.ledger
+
+    def ledger(self, venue: str) -> VenueLedger:
+        return self.ledgers.get(venue, VenueLedger())
+
+    def in_transit(self, asset: str) -> float:
+        """``asset`` sent between the wallet and a CEX and not yet arrived."""
+        return sum(amount for code, amount in self.in_flight.values() if code == asset)
+
+    def to_json(self) -> dict:
+        return {
+            "ledgers": {v: [ledger.deposited, ledger.to_futures] for v, ledger in self.ledgers.items()},
+            "in_flight": self.in_flight,
+        }
+
+    def load_json(self, values: dict) -> None:
+        self.ledgers = {venue: VenueLedger(*figures) for venue, figures in values["ledgers"].items()}
+        self.in_flight = {key: (asset, amount) for key, (asset, amount) in values["in_flight"].items()}
+
+
 class CapitalFlowKind(StrEnum):
     DEPOSIT = "deposit"
     """Share-class capital arrived in the on-chain wallet (a subscription)."""

@@ -432,9 +432,28 @@ def child_breakdown(args: dict[str, Any]) -> Result:
     }
 
 
+def child_paper(args: dict[str, Any]) -> Result:
+    """The same mode and window in paper mode: ``run_paper`` (a live ``TradingNode`` on a replay)."""
+    from backtesting.config import load_run_config, mode_file_path
+    from live.runner import run_paper
+
+    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
+    with tempfile.TemporaryDirectory(prefix="bench-results-") as out:
+        started = time.perf_counter()
+        result = run_paper(run, Path(args["catalog"]), Path(out))
+        wall = time.perf_counter() - started
+    return {
+        "wall_s": wall,
+        "data_points": result.summary.get("data_points"),
+        "final_nav": result.summary.get("final_nav"),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 CHILDREN: dict[str, Callable[[dict[str, Any]], Result]] = {
     "build": child_build,
     "mode": child_mode,
+    "paper": child_paper,
     "bare": child_bare,
     "profile": child_profile,
     "breakdown": child_breakdown,

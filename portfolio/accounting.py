@@ -58,10 +58,10 @@ from adapters.events import (
     FundingSettled,
     GasCharged,
     LiquidationEvent,
+    TransferBook,
     TransferEvent,
     TransferKind,
     TransferStatus,
-    VenueLedger,
 )
 from adapters.hour_marks import HourClosed
 from adapters.hours import DAY_NS, HOUR_NS
@@ -154,7 +154,7 @@ class AccountingActor(Actor):
         self.valuation = valuation
         self.book = WalletBook(valuation, self.wallet_venue)
         self._risk_probe = risk_probe
-        self.ledgers: dict[str, VenueLedger] = {v: VenueLedger() for v in config.cex_venues}
+        self.transfer_book = TransferBook()
         self._readers: dict[str, VenueWalletReader] = {}
         self._metas: dict[InstrumentId, _InstrumentMeta] = {}
         self._venue_columns = {
@@ -173,8 +173,6 @@ class AccountingActor(Actor):
         """Share-class currency held as a coin-margined venue's equity (values the opening book)."""
         self._settlement_prices: dict[str, float] = {}
         """USDT per unit of each venue's settlement currency at the sample."""
-        self._in_flight: dict[str, tuple[str, float]] = {}
-        """Transfers between the wallet and a CEX under way: request id → (asset, amount)."""
         self._interval = _Interval()
         self._prev: _Snapshot | None = None
         self._next_sample = config.start_ns
@@ -216,17 +214,13 @@ class AccountingActor(Actor):
         self._interval.amounts[category] += amount
 
     def _on_transfer(self, event: TransferEvent) -> None:
-        if event.ledger is not None:
-            self.ledgers[event.venue] = event.ledger
+        self.transfer_book.apply(event)
         external = event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL)
         if external and event.status == TransferStatus.SENT:
-            self._in_flight[event.request_id] = (event.asset, event.amount)
             if event.asset == "USDT":
                 self._add("transfer_fees", -event.fee_usdt)
             else:  # spot ETH left the venue: valued at the sample's prices (see ``sample``)
                 self._interval.eth_sent.append((event.venue, event.amount, event.fee))
-        elif external and event.status == TransferStatus.ARRIVED:
-            self._in_flight.pop(event.request_id, None)
         self.transfers.append(
             {
                 "ts": pd.Timestamp(event.ts_event, tz="UTC"),
@@ -314,7 +308,7 @@ class AccountingActor(Actor):
         venues: dict[str, dict[str, float]] = {}
         self._share_on_venues = 0.0
         for venue in self.acfg.cex_venues:
-            wallets = self._readers[venue].read(self.cache, self.portfolio, self.ledgers[venue])
+            wallets = self._readers[venue].read(self.cache, self.portfolio, self.transfer_book.ledger(venue))
             for s in wallets.spots:
                 qty[s.instrument_id], prices[s.instrument_id] = s.qty, s.price
             for p in wallets.perps:
@@ -365,10 +359,8 @@ class AccountingActor(Actor):
         balances = account_balances(self.cache, self.wallet_venue)
         wallet = self.book.sample(balances, self.cache)
         eth_price = prices.get(self.eth_id, 0.0)
-        eth_in_flight = sum(q for asset, q in self._in_flight.values() if asset == "ETH")
-        in_flight = (
-            sum(q for asset, q in self._in_flight.values() if asset == "USDT") + eth_in_flight * eth_price
-        )
+        eth_in_flight = self.transfer_book.in_transit("ETH")
+        in_flight = self.transfer_book.in_transit("USDT") + eth_in_flight * eth_price
         nav_usdt = wallet.value + in_flight + sum(v["equity"] for v in venues.values())
         share_price = self._share_price()
         if share_price is None:  # only before the share currency's market opens (the first sample)

@@ -25,6 +25,7 @@ gas: a USDT share class buys it on the ETH/USDT pool, an ETH share class keeps
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,11 +57,11 @@ from adapters.events import (
     CapitalFlowKind,
     LiquidationEvent,
     PayoutRequest,
+    TransferBook,
     TransferEvent,
     TransferKind,
     TransferRequest,
     TransferStatus,
-    VenueLedger,
 )
 from adapters.hours import HOUR_NS, closing_hour
 from strategies.plan import PlanRunner, PlanTimeouts
@@ -167,6 +168,8 @@ class YieldStrategy(Strategy):
         self.valuation = WalletValuation(self.wallet_config, config.share_class)
         self.hour = 0
         """Closing hour (ns) of the data the strategy last acted on: its notion of now."""
+        self.tick_ns = 0
+        """Stamp of the bar that completed the hour acted on (the action log's time)."""
         self.plans = PlanRunner(
             self.log,
             now=lambda: self.hour,
@@ -175,7 +178,7 @@ class YieldStrategy(Strategy):
                 transfer_ns=int(config.transfer_timeout_hours * HOUR_NS),
             ),
         )
-        self.ledgers: dict[str, VenueLedger] = {}
+        self.transfers = TransferBook()
         self._readers: dict[str, VenueWalletReader] = {}
         self.entered = False
         self.actions: dict[str, int] = dict.fromkeys(
@@ -195,7 +198,6 @@ class YieldStrategy(Strategy):
         """(ts, action, why) of every plan started: the run's ``actions.csv``."""
         self._pending_deposits = 0.0
         self._pending_withdrawal = 0.0
-        self._in_transit: dict[str, tuple[str, float]] = {}
         self._withdrawal_fees: dict[str, float] = {}
         self._priced: list[InstrumentId] = []
         self._priced_set: set[InstrumentId] = set()
@@ -254,6 +256,17 @@ class YieldStrategy(Strategy):
 
     def on_start(self) -> None:
         needs = self.data_needs()
+        missing = [
+            str(i)
+            for i in dict.fromkeys([*needs.required, *needs.trades])
+            if self.cache.instrument(i) is None
+        ]
+        if missing:
+            self.log.error(
+                f"instruments {', '.join(missing)} are not loaded: the strategy cannot trade; stopping"
+            )
+            self.stop()
+            return
         self._priced = list(dict.fromkeys(needs.required))
         self._priced_set = set(self._priced)
         for instrument_id in dict.fromkeys([*needs.required, *needs.optional]):
@@ -272,6 +285,37 @@ class YieldStrategy(Strategy):
                 if instrument_id.venue != self.wallet_venue:
                     self.close_all_positions(instrument_id)
             self.log.warning("flatten_on_stop: CEX positions closed; on-chain positions need exit_full")
+
+    def on_save(self) -> dict[str, bytes]:
+        """What a restart needs to carry on: the decision state, flows awaited, transfers in flight
+        and the venues' transfer ledgers (the balances themselves are the venues')."""
+        state = {
+            "entered": self.entered,
+            "hour": self.hour,
+            "actions": self.actions,
+            "pending_deposits": self._pending_deposits,
+            "pending_withdrawal": self._pending_withdrawal,
+            "transfers": self.transfers.to_json(),
+            "plan_in_progress": self.plans.current.name if self.plans.current is not None else None,
+        }
+        return {"yield_strategy": json.dumps(state).encode()}
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        saved = state.get("yield_strategy")
+        if saved is None:
+            return
+        values = json.loads(saved)
+        self.entered = values["entered"]
+        self.hour = values["hour"]
+        self.actions.update(values["actions"])
+        self._pending_deposits = values["pending_deposits"]
+        self._pending_withdrawal = values["pending_withdrawal"]
+        self.transfers.load_json(values["transfers"])
+        if values["plan_in_progress"] is not None:
+            self.log.warning(
+                f"restarted while plan {values['plan_in_progress']!r} was in progress: re-planning from "
+                "the balances the venues report"
+            )
 
     def on_bar(self, bar: Bar) -> None:
         """Gather the legs' bars by closing hour; the last leg of an hour triggers the tick."""
@@ -293,7 +337,7 @@ class YieldStrategy(Strategy):
                 )
         self._legs_priced.add(instrument_id)
         if len(self._legs_priced) == len(self._priced):
-            self._tick(hour)
+            self._tick(hour, bar.ts_event)
 
     def _resolve_incomplete(self, hour: int, why: str) -> None:
         """An hour whose legs did not all arrive: skip it or act on the last prices (logged)."""
@@ -303,14 +347,14 @@ class YieldStrategy(Strategy):
         when = pd.Timestamp(hour, tz="UTC")
         if self.cfg.missing_leg_action == "act" and all(last_price(self.cache, i) for i in self._priced):
             self.log.warning(f"{when}: no bar from {missing} ({why}): acting on the last prices")
-            self._tick(hour)
+            self._tick(hour, hour)
             return
         self.log.warning(f"{when}: no bar from {missing} ({why}): hour skipped")
         self.skipped_hours.append((hour, missing))
         self.hour = hour
 
-    def _tick(self, hour: int) -> None:
-        self.hour = hour
+    def _tick(self, hour: int, ts: int) -> None:
+        self.hour, self.tick_ns = hour, ts
         self.on_tick()
 
     def on_tick(self) -> None:
@@ -340,7 +384,7 @@ class YieldStrategy(Strategy):
         self, action: str, phases: list[Phase], on_done: Callable[[], None] | None = None, why: str = ""
     ) -> None:
         self.actions[action] = self.actions.get(action, 0) + 1
-        self.action_log.append((self.hour, action, why))
+        self.action_log.append((self.tick_ns, action, why))
         self.log.info(f"{action}: starting {why}".rstrip())
         self.plans.start(action, phases, on_done)
 
@@ -422,7 +466,7 @@ class YieldStrategy(Strategy):
         reader = self._readers.get(venue)
         if reader is None:
             reader = self._readers[venue] = shared_wallet_reader(self.msgbus, venue)
-        return reader.read(self.cache, self.portfolio, self.ledgers.get(venue, VenueLedger()))
+        return reader.read(self.cache, self.portfolio, self.transfers.ledger(venue))
 
     def nav_estimate(self) -> float:
         """Wallet plus every traded venue's equity, in the share class (for decisions, not reporting)."""
@@ -548,16 +592,10 @@ class YieldStrategy(Strategy):
 
     def in_transit(self, asset: str) -> float:
         """``asset`` sent between the wallet and a CEX and not yet arrived."""
-        return sum(amount for code, amount in self._in_transit.values() if code == asset)
+        return self.transfers.in_transit(asset)
 
     def _on_transfer_event(self, event: TransferEvent) -> None:
-        if event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL):
-            if event.status == TransferStatus.SENT:
-                self._in_transit[event.request_id] = (event.asset, event.amount)
-            else:
-                self._in_transit.pop(event.request_id, None)
-        if event.ledger is not None:
-            self.ledgers[event.venue] = event.ledger
+        self.transfers.apply(event)
         if event.status == TransferStatus.REJECTED:
             self.rejections.append(
                 f"transfer {event.request_id} ({event.kind} {event.amount:.2f} {event.venue}): {event.reason}"

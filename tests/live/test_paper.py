@@ -14,8 +14,10 @@ pytestmark = pytest.mark.integration
 
 
 def _fills(out) -> pd.DataFrame:
-    fills = pd.read_csv(out / "fills.csv")
-    return fills[["instrument_id", "order_side", "last_qty", "last_px", "ts_event"]].reset_index(drop=True)
+    """The run's fills in time order (a report lists them by order creation, which paper stamps
+    with the live clock)."""
+    columns = ["ts_event", "instrument_id", "order_side", "last_qty", "last_px"]
+    return pd.read_csv(out / "fills.csv")[columns].sort_values(columns).reset_index(drop=True)
 
 
 @pytest.mark.parametrize(
