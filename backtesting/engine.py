@@ -31,7 +31,6 @@ from adapters.config import ConfigError
 from adapters.defi.config import WalletVenueConfig, load_wallet_venue
 from adapters.defi.currencies import register_wallet_currencies
 from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
-from adapters.defi.valuation import WalletValuation
 from adapters.defi.wallet import ScheduledFlow, WalletModule
 from adapters.execution import VenueHost
 from adapters.hour_marks import hour_marks
@@ -180,23 +179,18 @@ def add_venues(host: VenueHost, plan: RunPlan) -> Venues:
     return Venues(cex_modules, wallet)
 
 
-def make_accounting(plan: RunPlan, venues: Venues) -> AccountingActor:
-    """The run's NAV and attribution actor."""
-    run, wallet_config = plan.run, plan.wallet_config
-    valuation = WalletValuation(wallet_config, run.share_class)
-    if plan.needs.share_price is not None:
-        valuation.price_by(run.share_class, plan.needs.share_price)
-    return AccountingActor(
-        AccountingConfig(
-            cex_venues=tuple(plan.cex_venues),
-            start_ns=run.start.value,
-            end_ns=run.end.value,
-            wallet_venue=wallet_config.venue,
-            eth_price_instrument=f"{wallet_config.eth_usd_pool}.{wallet_config.venue}",
-            share_class=run.share_class,
-        ),
-        valuation,
-        risk_probe=venues.wallet.risk_figures if plan.needs.aave_reserves else None,
+def accounting_config(plan: RunPlan) -> AccountingConfig:
+    """The run's NAV and attribution actor, described by its config alone (as a live node loads it)."""
+    run, wallet_config, share_price = plan.run, plan.wallet_config, plan.needs.share_price
+    return AccountingConfig(
+        cex_venues=tuple(plan.cex_venues),
+        start_ns=run.start.value,
+        end_ns=run.end.value,
+        wallet_venue=wallet_config.venue,
+        eth_price_instrument=f"{wallet_config.eth_usd_pool}.{wallet_config.venue}",
+        share_class=run.share_class,
+        share_price_instrument=str(share_price) if share_price is not None else None,
+        aave_params=plan.aave_params,
     )
 
 
@@ -213,7 +207,7 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
     venues = add_venues(BacktestHost(engine), plan)
     data = read_data(plan)
     add_run_data(engine, data, plan.wallet_config.venue)
-    accounting = make_accounting(plan, venues)
+    accounting = AccountingActor(accounting_config(plan))
     engine.add_strategy(plan.strategy)
     engine.add_actor(accounting)
     reported = report_keys(plan.needs, plan.series_keys, plan.manifest)

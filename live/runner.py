@@ -13,9 +13,10 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
 
 from backtesting.config import RunConfig
-from backtesting.engine import Backtest, add_venues, make_accounting, plan_run, read_data, report_keys
+from backtesting.engine import Backtest, accounting_config, add_venues, plan_run, read_data, report_keys
 from backtesting.runner import Progress, RunResult, finish_run
 from live.paper import PaperHost, Replay, ReplayDataClient
+from portfolio.accounting import AccountingActor
 
 
 class PaperRunInterrupted(RuntimeError):
@@ -58,7 +59,7 @@ def run_paper(
     client = ReplayDataClient(node)
     node.kernel.data_engine.register_client(client)
     node.kernel.data_engine.register_default_client(client)
-    accounting = make_accounting(plan, venues)
+    accounting = AccountingActor(accounting_config(plan))
     accounting.progress = progress
     node.trader.add_strategy(plan.strategy)
     node.trader.add_actor(accounting)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from nautilus_trader.common.actor import Actor
@@ -44,6 +45,8 @@ from nautilus_trader.model.instruments import CryptoPerpetual
 
 from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWalletReader, base_qty, last_price, shared_wallet_reader
+from adapters.defi.aave_market import AaveMarket, oracle_prices, risk_figures
+from adapters.defi.config import load_wallet_venue
 from adapters.defi.currencies import account_balances
 from adapters.defi.valuation import WalletValuation
 from adapters.events import (
@@ -93,6 +96,11 @@ class AccountingConfig(ActorConfig, frozen=True):
     wallet_venue: str = "ETHEREUM"
     eth_price_instrument: str = "ETHUSDT-UNIV3.ETHEREUM"
     share_class: str = "USDT"
+    share_price_instrument: str | None = None
+    """Prices the share-class currency in USDT when the wallet has no market for it (BTC by a perp)."""
+    aave_params: dict[str, Any] | None = None
+    """Aave reserve and e-mode parameters of a run holding Aave positions: adds the health factor
+    and LTV to every row."""
 
 
 _Book = dict[InstrumentId, float]
@@ -140,20 +148,18 @@ class _Interval:
 class AccountingActor(Actor):
     """See the module docstring; results are read from ``rows`` and the event logs after the run."""
 
-    def __init__(
-        self,
-        config: AccountingConfig,
-        valuation: WalletValuation,
-        risk_probe: Callable[[], dict[str, float]] | None = None,
-    ) -> None:
-        """``risk_probe`` adds protocol risk figures (e.g. Aave health factor) to every row."""
+    def __init__(self, config: AccountingConfig) -> None:
         super().__init__(config)
         self.acfg = config
         self.eth_id = InstrumentId.from_str(config.eth_price_instrument)
         self.wallet_venue = Venue(config.wallet_venue)
-        self.valuation = valuation
-        self.book = WalletBook(valuation, self.wallet_venue)
-        self._risk_probe = risk_probe
+        self._wallet_config = load_wallet_venue()
+        self.valuation = WalletValuation(self._wallet_config, config.share_class)
+        if config.share_price_instrument is not None:
+            self.valuation.price_by(config.share_class, InstrumentId.from_str(config.share_price_instrument))
+        self.book = WalletBook(self.valuation, self.wallet_venue)
+        params = config.aave_params
+        self._aave = AaveMarket(self._wallet_config.aave, params) if params is not None else None
         self.transfer_book = TransferBook()
         self._readers: dict[str, VenueWalletReader] = {}
         self._metas: dict[InstrumentId, _InstrumentMeta] = {}
@@ -423,8 +429,8 @@ class AccountingActor(Actor):
         }
         for venue, figures in venues.items():
             row.update(zip(self._venue_columns[venue], figures.values(), strict=True))
-        if self._risk_probe is not None:
-            row.update(self._risk_probe())
+        if self._aave is not None:
+            row.update(risk_figures(self._aave, balances, oracle_prices(self._wallet_config, self.cache)))
         self.rows.append(row)
         self._report_progress(ts, nav)
         self._prev = _Snapshot(nav, nav_usdt, qty, prices, eth_in_flight)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.cex.margin import last_price
 from adapters.defi.aave import (
     EModeParams,
     ReserveIndex,
@@ -21,8 +22,9 @@ from adapters.defi.aave import (
     health_factor,
     loan_to_value,
 )
-from adapters.defi.config import AaveReserveSpec, AaveSpec
+from adapters.defi.config import AaveReserveSpec, AaveSpec, WalletVenueConfig
 from adapters.defi.data import AaveReserveSnapshot
+from adapters.defi.instruments import wallet_instrument_id
 
 
 @dataclass
@@ -164,3 +166,35 @@ class AaveMarket:
         if token == reserve.spec.a_token:
             return check_supply_cap(reserve.params, reserve.total_a_token + abs(held) + amount)
         return check_borrow_cap(reserve.params, reserve.total_debt + abs(held) + amount)
+
+
+def oracle_prices(config: WalletVenueConfig, cache) -> dict[str, float]:
+    """Reserve prices in ETH as Aave's oracles see them: LSTs at their rate, USDT via the pool.
+
+    Reserves without a price in this run are left out (a position holding one fails loudly).
+    """
+    prices = {"WETH": 1.0}
+    for lst in config.staking:
+        rate = last_price(cache, wallet_instrument_id(config, lst.mint_symbol))
+        if rate is not None:
+            prices[lst.asset] = rate
+    eth_usd = last_price(cache, wallet_instrument_id(config, config.eth_usd_pool))
+    if eth_usd:
+        prices["USDT"] = 1.0 / eth_usd
+    return prices
+
+
+def risk_figures(
+    market: AaveMarket | None, balances: dict[str, float], prices: dict[str, float]
+) -> dict[str, float]:
+    """The Aave position's health factor and LTV (NaN without debt), for the hourly NAV rows."""
+    nan = float("nan")
+    if market is None:
+        return {"aave_health_factor": nan, "aave_ltv": nan}
+    position = market.position(balances)
+    if not position.debt:
+        return {"aave_health_factor": nan, "aave_ltv": 0.0}
+    return {
+        "aave_health_factor": market.health_factor(position, prices),
+        "aave_ltv": market.loan_to_value(position, prices),
+    }

@@ -24,7 +24,7 @@ from nautilus_trader.model.orders import Order
 
 from adapters.cex.margin import last_price
 from adapters.defi import dex
-from adapters.defi.aave_market import AaveMarket
+from adapters.defi.aave_market import AaveMarket, oracle_prices
 from adapters.defi.config import StakingSpec, WalletVenueConfig
 from adapters.defi.currencies import WITHDRAWAL_QUEUE
 from adapters.defi.instruments import wallet_instrument_id
@@ -283,16 +283,5 @@ class SimulatedBackend:
             )
 
     def health_prices(self) -> dict[str, float]:
-        """Reserve prices in ETH as Aave's oracles see them: LSTs at their rate, USDT via the pool.
-
-        Reserves without a price in this run are left out (a position holding one fails loudly).
-        """
-        prices = {"WETH": 1.0}
-        for lst in self.config.staking:
-            rate = last_price(self.chain.cache, wallet_instrument_id(self.config, lst.mint_symbol))
-            if rate is not None:
-                prices[lst.asset] = rate
-        eth_usd = last_price(self.chain.cache, wallet_instrument_id(self.config, self.config.eth_usd_pool))
-        if eth_usd:
-            prices["USDT"] = 1.0 / eth_usd
-        return prices
+        """Reserve prices in ETH as Aave's oracles see them (:func:`oracle_prices`)."""
+        return oracle_prices(self.config, self.chain.cache)

@@ -36,7 +36,7 @@ from adapters.cex.config import CexVenueConfig
 from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import last_price
 from adapters.cex.venue import CexVenueModule
-from adapters.defi.aave_market import AaveMarket
+from adapters.defi.aave_market import AaveMarket, risk_figures
 from adapters.defi.backend import ChainView, Execution, SimulatedBackend
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import account_balances, currency
@@ -172,18 +172,8 @@ class WalletModule(SimulationModule):
         return last_price(self.exchange.cache, eth_usd_pool_id(self.wallet_config))
 
     def risk_figures(self) -> dict[str, float]:
-        """The Aave position's health factor and LTV (NaN without debt), for the hourly NAV rows."""
-        nan = float("nan")
-        if self.aave is None:
-            return {"aave_health_factor": nan, "aave_ltv": nan}
-        position = self.aave.position(self.balances())
-        if not position.debt:
-            return {"aave_health_factor": nan, "aave_ltv": 0.0}
-        prices = self.backend.health_prices()
-        return {
-            "aave_health_factor": self.aave.health_factor(position, prices),
-            "aave_ltv": self.aave.loan_to_value(position, prices),
-        }
+        """The Aave position's health factor and LTV (NaN without debt)."""
+        return risk_figures(self.aave, self.balances(), self.backend.health_prices())
 
     # -- chain data --------------------------------------------------------------------------
 
