@@ -41,7 +41,8 @@ from backtesting.venues import BacktestHost, add_cex_venue, add_instruments, add
 from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
 from portfolio.accounting import AccountingActor, AccountingConfig
-from strategies.base import DataNeeds, YieldStrategy
+from strategies.base import YieldStrategy
+from strategies.needs import DataNeeds
 
 
 @dataclass

@@ -10,26 +10,20 @@ investor flows into the five actions of DOMAIN.md:
 - ``exit_full``: unwinding everything and paying it all out;
 - ``sell_dust``: selling leftover tokens (e.g. ETH beyond the gas reserve) above a threshold.
 
-Decisions happen on a *tick*: the moment every leg has a bar for the hour, grouping bars by the
-hour they close in (Binance stamps a kline at …:59:59.999, Bybit and OKX at the round hour), so no
-order is placed on a stale or missing price and no rule compares a stamp with the clock. An hour
-whose legs do not all arrive is resolved after ``missing_leg_wait_secs`` or when the next hour's
-data arrives: skipped, or acted on with the last prices (``missing_leg_action``), and logged. The
-strategy's time (:attr:`YieldStrategy.hour`) is the closing hour of the data it last acted on.
-
-Capital is counted in the share-class currency (USDT or ETH). The wallet always keeps ETH for
-gas: a USDT share class buys it on the ETH/USDT pool, an ETH share class keeps
-``gas_reserve_eth`` of its capital aside; either tops it back up when it runs low.
+Decisions happen on a *tick*: once per data hour, when every leg's bar for the hour has arrived
+(:mod:`strategies.hour_gate`); the strategy's time (:attr:`YieldStrategy.hour`) is the closing hour
+of the data it last acted on. Multi-step actions run as plans (:mod:`strategies.plan`) that
+advance on fills and transfer events; transfers (:mod:`strategies.transfers`) and the wallet's gas
+and dust (:mod:`strategies.wallet_upkeep`) are mixed in. Capital is counted in the share-class
+currency (USDT or ETH).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import pandas as pd
 from nautilus_trader.config import StrategyConfig
@@ -41,7 +35,6 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.bars import bar_type_for
-from adapters.cex.config import load_cex_venue
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.currencies import account_balances, currency
@@ -51,57 +44,20 @@ from adapters.events import (
     CAPITAL_TOPIC,
     LIQUIDATION_TOPIC,
     PAYOUT_ENDPOINT,
-    TRANSFER_ENDPOINT,
     TRANSFER_TOPIC,
     CapitalFlow,
     CapitalFlowKind,
     LiquidationEvent,
     PayoutRequest,
     TransferBook,
-    TransferEvent,
-    TransferKind,
-    TransferRequest,
-    TransferStatus,
 )
 from adapters.hours import HOUR_NS, closing_hour
-from strategies.plan import PlanRunner, PlanTimeouts
+from strategies.hour_gate import HourGate
+from strategies.needs import DataNeeds
+from strategies.plan import Decision, Phase, PlanRunner, PlanTimeouts
 from strategies.sizing import round_down
-
-Phase = Callable[[], None]
-
-
-class Decision(NamedTuple):
-    """A plan the strategy decided to start: its action name, phases and the reason (logged)."""
-
-    action: str
-    phases: list[Phase]
-    why: str = ""
-
-
-@dataclass(frozen=True)
-class DataNeeds:
-    """What a run of the strategy must load from the catalog."""
-
-    required: tuple[InstrumentId, ...]
-    """Instruments whose bars must cover the whole window (the legs among them gate decisions)."""
-    optional: tuple[InstrumentId, ...] = ()
-    """Instruments whose bars are loaded where they exist (exit pools, reward tokens' pools)."""
-    aave_reserves: tuple[str, ...] = ()
-    """Aave reserves used, by aToken instrument symbol (``AWEETH-AAVE``)."""
-    rewards: bool = False
-    """Whether EtherFi reward payouts are credited."""
-    trades: tuple[InstrumentId, ...] = ()
-    """Wallet-venue instruments traded without a price series of their own (Aave tokens, LST queues)."""
-    gas: bool = True
-    """Whether the run acts on-chain (and so needs the gas price over its whole window)."""
-    share_price: InstrumentId | None = None
-    """What prices the share-class currency in USDT when the wallet has no market for it (BTC)."""
-    predictions: tuple[InstrumentId, ...] = ()
-    """Instruments whose model predictions (``SignalPrediction``, ``python -m signals build``) are loaded."""
-
-    def wallet_instruments(self, venue: Venue) -> set[InstrumentId]:
-        """The wallet-venue instruments a run registers: the ones it prices or trades."""
-        return {i for i in (*self.required, *self.optional, *self.trades) if i.venue == venue}
+from strategies.transfers import TransferActions
+from strategies.wallet_upkeep import WalletUpkeep
 
 
 class YieldStrategyConfig(StrategyConfig, frozen=True):
@@ -155,7 +111,7 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
             )
 
 
-class YieldStrategy(Strategy):
+class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
     """Base of every mode: see the module docstring."""
 
     def __init__(self, config: YieldStrategyConfig) -> None:
@@ -166,10 +122,12 @@ class YieldStrategy(Strategy):
         self.pool_id = InstrumentId.from_str(config.dex_pool)
         self.wallet_config = load_wallet_venue()
         self.valuation = WalletValuation(self.wallet_config, config.share_class)
-        self.hour = 0
-        """Closing hour (ns) of the data the strategy last acted on: its notion of now."""
-        self.tick_ns = 0
-        """Stamp of the bar that completed the hour acted on (the action log's time)."""
+        self.gate = HourGate(
+            self.log,
+            lambda hour, ts: self.on_tick(),
+            config.missing_leg_wait_secs,
+            config.missing_leg_action,
+        )
         self.plans = PlanRunner(
             self.log,
             now=lambda: self.hour,
@@ -200,12 +158,6 @@ class YieldStrategy(Strategy):
         self._pending_withdrawal = 0.0
         self._withdrawal_fees: dict[str, float] = {}
         self._priced: list[InstrumentId] = []
-        self._priced_set: set[InstrumentId] = set()
-        self._bucket = 0
-        """Closing hour of the bars being gathered."""
-        self._legs_priced: set[InstrumentId] = set()
-        self.skipped_hours: list[tuple[int, str]] = []
-        """(hour, missing legs) of hours not acted on."""
         self._ids = itertools.count(1)
         self._dust_events = -1
         self._dust: list[tuple[str, float]] = []
@@ -268,7 +220,7 @@ class YieldStrategy(Strategy):
             self.stop()
             return
         self._priced = list(dict.fromkeys(needs.required))
-        self._priced_set = set(self._priced)
+        self.gate.watch(self._priced, lambda i: last_price(self.cache, i) is not None, self.clock)
         for instrument_id in dict.fromkeys([*needs.required, *needs.optional]):
             self.subscribe_bars(bar_type_for(instrument_id))
         self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer_event)
@@ -306,7 +258,7 @@ class YieldStrategy(Strategy):
             return
         values = json.loads(saved)
         self.entered = values["entered"]
-        self.hour = values["hour"]
+        self.gate.hour = values["hour"]
         self.actions.update(values["actions"])
         self._pending_deposits = values["pending_deposits"]
         self._pending_withdrawal = values["pending_withdrawal"]
@@ -318,44 +270,17 @@ class YieldStrategy(Strategy):
             )
 
     def on_bar(self, bar: Bar) -> None:
-        """Gather the legs' bars by closing hour; the last leg of an hour triggers the tick."""
-        instrument_id = bar.bar_type.instrument_id
-        if instrument_id not in self._priced_set:
-            return  # an optional price (exit pools, reward tokens): read when needed, never gates
-        hour = closing_hour(bar.ts_event)
-        if hour <= self.hour:
-            return  # a late bar of an hour already acted on or given up
-        if hour != self._bucket:
-            if self._bucket > self.hour:
-                self._resolve_incomplete(self._bucket, "the next hour's data arrived")
-            self._bucket, self._legs_priced = hour, set()
-            if len(self._priced) > 1:
-                self.clock.set_time_alert(
-                    f"legs-{hour}",
-                    self.clock.utc_now() + pd.Timedelta(seconds=self.cfg.missing_leg_wait_secs),
-                    lambda _, h=hour: self._resolve_incomplete(h, "the wait ran out"),
-                )
-        self._legs_priced.add(instrument_id)
-        if len(self._legs_priced) == len(self._priced):
-            self._tick(hour, bar.ts_event)
+        self.gate.on_bar(bar.bar_type.instrument_id, bar.ts_event)
 
-    def _resolve_incomplete(self, hour: int, why: str) -> None:
-        """An hour whose legs did not all arrive: skip it or act on the last prices (logged)."""
-        if hour <= self.hour or hour != self._bucket:
-            return  # acted on, or already resolved
-        missing = ", ".join(sorted(str(i) for i in self._priced_set - self._legs_priced))
-        when = pd.Timestamp(hour, tz="UTC")
-        if self.cfg.missing_leg_action == "act" and all(last_price(self.cache, i) for i in self._priced):
-            self.log.warning(f"{when}: no bar from {missing} ({why}): acting on the last prices")
-            self._tick(hour, hour)
-            return
-        self.log.warning(f"{when}: no bar from {missing} ({why}): hour skipped")
-        self.skipped_hours.append((hour, missing))
-        self.hour = hour
+    @property
+    def hour(self) -> int:
+        """Closing hour (ns) of the data the strategy last acted on: its notion of now."""
+        return self.gate.hour
 
-    def _tick(self, hour: int, ts: int) -> None:
-        self.hour, self.tick_ns = hour, ts
-        self.on_tick()
+    @property
+    def tick_ns(self) -> int:
+        """Stamp of the bar that completed the hour acted on (the action log's time)."""
+        return self.gate.tick_ns
 
     def on_tick(self) -> None:
         """Every leg is priced at this timestamp: act on flows first, then rebalance."""
@@ -541,137 +466,8 @@ class YieldStrategy(Strategy):
                 self.rejections.append(failure)
         self.plans.order_closed(event.client_order_id, failure)
 
-    # -- transfers ---------------------------------------------------------------------------
-
-    def request_transfer(
-        self, kind: TransferKind, venue: str, amount: float, asset: str = "USDT"
-    ) -> str | None:
-        """Ask for a transfer of ``amount`` of ``asset``: USDT is rounded down to the cent and
-        skipped under one; other assets arrive rounded by the caller."""
-        if asset == "USDT":
-            amount = math.floor(amount * 100) / 100
-        if amount < (0.01 if asset == "USDT" else 1e-9):
-            return None
-        request_id = f"{self.id}-T{next(self._ids)}"
-        self.plans.expect_transfer(request_id)
-        self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(request_id, kind, venue, amount, asset))
-        return request_id
-
-    def withdrawal_fee(self, venue: str) -> float:
-        """The venue's flat USDT withdrawal fee."""
-        fee = self._withdrawal_fees.get(venue)
-        if fee is None:
-            fee = self._withdrawal_fees[venue] = load_cex_venue(venue).transfers.withdrawal_fee_usdt
-        return fee
-
-    def deposit_to_venues(self, amounts: dict[str, float]) -> None:
-        """Deposit ``amounts`` USDT on CEX venues (pro rata when the wallet holds less than their sum)."""
-        total, held = sum(amounts.values()), self.wallet_balance("USDT")
-        scale = min(1.0, held / total) if total > 0 else 0.0
-        for venue, amount in amounts.items():
-            self.request_transfer(TransferKind.DEPOSIT, venue, amount * scale)
-
-    def sweep_to_futures(self, venues: list[str]) -> None:
-        """Move each venue's spot cash into its futures wallet (margin)."""
-        for venue in venues:
-            self.request_transfer(TransferKind.TO_FUTURES, venue, self.venue_wallets(venue).spot_cash)
-
-    def move_to_spot(self, amounts: dict[str, float]) -> None:
-        """Make ``amounts`` (``inf`` = all that may leave) spot cash, from the futures wallets."""
-        for venue, amount in amounts.items():
-            wallets = self.venue_wallets(venue)
-            need = min(amount - wallets.spot_cash, wallets.transferable_from_futures)
-            if need > 0:
-                self.request_transfer(TransferKind.TO_SPOT, venue, need)
-
-    def withdraw_to_wallet(self, amounts: dict[str, float]) -> None:
-        """Withdraw ``amounts`` (arriving; ``inf`` = the whole spot wallet) to the on-chain wallet."""
-        for venue, amount in amounts.items():
-            available = self.venue_wallets(venue).spot_cash - self.withdrawal_fee(venue)
-            self.request_transfer(TransferKind.WITHDRAWAL, venue, min(amount, available))
-
-    def in_transit(self, asset: str) -> float:
-        """``asset`` sent between the wallet and a CEX and not yet arrived."""
-        return self.transfers.in_transit(asset)
-
-    def _on_transfer_event(self, event: TransferEvent) -> None:
-        self.transfers.apply(event)
-        if event.status == TransferStatus.REJECTED:
-            self.rejections.append(
-                f"transfer {event.request_id} ({event.kind} {event.amount:.2f} {event.venue}): {event.reason}"
-            )
-            self.plans.transfer_done(event.request_id, event.ts_event, event.reason)
-        elif event.status == TransferStatus.ARRIVED:
-            self.plans.transfer_done(event.request_id, event.ts_event)
-
     def _on_liquidation(self, event: LiquidationEvent) -> None:
         self.log.warning(
             f"LIQUIDATION on {event.venue}: {event.signed_base_qty:+.6f} {event.instrument_id} closed at "
             f"{event.price:.2f} (fee {event.fee:.2f} USDT)",
         )
-
-    # -- gas reserve and dust ----------------------------------------------------------------
-
-    def _gas_top_up_cost(self) -> float:
-        """Share currency to free for refilling the gas reserve."""
-        missing = self.cfg.gas_reserve_eth - self.wallet_balance("ETH")
-        if self.share == "ETH":
-            return 0.0  # free_capital already nets the reserve: raising 0 free ETH refills it
-        pool = self.cache.instrument(self.pool_id)
-        return missing * self.price(self.pool_id) * (1 + float(pool.taker_fee)) * 1.01
-
-    def _gas_reserve_phases(self) -> list[Phase]:
-        if self.share == "ETH":
-            return []  # the reserve is part of the capital, never deployed
-
-        def top_up() -> None:
-            held = self.wallet_balance("ETH")
-            if held >= self.cfg.gas_reserve_min_eth:
-                return
-            pool = self.cache.instrument(self.pool_id)
-            price = self.price(self.pool_id) * (1 + float(pool.taker_fee))
-            affordable = self.wallet_balance("USDT") / price
-            self.submit_market(pool, OrderSide.BUY, min(self.cfg.gas_reserve_eth - held, affordable))
-
-        return [top_up]
-
-    def position_tokens(self) -> set[str]:
-        """Wallet tokens the mode holds on purpose (never sold as dust)."""
-        return set()
-
-    def _dust_candidates(self) -> list[tuple[str, float]]:
-        """Wallet tokens held beyond what the mode keeps (re-read only after an account event)."""
-        account = self.cache.account_for_venue(self.wallet_venue)
-        events = account.event_count if account is not None else 0
-        if events != self._dust_events:
-            kept = {self.share, *self.position_tokens()}
-            self._dust_events = events
-            self._dust = [(c, q) for c, q in self.wallet_balances().items() if q > 0 and c not in kept]
-        return self._dust
-
-    def dust_phases(self) -> list[Phase]:
-        """Sell stray tokens (rewards, ETH beyond the gas reserve of a USDT class) worth enough."""
-        phases: list[Phase] = []
-        for code, held in self._dust_candidates():
-            amount = held - self.cfg.gas_reserve_eth if code == "ETH" else held
-            pool = next((p for p in self.wallet_config.pools if p.base == code), None)
-            if pool is None or amount <= 0:
-                continue
-            try:
-                value = amount * self.valuation.numeraire_price(code, self.cache)
-            except LookupError:
-                continue  # no market yet: keep it
-            if value > self.cfg.dust_threshold_usd:
-                phases.append(self._sell_phase(self.wallet_instrument(pool.symbol), amount))
-        return phases
-
-    def _sell_phase(self, instrument: Instrument, amount: float) -> Phase:
-        return lambda: self.submit_market(instrument, OrderSide.SELL, amount)
-
-    def _sell_all_eth(self) -> None:
-        """exit_full of a USDT class: sell the gas reserve down to its minimum (gas money stays)."""
-        if self.share == "ETH":
-            return
-        amount = self.wallet_balance("ETH") - self.cfg.gas_reserve_min_eth
-        if amount * self.price(self.pool_id) > self.cfg.dust_threshold_usd:
-            self.submit_market(self.cache.instrument(self.pool_id), OrderSide.SELL, amount)

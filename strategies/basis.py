@@ -20,7 +20,8 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWallets
 from adapters.events import TransferKind
-from strategies.base import Phase, YieldStrategy, YieldStrategyConfig
+from strategies.base import YieldStrategy, YieldStrategyConfig
+from strategies.plan import Phase
 from strategies.sizing import basis_target_qty, common_step, hedge_drift, round_down, split_by_weights
 
 DEFAULT_ALLOCATION = {"BINANCE": 0.4, "BYBIT": 0.3, "OKX": 0.3}

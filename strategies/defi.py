@@ -12,7 +12,8 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.defi.config import StakingSpec
 from adapters.defi.rewards import REWARD_TOKENS
-from strategies.base import Phase, YieldStrategy, YieldStrategyConfig
+from strategies.base import YieldStrategy, YieldStrategyConfig
+from strategies.plan import Phase
 
 REWARDS_MODES = ("base_only", "base_and_rewards")
 

@@ -31,8 +31,10 @@ from nautilus_trader.model.instruments import CryptoPerpetual
 
 from adapters.hours import closing_hour
 from adapters.signals import SignalPrediction
-from strategies.base import DataNeeds, Decision, Phase, YieldStrategy, YieldStrategyConfig
+from strategies.base import YieldStrategy, YieldStrategyConfig
 from strategies.basis import CENT_BUFFER
+from strategies.needs import DataNeeds
+from strategies.plan import Decision, Phase
 from strategies.sizing import round_down
 
 LINEAR_PERP = "BTCUSDT-PERP.BINANCE"

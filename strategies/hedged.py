@@ -35,10 +35,10 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import cex_instrument_id
 from adapters.events import TransferKind
-from strategies.base import Decision, Phase
 from strategies.basis import CENT_BUFFER, DEFAULT_ALLOCATION, allocated_venues, validate_allocation
 from strategies.defi import DefiStrategy
 from strategies.leveraged import LeveragedStakingConfig, LeveragedStakingStrategy
+from strategies.plan import Decision, Phase
 from strategies.sizing import round_down, split_by_weights
 from strategies.staking import StakingStrategy, StakingStrategyConfig
 

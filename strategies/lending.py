@@ -13,8 +13,9 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.defi.config import AaveReserveSpec
-from strategies.base import DataNeeds, Phase
 from strategies.defi import DefiStrategy, DefiStrategyConfig
+from strategies.needs import DataNeeds
+from strategies.plan import Phase
 
 
 class LendingStrategyConfig(DefiStrategyConfig, frozen=True):

@@ -23,8 +23,9 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.defi.aave import EModeParams, leverage_targets, target_ltv, validate_thresholds
 from adapters.defi.config import load_wallet_venue
-from strategies.base import DataNeeds, Decision, Phase
 from strategies.defi import DefiStrategy, StakingModeConfig
+from strategies.needs import DataNeeds
+from strategies.plan import Decision, Phase
 
 
 class LeveragedStakingConfig(StakingModeConfig, frozen=True):

@@ -18,12 +18,21 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nautilus_trader.model.identifiers import ClientOrderId
 
 from adapters.hours import HOUR_NS, closing_hour
 
 Phase = Callable[[], None]
+
+
+class Decision(NamedTuple):
+    """A plan the strategy decided to start: its action name, phases and the reason (logged)."""
+
+    action: str
+    phases: list[Phase]
+    why: str = ""
 
 
 @dataclass(frozen=True)

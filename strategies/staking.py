@@ -18,8 +18,9 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.cex.margin import last_price
 from adapters.defi.currencies import WITHDRAWAL_QUEUE
-from strategies.base import DataNeeds, Phase
 from strategies.defi import DefiStrategy, StakingModeConfig
+from strategies.needs import DataNeeds
+from strategies.plan import Phase
 
 EXIT_ROUTES = ("dex", "queue")
 QUEUE_DUST = 1e-6

@@ -20,7 +20,7 @@ def _strategy(mode: str = "btc_basis"):
 def test_saved_state_restores_decisions_flows_transfers_and_ledgers():
     before = _strategy()
     before.entered = True
-    before.hour = 1_717_200_000_000_000_000
+    before.gate.hour = 1_717_200_000_000_000_000
     before.actions["rebalance"] = 3
     before._pending_deposits = 250.0
     before._pending_withdrawal = math.inf
