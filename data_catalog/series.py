@@ -8,6 +8,7 @@ decisions themselves.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,10 @@ from data_catalog.validation import (
     HOUR_NS,
     Defect,
     drop_bad_values,
+    drop_inconsistent_ohlc,
+    drop_short_rows,
     make_defect,
     parse_timestamps,
-    repair_ohlc,
     repair_volume,
     sort_rows,
     split_duplicates,
@@ -201,10 +203,29 @@ def wallet_series_specs(wallet: WalletVenueConfig) -> list[SeriesSpec]:
     return specs
 
 
+SHORT = "_short"
+"""Column marking rows with fewer fields than the header (see :func:`_short_rows`)."""
+
+
+def _short_rows(path: Path, rows: int) -> list[bool]:
+    """Per data row of ``path`` (as ``pd.read_csv(comment="#")`` reads them), whether it has fewer
+    fields than the header: pandas pads such a row with NaN, so a line cut inside a field would
+    otherwise read as a complete row holding the cut number."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            lines = (line for line in f if line.strip() and not line.startswith("#"))
+            widths = [len(fields) for fields in csv.reader(lines)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise BuildError(f"{path}: cannot read CSV: {e}") from e
+    if len(widths) - 1 != rows:
+        raise BuildError(f"{path}: {len(widths) - 1} data lines but {rows} rows parsed; cannot check rows")
+    return [w < widths[0] for w in widths[1:]]
+
+
 def _read_files(spec: SeriesSpec, data_dir: Path) -> tuple[list[Path], pd.DataFrame]:
     paths = sorted(data_dir.glob(spec.glob))
     frames = []
-    columns = [spec.ts_column, *spec.value_columns]
+    columns = [spec.ts_column, *spec.value_columns, SHORT]
     for path in paths:
         try:
             frame = pd.read_csv(path, comment="#")
@@ -220,6 +241,7 @@ def _read_files(spec: SeriesSpec, data_dir: Path) -> tuple[list[Path], pd.DataFr
         for column in spec.value_columns:  # optional extras (e.g. gas percentiles) default to 0
             if column not in frame.columns:
                 frame[column] = 0.0
+        frame[SHORT] = _short_rows(path, len(frame))
         frames.append(frame[columns])
     if not frames:
         return [], pd.DataFrame(columns=columns)
@@ -270,6 +292,8 @@ def read_series(spec: SeriesSpec, data_dir: Path) -> CleanSeries:
     defects: list[Defect] = []
     frame, found = parse_timestamps(frame, spec.ts_column, spec.ts_unit, spec.key)
     defects += found
+    frame, found = drop_short_rows(frame.drop(columns=SHORT), frame[SHORT], spec.key)
+    defects += found
     frame, found = _snap_to_grid(frame, spec)
     defects += found
     frame, found = sort_rows(frame, spec.key)
@@ -280,7 +304,7 @@ def read_series(spec: SeriesSpec, data_dir: Path) -> CleanSeries:
     )
     defects += found
     if spec.kind == "bars":
-        frame, found = repair_ohlc(frame, spec.key)
+        frame, found = drop_inconsistent_ohlc(frame, spec.key)
         defects += found
         frame, found = repair_volume(frame, spec.key)
         defects += found
