@@ -118,6 +118,7 @@ def run_backtest(
     summary = summarize(
         mode=run.mode,
         share_class=run.share_class,
+        window=(run.start, run.end),
         nav=nav,
         proxies=report.proxies,
         data_warnings=report.warnings,

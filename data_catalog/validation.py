@@ -139,9 +139,9 @@ def drop_inconsistent_ohlc(frame: pd.DataFrame, series: str) -> tuple[pd.DataFra
         return frame, []
     examples = [
         f"{iso(t)}: open {o:g} high {h:g} low {lo_:g} close {c:g}"
-        for t, o, h, lo_, c in frame.loc[bad, ["ts", "open", "high", "low", "close"]].head(5).itertuples(
-            index=False
-        )
+        for t, o, h, lo_, c in frame.loc[bad, ["ts", "open", "high", "low", "close"]]
+        .head(5)
+        .itertuples(index=False)
     ]
     defect = make_defect(
         series,

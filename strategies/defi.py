@@ -11,7 +11,7 @@ from __future__ import annotations
 from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.defi.config import StakingSpec
-from strategies.base import Phase, YieldStrategy, YieldStrategyConfig
+from strategies.base import Decision, Phase, YieldStrategy, YieldStrategyConfig
 
 REWARDS_MODES = ("base_only", "base_and_rewards")
 REWARD_TOKENS = ("EIGEN", "ETHFI")
@@ -58,6 +58,15 @@ class DefiStrategy(YieldStrategy):
             return None
         value = free * self.valuation.numeraire_price(self.share, self.cache)
         return self.deploy_phases() if value > self.defi.min_deploy_usd else None
+
+    def rebalance_plan(self) -> Decision | None:
+        """The on-chain books' rebalance deploys idle capital (``idle_phases``): say how much."""
+        free = self.free_capital()
+        phases = self.rebalance_phases()
+        if phases is None:
+            return None
+        why = f"idle capital to deploy ({free:,.6g} {self.share} free in the wallet)"
+        return Decision("rebalance", phases, why)
 
     def free_eth(self) -> float:
         """ETH in the wallet beyond the gas reserve: what a staking book can put to work (for an

@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -1313,6 +1314,49 @@ def test_failure_while_writing_removes_partial_build(
     assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_while_building_removes_partial_build(
+    clean_copy: Built, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """``python -m data_catalog build --force`` stopped by Ctrl-C or SIGTERM half-way through
+    writing leaves the old catalog in place and no ``.building`` dir."""
+    from data_catalog.__main__ import main
+
+    before = (clean_copy.catalog_dir / "manifest.json").read_text()
+    real_write = builder._write
+    calls: list[str] = []
+
+    def write_then_signal(catalog: ParquetDataCatalog, key: str, *args: object) -> None:
+        calls.append(key)
+        if len(calls) == 5:
+            assert (clean_copy.catalog_dir.parent / "catalog.building").is_dir()  # really half-way
+            os.kill(os.getpid(), signum)
+        real_write(catalog, key, *args)
+
+    monkeypatch.setattr(builder, "_write", write_then_signal)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises((KeyboardInterrupt, SystemExit)) as stopped:
+            main(
+                [
+                    "build",
+                    "--data-dir",
+                    str(clean_copy.data_dir),
+                    "--catalog",
+                    str(clean_copy.catalog_dir),
+                    "--force",
+                ]
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    if signum == signal.SIGTERM:
+        assert stopped.type is SystemExit and stopped.value.code == 128 + signal.SIGTERM
+    assert len(calls) == 5
+    assert (clean_copy.catalog_dir / "manifest.json").read_text() == before
+    assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
+
+
 @pytest.mark.parametrize("volume", ["nan", "", "-3", "abc"])
 def test_bad_volume_is_a_reported_defect_not_a_crash(tmp_path: Path, volume: str) -> None:
     """A bad volume is set to zero and reported (the prices of the row stay usable)."""
@@ -1348,7 +1392,11 @@ def test_unchanged_inputs_skip_the_build(clean_copy: Built) -> None:
 
 def _files_state(root: Path) -> dict[str, tuple[int, bytes]]:
     """(mtime in ns, content) of every file under ``root``: a rewrite changes at least the mtime."""
-    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes()) for p in root.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in root.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_changed_raw_file_triggers_rebuild(clean_copy: Built) -> None:

@@ -60,4 +60,6 @@ def test_a_close_outside_its_own_high_low_drops_the_row(files) -> None:
 
     bad = defects(catalog, "BTCUSDT-PERP.BINANCE")["ohlc_inconsistent"]
     assert bad["timestamps"] == [ns(raw_open)]
-    assert closes(catalog, "BTCUSDT-PERP.BINANCE")[ns(raw_open) + H] == _bybit_close(files[BYBIT_PERP], raw_open)
+    assert closes(catalog, "BTCUSDT-PERP.BINANCE")[ns(raw_open) + H] == _bybit_close(
+        files[BYBIT_PERP], raw_open
+    )
