@@ -72,7 +72,7 @@ def _cell(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.1f}%"
 
 
-def write_tearsheet(path: Path, summary: dict[str, Any], nav: pd.DataFrame) -> None:
+def tearsheet_figure(summary: dict[str, Any], nav: pd.DataFrame) -> go.Figure:
     returns, pnls, general = tearsheet_stats(summary)
     charts = [c for c in TearsheetConfig().charts if c.name != "run_info"]  # no run metadata here
     fig = _create_tearsheet_figure(
@@ -84,4 +84,8 @@ def write_tearsheet(path: Path, summary: dict[str, Any], nav: pd.DataFrame) -> N
         config=TearsheetConfig(charts=charts),
     )
     _fix_periods(fig)
-    fig.write_html(str(path))
+    return fig
+
+
+def write_tearsheet(path: Path, summary: dict[str, Any], nav: pd.DataFrame) -> None:
+    tearsheet_figure(summary, nav).write_html(str(path))
