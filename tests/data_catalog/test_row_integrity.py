@@ -29,7 +29,7 @@ def _bybit_close(path: Path, raw_open: str) -> Decimal:
 
 
 @pytest.mark.parametrize("field", ["close", "volume"])
-def test_a_last_line_cut_inside_a_field_is_dropped_and_proxied(files, field) -> None:
+def test_a_last_line_cut_inside_a_field_is_dropped_and_proxied(files, field, tmp_path) -> None:
     path = files[BINANCE_PERP]
     text = path.read_text()
     last = text.rstrip("\r\n").splitlines()[-1]
@@ -39,7 +39,7 @@ def test_a_last_line_cut_inside_a_field_is_dropped_and_proxied(files, field) -> 
     cut = ",".join([*fields[:index], fields[index][:4]])  # e.g. 114257.1 -> 1142
     path.write_text(text[: text.rindex(last)] + cut)
 
-    catalog = build(path.parents[2])
+    catalog = build(tmp_path / "data")
 
     short = defects(catalog, "BTCUSDT-PERP.BINANCE")["short_row"]
     assert short["timestamps"] == [ns(LAST_OPEN)] and short["decision"].startswith("dropped")
@@ -47,7 +47,7 @@ def test_a_last_line_cut_inside_a_field_is_dropped_and_proxied(files, field) -> 
     assert closes(catalog, "BTCUSDT-PERP.BINANCE")[close_stamp] == _bybit_close(files[BYBIT_PERP], LAST_OPEN)
 
 
-def test_a_close_outside_its_own_high_low_drops_the_row(files) -> None:
+def test_a_close_outside_its_own_high_low_drops_the_row(files, tmp_path) -> None:
     path = files[BINANCE_PERP]
     frame = pd.read_csv(path)
     row = 5000
@@ -56,7 +56,7 @@ def test_a_close_outside_its_own_high_low_drops_the_row(files) -> None:
     frame.loc[row, "close"] = high * 1.5
     frame.to_csv(path, index=False)
 
-    catalog = build(path.parents[2])
+    catalog = build(tmp_path / "data")
 
     bad = defects(catalog, "BTCUSDT-PERP.BINANCE")["ohlc_inconsistent"]
     assert bad["timestamps"] == [ns(raw_open)]
