@@ -152,6 +152,8 @@ def _run_all(args: argparse.Namespace, runs: list[RunConfig], catalog_dir: Path)
             result = run_backtest(run, catalog_dir, staging / sub, progress=lambda m: print(m, flush=True))
             summaries.append(result.summary)
             print(f"{run.mode}: done ({result.seconds:.1f} s)", flush=True)
+            if result.summary["not_deployed"]:
+                print(f"  note: {result.summary['not_deployed']}")
             for warning in result.summary["data_warnings"]:
                 print(f"  data: {warning}")
             for warning in result.summary["model_warnings"]:

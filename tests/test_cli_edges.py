@@ -269,3 +269,27 @@ def test_every_action_says_why(small_run):
 def test_runner_is_what_the_cli_calls():
     """The interruption tests replace ``cli.run_backtest``: it must be the runner's."""
     assert cli.run_backtest is runner.run_backtest
+
+
+@pytest.mark.integration
+def test_a_capital_too_small_to_deploy_says_so(capsys, tmp_path, catalog_dir, small_run, restore_sigterm):
+    out = tmp_path / "out"
+    code = _main(
+        "--mode",
+        "btc_basis",
+        *WINDOW,
+        "--capital",
+        "10",
+        "--catalog",
+        catalog_dir,
+        "--out",
+        out,
+        "--use-existing-catalog",
+    )
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    reason = summary["not_deployed"]
+    assert reason.startswith("nothing was deployed: 10 USDT") and "dust_threshold_usd 25 USD" in reason
+    assert "min notional" in reason
+    assert f"note: {reason}" in capsys.readouterr().out
+    assert json.loads((small_run / "summary.json").read_text())["not_deployed"] is None
