@@ -144,6 +144,11 @@ def load_run_config(
         strategy = msgspec.convert(strategy_raw, spec.config, str_keys=True)
     except msgspec.ValidationError as e:
         raise ConfigError(f"{path}: strategy: {e}") from None
+    asset = getattr(strategy, "asset", None)
+    if spec.asset is not None and asset != spec.asset:
+        raise ConfigError(
+            f"{path}: strategy.asset {asset!r} contradicts mode {spec.name} (which trades {spec.asset})"
+        )
     return RunConfig(spec, file, strategy, str(path))
 
 

@@ -26,13 +26,27 @@ class ModeSpec:
     description: str
     share_class: str = "USDT"
     """The currency the mode reports in (DOMAIN.md fixes it per mode)."""
+    asset: str | None = None
+    """The asset the mode trades, when its strategy config has an ``asset`` (it must match)."""
 
 
 MODES: dict[str, ModeSpec] = {
     spec.name: spec
     for spec in (
-        ModeSpec("btc_basis", BasisStrategy, BasisStrategyConfig, "long BTC spot + short BTC perp on 3 CEXs"),
-        ModeSpec("eth_basis", BasisStrategy, BasisStrategyConfig, "long ETH spot + short ETH perp on 3 CEXs"),
+        ModeSpec(
+            "btc_basis",
+            BasisStrategy,
+            BasisStrategyConfig,
+            "long BTC spot + short BTC perp on 3 CEXs",
+            asset="BTC",
+        ),
+        ModeSpec(
+            "eth_basis",
+            BasisStrategy,
+            BasisStrategyConfig,
+            "long ETH spot + short ETH perp on 3 CEXs",
+            asset="ETH",
+        ),
         ModeSpec("pure_lending_usdt", LendingStrategy, LendingStrategyConfig, "USDT supplied to Aave v3"),
         ModeSpec(
             "pure_lending_eth",

@@ -51,6 +51,25 @@ def _margin_tier_warnings(bt: Backtest, nav: pd.DataFrame) -> list[str]:
     return warnings
 
 
+def _idle_reason(bt: Backtest) -> str | None:
+    """Why a run never traded (no order filled), or None when it did: a capital too small for the
+    mode is otherwise indistinguishable from a flat strategy (APY 0.00 %)."""
+    if any(order.filled_qty.as_double() > 0 for order in bt.engine.cache.orders()):
+        return None
+    run, dust = bt.run, bt.run.strategy.dust_threshold_usd
+    minimums: dict[str, float] = {}
+    for instrument in bt.engine.cache.instruments():
+        if instrument.id.venue.value in bt.cex_modules and instrument.min_notional is not None:
+            venue = instrument.id.venue.value
+            minimums[venue] = max(minimums.get(venue, 0.0), instrument.min_notional.as_double())
+    sizes = ", ".join(f"{venue} {amount:g}" for venue, amount in sorted(minimums.items()))
+    orders = f", and each order must reach the venue's minimum size, min notional {sizes}" if sizes else ""
+    return (
+        f"nothing was deployed: {run.file.capital:g} {run.share_class} is below what this mode can put to "
+        f"work (the book stays idle while worth no more than dust_threshold_usd {dust:g} USD{orders})"
+    )
+
+
 def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     """Run facts beside the performance numbers: actions, funding per venue, rejections, speed."""
     strategy = bt.strategy
@@ -60,6 +79,7 @@ def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     aave_liquidations = [e for e in bt.accounting.wallet_events if isinstance(e, AaveLiquidated)]
     return {
         "capital": bt.run.file.capital,
+        "not_deployed": _idle_reason(bt),
         "actions": dict(strategy.actions),
         "funding_by_venue": funding,
         "funding_prints_settled": len(bt.accounting.funding),
@@ -123,6 +143,7 @@ def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -
     summary = summarize(
         mode=run.mode,
         share_class=run.share_class,
+        window=(run.start, run.end),
         nav=nav,
         proxies=report.proxies,
         data_warnings=report.warnings,

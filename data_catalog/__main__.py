@@ -8,6 +8,7 @@ from pathlib import Path
 
 from data_catalog import downloader
 from data_catalog.builder import build_catalog
+from data_catalog.interrupt import cleanup_on_sigterm
 from data_catalog.paths import DataNotFoundError, default_catalog_dir, resolve_data_dir
 from data_catalog.report import REPORT_MD
 from data_catalog.series import BuildError
@@ -37,6 +38,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    cleanup_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m data_catalog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="validate raw history and (re)build the Nautilus catalog")

@@ -29,16 +29,18 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from adapters.bars import bar_type_for
 from adapters.cex.config import load_all_cex_venues
 from adapters.cex.instruments import venue_instruments
-from adapters.config import VENUE_CONFIG_DIR
+from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from adapters.defi.instruments import wallet_instruments
 from data_catalog.benchmarks import SUSDE_GLOB, write_susde_benchmark
+from data_catalog.checks import CHECKS_FILE, CheckConfig, cross_venue_outliers, load_checks
 from data_catalog.manifest import MANIFEST_FILE, SeriesCoverage, write_manifest
 from data_catalog.protocol_data import INPUT_GLOBS, write_aave_params, write_rewards
 from data_catalog.report import write_validation_report
 from data_catalog.series import (
     AAVE_COLUMNS,
+    BuildError,
     CleanSeries,
     SeriesSpec,
     cex_series_specs,
@@ -48,7 +50,7 @@ from data_catalog.series import (
 )
 from data_catalog.validation import Defect, hour_ranges, missing_on_grid, resolve_conflicts
 
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 """Bump when the build logic changes so existing catalogs are rebuilt."""
 
 Progress = Callable[[str], None]
@@ -66,7 +68,7 @@ class BuildResult:
 
 def _fingerprint(data_dir: Path, specs: list[SeriesSpec]) -> str:
     digest = hashlib.sha256(BUILDER_VERSION.encode())
-    for config in sorted(VENUE_CONFIG_DIR.glob("*.yaml")):
+    for config in [*sorted(VENUE_CONFIG_DIR.glob("*.yaml")), CHECKS_FILE]:
         digest.update(config.read_bytes())
     for glob in [*(spec.glob for spec in specs), *INPUT_GLOBS, SUSDE_GLOB]:
         for path in sorted(data_dir.glob(glob)):
@@ -105,6 +107,20 @@ def _resolve_conflicts(series: dict[str, CleanSeries]) -> None:
             )
             clean.frame = clean.frame.reset_index(drop=True)
         clean.defects += defects
+
+
+def _check_across_venues(series: dict[str, CleanSeries], checks: CheckConfig) -> None:
+    """Drop CEX closes far from the other venues' (spot and perp) closes of the same pair at that hour."""
+    pairs: dict[str, list[CleanSeries]] = {}
+    for clean in series.values():
+        if clean.spec.kind == "bars" and clean.spec.symbol is not None:
+            pairs.setdefault(clean.spec.symbol, []).append(clean)
+    for members in pairs.values():
+        frames = {c.spec.key: c.frame for c in members}
+        checked = cross_venue_outliers(frames, checks.cex_bars.cross_venue_deviation)
+        for clean in members:
+            clean.frame, found = checked[clean.spec.key]
+            clean.defects += found
 
 
 def _fill_from_proxies(
@@ -272,6 +288,10 @@ def build_catalog(
 ) -> BuildResult:
     """Build (or confirm up to date) the catalog at ``catalog_dir`` from ``data_dir``."""
     started = time.perf_counter()
+    try:
+        checks = load_checks()
+    except ConfigError as e:
+        raise BuildError(str(e)) from None
     specs = _all_specs()
     fingerprint = _fingerprint(data_dir, specs)
     manifest_path = catalog_dir / MANIFEST_FILE
@@ -283,9 +303,10 @@ def build_catalog(
 
     series: dict[str, CleanSeries] = {}
     for i, spec in enumerate(specs, 1):
-        series[spec.key] = read_series(spec, data_dir)
+        series[spec.key] = read_series(spec, data_dir, checks)
         progress(f"[{i:>2}/{len(specs)}] read {spec.key:<28} {len(series[spec.key].frame):>6} rows")
     _resolve_conflicts(series)
+    _check_across_venues(series, checks)
     for clean in series.values():
         stamp_at_event_time(clean)
 
@@ -312,7 +333,7 @@ def build_catalog(
         coverages.append(write_susde_benchmark(tmp_dir, data_dir))
         progress("wrote reward payouts, Aave risk parameters and the sUSDe benchmark")
         write_manifest(tmp_dir, fingerprint, data_dir, coverages)
-        write_validation_report(tmp_dir, data_dir, coverages)
+        write_validation_report(tmp_dir, data_dir, coverages, checks)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from data_catalog.checks import CHECKS_FILE, CheckConfig, describe
 from data_catalog.manifest import SeriesCoverage
 
 REPORT_MD = "validation_report.md"
@@ -40,7 +41,27 @@ def _series_section(cov: SeriesCoverage) -> list[str]:
     return [*lines, ""]
 
 
-def write_validation_report(catalog_dir: Path, data_dir: Path, coverages: list[SeriesCoverage]) -> Path:
+def _checks_section(checks: CheckConfig, coverages: list[SeriesCoverage]) -> list[str]:
+    caught: dict[str, int] = {}
+    for cov in coverages:
+        for d in cov.defects:
+            caught[d["kind"]] = caught.get(d["kind"], 0) + int(d["count"])
+    lines = [
+        f"## Plausibility checks (`{CHECKS_FILE.relative_to(CHECKS_FILE.parents[1])}`)",
+        "",
+        "| check | series | rule | decision | rows caught |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {what} | {rule} | {decision} | {caught.get(k, 0)} |"
+        for k, what, rule, decision in describe(checks)
+    ]
+    return [*lines, ""]
+
+
+def write_validation_report(
+    catalog_dir: Path, data_dir: Path, coverages: list[SeriesCoverage], checks: CheckConfig
+) -> Path:
     """Write ``validation_report.md`` (and a JSON twin) into the catalog directory."""
     defect_total = sum(len(c.defects) for c in coverages)
     lines = [
@@ -53,6 +74,7 @@ def write_validation_report(catalog_dir: Path, data_dir: Path, coverages: list[S
         "Every defect below was handled by the decision in its row; proxied rows carry another",
         "venue's prices for the same instrument and are listed in every run report that uses them.",
         "",
+        *_checks_section(checks, coverages),
     ]
     for cov in coverages:
         lines += _series_section(cov)

@@ -8,6 +8,7 @@ decisions themselves.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,21 +19,22 @@ import pandas as pd
 from adapters.cex.config import CexVenueConfig
 from adapters.cex.instruments import cex_instrument_id
 from adapters.defi.config import WalletVenueConfig
-from adapters.hours import DAY_NS, HOUR_NS, MINUTE_NS
+from adapters.hours import DAY_NS, HOUR_NS
+from data_catalog import checks as plausibility
 from data_catalog import raw_files
 from data_catalog.validation import (
     Defect,
     drop_bad_values,
+    drop_inconsistent_ohlc,
+    drop_short_rows,
     make_defect,
     parse_timestamps,
-    repair_ohlc,
     repair_volume,
     sort_rows,
     split_duplicates,
 )
 
 FUNDING_INTERVAL_NS = 8 * HOUR_NS
-SNAP_TOLERANCE_NS = MINUTE_NS
 OHLC = ("open", "high", "low", "close")
 
 SeriesKind = Literal["bars", "rate", "funding", "gas", "aave"]
@@ -106,6 +108,8 @@ class SeriesSpec:
     """For ``rate`` series: the raw column holding the rate."""
     caveat: str | None = None
     """A known property of the source every run using it should be told about."""
+    only_grows: bool = False
+    """A protocol rate that can only grow (an LST's exchange rate): a fall is flagged."""
 
     @property
     def rules(self) -> KindRules:
@@ -127,6 +131,16 @@ class SeriesSpec:
     @property
     def reference_column(self) -> str:
         return self.rules.reference
+
+    @property
+    def venue(self) -> str:
+        """The venue of the series' instrument (``BINANCE`` for ``BTCUSDT-PERP.BINANCE/funding``)."""
+        return self.key.split("/")[0].rsplit(".", 1)[-1]
+
+    @property
+    def symbol(self) -> str | None:
+        """The raw-file symbol of a CEX series (``BTCUSDT``); None for the wallet venue's series."""
+        return self.consensus_group.split(":", 1)[1] if self.consensus_group else None
 
 
 @dataclass
@@ -191,7 +205,15 @@ def wallet_series_specs(wallet: WalletVenueConfig) -> list[SeriesSpec]:
         glob = raw_files.lst_oracle_glob(lst.asset)
         key = f"{lst.mint_symbol}.{wallet.venue}"
         specs.append(
-            SeriesSpec(key, "rate", glob, "timestamp", rate_column="oracle_price_eth", caveat=ORACLE_CAVEAT)
+            SeriesSpec(
+                key,
+                "rate",
+                glob,
+                "timestamp",
+                rate_column="oracle_price_eth",
+                caveat=ORACLE_CAVEAT,
+                only_grows=True,
+            )
         )
     for reserve in wallet.aave.reserves:
         key = f"{reserve.a_token}-AAVE.{wallet.venue}/reserve"
@@ -200,10 +222,29 @@ def wallet_series_specs(wallet: WalletVenueConfig) -> list[SeriesSpec]:
     return specs
 
 
+SHORT = "_short"
+"""Column marking rows with fewer fields than the header (see :func:`_short_rows`)."""
+
+
+def _short_rows(path: Path, rows: int) -> list[bool]:
+    """Per data row of ``path`` (as ``pd.read_csv(comment="#")`` reads them), whether it has fewer
+    fields than the header: pandas pads such a row with NaN, so a line cut inside a field would
+    otherwise read as a complete row holding the cut number."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            lines = (line for line in f if line.strip() and not line.startswith("#"))
+            widths = [len(fields) for fields in csv.reader(lines)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise BuildError(f"{path}: cannot read CSV: {e}") from e
+    if len(widths) - 1 != rows:
+        raise BuildError(f"{path}: {len(widths) - 1} data lines but {rows} rows parsed; cannot check rows")
+    return [w < widths[0] for w in widths[1:]]
+
+
 def _read_files(spec: SeriesSpec, data_dir: Path) -> tuple[list[Path], pd.DataFrame]:
     paths = sorted(data_dir.glob(spec.glob))
     frames = []
-    columns = [spec.ts_column, *spec.value_columns]
+    columns = [spec.ts_column, *spec.value_columns, SHORT]
     for path in paths:
         try:
             frame = pd.read_csv(path, comment="#")
@@ -219,32 +260,43 @@ def _read_files(spec: SeriesSpec, data_dir: Path) -> tuple[list[Path], pd.DataFr
         for column in spec.value_columns:  # optional extras (e.g. gas percentiles) default to 0
             if column not in frame.columns:
                 frame[column] = 0.0
+        frame[SHORT] = _short_rows(path, len(frame))
         frames.append(frame[columns])
     if not frames:
         return [], pd.DataFrame(columns=columns)
     return paths, pd.concat(frames, ignore_index=True)
 
 
-def _snap_to_grid(frame: pd.DataFrame, spec: SeriesSpec) -> tuple[pd.DataFrame, list[Defect]]:
-    """Snap stamps within a minute of the grid onto it; drop rows further off."""
+def _snap_to_grid(
+    frame: pd.DataFrame, spec: SeriesSpec, snap_seconds: int
+) -> tuple[pd.DataFrame, list[Defect]]:
+    """Snap stamps within ``snap_seconds`` of the grid onto it; drop rows further off."""
     step = spec.step_ns
+    tolerance = snap_seconds * 1_000_000_000
     offset = frame["ts"] % step
     distance = pd.concat([offset, step - offset], axis=1).min(axis=1)
     off = offset != 0
     if not off.any():
         return frame, []
-    snap = off & (distance <= SNAP_TOLERANCE_NS)
+    snap = off & (distance <= tolerance)
     drop = off & ~snap
     defects = []
     out = frame.copy()
     if snap.any():
         defects.append(
-            make_defect(spec.key, "off_grid", out.loc[snap, "ts"], "snapped to the grid (within 60 s)")
+            make_defect(
+                spec.key, "off_grid", out.loc[snap, "ts"], f"snapped to the grid (within {snap_seconds} s)"
+            )
         )
         out.loc[snap, "ts"] = ((out.loc[snap, "ts"] + step // 2) // step) * step
     if drop.any():
         defects.append(
-            make_defect(spec.key, "off_grid", out.loc[drop, "ts"], "dropped rows more than 60 s off the grid")
+            make_defect(
+                spec.key,
+                "off_grid",
+                out.loc[drop, "ts"],
+                f"dropped rows more than {snap_seconds} s off the grid: filled like holes",
+            )
         )
     return out.loc[~drop], defects
 
@@ -263,13 +315,36 @@ def stamp_at_event_time(clean: CleanSeries) -> None:
         clean.frame = clean.frame.assign(ts=clean.frame["ts"] + offset)
 
 
-def read_series(spec: SeriesSpec, data_dir: Path) -> CleanSeries:
+def _plausible(
+    frame: pd.DataFrame, spec: SeriesSpec, checks: plausibility.CheckConfig
+) -> tuple[pd.DataFrame, list[Defect]]:
+    """The single-series plausibility checks of the series' kind (cross-venue ones run in the
+    build, once every series is read)."""
+    if spec.kind == "bars" and spec.symbol is not None:
+        bars = checks.cex_bars
+        return plausibility.spike_reverts(frame, spec.key, bars.spike_jump, bars.spike_revert)
+    if spec.kind == "funding" and spec.symbol is not None:
+        return plausibility.funding_beyond_cap(frame, spec.key, checks.funding.cap(spec.venue, spec.symbol))
+    if spec.kind == "aave":
+        frame, defects = plausibility.aave_rates_out_of_range(frame, spec.key, checks.aave.max_rate)
+        frame, found = plausibility.aave_index_decreases(frame, spec.key)
+        return frame, defects + found
+    if spec.kind == "rate" and spec.only_grows:
+        return plausibility.lst_rate_decreases(frame, spec.key, checks.lst.decrease_tolerance)
+    if spec.kind == "gas":
+        return plausibility.absurd_gas(frame, spec.key, checks.gas.max_gwei)
+    return frame, []
+
+
+def read_series(spec: SeriesSpec, data_dir: Path, checks: plausibility.CheckConfig) -> CleanSeries:
     """Read and clean one series' own rows; conflicting duplicates are left for resolution."""
     paths, frame = _read_files(spec, data_dir)
     defects: list[Defect] = []
     frame, found = parse_timestamps(frame, spec.ts_column, spec.ts_unit, spec.key)
     defects += found
-    frame, found = _snap_to_grid(frame, spec)
+    frame, found = drop_short_rows(frame.drop(columns=SHORT), frame[SHORT], spec.key)
+    defects += found
+    frame, found = _snap_to_grid(frame, spec, checks.grid.snap_seconds)
     defects += found
     frame, found = sort_rows(frame, spec.key)
     defects += found
@@ -279,11 +354,13 @@ def read_series(spec: SeriesSpec, data_dir: Path) -> CleanSeries:
     )
     defects += found
     if spec.kind == "bars":
-        frame, found = repair_ohlc(frame, spec.key)
+        frame, found = drop_inconsistent_ohlc(frame, spec.key)
         defects += found
         frame, found = repair_volume(frame, spec.key)
         defects += found
     unique, conflicts, found = split_duplicates(frame, spec.value_columns, spec.key)
+    defects += found
+    unique, found = _plausible(unique, spec, checks)
     defects += found
     if spec.caveat and paths:
         defects.append(Defect(spec.key, "caveat", 0, spec.caveat))

@@ -128,17 +128,43 @@ def repair_volume(frame: pd.DataFrame, series: str) -> tuple[pd.DataFrame, list[
     return frame.assign(volume=volume.where(~bad, 0.0)), [defect]
 
 
-def repair_ohlc(frame: pd.DataFrame, series: str) -> tuple[pd.DataFrame, list[Defect]]:
-    """Widen high/low to contain open and close where a row violates low <= open,close <= high."""
-    hi = frame[["open", "close", "high"]].max(axis=1)
-    lo = frame[["open", "close", "low"]].min(axis=1)
+def drop_inconsistent_ohlc(frame: pd.DataFrame, series: str) -> tuple[pd.DataFrame, list[Defect]]:
+    """Drop rows violating low <= open, close <= high: the row itself is wrong, so none of its
+    prices can be trusted (widening high/low would turn e.g. a cut close into a price); the hour
+    becomes a hole, filled from the series' proxies like any other."""
+    hi = frame[["open", "close", "low"]].max(axis=1)
+    lo = frame[["open", "close", "high"]].min(axis=1)
     bad = (hi > frame["high"]) | (lo < frame["low"])
     if not bad.any():
         return frame, []
+    examples = [
+        f"{iso(t)}: open {o:g} high {h:g} low {lo_:g} close {c:g}"
+        for t, o, h, lo_, c in frame.loc[bad, ["ts", "open", "high", "low", "close"]]
+        .head(5)
+        .itertuples(index=False)
+    ]
     defect = make_defect(
-        series, "ohlc_inconsistent", frame.loc[bad, "ts"], "widened high/low to contain open and close"
+        series,
+        "ohlc_inconsistent",
+        frame.loc[bad, "ts"],
+        "dropped the rows (open or close outside their own high/low): filled like holes",
+        examples,
     )
-    return frame.assign(high=hi, low=lo), [defect]
+    return frame.loc[~bad], [defect]
+
+
+def drop_short_rows(frame: pd.DataFrame, short: pd.Series, series: str) -> tuple[pd.DataFrame, list[Defect]]:
+    """Drop rows with fewer fields than the header (e.g. a last line cut mid-field): a cut value
+    is a different number, never data; the hour becomes a hole, filled like any other."""
+    if not short.any():
+        return frame, []
+    defect = make_defect(
+        series,
+        "short_row",
+        frame.loc[short, "ts"],
+        "dropped the rows (fewer fields than the header: cut or incomplete): filled like holes",
+    )
+    return frame.loc[~short], [defect]
 
 
 def drop_off_grid(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from backtesting.cli import CLEAR_ERRORS, _prepare_catalog, _prepare_predictions
-from backtesting.config import load_run_config, mode_file_path
+from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
+from backtesting.out_dir import check_out_dir, staged_out_dir
+from data_catalog.interrupt import cleanup_on_sigterm
 from live.runner import PaperRunInterrupted, run_paper
 
 LIVE_ENVS = ("testnet", "mainnet")
@@ -22,26 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--mode", required=True, help=f"one of: {', '.join(MODES)}")
     parser.add_argument("--env", choices=("paper", *LIVE_ENVS), default="paper")
-    parser.add_argument("--config", type=Path, help="mode YAML (default: configs/modes/<mode>.yaml)")
-    parser.add_argument("--start", help="first day of the replay, UTC, e.g. 2024-05-12")
-    parser.add_argument("--end", help="last instant of the replay, UTC, e.g. 2025-09-18")
-    parser.add_argument("--capital", type=float, help="starting capital in the share-class currency")
     parser.add_argument(
-        "--out", type=Path, default=Path("results"), help="results folder (default ./results)"
+        "--speed", type=float, default=0.0, help="N x real time (default 0: as fast as the node consumes it)"
     )
-    parser.add_argument(
-        "--speed", type=float, default=0.0, help="N x real time (default 0: as fast as it goes)"
-    )
-    parser.add_argument(
-        "--catalog", type=Path, help="catalog directory (default $BASIS_CATALOG_DIR or ./catalog)"
-    )
-    parser.add_argument(
-        "--data-dir", type=Path, help="raw history (default $BASIS_DATA_DIR, ./data, ../shared/data)"
-    )
+    add_run_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    cleanup_on_sigterm()
     args = _parser().parse_args(argv)
     if args.mode not in MODES:
         print(f"error: unknown mode {args.mode!r}; available: {', '.join(MODES)}", file=sys.stderr)
@@ -57,14 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --speed must be >= 0, got {args.speed}", file=sys.stderr)
         return 2
     try:
-        run = load_run_config(
-            args.config or mode_file_path(args.mode), start=args.start, end=args.end, capital=args.capital
-        )
-        catalog_dir = _prepare_catalog(args)
-        _prepare_predictions([run], catalog_dir)
-        result = run_paper(
-            run, catalog_dir, args.out, progress=lambda m: print(m, flush=True), speed=args.speed
-        )
+        (run,) = load_runs(args, [args.mode])
+        check_out_dir(args.out, overwrite=args.overwrite)
+        catalog_dir = prepare_catalog(args)
+        prepare_predictions([run], catalog_dir)
+        with staged_out_dir(args.out) as staging:
+            result = run_paper(
+                run, catalog_dir, staging, progress=lambda m: print(m, flush=True), speed=args.speed
+            )
     except PaperRunInterrupted as e:
         print(f"error: {e}", file=sys.stderr)
         return 130

@@ -70,9 +70,12 @@ def run_paper(
     )
     stop = asyncio.Event()
 
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             loop.add_signal_handler(sig, stop.set)
         try:
             await node.kernel.start_async()
@@ -81,8 +84,9 @@ def run_paper(
             await replay.run(data.stream(), run.end.value + 1, stop)
         finally:
             await node.kernel.stop_async()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in signals:
                 loop.remove_signal_handler(sig)
+                signal.signal(sig, previous[sig])
 
     node.kernel.loop.run_until_complete(main())
     if stop.is_set():

@@ -89,6 +89,12 @@ CATEGORIES = (
 )
 
 
+TRANSFER_COLUMNS = (
+    "ts", "request_id", "kind", "venue", "asset", "amount", "status", "fee", "fee_usdt", "reason"
+)
+"""Columns of the transfer log (``transfers.csv``), also when it is empty."""
+
+
 class AccountingConfig(ActorConfig, frozen=True):
     cex_venues: tuple[str, ...]
     start_ns: int
@@ -227,20 +233,19 @@ class AccountingActor(Actor):
                 self._add("transfer_fees", -event.fee_usdt)
             else:  # spot ETH left the venue: valued at the sample's prices (see ``sample``)
                 self._interval.eth_sent.append((event.venue, event.amount, event.fee))
-        self.transfers.append(
-            {
-                "ts": pd.Timestamp(event.ts_event, tz="UTC"),
-                "request_id": event.request_id,
-                "kind": str(event.kind),
-                "venue": event.venue,
-                "asset": event.asset,
-                "amount": event.amount,
-                "status": str(event.status),
-                "fee": event.fee,
-                "fee_usdt": event.fee_usdt,
-                "reason": event.reason,
-            },
+        values = (
+            pd.Timestamp(event.ts_event, tz="UTC"),
+            event.request_id,
+            str(event.kind),
+            event.venue,
+            event.asset,
+            event.amount,
+            str(event.status),
+            event.fee,
+            event.fee_usdt,
+            event.reason,
         )
+        self.transfers.append(dict(zip(TRANSFER_COLUMNS, values, strict=True)))
 
     def _on_funding(self, event: FundingSettled) -> None:
         self.funding.append(event)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
-from nautilus_trader.analysis import create_tearsheet_from_stats
 from nautilus_trader.model.identifiers import Venue
 
-from portfolio.accounting import CATEGORIES, AccountingActor
-from portfolio.benchmarks import tearsheet_lines
-from portfolio.metrics import daily_returns, hourly_returns, performance
+from adapters.events import CapitalFlow, FundingSettled, GasCharged, LiquidationEvent
+from portfolio.accounting import CATEGORIES, TRANSFER_COLUMNS, AccountingActor
+from portfolio.metrics import performance
+from portfolio.tearsheet import write_tearsheet
 
 
 def attribution_frame(nav: pd.DataFrame) -> pd.DataFrame:
@@ -29,20 +30,24 @@ def summarize(
     *,
     mode: str,
     share_class: str,
+    window: tuple[pd.Timestamp, pd.Timestamp],
     nav: pd.DataFrame,
     proxies: dict[str, Any],
     data_warnings: list[str],
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """The ``summary.json`` payload: performance, attribution and reconciliation of one run."""
+    """The ``summary.json`` payload: performance, attribution and reconciliation of one run.
+
+    ``start``/``end`` are the window asked for (the first NAV sample is the bar closing at the
+    start, stamped an hour earlier when the start is a midnight: not what the user asked)."""
     perf = performance(nav["nav"], nav["flow"])
     totals = {c: float(nav[c].iloc[1:].sum()) for c in CATEGORIES}
     nav_change = float(nav["nav"].iloc[-1] - nav["nav"].iloc[0] - nav["flow"].iloc[1:].sum())
     return {
         "mode": mode,
         "share_class": share_class,
-        "start": nav.index[0].isoformat(),
-        "end": nav.index[-1].isoformat(),
+        "start": window[0].isoformat(),
+        "end": window[1].isoformat(),
         "initial_nav": float(nav["nav"].iloc[0]),
         "final_nav": float(nav["nav"].iloc[-1]),
         "net_flows": float(nav["flow"].iloc[1:].sum()),
@@ -92,22 +97,38 @@ def write_results(
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame.to_csv(out_dir / "actions.csv", index=False)
     _write_nautilus_reports(out_dir, engine, venues)
-    _write_tearsheet(out_dir, summary, nav)
+    write_tearsheet(out_dir / "tearsheet.html", summary, nav)
+
+
+def _columns(event: type) -> list[str]:
+    """A dataclass event's fields, ``ts_event`` first as ``ts``."""
+    names = [f.name for f in fields(event)]
+    return ["ts", *(n for n in names if n != "ts_event")]
+
+
+def _event_frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """One event log: a row per event under ``columns``, and the header alone without events
+    (so ``pd.read_csv`` reads every log, empty or not)."""
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
+def _rows(events: list) -> list[dict[str, Any]]:
+    return [{"ts": e.ts_event, **vars(e)} for e in events]
 
 
 def _write_event_logs(out_dir: Path, accounting: AccountingActor) -> None:
+    gas = [{**row, "usd": e.usd} for row, e in zip(_rows(accounting.gas), accounting.gas, strict=True)]
     logs = {
-        "transfers.csv": accounting.transfers,
-        "funding.csv": [vars(e) for e in accounting.funding],
-        "liquidations.csv": [vars(e) for e in accounting.liquidations],
-        "gas.csv": [{**vars(e), "usd": e.usd} for e in accounting.gas],
-        "capital_flows.csv": [vars(e) for e in accounting.flows],
+        "transfers.csv": (accounting.transfers, list(TRANSFER_COLUMNS)),
+        "funding.csv": (_rows(accounting.funding), _columns(FundingSettled)),
+        "liquidations.csv": (_rows(accounting.liquidations), _columns(LiquidationEvent)),
+        "gas.csv": (gas, [*_columns(GasCharged), "usd"]),
+        "capital_flows.csv": (_rows(accounting.flows), _columns(CapitalFlow)),
     }
-    for name, rows in logs.items():
-        frame = pd.DataFrame(rows)
-        if "ts_event" in frame:
-            frame.insert(0, "ts", pd.to_datetime(frame.pop("ts_event"), utc=True))
-        frame.to_csv(out_dir / name, index=False)
+    for name, (rows, columns) in logs.items():
+        _event_frame(rows, columns).to_csv(out_dir / name, index=False)
 
 
 def _write_nautilus_reports(out_dir: Path, engine, venues: list[str]) -> None:
@@ -117,35 +138,3 @@ def _write_nautilus_reports(out_dir: Path, engine, venues: list[str]) -> None:
     trader.generate_positions_report().to_csv(out_dir / "positions.csv")
     for venue in venues:
         trader.generate_account_report(Venue(venue)).to_csv(out_dir / f"account_{venue.lower()}.csv")
-
-
-def _write_tearsheet(out_dir: Path, summary: dict[str, Any], nav: pd.DataFrame) -> None:
-    hourly = hourly_returns(nav["nav"], nav["flow"])
-    daily = daily_returns(hourly)
-    stats_returns = {
-        "Total return": summary["total_return"],
-        "APY": summary["apy"],
-        "Annual volatility (365)": summary["annual_volatility"],
-        "Sharpe ratio (365)": summary["sharpe"],
-        "Sortino ratio (365)": summary["sortino"],
-        "Max drawdown (hourly NAV)": summary["max_drawdown"],
-    }
-    stats_pnls = {
-        summary["share_class"]: {f"PnL {k}": round(v, 2) for k, v in summary["attribution"].items() if v}
-    }
-    general = {
-        "Initial NAV": round(summary["initial_nav"], 2),
-        "Final NAV": round(summary["final_nav"], 2),
-        "Net investor flows": round(summary["net_flows"], 2),
-        "Reconciliation error": summary["reconciliation_error"],
-        "Proxied series": len(summary["proxies"]),
-        **tearsheet_lines(summary.get("benchmarks")),
-    }
-    create_tearsheet_from_stats(
-        stats_pnls=stats_pnls,
-        stats_returns=_clean(stats_returns),
-        stats_general=general,
-        returns=daily,
-        output_path=str(out_dir / "tearsheet.html"),
-        title=f"{summary['mode']} ({summary['share_class']}) {summary['start'][:10]} → {summary['end'][:10]}",
-    )

@@ -291,19 +291,23 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             if self._holds_capital():  # after an exit_full the strategy idles until a deposit
                 self.entered = True  # from now on rebalancing deploys whatever an interrupted entry left
                 self._pending_deposits = 0.0
-                self._start_plan("entry_full", [*self._gas_reserve_phases(), *self.deploy_phases()])
+                why = f"{self.nav_estimate():,.6g} {self.share} in the wallet, nothing deployed yet"
+                self._start_plan("entry_full", [*self._gas_reserve_phases(), *self.deploy_phases()], why=why)
             self._pending_withdrawal = 0.0  # nothing deployed: a withdrawal request has nothing to raise
         elif self._pending_withdrawal > 0:
             self._start_withdrawal()
         elif self._pending_deposits > 0:
+            why = f"investor deposit of {self._pending_deposits:,.6g} {self.share}"
             self._pending_deposits = 0.0
-            self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()])
-        elif self.wallet_balance("ETH") < self.cfg.gas_reserve_min_eth:
-            self._start_plan("gas_top_up", self.gas_top_up_phases())
+            self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()], why=why)
+        elif (eth := self.wallet_balance("ETH")) < self.cfg.gas_reserve_min_eth:
+            why = f"wallet ETH {eth:.6g} < gas_reserve_min_eth {self.cfg.gas_reserve_min_eth:g}"
+            self._start_plan("gas_top_up", self.gas_top_up_phases(), why=why)
         elif (decision := self.rebalance_plan()) is not None:
             self._start_plan(decision.action, decision.phases, why=decision.why)
         elif dust := self.dust_phases():
-            self._start_plan("sell_dust", dust)
+            why = f"stray tokens worth > dust_threshold_usd {self.cfg.dust_threshold_usd:g}"
+            self._start_plan("sell_dust", dust, why=why)
 
     def _start_plan(
         self, action: str, phases: list[Phase], on_done: Callable[[], None] | None = None, why: str = ""
@@ -331,7 +335,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         if full:
             phases.append(self._sell_all_eth)
         phases.append(lambda: self._payout(target))
-        self._start_plan(action, phases, self._after_exit if full else None)
+        why = "investor withdrawal of " + ("all" if amount == float("inf") else f"{amount:,.6g} {self.share}")
+        self._start_plan(action, phases, self._after_exit if full else None, why=why)
 
     def _after_exit(self) -> None:
         self.entered = self._holds_capital()

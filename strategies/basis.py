@@ -21,7 +21,7 @@ from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWallets
 from adapters.events import TransferKind
 from strategies.base import YieldStrategy, YieldStrategyConfig
-from strategies.plan import Phase
+from strategies.plan import Decision, Phase
 from strategies.sizing import basis_target_qty, common_step, hedge_drift, round_down, split_by_weights
 
 DEFAULT_ALLOCATION = {"BINANCE": 0.4, "BYBIT": 0.3, "OKX": 0.3}
@@ -110,31 +110,49 @@ class BasisStrategy(YieldStrategy):
             withdrawals = split_by_weights(shortfall, equities)
         return self._venue_phases(withdrawals)
 
-    def rebalance_phases(self) -> list[Phase] | None:
+    def rebalance_plan(self) -> Decision | None:
+        """Resize the venues whose margin left its band (all of them when the net delta is out of
+        tolerance); the reason names each trigger, for the action log."""
         wallets = {v: self.venue_wallets(v) for v in self.basis.venues}
-        venues = [v for v, w in wallets.items() if self._margin_out_of_band(w)]
-        if self._delta_out_of_tolerance(wallets):
+        reasons = {v: why for v, w in wallets.items() if (why := self._margin_out_of_band(w))}
+        if drift := self._delta_out_of_tolerance(wallets):
+            reasons = {"all venues": drift, **reasons}
             venues = list(self.basis.venues)
+        else:
+            venues = list(reasons)
         venues = [v for v in venues if _VenueResize(self, v, 0.0).changes_anything()]
         if not venues:
             return None
         self.log.info(f"rebalance: venues {venues}")
-        return self._venue_phases(dict.fromkeys(venues, 0.0))
+        why = "; ".join(f"{where}: {reason}" for where, reason in reasons.items())
+        return Decision("rebalance", self._venue_phases(dict.fromkeys(venues, 0.0)), why)
 
-    def _margin_out_of_band(self, wallets: VenueWallets) -> bool:
+    def _margin_out_of_band(self, wallets: VenueWallets) -> str:
+        """Why the venue's futures margin needs a resize, or "" when it is inside its band."""
         if not wallets.perps:
             # a liquidated short left the spot leg unhedged, or an interrupted entry left idle cash
-            return wallets.equity > self.cfg.dust_threshold_usd
+            if wallets.equity > self.cfg.dust_threshold_usd:
+                return f"no perp short against {wallets.equity:,.2f} USDT of equity"
+            return ""
         ratio = wallets.margin_balance / wallets.perp_notional
-        return not self.basis.margin_floor <= ratio <= self.basis.margin_ceiling
+        if ratio < self.basis.margin_floor:
+            return f"margin {ratio:.2%} of perp notional < margin_floor {self.basis.margin_floor:.2%}"
+        if ratio > self.basis.margin_ceiling:
+            return f"margin {ratio:.2%} of perp notional > margin_ceiling {self.basis.margin_ceiling:.2%}"
+        return ""
 
-    def _delta_out_of_tolerance(self, wallets: dict[str, VenueWallets]) -> bool:
+    def _delta_out_of_tolerance(self, wallets: dict[str, VenueWallets]) -> str:
+        """Why the legs need re-matching on every venue, or "" when the net delta is in tolerance."""
         net = sum(s.qty for w in wallets.values() for s in w.spots) + sum(
             p.signed_qty for w in wallets.values() for p in w.perps
         )
         gross = sum(w.spot_value + w.perp_notional for w in wallets.values())
         price = self.price(next(iter(self.spot_ids.values())))
-        return hedge_drift(net, price, gross) > self.basis.delta_tolerance
+        drift = hedge_drift(net, price, gross)
+        tolerance = self.basis.delta_tolerance
+        if drift > tolerance:
+            return f"|net delta| {drift:.2%} of gross exposure > delta_tolerance {tolerance:.2%}"
+        return ""
 
     # -- the per-venue resize ----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.defi.config import StakingSpec
 from adapters.defi.rewards import REWARD_TOKENS
 from strategies.base import YieldStrategy, YieldStrategyConfig
-from strategies.plan import Phase
+from strategies.plan import Decision, Phase
 
 REWARDS_MODES = ("base_only", "base_and_rewards")
 
@@ -58,6 +58,15 @@ class DefiStrategy(YieldStrategy):
             return None
         value = free * self.valuation.numeraire_price(self.share, self.cache)
         return self.deploy_phases() if value > self.defi.min_deploy_usd else None
+
+    def rebalance_plan(self) -> Decision | None:
+        """The on-chain books' rebalance deploys idle capital (``idle_phases``): say how much."""
+        free = self.free_capital()
+        phases = self.rebalance_phases()
+        if phases is None:
+            return None
+        why = f"idle capital to deploy ({free:,.6g} {self.share} free in the wallet)"
+        return Decision("rebalance", phases, why)
 
     def free_eth(self) -> float:
         """ETH in the wallet beyond the gas reserve: what a staking book can put to work (for an

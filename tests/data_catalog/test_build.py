@@ -17,9 +17,9 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1314,6 +1314,49 @@ def test_failure_while_writing_removes_partial_build(
     assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_while_building_removes_partial_build(
+    clean_copy: Built, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """``python -m data_catalog build --force`` stopped by Ctrl-C or SIGTERM half-way through
+    writing leaves the old catalog in place and no ``.building`` dir."""
+    from data_catalog.__main__ import main
+
+    before = (clean_copy.catalog_dir / "manifest.json").read_text()
+    real_write = builder._write
+    calls: list[str] = []
+
+    def write_then_signal(catalog: ParquetDataCatalog, key: str, *args: object) -> None:
+        calls.append(key)
+        if len(calls) == 5:
+            assert (clean_copy.catalog_dir.parent / "catalog.building").is_dir()  # really half-way
+            os.kill(os.getpid(), signum)
+        real_write(catalog, key, *args)
+
+    monkeypatch.setattr(builder, "_write", write_then_signal)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises((KeyboardInterrupt, SystemExit)) as stopped:
+            main(
+                [
+                    "build",
+                    "--data-dir",
+                    str(clean_copy.data_dir),
+                    "--catalog",
+                    str(clean_copy.catalog_dir),
+                    "--force",
+                ]
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    if signum == signal.SIGTERM:
+        assert stopped.type is SystemExit and stopped.value.code == 128 + signal.SIGTERM
+    assert len(calls) == 5
+    assert (clean_copy.catalog_dir / "manifest.json").read_text() == before
+    assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
+
+
 @pytest.mark.parametrize("volume", ["nan", "", "-3", "abc"])
 def test_bad_volume_is_a_reported_defect_not_a_crash(tmp_path: Path, volume: str) -> None:
     """A bad volume is set to zero and reported (the prices of the row stay usable)."""
@@ -1334,33 +1377,39 @@ def test_bad_volume_is_a_reported_defect_not_a_crash(tmp_path: Path, volume: str
 
 
 def test_unchanged_inputs_skip_the_build(clean_copy: Built) -> None:
-    """Same raw files and configs: nothing is rebuilt and the call is quick."""
-    before = (clean_copy.catalog_dir / "manifest.json").read_text()
+    """Same raw files and configs: nothing is rebuilt, every catalog file stays as it was."""
+    before = _files_state(clean_copy.catalog_dir)
     (clean_copy.data_dir / "aave").mkdir(exist_ok=True)
     (clean_copy.data_dir / "aave" / "unrelated.csv").write_text("a,b\n1,2\n")  # not a catalog input
     messages: list[str] = []
 
-    started = time.perf_counter()
     result = build_catalog(clean_copy.data_dir, clean_copy.catalog_dir, progress=messages.append)
-    elapsed = time.perf_counter() - started
 
     assert not result.rebuilt
-    assert elapsed < 1.0
-    assert (clean_copy.catalog_dir / "manifest.json").read_text() == before
+    assert _files_state(clean_copy.catalog_dir) == before
     assert messages == [f"catalog {clean_copy.catalog_dir} is up to date (same raw files and configs)"]
+
+
+def _files_state(root: Path) -> dict[str, tuple[int, bytes]]:
+    """(mtime in ns, content) of every file under ``root``: a rewrite changes at least the mtime."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in root.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_changed_raw_file_triggers_rebuild(clean_copy: Built) -> None:
     """Editing one price in one file rebuilds, and the new price is in the catalog."""
     path = clean_copy.data_dir / BINANCE_BTC_SPOT.relpath
     frame = pd.read_csv(path)
-    frame.loc[7, "close"] = 61_234.56
+    frame.loc[7, "close"] = 60_073.25  # 3.25 above the synthetic close, inside the bar's high/low
     frame.to_csv(path, index=False)
 
     result = build_catalog(clean_copy.data_dir, clean_copy.catalog_dir)
 
     assert result.rebuilt
-    assert closes(clean_copy.catalog_dir, "BTCUSDT.BINANCE")[close_hour(7)] == Decimal("61234.56")
+    assert closes(clean_copy.catalog_dir, "BTCUSDT.BINANCE")[close_hour(7)] == Decimal("60073.25")
     assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
 
 
@@ -1528,15 +1577,14 @@ def _real_data_dir() -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
-    """(data dir, catalog dir, build seconds) of the whole real data set built into tmp."""
+def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(data dir, catalog dir) of the whole real data set built into tmp."""
     data_dir = _real_data_dir()
     if data_dir is None:
         pytest.skip("real history not found: set BASIS_DATA_DIR or put it at ../shared/data")
     catalog_dir = tmp_path_factory.mktemp("real") / "catalog"
-    started = time.perf_counter()
     build_catalog(data_dir, catalog_dir)
-    return data_dir, catalog_dir, time.perf_counter() - started
+    return data_dir, catalog_dir
 
 
 def _one(data_dir: Path, pattern: str) -> pd.DataFrame:
@@ -1561,11 +1609,10 @@ def _runs(hours_ns: np.ndarray) -> list[tuple[int, int]]:
 
 
 @pytest.mark.integration
-def test_real_data_build_finds_known_defects(real: tuple[Path, Path, float]) -> None:
-    """The defects MANIFEST.md documents are found and handled, and the build is quick."""
-    data_dir, catalog_dir, seconds = real
+def test_real_data_build_finds_known_defects(real: tuple[Path, Path]) -> None:
+    """The defects MANIFEST.md documents are found and handled."""
+    data_dir, catalog_dir = real
     series = manifest(catalog_dir)["series"]
-    assert seconds < 60
 
     # Binance BTC spot: 15 holes of 23 h, 345 hours, all filled from Bybit spot
     binance = _stamps(_one(data_dir, "cex/spot/binance_BTCUSDT_*1h_*.csv"))
@@ -1640,9 +1687,9 @@ def _percent(text: str) -> float:
 
 
 @pytest.mark.integration
-def test_real_data_build_has_wallet_series_rewards_and_params(real: tuple[Path, Path, float]) -> None:
+def test_real_data_build_has_wallet_series_rewards_and_params(real: tuple[Path, Path]) -> None:
     """All 30 series, the reward payouts and the Aave parameters are built from the real data set."""
-    data_dir, catalog_dir, _ = real
+    data_dir, catalog_dir = real
     series = manifest(catalog_dir)["series"]
     catalog = ParquetDataCatalog(str(catalog_dir))
 

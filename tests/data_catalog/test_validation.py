@@ -17,12 +17,12 @@ from adapters.hours import HOUR_NS
 from data_catalog.validation import (
     Defect,
     drop_bad_values,
+    drop_inconsistent_ohlc,
     drop_off_grid,
     hour_ranges,
     make_defect,
     missing_on_grid,
     parse_timestamps,
-    repair_ohlc,
     resolve_conflicts,
     sort_rows,
     split_duplicates,
@@ -174,38 +174,36 @@ def test_drop_bad_values_clean_frame_has_no_defect() -> None:
     assert out["gas_price_gwei"].tolist() == [12.5, 3.0]
 
 
-# --- repair_ohlc ------------------------------------------------------------------------------
+# --- drop_inconsistent_ohlc -------------------------------------------------------------------
 
 
-def test_repair_ohlc_widens_high_and_low() -> None:
-    """high/low are widened just enough to contain open and close; good rows stay untouched."""
+def test_rows_with_open_or_close_outside_their_high_low_are_dropped() -> None:
+    """Such a row is wrong as a whole (high/low are not widened); good rows stay untouched."""
     frame = pd.DataFrame(
         {
-            "ts": hours(0, 1, 2, 3),
-            "open": [10.0, 10.0, 10.0, 13.0],
-            "high": [12.0, 9.5, 12.0, 12.0],
-            "low": [9.0, 9.0, 10.5, 11.0],
-            "close": [11.0, 11.0, 11.0, 10.5],
+            "ts": hours(0, 1, 2, 3, 4),
+            "open": [10.0, 10.0, 10.0, 13.0, 10.0],
+            "high": [12.0, 9.5, 12.0, 12.0, 9.0],
+            "low": [9.0, 9.0, 10.5, 11.0, 11.0],
+            "close": [11.0, 11.0, 11.0, 11.5, 10.0],
         }
     )
-    out, defects = repair_ohlc(frame, SERIES)
+    out, defects = drop_inconsistent_ohlc(frame, SERIES)
 
-    assert out["high"].tolist() == [12.0, 11.0, 12.0, 13.0]
-    assert out["low"].tolist() == [9.0, 9.0, 10.0, 10.5]
-    assert out["open"].tolist() == [10.0, 10.0, 10.0, 13.0]
-    assert out["close"].tolist() == [11.0, 11.0, 11.0, 10.5]
+    assert out["ts"].tolist() == hours(0)
+    assert out[["open", "high", "low", "close"]].values.tolist() == [[10.0, 12.0, 9.0, 11.0]]
     d = only(defects)
-    assert (d.kind, d.count, d.timestamps) == ("ohlc_inconsistent", 3, tuple(hours(1, 2, 3)))
+    assert (d.kind, d.count, d.timestamps) == ("ohlc_inconsistent", 4, tuple(hours(1, 2, 3, 4)))
+    assert d.decision.startswith("dropped the rows")
 
 
-def test_repair_ohlc_consistent_frame_has_no_defect() -> None:
+def test_consistent_ohlc_rows_have_no_defect() -> None:
     """A consistent frame (open/close on the high/low edges included) is not reported."""
     frame = pd.DataFrame({"ts": hours(0), "open": [9.0], "high": [11.0], "low": [9.0], "close": [11.0]})
-    out, defects = repair_ohlc(frame, SERIES)
+    out, defects = drop_inconsistent_ohlc(frame, SERIES)
 
     assert defects == []
-    assert out["high"].tolist() == [11.0]
-    assert out["low"].tolist() == [9.0]
+    assert out.equals(frame)
 
 
 # --- drop_off_grid ----------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_both_modes_are_registered_for_mode_all():
 def test_results_reconcile_and_report_trades_exposure_and_the_model(ml_run):
     assert_reconciled(ml_run, 1e-5)
     summary = json.loads((ml_run.out_dir / "summary.json").read_text())
-    assert summary["start"].startswith("2023-12-31T23") and summary["end"].startswith("2025-09-2")
+    assert summary["start"] == "2024-01-01T00:00:00+00:00" and summary["end"].startswith("2025-09-2")  # the YAML window
     trades, calls = summary["trades"], summary["calls"]
     assert trades["entries"] == trades["long"] + trades["short"] > 10
     assert calls["confident"] == 891 and calls["threshold"] == 0.8  # the model's own count
