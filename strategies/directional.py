@@ -13,7 +13,7 @@ volatility of the return over its horizon. The strategy
   trade first (the conservative reading DOMAIN.md prescribes: SL is checked before TP).
 
 ``ml_btc_directional_usdt_margin`` trades the linear ``BTCUSDT-PERP`` with USDT sent from the
-wallet (NAV in USDT); ``ml_btc_directional_btc_margin`` the inverse coin-margined ``BTCUSD_PERP``
+wallet (NAV in USDT); ``ml_btc_directional_btc_margin`` the inverse coin-margined ``BTCUSD-PERP``
 (100 USD contracts, margin and P&L in BTC) with BTC pre-funded on the venue (NAV in BTC).
 Funding is settled on both by the venue simulation.
 """
@@ -38,7 +38,7 @@ from strategies.plan import Decision, Phase
 from strategies.sizing import round_down
 
 LINEAR_PERP = "BTCUSDT-PERP.BINANCE"
-INVERSE_PERP = "BTCUSD_PERP.BINANCE"
+INVERSE_PERP = "BTCUSD-PERP.BINANCE"
 VENUE = "BINANCE"
 SIDES = {1: "long", -1: "short", 0: "flat"}
 

@@ -20,7 +20,7 @@ _SYMBOL_FORMATS = {
     "BINANCE": {
         "spot": ("{b}{q}", "{b}{q}"),
         "perp": ("{b}{q}-PERP", "{b}{q}"),
-        "inverse": ("{b}{q}_PERP", "{b}{q}_PERP"),  # COIN-M, as the Binance adapter names it
+        "inverse": ("{b}{q}-PERP", "{b}{q}_PERP"),  # COIN-M: the adapter parses BTCUSD_PERP as BTCUSD-PERP
     },
     "BYBIT": {"spot": ("{b}{q}-SPOT", "{b}{q}"), "perp": ("{b}{q}-LINEAR", "{b}{q}")},
     "OKX": {"spot": ("{b}-{q}", "{b}-{q}"), "perp": ("{b}-{q}-SWAP", "{b}-{q}-SWAP")},

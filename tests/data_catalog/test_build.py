@@ -708,7 +708,7 @@ EXPECTED_INSTRUMENTS = {
     "ETH-USDT.OKX",
     "BTC-USDT-SWAP.OKX",
     "ETH-USDT-SWAP.OKX",
-    "BTCUSD_PERP.BINANCE",
+    "BTCUSD-PERP.BINANCE",
     "ETHUSDT-UNIV3.ETHEREUM",
     "EIGENETH-UNIV3.ETHEREUM",
     "ETHFIETH-UNIV3.ETHEREUM",
@@ -725,7 +725,7 @@ EXPECTED_INSTRUMENTS = {
     "AWEETH-AAVE.ETHEREUM",
     "AWSTETH-AAVE.ETHEREUM",
 }
-"""13 CEX instruments (12 USDT ones and Binance's coin-margined BTCUSD_PERP), and the wallet venue's 15: 5 pools, mint + withdrawal queue of 2 LSTs, and the
+"""13 CEX instruments (12 USDT ones and Binance's coin-margined BTCUSD-PERP), and the wallet venue's 15: 5 pools, mint + withdrawal queue of 2 LSTs, and the
 aToken (plus debt token where borrowable) of 4 Aave reserves."""
 
 EXPECTED_SERIES = {
@@ -834,8 +834,8 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
         "BTC-USDT-SWAP.OKX",
         "ETH-USDT-SWAP.OKX",
         "ETH-USDT-SWAP.OKX/funding",
-        "BTCUSD_PERP.BINANCE",  # coin-margined: no history anywhere, all from the linear perp
-        "BTCUSD_PERP.BINANCE/funding",
+        "BTCUSD-PERP.BINANCE",  # coin-margined: no history anywhere, all from the linear perp
+        "BTCUSD-PERP.BINANCE/funding",
     }
 
     interpolated = {"WEETH-ETHERFI.ETHEREUM", "WSTETH-LIDO.ETHEREUM"}  # the oracle files' caveat
@@ -854,7 +854,7 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
         assert (caveat["count"], caveat["timestamps"]) == (0, [])
     assert (
         clean.result.proxied_hours == 96 * 5
-    )  # ETH spot Binance + OKX spot BTC/ETH + OKX BTC perp + BTCUSD_PERP
+    )  # ETH spot Binance + OKX spot BTC/ETH + OKX BTC perp + BTCUSD-PERP
 
 
 # --- defects ----------------------------------------------------------------------------------
@@ -1047,8 +1047,8 @@ EXPECTED_DEFECTS: dict[str, list[tuple[str, int, str]]] = {
     ],
     "ETH-USDT-SWAP.OKX": [("no_data", 0, "no own data and no proxy data")],
     "ETH-USDT-SWAP.OKX/funding": [("no_data", 0, "no own data and no proxy data")],
-    "BTCUSD_PERP.BINANCE": [("no_data", 0, "no own history: every row comes from proxies")],
-    "BTCUSD_PERP.BINANCE/funding": [("no_data", 0, "no own history: every row comes from proxies")],
+    "BTCUSD-PERP.BINANCE": [("no_data", 0, "no own history: every row comes from proxies")],
+    "BTCUSD-PERP.BINANCE/funding": [("no_data", 0, "no own history: every row comes from proxies")],
     "ETHUSDT-UNIV3.ETHEREUM": [("hole", 2, "2 filled from proxies ['ETHUSDT-SPOT.BYBIT']")],
     "EIGENETH-UNIV3.ETHEREUM": [],
     "ETHFIETH-UNIV3.ETHEREUM": [],

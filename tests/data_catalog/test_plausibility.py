@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from data_catalog.types import AaveReserveSnapshot, GasPrice
 from nautilus_trader.model.data import FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from data_catalog.checks import CheckConfig, load_checks
 from data_catalog.manifest import CatalogManifest
 from tests.data_catalog.real_copy import H, build, closes, copy_real, defects, ns, report

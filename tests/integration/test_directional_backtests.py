@@ -26,7 +26,7 @@ from tests.integration.test_defi_backtests import assert_reconciled, nav_of
 pytestmark = pytest.mark.integration
 
 USDT_MODE, BTC_MODE = "ml_btc_directional_usdt_margin", "ml_btc_directional_btc_margin"
-PERPS = {USDT_MODE: "BTCUSDT-PERP.BINANCE", BTC_MODE: "BTCUSD_PERP.BINANCE"}
+PERPS = {USDT_MODE: "BTCUSDT-PERP.BINANCE", BTC_MODE: "BTCUSD-PERP.BINANCE"}
 
 
 @pytest.fixture(scope="module", params=[USDT_MODE, BTC_MODE])
@@ -122,7 +122,7 @@ def test_the_venue_keeps_its_book_in_the_share_class_currency(ml_run):
     if share == "BTC" and last["perp_notional_binance"] == 0:  # flat at the end: NAV = the BTC balance
         assert last["nav"] == pytest.approx(float(account["total"].iloc[-1]), abs=1e-8)
     if share == "BTC":  # the venue has no COIN-M history of its own: the proxy is reported
-        assert any("BTCUSD_PERP.BINANCE" in w for w in summary["data_warnings"])
+        assert any("BTCUSD-PERP.BINANCE" in w for w in summary["data_warnings"])
 
 
 def test_the_coin_margined_mode_refuses_capital_flows(built_signals, tmp_path):

@@ -15,7 +15,7 @@ from adapters.signals import SignalPrediction
 from strategies.directional import bracket_levels, target_side
 from tests.sim_harness import bar, do, flat_bars, run_sim, ts
 
-INVERSE = "BTCUSD_PERP.BINANCE"
+INVERSE = "BTCUSD-PERP.BINANCE"
 TAKER = 0.0005  # configs/venues/binance.yaml, COIN-M
 
 
