@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, TradingNodeConfig
@@ -13,10 +15,21 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
 
 from backtesting.config import RunConfig
-from backtesting.engine import Backtest, accounting_config, add_venues, plan_run, read_data, report_keys
+from backtesting.engine import (
+    Backtest,
+    RunPlan,
+    accounting_config,
+    add_venues,
+    plan_run,
+    read_data,
+    report_keys,
+)
 from backtesting.runner import Progress, RunResult, finish_run
 from live.paper import PaperHost, Replay, ReplayDataClient
 from portfolio.accounting import AccountingActor
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Stop the replay (nothing is written); outside a run the caller's handlers apply."""
 
 
 class PaperRunInterrupted(RuntimeError):
@@ -52,7 +65,31 @@ def run_paper(
     node consumes it) and write the results folder."""
     started = time.perf_counter()
     plan = plan_run(run, catalog_dir)
-    node = _node(log_level)
+    with _signal_handlers_kept():  # the node installs its own on its loop
+        node = _node(log_level)
+        return _run_in_node(node, plan, out_dir, catalog_dir, progress, speed, started)
+
+
+@contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _run_in_node(
+    node: TradingNode,
+    plan: RunPlan,
+    out_dir: Path,
+    catalog_dir: Path,
+    progress: Progress,
+    speed: float,
+    started: float,
+) -> RunResult:
+    run = plan.run
     host = PaperHost(node)
     venues = add_venues(host, plan)
     data = read_data(plan)
@@ -70,12 +107,9 @@ def run_paper(
     )
     stop = asyncio.Event()
 
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        for sig in signals:
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)
         try:
             await node.kernel.start_async()
@@ -84,11 +118,15 @@ def run_paper(
             await replay.run(data.stream(), run.end.value + 1, stop)
         finally:
             await node.kernel.stop_async()
-            for sig in signals:
+            for sig in STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
-                signal.signal(sig, previous[sig])
 
-    node.kernel.loop.run_until_complete(main())
+    loop = node.kernel.loop
+    loop.run_until_complete(main())
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]  # e.g. executor workers
+    for task in leftovers:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
     if stop.is_set():
         node.dispose()
         raise PaperRunInterrupted(f"{run.mode}: paper run interrupted; no results written to {out_dir}")

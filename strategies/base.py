@@ -228,6 +228,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
 
     def on_stop(self) -> None:
+        self.clock.cancel_timers()  # the hour gate's waits for missing legs
         if self.plans.current is not None:
             self.log.warning(f"stopped while plan {self.plans.current.name!r} was in progress")
         for instrument_id in self._priced:
