@@ -226,6 +226,10 @@ class SimulatedBackend:
         return "atomic_leverage" if any(s.aave == "borrow" for s in steps) else "atomic_deleverage"
 
     def _check_solvent(self, balances: dict[str, float], gas_operation: str | None) -> None:
+        over_repaid = {code: balances[code] for code in self._debt_tokens if balances.get(code, 0.0) > DUST}
+        if over_repaid:  # Aave would repay at most the debt; an order for more is a strategy error
+            detail = ", ".join(f"{code} by {amount:.8f}" for code, amount in sorted(over_repaid.items()))
+            raise ExecutionRejected(f"AAVE_REPAY: the repayment exceeds the debt: {detail}", gas_operation)
         short = {
             code: amount
             for code, amount in balances.items()
