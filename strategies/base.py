@@ -77,9 +77,11 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     dust_threshold_usd: float = 25.0
     """sell_dust sells a stray token only when it is worth more than this (USD)."""
     missing_leg_wait_secs: float = 120.0
-    """How long after an hour's first leg bar the others may take before the hour is resolved (s)."""
+    """With ``missing_leg_action: act``, how long after an hour's first leg bar the others may take
+    before the strategy acts without them (s)."""
     missing_leg_action: str = "skip"
-    """An hour whose legs did not all arrive: ``skip`` it, or ``act`` on the last prices."""
+    """An hour whose legs did not all arrive: ``skip`` it (when the next hour's data arrives), or
+    ``act`` on the last prices after ``missing_leg_wait_secs``."""
     order_timeout_hours: float = 2.0
     """A plan gives up when its orders have not closed after this long (hours of data time)."""
     transfer_timeout_hours: float = 48.0

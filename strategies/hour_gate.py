@@ -2,8 +2,9 @@
 
 Venues stamp the same hourly bar differently (Binance at …:59:59.999, Bybit and OKX at the round
 hour), so bars are grouped by the hour they close in, never compared with each other or with the
-clock. An hour whose legs do not all arrive is resolved when the next hour's data arrives or a
-wait runs out: skipped, or acted on with the last prices, and logged either way.
+clock. An hour whose legs do not all arrive is skipped when the next hour's data arrives, or, when
+the strategy is to act on what is there, acted on with the last prices once a wait runs out (or
+the next hour's data arrives first); logged either way.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class HourGate:
             if self._bucket > self.hour:
                 self._resolve(self._bucket, "the next hour's data arrived")
             self._bucket, self._arrived = hour, set()
-            if len(self.legs) > 1:
+            if self._act_on_missing and len(self.legs) > 1:  # skipping needs no timer: nothing is done
                 self._clock.set_time_alert(
                     f"legs-{hour}",
                     self._clock.utc_now() + self._wait,
