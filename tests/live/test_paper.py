@@ -3,6 +3,11 @@ a live ``TradingNode`` fed by a replay of the catalog must trade exactly as the 
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -11,6 +16,7 @@ from backtesting.runner import run_backtest
 from live.runner import run_paper
 
 pytestmark = pytest.mark.integration
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _fills(out) -> pd.DataFrame:
@@ -44,3 +50,23 @@ def test_a_paper_run_trades_exactly_as_the_backtest(mode, start, end, built_sign
     assert paper.summary["reconciliation_error"] == pytest.approx(
         backtest.summary["reconciliation_error"], abs=1e-9
     )
+
+
+def test_ctrl_c_stops_a_paper_run_and_writes_nothing(catalog_dir, tmp_path):
+    """SIGINT while the replay runs (paced at 1 data hour per second): exit 130, no results folder,
+    no staging folder left beside it."""
+    out = tmp_path / "paper"
+    command = [
+        sys.executable, str(PROJECT / "run_live.py"), "--mode", "btc_basis", "--env", "paper",
+        "--start", "2024-06-01", "--end", "2024-06-15", "--speed", "3600",
+        "--catalog", str(catalog_dir), "--use-existing-catalog", "--out", str(out),
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until the replay is running
+        if "replaying" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert list(tmp_path.iterdir()) == []
