@@ -17,9 +17,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 SIMULATION_MODULES = (
     "adapters.cex.venue",
+    "adapters.cex.funding",
+    "adapters.cex.liquidation",
+    "adapters.cex.pre_trade",
     "adapters.defi.wallet",
     "adapters.defi.upkeep",
     "adapters.execution",
+    "live.paper",
 )
 FORBIDDEN = {
     "strategies": (
