@@ -30,7 +30,6 @@ when nothing is missed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -68,29 +67,31 @@ from adapters.events import (
 )
 from adapters.hour_marks import HourClosed
 from adapters.hours import DAY_NS, HOUR_NS
+from portfolio.attribution import (
+    Book,
+    InstrumentMeta,
+    Interval,
+    Snapshot,
+    delta_columns,
+    price_attribution,
+)
 from portfolio.wallet_book import ESTIMATED_REWARDS, WalletBook
 
 VENUE_FIGURES = ("equity", "spot_cash", "margin_balance", "perp_notional", "margin_ratio")
 """Per-venue risk figures written to nav.csv as ``<figure>_<venue>``."""
-CATEGORIES = (
-    "funding",
-    "price_pnl",
-    "basis_pnl",
-    "supply_interest",
-    "borrow_interest",
-    "staking_yield",
-    "restaking_rewards",
-    "trading_fees",
-    "gas",
-    "transfer_fees",
-    "flash_loan_fees",
-    "slippage",
-    "liquidation_losses",
-)
 
 
 TRANSFER_COLUMNS = (
-    "ts", "request_id", "kind", "venue", "asset", "amount", "status", "fee", "fee_usdt", "reason"
+    "ts",
+    "request_id",
+    "kind",
+    "venue",
+    "asset",
+    "amount",
+    "status",
+    "fee",
+    "fee_usdt",
+    "reason",
 )
 """Columns of the transfer log (``transfers.csv``), also when it is empty."""
 
@@ -107,48 +108,6 @@ class AccountingConfig(ActorConfig, frozen=True):
     aave_params: dict[str, Any] | None = None
     """Aave reserve and e-mode parameters of a run holding Aave positions: adds the health factor
     and LTV to every row."""
-
-
-_Book = dict[InstrumentId, float]
-"""A number (quantity or price) per instrument."""
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """The book at the previous sample: what this hour's price moves apply to."""
-
-    nav: float
-    """In the share class."""
-    nav_usdt: float
-    """The same holdings in USDT (tokens without a price at zero)."""
-    qty: dict[InstrumentId, float]
-    prices: dict[InstrumentId, float]
-    eth_in_flight: float = 0.0
-    """ETH withdrawn from a CEX and not yet in the wallet (valued at the wallet's ETH price)."""
-
-
-@dataclass(frozen=True)
-class _InstrumentMeta:
-    is_perp: bool
-    venue: str
-    base: str
-
-
-@dataclass
-class _Interval:
-    """Cash-flow categories accumulated between two samples."""
-
-    amounts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0.0))
-    """USDT."""
-    flow: float = 0.0
-    """Share class."""
-    coin_amounts: list[tuple[str, str, float]] = field(default_factory=list)
-    """(venue, category, amount) booked in a coin-margined venue's coin."""
-    eth_sent: list[tuple[str, float, float]] = field(default_factory=list)
-    """Spot ETH withdrawn from a CEX as (venue, amount in flight, venue fee)."""
-    trades: list[tuple[InstrumentId, float, float]] = field(default_factory=list)
-    """CEX fills as (instrument, signed base qty, mark at the fill): a position changed at a mark
-    other than the sample's price (a bar inside the hour) earns the move from there to the sample."""
 
 
 class AccountingActor(Actor):
@@ -168,7 +127,7 @@ class AccountingActor(Actor):
         self._aave = AaveMarket(self._wallet_config.aave, params) if params is not None else None
         self.transfer_book = TransferBook()
         self._readers: dict[str, VenueWalletReader] = {}
-        self._metas: dict[InstrumentId, _InstrumentMeta] = {}
+        self._metas: dict[InstrumentId, InstrumentMeta] = {}
         self._venue_columns = {
             venue: [f"{name}_{venue.lower()}" for name in VENUE_FIGURES] for venue in config.cex_venues
         }
@@ -185,8 +144,8 @@ class AccountingActor(Actor):
         """Share-class currency held as a coin-margined venue's equity (values the opening book)."""
         self._settlement_prices: dict[str, float] = {}
         """USDT per unit of each venue's settlement currency at the sample."""
-        self._interval = _Interval()
-        self._prev: _Snapshot | None = None
+        self._interval = Interval()
+        self._prev: Snapshot | None = None
         self._next_sample = config.start_ns
         """The next hour to sample (each sample closes the hour ending at its stamp)."""
         self.progress: Callable[[str], None] | None = None
@@ -205,7 +164,7 @@ class AccountingActor(Actor):
         self._readers = {v: shared_wallet_reader(self.msgbus, v) for v in self.acfg.cex_venues}
         self._eth_spot = {v: cex_instrument_id(v, "ETH", "spot") for v in self.acfg.cex_venues}
         self._metas = {
-            i.id: _InstrumentMeta(isinstance(i, CryptoPerpetual), i.id.venue.value, i.base_currency.code)
+            i.id: InstrumentMeta(isinstance(i, CryptoPerpetual), i.id.venue.value, i.base_currency.code)
             for i in self.cache.instruments()
             if i.base_currency is not None and i.id.venue.value in self.acfg.cex_venues
         }  # the wallet's tokens are valued by the WalletBook, its ETH delta included
@@ -312,7 +271,7 @@ class AccountingActor(Actor):
 
     # -- sampling ----------------------------------------------------------------------------
 
-    def _holdings(self) -> tuple[_Book, _Book, dict[str, dict[str, float]]]:
+    def _holdings(self) -> tuple[Book, Book, dict[str, dict[str, float]]]:
         """Quantities (base units) and prices per instrument, and per-venue risk figures."""
         qty: dict[InstrumentId, float] = {}
         prices: dict[InstrumentId, float] = {}
@@ -343,27 +302,6 @@ class AccountingActor(Actor):
                 prices[instrument_id] = price
         return qty, prices, venues
 
-    def _price_attribution(
-        self,
-        qty: dict[InstrumentId, float],
-        prev_prices: dict[InstrumentId, float],
-        prices: dict[InstrumentId, float],
-    ) -> tuple[float, float]:
-        """(delta, basis) P&L of the previous holdings: perps are measured against their venue's spot."""
-        moves = {i: prices[i] - prev_prices[i] for i in qty if i in prices and i in prev_prices}
-        spot_move = {}
-        for instrument_id, move in moves.items():
-            meta = self._metas[instrument_id]
-            if not meta.is_perp:
-                spot_move[(meta.venue, meta.base)] = move
-        delta = basis = 0.0
-        for instrument_id, move in moves.items():
-            meta = self._metas[instrument_id]
-            reference = spot_move.get((meta.venue, meta.base), move)
-            delta += qty[instrument_id] * reference
-            basis += qty[instrument_id] * (move - reference)
-        return delta, basis
-
     def sample(self, ts: int) -> None:
         """Record NAV, risk and the attributed change for the hour ending at ``ts``."""
         qty, prices, venues = self._holdings()
@@ -380,7 +318,7 @@ class AccountingActor(Actor):
         else:
             per_usdt = 1.0 / share_price
             nav = nav_usdt * per_usdt
-        interval, self._interval = self._interval, _Interval()
+        interval, self._interval = self._interval, Interval()
         amounts = interval.amounts
         estimated = wallet.amounts.pop(ESTIMATED_REWARDS, 0.0) * per_usdt
         for category, amount in wallet.amounts.items():
@@ -401,7 +339,7 @@ class AccountingActor(Actor):
                 eth_price - self._prev.prices.get(self.eth_id, eth_price)
             )
         if self._prev is not None:
-            delta, basis = self._price_attribution(self._prev.qty, self._prev.prices, prices)
+            delta, basis = price_attribution(self._prev.qty, self._prev.prices, prices, self._metas)
             cex_price_pnl += delta
             amounts["basis_pnl"] += basis
         amounts["price_pnl"] += cex_price_pnl
@@ -430,7 +368,9 @@ class AccountingActor(Actor):
             "wallet_eth": balances.get("ETH", 0.0),
             "in_flight_usdt": in_flight,
             "in_flight_eth": eth_in_flight,
-            **self._delta_columns(qty, prices, wallet.eth_linked + eth_in_flight, eth_price),
+            **delta_columns(
+                qty, prices, wallet.eth_linked + eth_in_flight, eth_price, self._metas, self._assets
+            ),
         }
         for venue, figures in venues.items():
             row.update(zip(self._venue_columns[venue], figures.values(), strict=True))
@@ -438,13 +378,13 @@ class AccountingActor(Actor):
             row.update(risk_figures(self._aave, balances, oracle_prices(self._wallet_config, self.cache)))
         self.rows.append(row)
         self._report_progress(ts, nav)
-        self._prev = _Snapshot(nav, nav_usdt, qty, prices, eth_in_flight)
+        self._prev = Snapshot(nav, nav_usdt, qty, prices, eth_in_flight)
 
     def _collateral_id(self, venue: str, coin: str) -> InstrumentId:
         """A key for a coin-margined venue's coin balance in the price attribution."""
         instrument_id = InstrumentId.from_str(f"{coin}-COLLATERAL.{venue}")
         if instrument_id not in self._metas:
-            self._metas[instrument_id] = _InstrumentMeta(False, venue, coin)
+            self._metas[instrument_id] = InstrumentMeta(False, venue, coin)
         return instrument_id
 
     def _price_now(
@@ -469,36 +409,6 @@ class AccountingActor(Actor):
         now = pd.Timestamp(ts, tz="UTC")
         if now.day == 1:
             self.progress(f"  {now:%Y-%m-%d}  NAV {nav:,.2f} {self.acfg.share_class}")
-
-    def _delta_columns(
-        self,
-        qty: dict[InstrumentId, float],
-        prices: dict[InstrumentId, float],
-        wallet_eth: float,
-        eth_price: float,
-    ) -> dict[str, float]:
-        """Net quantity per asset across venues (wallet ETH includes staked, supplied and owed ETH).
-
-        ``net_delta_usd`` values each asset's net quantity at one reference price (the wallet's
-        ETH/USD, or the asset's spot — its perp where no spot is held), so a hedged book reads
-        zero rather than the perp/spot spread times the gross exposure.
-        """
-        by_asset = dict.fromkeys(self._assets, 0.0)
-        spot_ref: dict[str, float] = {}
-        perp_ref: dict[str, float] = {}
-        gross = 0.0
-        for instrument_id, q in qty.items():
-            meta = self._metas[instrument_id]
-            by_asset[meta.base] += q
-            gross += abs(q) * prices[instrument_id]
-            (perp_ref if meta.is_perp else spot_ref).setdefault(meta.base, prices[instrument_id])
-        reference = {**perp_ref, **spot_ref, **({"ETH": eth_price} if eth_price else {})}
-        by_asset["ETH"] += wallet_eth
-        usd = sum(q * reference.get(asset, 0.0) for asset, q in by_asset.items())
-        columns = {f"net_delta_{asset.lower()}": q for asset, q in by_asset.items()}
-        return {**columns, "net_delta_usd": usd, "gross_exposure_usd": gross}
-
-    # -- results -----------------------------------------------------------------------------
 
     def nav_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.rows)

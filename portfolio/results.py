@@ -13,7 +13,8 @@ import yaml
 from nautilus_trader.model.identifiers import Venue
 
 from adapters.events import CapitalFlow, FundingSettled, GasCharged, LiquidationEvent
-from portfolio.accounting import CATEGORIES, TRANSFER_COLUMNS, AccountingActor
+from portfolio.accounting import TRANSFER_COLUMNS, AccountingActor
+from portfolio.attribution import CATEGORIES
 from portfolio.metrics import performance
 from portfolio.tearsheet import write_tearsheet
 

@@ -10,7 +10,7 @@ import pytest
 
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import RunResult, run_backtest
-from portfolio.accounting import CATEGORIES
+from portfolio.attribution import CATEGORIES
 from tests.integration.independent import expected_funding
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from adapters.events import AaveLiquidated
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
-from portfolio.accounting import CATEGORIES
+from portfolio.attribution import CATEGORIES
 from tests.integration.independent_defi import aave_snapshots, borrow_index, liquidity_index, lst_oracle
 
 pytestmark = pytest.mark.integration
