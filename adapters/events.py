@@ -102,6 +102,10 @@ class TransferBook:
         """``asset`` sent between the wallet and a CEX and not yet arrived."""
         return sum(amount for code, amount in self.in_flight.values() if code == asset)
 
+    def in_transit_usdt(self, eth_price: float) -> float:
+        """What is in flight, in USDT (USDT transfers, and spot ETH withdrawn at ``eth_price``)."""
+        return self.in_transit("USDT") + self.in_transit("ETH") * eth_price
+
     def to_json(self) -> dict:
         return {
             "ledgers": {v: [ledger.deposited, ledger.to_futures] for v, ledger in self.ledgers.items()},

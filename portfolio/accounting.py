@@ -309,7 +309,7 @@ class AccountingActor(Actor):
         wallet = self.book.sample(balances, self.cache)
         eth_price = prices.get(self.eth_id, 0.0)
         eth_in_flight = self.transfer_book.in_transit("ETH")
-        in_flight = self.transfer_book.in_transit("USDT") + eth_in_flight * eth_price
+        in_flight = self.transfer_book.in_transit_usdt(eth_price)
         nav_usdt = wallet.value + in_flight + sum(v["equity"] for v in venues.values())
         share_price = self._share_price()
         if share_price is None:  # only before the share currency's market opens (the first sample)

@@ -402,16 +402,18 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         return reader.read(self.cache, self.portfolio, self.transfers.ledger(venue))
 
     def nav_estimate(self) -> float:
-        """Wallet plus every traded venue's equity, in the share class (for decisions, not reporting)."""
-        prices = self.valuation.prices(list(self.wallet_balances()), self.cache)
+        """The book as the accounting values it, in the share class, at the latest prices: the
+        wallet's tokens, what is in flight between the wallet and a venue, every venue's equity."""
+        prices = self.valuation.prices([*self.wallet_balances(), "ETH"], self.cache)
         share_price = prices.get(self.share) or self.valuation.numeraire_price(self.share, self.cache)
         wallet = sum(q * (prices[c] or 0.0) for c, q in self.wallet_balances().items())
+        in_flight = self.transfers.in_transit_usdt(prices["ETH"] or 0.0)
         venues = {leg.venue.value for leg in self.legs() if leg.venue != self.wallet_venue}
         on_venues = 0.0
         for venue in venues:
             wallets = self.venue_wallets(venue)
             on_venues += wallets.equity * wallets.settlement_price
-        return (wallet + on_venues) / share_price
+        return (wallet + in_flight + on_venues) / share_price
 
     # -- orders ------------------------------------------------------------------------------
 
