@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from adapters.defi.aave import load_emode, load_reserve_params
+from adapters.defi.aave_params import load_emode, load_reserve_params
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.data import RewardDistribution
 from adapters.hours import DAY_NS

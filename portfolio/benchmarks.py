@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from adapters.defi.aave import ReserveIndex
+from adapters.defi.aave_index import ReserveIndex
 from adapters.defi.data import AaveReserveSnapshot
 from data_catalog.benchmarks import SUSDE_GLOB, read_susde_benchmark
 

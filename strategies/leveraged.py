@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
-from adapters.defi.aave import EModeParams, leverage_targets, target_ltv, validate_thresholds
+from adapters.defi.aave import leverage_targets, target_ltv, validate_thresholds
+from adapters.defi.aave_params import EModeParams
 from adapters.defi.config import load_wallet_venue
 from strategies.defi import DefiStrategy, StakingModeConfig
 from strategies.needs import DataNeeds

@@ -13,15 +13,14 @@ from typing import Any
 
 from adapters.cex.margin import last_price
 from adapters.defi.aave import (
-    EModeParams,
-    ReserveIndex,
-    ReserveParams,
     borrowing_power,
     check_borrow_cap,
     check_supply_cap,
     health_factor,
     loan_to_value,
 )
+from adapters.defi.aave_index import ReserveIndex
+from adapters.defi.aave_params import EModeParams, ReserveParams
 from adapters.defi.config import AaveReserveSpec, AaveSpec, WalletVenueConfig
 from adapters.defi.data import AaveReserveSnapshot
 from adapters.defi.instruments import wallet_instrument_id

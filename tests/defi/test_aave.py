@@ -15,21 +15,18 @@ from pathlib import Path
 import pytest
 
 from adapters.defi.aave import (
-    EModeParams,
-    ReserveIndex,
-    ReserveParams,
     borrowing_power,
     check_borrow_cap,
     check_supply_cap,
     health_factor,
     leverage_targets,
     liquidation,
-    load_emode,
-    load_reserve_params,
     loan_to_value,
     target_ltv,
     validate_thresholds,
 )
+from adapters.defi.aave_index import ReserveIndex
+from adapters.defi.aave_params import EModeParams, ReserveParams, load_emode, load_reserve_params
 from adapters.hours import DAY_NS
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -27,7 +27,7 @@ import pytest
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
-from adapters.defi.aave import EModeParams, ReserveParams, load_emode, load_reserve_params
+from adapters.defi.aave_params import EModeParams, ReserveParams, load_emode, load_reserve_params
 from adapters.defi.currencies import account_balances
 from adapters.defi.data import AaveReserveSnapshot, RewardDistribution
 from adapters.events import (
