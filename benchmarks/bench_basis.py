@@ -460,6 +460,16 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], Result]] = {
 }
 
 
+def catalog_for(given: Path | None, work: str) -> Path:
+    """The catalog to measure on: the one given, else a fresh build under ``work``."""
+    catalog = given
+    if catalog is None:
+        catalog = Path(work) / "catalog"
+        print("  building a catalog …", flush=True)
+        run_child("build", {"catalog": str(catalog)})
+    return catalog.resolve()
+
+
 def run_child(kind: str, args: dict[str, Any]) -> Result:
     """Run one measurement in a fresh interpreter; its result comes back through a JSON file."""
     with tempfile.TemporaryDirectory(prefix="bench-child-") as tmp:

@@ -27,6 +27,7 @@ from typing import Any
 from bench_basis import (
     TARGET_BASIS_S,
     Result,
+    catalog_for,
     fmt,
     machine_facts,
     measure,
@@ -113,12 +114,7 @@ def benchmark(args: argparse.Namespace) -> int:
     profiles: dict[str, Result] = {}
     breakdowns: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="bench-modes-") as tmp:
-        catalog = args.catalog
-        if catalog is None:
-            catalog = Path(tmp) / "catalog"
-            print("  building a catalog …", flush=True)
-            run_child("build", {"catalog": str(catalog)})
-        catalog = catalog.resolve()
+        catalog = catalog_for(args.catalog, tmp)
         print(f"catalog: {catalog}")
         ensure_predictions(catalog, args.modes)
         for mode in args.modes:

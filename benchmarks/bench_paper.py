@@ -20,7 +20,15 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from bench_basis import MODE, machine_facts, measure, print_machine, run_child, run_shape, verdict
+from bench_basis import (
+    MODE,
+    catalog_for,
+    machine_facts,
+    measure,
+    print_machine,
+    run_shape,
+    verdict,
+)
 
 TARGET_RATIO = 3.0
 """Paper wall time ÷ backtest wall time, full window."""
@@ -43,12 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_facts()
     print_machine(machine)
     with tempfile.TemporaryDirectory(prefix="bench-paper-") as tmp:
-        catalog = args.catalog
-        if catalog is None:
-            catalog = Path(tmp) / "catalog"
-            print("  building a catalog …", flush=True)
-            run_child("build", {"catalog": str(catalog)})
-        catalog = catalog.resolve()
+        catalog = catalog_for(args.catalog, tmp)
         shape = run_shape(catalog, args.mode)
         print(f"{args.mode}: {shape.start} → {shape.end}")
         child_args = {**asdict(shape), "catalog": str(catalog)}
