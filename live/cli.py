@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_paper(
                 run, catalog_dir, staging, progress=lambda m: print(m, flush=True), speed=args.speed
             )
-    except PaperRunInterrupted as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (PaperRunInterrupted, KeyboardInterrupt):  # during the replay, or before it started
+        print(f"error: {args.mode}: paper run interrupted; no results written to {args.out}", file=sys.stderr)
         return 130
     except CLEAR_ERRORS as e:  # exactly as run_backtest.py
         print(f"error: {e}", file=sys.stderr)

@@ -14,6 +14,7 @@ them, so a strategy that only relies on what live trading offers produces the ba
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -252,11 +253,12 @@ class Replay:
         ]
         self.points = 0
 
-    async def run(self, stream: list[Data], end_ns: int, stop: asyncio.Event | None = None) -> None:
+    async def run(self, stream: list[Data], end_ns: int, stop: Callable[[], bool] = lambda: False) -> None:
+        """Replay ``stream`` up to ``end_ns``, or until ``stop()`` says so (checked at every point)."""
         previous = None
         for data in stream:
             ts = data.ts_init
-            if ts > end_ns or (stop is not None and stop.is_set()):
+            if ts > end_ns or stop():
                 break
             if self._speed > 0 and previous is not None and ts > previous:
                 await asyncio.sleep((ts - previous) / 1e9 / self._speed)

@@ -32,6 +32,16 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Stop the replay (nothing is written); outside a run the caller's handlers apply."""
 
 
+class StopRequest:
+    """A signal handler that asks the replay to stop at the next data point."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+
 class PaperRunInterrupted(RuntimeError):
     """The replay was stopped (SIGINT/SIGTERM) before the end of the window: nothing is written."""
 
@@ -101,35 +111,34 @@ def _run_in_node(
     node.trader.add_strategy(plan.strategy)
     node.trader.add_actor(accounting)
     replay = Replay(node, host, client, speed)
+    loop = node.kernel.loop
+    stop = StopRequest()
+    for sig in (*STOP_SIGNALS, signal.SIGABRT):  # the node's own handlers would stop it mid-replay
+        loop.remove_signal_handler(sig)
+    for sig in STOP_SIGNALS:  # plain handlers: a signal before the loop runs is not lost either
+        signal.signal(sig, stop)
     progress(
         f"{run.mode} (paper): {data.points:,} data points, {run.start:%Y-%m-%d} → {run.end:%Y-%m-%d}, "
         f"replaying{'' if speed <= 0 else f' at {speed:g}x real time'}…"
     )
-    stop = asyncio.Event()
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in STOP_SIGNALS:
-            loop.add_signal_handler(sig, stop.set)
         try:
             await node.kernel.start_async()
             if not node.kernel.trader.is_running:
                 raise RuntimeError("the paper node did not start (see its log)")
-            await replay.run(data.stream(), run.end.value + 1, stop)
+            await replay.run(data.stream(), run.end.value + 1, lambda: stop.requested)
         finally:
             await node.kernel.stop_async()
-            for sig in STOP_SIGNALS:
-                loop.remove_signal_handler(sig)
 
-    loop = node.kernel.loop
     loop.run_until_complete(main())
     leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]  # e.g. executor workers
     for task in leftovers:
         task.cancel()
     loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-    if stop.is_set():
+    if stop.requested:
         node.dispose()
-        raise PaperRunInterrupted(f"{run.mode}: paper run interrupted; no results written to {out_dir}")
+        raise PaperRunInterrupted(f"{run.mode}: paper run interrupted")
     paper = Backtest(
         run,
         node,
