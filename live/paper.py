@@ -308,4 +308,6 @@ class Replay:
         quiet = 0
         while quiet < 2:
             await asyncio.sleep(0)
+            if not self._kernel.trader.is_running:
+                raise RuntimeError("the node stopped during the replay (see its log)")
             quiet = 0 if any(size() for size in self._queues) else quiet + 1
