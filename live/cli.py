@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--speed", type=float, default=0.0, help="N x real time (default 0: as fast as the node consumes it)"
     )
+    parser.add_argument(
+        "--log-level", default="ERROR", help="the node's log level (Nautilus: DEBUG, INFO, WARNING, ERROR)"
+    )
     add_run_arguments(parser)
     return parser
 
@@ -52,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         prepare_predictions([run], catalog_dir)
         with staged_out_dir(args.out) as staging:
             result = run_paper(
-                run, catalog_dir, staging, progress=lambda m: print(m, flush=True), speed=args.speed
+                run,
+                catalog_dir,
+                staging,
+                progress=lambda m: print(m, flush=True),
+                speed=args.speed,
+                log_level=args.log_level,
             )
     except (PaperRunInterrupted, KeyboardInterrupt):  # during the replay, or before it started
         print(f"error: {args.mode}: paper run interrupted; no results written to {args.out}", file=sys.stderr)

@@ -113,9 +113,11 @@ def _run_in_node(
     replay = Replay(node, host, client, speed)
     loop = node.kernel.loop
     stop = StopRequest()
-    for sig in (*STOP_SIGNALS, signal.SIGABRT):  # the node's own handlers would stop it mid-replay
-        loop.remove_signal_handler(sig)
-    for sig in STOP_SIGNALS:  # plain handlers: a signal before the loop runs is not lost either
+    # The node's loop handlers would stop it under the replay; Nautilus 1.231 has no public hook,
+    # so its signal callback is pointed at the replay's stop. The plain handlers also catch a
+    # signal that arrives before the loop runs.
+    node.kernel._loop_sig_callback = lambda sig: stop(sig, None)
+    for sig in STOP_SIGNALS:
         signal.signal(sig, stop)
     progress(
         f"{run.mode} (paper): {data.points:,} data points, {run.start:%Y-%m-%d} → {run.end:%Y-%m-%d}, "
