@@ -251,7 +251,6 @@ class Replay:
             self._kernel.exec_engine.cmd_qsize,
             self._kernel.exec_engine.evt_qsize,
         ]
-        self.points = 0
 
     async def run(self, stream: list[Data], end_ns: int, stop: Callable[[], bool] = lambda: False) -> None:
         """Replay ``stream`` up to ``end_ns``, or until ``stop()`` says so (checked at every point)."""
@@ -275,7 +274,6 @@ class Replay:
             if client is not None:
                 client.exchange.process_bar(data)
         self._client.publish(data)
-        self.points += 1
         await self._drain()
         await self._settle_venues(ts)
 
