@@ -32,9 +32,18 @@ class TransferKind(StrEnum):
 
 
 class TransferStatus(StrEnum):
-    SENT = "sent"
+    """A transfer's lifecycle: requested → submitted → arrived | failed | timed out."""
+
+    REQUESTED = "requested"
+    """The transfer service took the request."""
+    SUBMITTED = "submitted"
+    """The money left (a deposit's on-chain transfer sent, a withdrawal debited with its fee)."""
     ARRIVED = "arrived"
-    REJECTED = "rejected"
+    """The money is credited where it was sent (internal moves arrive at once)."""
+    FAILED = "failed"
+    """Refused (the reason says why); nothing moved."""
+    TIMED_OUT = "timed_out"
+    """Not arrived within the service's deadline: the money may still arrive; someone must look."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +97,9 @@ class TransferBook:
 
     def apply(self, event: TransferEvent) -> None:
         if event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL):
-            if event.status == TransferStatus.SENT:
+            if event.status == TransferStatus.SUBMITTED:
                 self.in_flight[event.request_id] = (event.asset, event.amount)
-            else:
+            elif event.status in (TransferStatus.ARRIVED, TransferStatus.FAILED):
                 self.in_flight.pop(event.request_id, None)
         if event.ledger is not None:
             self.ledgers[event.venue] = event.ledger

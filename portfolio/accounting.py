@@ -187,7 +187,7 @@ class AccountingActor(Actor):
     def _on_transfer(self, event: TransferEvent) -> None:
         self.transfer_book.apply(event)
         external = event.kind in (TransferKind.DEPOSIT, TransferKind.WITHDRAWAL)
-        if external and event.status == TransferStatus.SENT:
+        if external and event.status == TransferStatus.SUBMITTED:
             if event.asset == "USDT":
                 self._add("transfer_fees", -event.fee_usdt)
             else:  # spot ETH left the venue: valued at the sample's prices (see ``sample``)

@@ -71,10 +71,11 @@ class TransferActions:
 
     def _on_transfer_event(self, event: TransferEvent) -> None:
         self.transfers.apply(event)
-        if event.status == TransferStatus.REJECTED:
+        if event.status in (TransferStatus.FAILED, TransferStatus.TIMED_OUT):
+            reason = event.reason or str(event.status)
             self.rejections.append(
-                f"transfer {event.request_id} ({event.kind} {event.amount:.2f} {event.venue}): {event.reason}"
+                f"transfer {event.request_id} ({event.kind} {event.amount:.2f} {event.venue}): {reason}"
             )
-            self.plans.transfer_done(event.request_id, event.ts_event, event.reason)
+            self.plans.transfer_done(event.request_id, event.ts_event, reason)
         elif event.status == TransferStatus.ARRIVED:
             self.plans.transfer_done(event.request_id, event.ts_event)

@@ -122,7 +122,7 @@ def test_a_transfer_round_trip_costs_exactly_the_gas_and_the_venue_fee(deposit_c
         },
     )
     by_id = {e.request_id: e.status for e in sim.strategy.transfer_events}
-    assert by_id["too-much"] == TransferStatus.REJECTED
+    assert by_id["too-much"] == TransferStatus.FAILED
     assert seen["wallet"] + seen["venue"] == pytest.approx(100_000.0 - BINANCE_WITHDRAWAL_FEE, abs=CENT / 2)
     assert seen["venue"] == pytest.approx(deposit - withdraw - BINANCE_WITHDRAWAL_FEE, abs=CENT / 2)
     assert seen["venue"] >= 0 and seen["wallet"] >= 0

@@ -249,9 +249,10 @@ class WalletModule(SimulationModule):
         self.msgbus.publish(TRANSFER_TOPIC, event)
 
     def _reject(self, request: TransferRequest, reason: str) -> None:
-        self._publish(request, TransferStatus.REJECTED, reason=reason)
+        self._publish(request, TransferStatus.FAILED, reason=reason)
 
     def _on_transfer_request(self, request: TransferRequest) -> None:
+        self._publish(request, TransferStatus.REQUESTED)
         module = self._cex.get(request.venue)
         if module is None:
             self._reject(request, f"unknown CEX venue {request.venue!r} (known: {sorted(self._cex)})")
@@ -279,7 +280,7 @@ class WalletModule(SimulationModule):
         self.exchange.adjust_account(Money(-request.amount, USDT))
         self.charge_gas("erc20_transfer")
         delay = self._cex_configs[request.venue].transfers.deposit_delay_minutes
-        self._publish(request, TransferStatus.SENT)
+        self._publish(request, TransferStatus.SUBMITTED)
         self._schedule(now + int(delay * MINUTE_NS), request)
 
     def _send_withdrawal(self, request: TransferRequest, module: CexVenueModule) -> None:
@@ -298,7 +299,7 @@ class WalletModule(SimulationModule):
         if reason is not None:
             self._reject(request, reason)
             return
-        self._publish(request, TransferStatus.SENT, fee=fee, fee_usdt=fee_usdt, ledger=module.ledger)
+        self._publish(request, TransferStatus.SUBMITTED, fee=fee, fee_usdt=fee_usdt, ledger=module.ledger)
         self._schedule(now + int(terms.withdrawal_delay_minutes * MINUTE_NS), request)
 
     def _move_internal(self, request: TransferRequest, module: CexVenueModule) -> None:

@@ -61,7 +61,11 @@ def test_deposit_pays_gas_now_and_is_credited_after_the_confirmation_delay():
     assert seen["next bar, before the venue processes the arrival"]["BINANCE"] == 0.0
     assert seen["later"]["BINANCE"] == pytest.approx(10_000.0)
     statuses = [(e.status, e.ts_event) for e in sim.strategy.transfer_events]
-    assert statuses == [(TransferStatus.SENT, ts(0)), (TransferStatus.ARRIVED, ts(1))]
+    assert statuses == [  # the lifecycle: requested → submitted → arrived
+        (TransferStatus.REQUESTED, ts(0)),
+        (TransferStatus.SUBMITTED, ts(0)),
+        (TransferStatus.ARRIVED, ts(1)),
+    ]
     assert sim.strategy.transfer_events[-1].ledger.deposited == pytest.approx(10_000.0)
 
 
@@ -74,8 +78,9 @@ def test_deposit_the_wallet_cannot_fund_is_rejected_and_moves_nothing(amount, wa
         {ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BINANCE", amount)), _record("after")]},
         wallet_eth=wallet_eth,
     )
-    (event,) = sim.strategy.transfer_events
-    assert event.status == TransferStatus.REJECTED and reason in event.reason
+    requested, event = sim.strategy.transfer_events
+    assert requested.status == TransferStatus.REQUESTED
+    assert event.status == TransferStatus.FAILED and reason in event.reason
     assert sim.strategy.seen["after"] == pytest.approx(
         {"ETHEREUM": 100_000.0, "BINANCE": 0.0, "ETH": wallet_eth}
     )
@@ -94,9 +99,13 @@ def test_withdrawal_charges_the_venue_fee_now_and_arrives_after_the_delay():
     assert seen["sent"]["ETHEREUM"] == pytest.approx(90_000.0)
     assert seen["arrived"]["ETHEREUM"] == pytest.approx(95_000.0)
     sent = [e for e in sim.strategy.transfer_events if e.kind == TransferKind.WITHDRAWAL]
-    assert [e.status for e in sent] == [TransferStatus.SENT, TransferStatus.ARRIVED]
-    assert sent[0].fee_usdt == BINANCE_WITHDRAWAL_FEE
-    assert sent[1].ts_event == ts(3)  # 30 minutes later: the next processed instant
+    assert [e.status for e in sent] == [
+        TransferStatus.REQUESTED,
+        TransferStatus.SUBMITTED,
+        TransferStatus.ARRIVED,
+    ]
+    assert sent[1].fee_usdt == BINANCE_WITHDRAWAL_FEE
+    assert sent[2].ts_event == ts(3)  # 30 minutes later: the next processed instant
 
 
 def test_internal_transfers_are_instant_and_limited_to_what_each_wallet_may_release():
@@ -113,12 +122,12 @@ def test_internal_transfers_are_instant_and_limited_to_what_each_wallet_may_rele
     )
     by_id = {e.request_id: e for e in sim.strategy.transfer_events}
     assert (
-        by_id["too-much"].status == TransferStatus.REJECTED
+        by_id["too-much"].status == TransferStatus.FAILED
         and "spot wallet holds 1000.00" in by_id["too-much"].reason
     )
     assert by_id["ok"].status == TransferStatus.ARRIVED and by_id["ok"].ts_event == ts(2)
     assert (
-        by_id["too-much-back"].status == TransferStatus.REJECTED
+        by_id["too-much-back"].status == TransferStatus.FAILED
         and "can release 600.00" in by_id["too-much-back"].reason
     )
     assert by_id["ok-back"].ledger.to_futures == pytest.approx(500.0)
@@ -199,9 +208,9 @@ def test_spot_eth_withdrawal_leaves_the_venue_with_its_fee_and_lands_after_the_d
     assert seen["sent"]["wallet_eth"] == pytest.approx(seen["before"]["wallet_eth"])
     assert seen["arrived"]["wallet_eth"] == pytest.approx(seen["before"]["wallet_eth"] + 0.9)
     events = {(e.request_id, e.status): e for e in sim.strategy.transfer_events}
-    rejected = events[("too-much", TransferStatus.REJECTED)]
+    rejected = events[("too-much", TransferStatus.FAILED)]
     assert "holds 1.000000" in rejected.reason
-    sent = events[("eth-out", TransferStatus.SENT)]
+    sent = events[("eth-out", TransferStatus.SUBMITTED)]
     assert (sent.asset, sent.fee, sent.fee_usdt) == ("ETH", fee_eth, pytest.approx(fee_eth * 3_000))
     arrived = events[("eth-out", TransferStatus.ARRIVED)]
     delay = 30 * MINUTE_NS  # credited when the wallet next processes time after the delay

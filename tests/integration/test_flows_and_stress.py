@@ -73,10 +73,10 @@ def test_flows_reconcile_and_their_costs_are_attributed(flows_run):
     summary = flows_run.summary
     assert abs(summary["reconciliation_error"]) < 1e-4
     transfers = pd.read_csv(flows_run.out_dir / "transfers.csv")
-    withdrawals = transfers[(transfers["kind"] == "withdrawal") & (transfers["status"] == "sent")]
+    withdrawals = transfers[(transfers["kind"] == "withdrawal") & (transfers["status"] == "submitted")]
     assert len(withdrawals) == 6  # three venues, two exits
     assert summary["attribution"]["transfer_fees"] == pytest.approx(-withdrawals["fee_usdt"].sum())
-    assert (transfers["status"] != "rejected").all()
+    assert (transfers["status"] != "failed").all()
     assert summary["rejection_count"] == 0
 
 

@@ -169,7 +169,7 @@ def test_a_margin_squeeze_tops_the_venues_up_from_the_staking_sleeve(catalog_dir
         needs[venue.upper()] = 0.5 * qty * spiked - margin
     assert [a for a, _ in _actions_at(bt, ts)] == ["margin_top_up"]
     transfers = pd.DataFrame(bt.accounting.transfers)
-    deposits = transfers[(transfers["kind"] == "deposit") & (transfers["status"] == "sent")]
+    deposits = transfers[(transfers["kind"] == "deposit") & (transfers["status"] == "submitted")]
     deposits = deposits[deposits["ts"] == pd.Timestamp(ts, tz="UTC")].set_index("venue")["amount"]
     for venue, need in needs.items():
         assert deposits[venue] == pytest.approx(need, abs=0.011), venue  # floored to the cent
@@ -325,7 +325,7 @@ def test_the_cex_purchase_route_buys_spot_hedges_the_eth_in_flight_and_stakes_it
     bought = fills[fills["instrument_id"] == "ETHUSDT-SPOT.BYBIT"]
     assert len(bought) == 1 and (bought["order_side"] == "BUY").all()
     transfers = pd.read_csv(cex.out_dir / "transfers.csv", parse_dates=["ts"])
-    eth_out = transfers[(transfers["asset"] == "ETH") & (transfers["status"] == "sent")].iloc[0]
+    eth_out = transfers[(transfers["asset"] == "ETH") & (transfers["status"] == "submitted")].iloc[0]
     spot_bought = float(bought["last_qty"].iloc[0])
     assert eth_out["amount"] + eth_out["fee"] == pytest.approx(spot_bought, abs=1e-5)
     assert eth_out["fee"] == 0.0008

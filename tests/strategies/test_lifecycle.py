@@ -25,9 +25,9 @@ def test_saved_state_restores_decisions_flows_transfers_and_ledgers():
     before._pending_deposits = 250.0
     before._pending_withdrawal = math.inf
     sent = [
-        TransferEvent("T1", TransferKind.DEPOSIT, "BYBIT", 1_000.5, TransferStatus.SENT, 1),
-        TransferEvent("T2", TransferKind.WITHDRAWAL, "OKX", 0.25, TransferStatus.SENT, 2, asset="ETH"),
-        TransferEvent("T3", TransferKind.DEPOSIT, "OKX", 50.0, TransferStatus.SENT, 3),
+        TransferEvent("T1", TransferKind.DEPOSIT, "BYBIT", 1_000.5, TransferStatus.SUBMITTED, 1),
+        TransferEvent("T2", TransferKind.WITHDRAWAL, "OKX", 0.25, TransferStatus.SUBMITTED, 2, asset="ETH"),
+        TransferEvent("T3", TransferKind.DEPOSIT, "OKX", 50.0, TransferStatus.SUBMITTED, 3),
         TransferEvent(
             "T3", TransferKind.DEPOSIT, "OKX", 50.0, TransferStatus.ARRIVED, 4, ledger=VenueLedger(50.0, 0.0)
         ),
