@@ -145,7 +145,8 @@ class PlanRunner:
         if plan is None or self._advancing:
             return
         if not plan.waiting:
-            self._advance()
+            if plan.landed_after_ns <= self._now():
+                self._advance()
             return
         waited = self._now() - plan.waiting_since_ns
         if waited > plan.timeout_ns(self.timeouts):
