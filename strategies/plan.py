@@ -145,7 +145,7 @@ class PlanRunner:
         if plan is None or self._advancing:
             return
         if not plan.waiting:
-            if plan.landed_after_ns <= self._now():
+            if self._ready(plan):
                 self._advance()
             return
         waited = self._now() - plan.waiting_since_ns
@@ -160,8 +160,12 @@ class PlanRunner:
         assert plan is not None
         if failure is not None:
             self._abort(plan, failure)
-        if not plan.waiting and not self._advancing and plan.landed_after_ns <= self._now():
+        if not plan.waiting and not self._advancing and self._ready(plan):
             self._advance()
+
+    def _ready(self, plan: Plan) -> bool:
+        """The strategy has acted on the hour the plan's last transfer landed in (fresh prices)."""
+        return plan.landed_after_ns <= self._now()
 
     def _abort(self, plan: Plan, failure: str) -> None:
         self.failures.append(f"{plan.name}: {failure}")

@@ -7,18 +7,11 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.hours import HOUR_NS
 from strategies.hour_gate import HourGate
+from tests.strategies.recording_log import RecordingLog
 
 BINANCE = InstrumentId.from_str("BTCUSDT-PERP.BINANCE")
 BYBIT = InstrumentId.from_str("BTCUSDT-LINEAR.BYBIT")
 H = 100 * HOUR_NS
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-
-    def warning(self, message: str) -> None:
-        self.warnings.append(message)
 
 
 class _Clock:
@@ -36,7 +29,7 @@ class _Clock:
 
 def _gate(action: str = "skip", priced: bool = True):
     opened: list[tuple[int, int]] = []
-    log, clock = _Log(), _Clock()
+    log, clock = RecordingLog(), _Clock()
     gate = HourGate(log, lambda hour, ts: opened.append((hour, ts)), 120.0, action)
     gate.watch([BINANCE, BYBIT], lambda _: priced, clock)
     return gate, opened, log, clock

@@ -6,16 +6,9 @@ from nautilus_trader.model.identifiers import ClientOrderId
 
 from adapters.hours import HOUR_NS
 from strategies.plan import PlanRunner, PlanTimeouts
+from tests.strategies.recording_log import RecordingLog
 
 H = 100 * HOUR_NS
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def error(self, message: str) -> None:
-        self.errors.append(message)
 
 
 class _World:
@@ -23,7 +16,7 @@ class _World:
 
     def __init__(self) -> None:
         self.hour = H
-        self.log = _Log()
+        self.log = RecordingLog()
         self.runner = PlanRunner(
             self.log, now=lambda: self.hour, timeouts=PlanTimeouts(2 * HOUR_NS, 48 * HOUR_NS)
         )
