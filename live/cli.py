@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
 from data_catalog.interrupt import cleanup_on_sigterm
+from live.checkpoint import CheckpointError
+from live.journal import JournalMismatch
 from live.runner import PaperRunInterrupted, run_paper
 
 LIVE_ENVS = ("testnet", "mainnet")
@@ -27,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level", default="ERROR", help="the node's log level (Nautilus: DEBUG, INFO, WARNING, ERROR)"
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="where a stopped run saves its state (default: beside --out, named OUT.state)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="carry on a stopped run from its saved state (same mode, window, capital and config)",
     )
     add_run_arguments(parser)
     return parser
@@ -48,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed < 0:
         print(f"error: --speed must be >= 0, got {args.speed}", file=sys.stderr)
         return 2
+    state_dir = args.state or args.out.with_name(args.out.name + ".state")
     try:
         (run,) = load_runs(args, [args.mode])
         check_out_dir(args.out, overwrite=args.overwrite)
@@ -61,11 +75,19 @@ def main(argv: list[str] | None = None) -> int:
                 progress=lambda m: print(m, flush=True),
                 speed=args.speed,
                 log_level=args.log_level,
+                state_dir=state_dir,
+                resume=args.resume,
             )
-    except (PaperRunInterrupted, KeyboardInterrupt):  # during the replay, or before it started
+    except (PaperRunInterrupted, KeyboardInterrupt) as e:  # during the replay, or before it started
+        saved = getattr(e, "state_dir", None)
         print(f"error: {args.mode}: paper run interrupted; no results written to {args.out}", file=sys.stderr)
+        if saved is not None:
+            print(
+                f"state saved in {saved}: carry on with the same command and --resume",
+                file=sys.stderr,
+            )
         return 130
-    except CLEAR_ERRORS as e:  # exactly as run_backtest.py
+    except (*CLEAR_ERRORS, CheckpointError, JournalMismatch) as e:  # as run_backtest.py
         print(f"error: {e}", file=sys.stderr)
         return 2
     s = result.summary

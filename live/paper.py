@@ -14,7 +14,7 @@ them, so a strategy that only relies on what live trading offers produces the ba
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -241,6 +241,10 @@ class Replay:
         self._host = host
         self._client = client
         self._speed = speed
+        self.points = 0
+        """Data points replayed so far."""
+        self.last_ns = 0
+        """``ts_init`` of the last point replayed."""
         self._queues = [
             self._kernel.data_engine.cmd_qsize,
             self._kernel.data_engine.req_qsize,
@@ -252,19 +256,30 @@ class Replay:
             self._kernel.exec_engine.evt_qsize,
         ]
 
-    async def run(self, stream: list[Data], end_ns: int, stop: Callable[[], bool] = lambda: False) -> None:
-        """Replay ``stream`` up to ``end_ns``, or until ``stop()`` says so (checked at every point)."""
-        previous = None
+    @property
+    def msgbus(self):
+        return self._kernel.msgbus
+
+    @property
+    def cache(self):
+        return self._kernel.cache
+
+    async def run(self, stream: Iterator[Data], end_ns: int, stop_after: Callable[[int], bool]) -> None:
+        """Replay ``stream`` up to ``end_ns`` (the venues settled at the end), or until
+        ``stop_after(points replayed)`` says so after a point (``stream`` then goes on from there)."""
         for data in stream:
             ts = data.ts_init
-            if ts > end_ns or stop():
+            if ts > end_ns:
                 break
-            if self._speed > 0 and previous is not None and ts > previous:
-                await asyncio.sleep((ts - previous) / 1e9 / self._speed)
-            previous = ts
+            if self._speed > 0 and self.points and ts > self.last_ns:
+                await asyncio.sleep((ts - self.last_ns) / 1e9 / self._speed)
             await self.step(data)
-        if previous is not None:
-            await self._settle_venues(previous)
+            self.points += 1
+            self.last_ns = ts
+            if stop_after(self.points):
+                return
+        if self.points:
+            await self._settle_venues(self.last_ns)
 
     async def step(self, data: Data) -> None:
         ts = data.ts_init

@@ -6,13 +6,23 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, TradingNodeConfig
+import pandas as pd
+from nautilus_trader.config import (
+    LiveDataEngineConfig,
+    LiveExecEngineConfig,
+    LiveRiskEngineConfig,
+    LoggingConfig,
+    TradingNodeConfig,
+)
+from nautilus_trader.core.data import Data
 from nautilus_trader.live.node import TradingNode
-from nautilus_trader.model.identifiers import TraderId
+from nautilus_trader.model.identifiers import StrategyId, TraderId
+from nautilus_trader.trading.config import ImportableControllerConfig
 
 from backtesting.config import RunConfig
 from backtesting.engine import (
@@ -25,32 +35,71 @@ from backtesting.engine import (
     report_keys,
 )
 from backtesting.runner import Progress, RunResult, finish_run
+from live.checkpoint import CheckpointError, PaperCheckpoint, discard
+from live.journal import (
+    EXEC_ENDPOINT,
+    RISK_ENDPOINT,
+    CommandJournal,
+    DeliveryTracker,
+    JournalMismatch,
+    JournalPlayer,
+)
 from live.paper import PaperHost, Replay, ReplayDataClient
 from portfolio.accounting import AccountingActor
+from strategies.base import YieldStrategy
+
+RUNTIME_CONTROLLER = ImportableControllerConfig(
+    controller_path="nautilus_trader.trading.controller:Controller",
+    config_path="nautilus_trader.common.config:ActorConfig",
+    config={},
+)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-"""Stop the replay (nothing is written); outside a run the caller's handlers apply."""
+"""Stop the replay; outside a run the caller's handlers apply."""
 
 
 class StopRequest:
-    """A signal handler that asks the replay to stop at the next data point."""
+    """A signal handler: the first signal asks the replay to stop where the strategy is at rest
+    and save the state; a second stops at once, saving nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
         self.requested = False
+        self.forced = False
 
     def __call__(self, signum: int, frame: object) -> None:
+        if self.requested:
+            self.forced = True
+            return
         self.requested = True
+        self._progress(
+            "stop requested: stopping once no plan is in progress and saving the state "
+            "(signal again to stop at once, without saving)"
+        )
 
 
 class PaperRunInterrupted(RuntimeError):
-    """The replay was stopped (SIGINT/SIGTERM) before the end of the window: nothing is written."""
+    """The replay was stopped before the end of the window: no results are written; ``state_dir``
+    holds what ``--resume`` carries on from, when it could be saved."""
+
+    def __init__(self, message: str, state_dir: Path | None = None) -> None:
+        super().__init__(message)
+        self.state_dir = state_dir
 
 
-def _node(log_level: str) -> TradingNode:
+def _node(log_level: str, resuming: bool) -> TradingNode:
     config = TradingNodeConfig(
         trader_id=TraderId("PAPER-001"),
+        # resuming, the strategy joins the running trader once the venues are rebuilt: Nautilus
+        # adds strategies to a running trader only under a controller
+        controller=RUNTIME_CONTROLLER if resuming else None,
         logging=LoggingConfig(log_level=log_level),
-        exec_engine=LiveExecEngineConfig(reconciliation=False, inflight_check_interval_ms=0),
+        # an exception in a handler stops the node (the replay then raises) instead of os._exit
+        data_engine=LiveDataEngineConfig(graceful_shutdown_on_exception=True),
+        risk_engine=LiveRiskEngineConfig(graceful_shutdown_on_exception=True),
+        exec_engine=LiveExecEngineConfig(
+            reconciliation=False, inflight_check_interval_ms=0, graceful_shutdown_on_exception=True
+        ),
         timeout_connection=10.0,
         timeout_portfolio=10.0,
         timeout_disconnection=2.0,
@@ -70,14 +119,31 @@ def run_paper(
     progress: Progress = lambda _: None,
     speed: float = 0.0,
     log_level: str = "ERROR",
+    state_dir: Path | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Replay ``run``'s window through a ``TradingNode`` (``speed`` × real time; 0 = as fast as the
-    node consumes it) and write the results folder."""
+    node consumes it) and write the results folder.
+
+    Stopped by SIGINT/SIGTERM, the run saves its state in ``state_dir`` (when given) once the
+    strategy is at rest; ``resume`` carries on from there and ends as an uninterrupted run would.
+    """
     started = time.perf_counter()
     plan = plan_run(run, catalog_dir)
+    checkpoint = None
+    if resume:
+        if state_dir is None:
+            raise CheckpointError("resuming needs the state folder of the stopped run")
+        checkpoint = PaperCheckpoint.load(state_dir)
+        checkpoint.check_run(run.as_dict(), state_dir)
     with _signal_handlers_kept():  # the node installs its own on its loop
-        node = _node(log_level)
-        return _run_in_node(node, plan, out_dir, catalog_dir, progress, speed, started)
+        node = _node(log_level, resuming=checkpoint is not None)
+        result = _run_in_node(
+            node, plan, out_dir, catalog_dir, progress, speed, started, state_dir, checkpoint
+        )
+    if state_dir is not None:
+        discard(state_dir)
+    return result
 
 
 @contextmanager
@@ -98,53 +164,87 @@ def _run_in_node(
     progress: Progress,
     speed: float,
     started: float,
+    state_dir: Path | None,
+    checkpoint: PaperCheckpoint | None,
 ) -> RunResult:
-    run = plan.run
+    run, strategy, kernel = plan.run, plan.strategy, node.kernel
     host = PaperHost(node)
     venues = add_venues(host, plan)
     data = read_data(plan)
     client = ReplayDataClient(node)
-    node.kernel.data_engine.register_client(client)
-    node.kernel.data_engine.register_default_client(client)
+    kernel.data_engine.register_client(client)
+    kernel.data_engine.register_default_client(client)
     accounting = AccountingActor(accounting_config(plan))
     accounting.progress = progress
-    node.trader.add_strategy(plan.strategy)
     node.trader.add_actor(accounting)
+    if checkpoint is None:
+        node.trader.add_strategy(strategy)
+        strategy_id = strategy.id
+    else:
+        strategy_id = StrategyId(checkpoint.strategy_id)
+    tracker = DeliveryTracker(kernel.msgbus, strategy_id)
+    endpoints = {
+        RISK_ENDPOINT: kernel.risk_engine.execute,
+        EXEC_ENDPOINT: kernel.exec_engine.execute,
+        **venues.wallet.service_endpoints(),
+    }
+    journal = CommandJournal(
+        kernel.msgbus, tracker, strategy_id, endpoints, checkpoint.journal if checkpoint else None
+    )
     replay = Replay(node, host, client, speed)
-    loop = node.kernel.loop
-    stop = StopRequest()
-    # The node's loop handlers would stop it under the replay; Nautilus 1.231 has no public hook,
-    # so its signal callback is pointed at the replay's stop. The plain handlers also catch a
-    # signal that arrives before the loop runs.
-    node.kernel._loop_sig_callback = lambda sig: stop(sig, None)
+    stop = StopRequest(progress)
     for sig in STOP_SIGNALS:
+        # The node's loop handlers would stop it under the replay: silenced, and a plain handler
+        # (which also sees a signal that arrives before the loop runs) stops the replay instead.
+        kernel.loop.add_signal_handler(sig, lambda: None)
         signal.signal(sig, stop)
     progress(
         f"{run.mode} (paper): {data.points:,} data points, {run.start:%Y-%m-%d} → {run.end:%Y-%m-%d}, "
         f"replaying{'' if speed <= 0 else f' at {speed:g}x real time'}…"
     )
+    stream = iter(data.stream())
+    end_ns = run.end.value + 1
+
+    def at_stop(points: int) -> bool:
+        return stop.forced or (stop.requested and strategy.at_rest)
 
     async def main() -> None:
         try:
-            await node.kernel.start_async()
-            if not node.kernel.trader.is_running:
+            await kernel.start_async()
+            if not kernel.trader.is_running:
                 raise RuntimeError("the paper node did not start (see its log)")
-            await replay.run(data.stream(), run.end.value + 1, lambda: stop.requested)
+            if checkpoint is not None:
+                await _rebuild_venues(replay, stream, end_ns, tracker, journal, checkpoint, progress)
+                _rejoin(node, strategy, checkpoint)
+            tracker.move_to_end()  # after the strategy's own subscriptions
+            await replay.run(stream, end_ns, at_stop)
         finally:
-            await node.kernel.stop_async()
+            await kernel.stop_async()
 
-    loop.run_until_complete(main())
-    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]  # e.g. executor workers
-    for task in leftovers:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-    if stop.requested:
+    try:
+        _run_loop(node, main())
+    except BaseException:
         node.dispose()
-        raise PaperRunInterrupted(f"{run.mode}: paper run interrupted")
+        raise
+    if stop.requested:
+        saved = None
+        if state_dir is not None and not stop.forced and strategy.at_rest:
+            saved = state_dir
+            PaperCheckpoint(
+                run=run.as_dict(),
+                strategy_id=strategy.id.value,
+                points=replay.points,
+                deliveries=tracker.count,
+                stopped_at_ns=replay.last_ns,
+                strategy=strategy.save(),
+                journal=journal.entries,
+            ).save(state_dir)
+        node.dispose()
+        raise PaperRunInterrupted(f"{run.mode}: paper run interrupted", saved)
     paper = Backtest(
         run,
         node,
-        plan.strategy,
+        strategy,
         accounting,
         venues.cex_modules,
         venues.wallet,
@@ -154,3 +254,51 @@ def _run_in_node(
         data.points,
     )
     return finish_run(paper, catalog_dir, out_dir, time.perf_counter() - started)
+
+
+def _run_loop(node: TradingNode, main: Coroutine[Any, Any, None]) -> None:
+    loop = node.kernel.loop
+    loop.run_until_complete(main)
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]  # e.g. executor workers
+    for task in leftovers:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+
+
+async def _rebuild_venues(
+    replay: Replay,
+    stream: Iterator[Data],
+    end_ns: int,
+    tracker: DeliveryTracker,
+    journal: CommandJournal,
+    checkpoint: PaperCheckpoint,
+    progress: Progress,
+) -> None:
+    """Replay the stopped run's points with its journaled commands: the venues, the cache and the
+    accounting come back as they were when it stopped."""
+    progress(
+        f"resuming at {pd.Timestamp(checkpoint.stopped_at_ns, tz='UTC'):%Y-%m-%d %H:%M}: rebuilding the "
+        f"venues from {checkpoint.points:,} data points and {len(checkpoint.journal):,} journaled commands…"
+    )
+    journal.recording = False
+    player = JournalPlayer(replay.msgbus, replay.cache, tracker, checkpoint.journal)
+    await replay.run(stream, end_ns, lambda points: points >= checkpoint.points or player.error is not None)
+    player.check_done(tracker.count)
+    if replay.points != checkpoint.points or tracker.count != checkpoint.deliveries:
+        raise JournalMismatch(
+            f"the rebuilt run replayed {replay.points:,} points / {tracker.count:,} deliveries where the "
+            f"stopped one had {checkpoint.points:,} / {checkpoint.deliveries:,} (the catalog changed?)"
+        )
+    tracker.on_dispatched = lambda delivery, what: None
+    journal.recording = True
+
+
+def _rejoin(node: TradingNode, strategy: YieldStrategy, checkpoint: PaperCheckpoint) -> None:
+    """The strategy joins the running trader with its saved state, under the id it traded with."""
+    node.trader.add_strategy(strategy)
+    if strategy.id.value != checkpoint.strategy_id:
+        raise JournalMismatch(
+            f"the strategy rejoined as {strategy.id}, it traded as {checkpoint.strategy_id}"
+        )
+    strategy.load(checkpoint.strategy)
+    node.trader.start_strategy(strategy.id)

@@ -20,7 +20,6 @@ currency (USDT or ETH).
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -160,7 +159,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self._pending_withdrawal = 0.0
         self._withdrawal_fees: dict[str, float] = {}
         self._priced: list[InstrumentId] = []
-        self._ids = itertools.count(1)
+        self._transfer_count = 0
         self._dust_events = -1
         self._dust: list[tuple[str, float]] = []
 
@@ -241,16 +240,26 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
                     self.close_all_positions(instrument_id)
             self.log.warning("flatten_on_stop: CEX positions closed; on-chain positions need exit_full")
 
+    @property
+    def at_rest(self) -> bool:
+        """No plan in progress: a stop here loses nothing a restart needs (a plan's next steps are
+        code, not state; transfers in flight are in the saved transfer book)."""
+        return not self.plans.busy
+
     def on_save(self) -> dict[str, bytes]:
-        """What a restart needs to carry on: the decision state, flows awaited, transfers in flight
-        and the venues' transfer ledgers (the balances themselves are the venues')."""
+        """What a restart needs to carry on: the decision state, flows awaited, transfers in flight,
+        the venues' transfer ledgers and the run's record so far (the balances are the venues')."""
         state = {
             "entered": self.entered,
-            "hour": self.hour,
+            "gate": self.gate.to_json(),
             "actions": self.actions,
+            "action_log": self.action_log,
+            "rejections": self.rejections,
+            "aborted_plans": self.plans.failures,
             "pending_deposits": self._pending_deposits,
             "pending_withdrawal": self._pending_withdrawal,
             "transfers": self.transfers.to_json(),
+            "transfer_count": self._transfer_count,
             "plan_in_progress": self.plans.current.name if self.plans.current is not None else None,
         }
         return {"yield_strategy": json.dumps(state).encode()}
@@ -261,11 +270,15 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             return
         values = json.loads(saved)
         self.entered = values["entered"]
-        self.gate.hour = values["hour"]
+        self.gate.load_json(values["gate"])
         self.actions.update(values["actions"])
+        self.action_log = [(ts, action, why) for ts, action, why in values["action_log"]]
+        self.rejections = list(values["rejections"])
+        self.plans.failures = list(values["aborted_plans"])
         self._pending_deposits = values["pending_deposits"]
         self._pending_withdrawal = values["pending_withdrawal"]
         self.transfers.load_json(values["transfers"])
+        self._transfer_count = values["transfer_count"]
         if values["plan_in_progress"] is not None:
             self.log.warning(
                 f"restarted while plan {values['plan_in_progress']!r} was in progress: re-planning from "

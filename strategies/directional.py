@@ -20,6 +20,7 @@ Funding is settled on both by the venue simulation.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -130,6 +131,27 @@ class DirectionalStrategy(YieldStrategy):
     def on_start(self) -> None:
         super().on_start()
         self.msgbus.subscribe(f"data.{DataType(SignalPrediction).topic}*", self._on_prediction)
+
+    def on_save(self) -> dict[str, bytes]:
+        state = super().on_save()
+        values = {
+            "call": SignalPrediction.to_dict(self.call) if self.call is not None else None,
+            "calls_seen": self.calls_seen,
+            "confident_calls": self.confident_calls,
+            "protective": {str(coid): kind for coid, kind in self._protective.items()},
+        }
+        state["directional"] = json.dumps(values).encode()
+        return state
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        super().on_load(state)
+        saved = state.get("directional")
+        if saved is None:
+            return
+        values = json.loads(saved)
+        self.call = SignalPrediction.from_dict(values["call"]) if values["call"] is not None else None
+        self.calls_seen, self.confident_calls = values["calls_seen"], values["confident_calls"]
+        self._protective = {ClientOrderId(coid): kind for coid, kind in values["protective"].items()}
 
     def _on_prediction(self, call: SignalPrediction) -> None:
         if call.instrument_id == self.signal_id:

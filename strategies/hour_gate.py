@@ -80,6 +80,22 @@ class HourGate:
         self.skipped.append((hour, missing))
         self.hour = hour
 
+    def to_json(self) -> dict:
+        return {
+            "hour": self.hour,
+            "tick_ns": self.tick_ns,
+            "skipped": self.skipped,
+            "bucket": self._bucket,
+            "arrived": sorted(str(i) for i in self._arrived),
+        }
+
+    def load_json(self, values: dict) -> None:
+        """Carry on from a saved gate: the hour acted on and the legs of the next one already in."""
+        self.hour, self.tick_ns = values["hour"], values["tick_ns"]
+        self.skipped = [(hour, missing) for hour, missing in values["skipped"]]
+        self._bucket = values["bucket"]
+        self._arrived = {InstrumentId.from_str(i) for i in values["arrived"]}
+
     def _open(self, hour: int, ts: int) -> None:
         self.hour, self.tick_ns = hour, ts
         self._on_hour(hour, ts)

@@ -27,7 +27,8 @@ class TransferActions:
             amount = math.floor(amount * 100) / 100
         if amount < (0.01 if asset == "USDT" else 1e-9):
             return None
-        request_id = f"{self.id}-T{next(self._ids)}"
+        self._transfer_count += 1
+        request_id = f"{self.id}-T{self._transfer_count}"
         self.plans.expect_transfer(request_id)
         self.msgbus.send(TRANSFER_ENDPOINT, TransferRequest(request_id, kind, venue, amount, asset))
         return request_id

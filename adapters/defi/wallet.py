@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,8 +144,8 @@ class WalletModule(SimulationModule):
             eeth_rate=lambda: last_price(exchange.cache, weeth_rate_id) if weeth_rate_id else None,
             credit_rewards=self._credit_rewards,
         )
-        self.msgbus.register(TRANSFER_ENDPOINT, self._on_transfer_request)
-        self.msgbus.register(PAYOUT_ENDPOINT, self._on_payout)
+        for endpoint, handler in self.service_endpoints().items():
+            self.msgbus.register(endpoint, handler)
         self.msgbus.subscribe(f"data.{DataType(GasPrice).topic}", self._on_gas_price)
         # the wallet venue's own bars (every mode prices ETH/USD there), ahead of strategies: the
         # chain has settled a timestamp before anyone reads it
@@ -154,6 +155,10 @@ class WalletModule(SimulationModule):
         self.msgbus.subscribe(f"data.{DataType(RewardDistribution).topic}", self._on_reward)
         if self.aave is not None:
             self.msgbus.subscribe(f"data.{DataType(AaveReserveSnapshot).topic}*", self.upkeep.on_snapshot)
+
+    def service_endpoints(self) -> dict[str, Callable[[Any], None]]:
+        """The transfer service's message-bus endpoints (requests from strategies) and their handlers."""
+        return {TRANSFER_ENDPOINT: self._on_transfer_request, PAYOUT_ENDPOINT: self._on_payout}
 
     # -- balances ----------------------------------------------------------------------------
 

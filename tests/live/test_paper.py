@@ -3,6 +3,7 @@ a live ``TradingNode`` fed by a replay of the catalog must trade exactly as the 
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import run_backtest
+from live.checkpoint import PaperCheckpoint
 from live.runner import run_paper
 
 pytestmark = pytest.mark.integration
@@ -52,21 +54,54 @@ def test_a_paper_run_trades_exactly_as_the_backtest(mode, start, end, built_sign
     )
 
 
-def test_ctrl_c_stops_a_paper_run_and_writes_nothing(catalog_dir, tmp_path):
+def test_ctrl_c_saves_the_state_and_resume_finishes_the_run(catalog_dir, tmp_path):
     """SIGINT while the replay runs (paced at 1 data hour per second): exit 130, no results folder,
-    no staging folder left beside it."""
-    out = tmp_path / "paper"
+    the state saved beside it; the same command with --resume (full speed) finishes the run with
+    the backtest's fills and NAV, and removes the state."""
+    out, state = tmp_path / "paper", tmp_path / "paper.state"
     command = [
         sys.executable, str(PROJECT / "run_live.py"), "--mode", "btc_basis", "--env", "paper",
-        "--start", "2024-06-01", "--end", "2024-06-15", "--speed", "3600",
+        "--start", "2024-06-01", "--end", "2024-06-15",
         "--catalog", str(catalog_dir), "--use-existing-catalog", "--out", str(out),
     ]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*command, "--speed", "3600"], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     for line in proc.stdout:  # wait until the replay is running
         if "replaying" in line:
             break
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr
-    assert list(tmp_path.iterdir()) == []
+    assert "interrupted" in stderr and f"state saved in {state}" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paper.state"]
+
+    resumed = subprocess.run([*command, "--resume"], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming at" in resumed.stdout
+    assert not state.exists()
+    run = load_run_config(mode_file_path("btc_basis"), start="2024-06-01", end="2024-06-15")
+    backtest = run_backtest(run, catalog_dir, tmp_path / "backtest")
+    pd.testing.assert_frame_equal(_fills(out), _fills(tmp_path / "backtest"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["final_nav"] == pytest.approx(backtest.summary["final_nav"], rel=1e-12)
+
+
+def test_resume_refuses_another_runs_state_and_a_missing_one(catalog_dir, tmp_path):
+    out = tmp_path / "paper"
+    base = [
+        sys.executable, str(PROJECT / "run_live.py"), "--mode", "btc_basis", "--env", "paper",
+        "--start", "2024-06-01", "--end", "2024-06-15", "--resume",
+        "--catalog", str(catalog_dir), "--use-existing-catalog", "--out", str(out),
+    ]  # fmt: skip
+    missing = subprocess.run(base, cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2
+    assert "no saved paper state" in missing.stderr
+    run = load_run_config(mode_file_path("btc_basis"), start="2024-06-01", end="2024-06-15")
+    PaperCheckpoint(run.as_dict(), "YieldStrategy-000", 10, 10, 0, {}, []).save(tmp_path / "paper.state")
+    other = subprocess.run(
+        [*base, "--capital", "5000"], cwd=PROJECT, capture_output=True, text=True, timeout=120
+    )
+    assert other.returncode == 2
+    assert "belongs to a different run (differs in capital)" in other.stderr
+    assert not out.exists()

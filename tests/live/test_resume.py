@@ -1,0 +1,81 @@
+"""A paper run stopped half-way and resumed from its saved state ends as an uninterrupted run:
+the same fills, NAV series and action log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pandas as pd
+import pytest
+
+from backtesting.config import load_run_config, mode_file_path
+from live.checkpoint import CHECKPOINT_FILE, PaperCheckpoint
+from live.journal import JournalMismatch
+from live.runner import PaperRunInterrupted, run_paper
+
+pytestmark = pytest.mark.integration
+
+
+def _stop_on(day: str):
+    """A progress callback that sends this process SIGINT when the replay reports ``day``."""
+
+    def progress(message: str) -> None:
+        if day in message:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return progress
+
+
+def _stopped_run(run, catalog_dir, tmp_path, day: str) -> PaperCheckpoint:
+    state = tmp_path / "state"
+    with pytest.raises(PaperRunInterrupted) as stopped:
+        run_paper(run, catalog_dir, tmp_path / "stopped", progress=_stop_on(day), state_dir=state)
+    assert stopped.value.state_dir == state
+    assert not (tmp_path / "stopped").exists()
+    return PaperCheckpoint.load(state)
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "btc_basis",  # rebalances across the August 2024 crash after the stop
+        "ml_btc_directional_usdt_margin",  # a long with its resting stop-loss/take-profit across the stop
+    ],
+)
+def test_a_resumed_paper_run_ends_as_an_uninterrupted_one(mode, built_signals, tmp_path):
+    catalog_dir = built_signals[0]
+    run = load_run_config(mode_file_path(mode), start="2024-07-20", end="2024-08-19")
+    whole = run_paper(run, catalog_dir, tmp_path / "whole")
+    checkpoint = _stopped_run(run, catalog_dir, tmp_path, "2024-08-01")
+    assert pd.Timestamp(checkpoint.stopped_at_ns, tz="UTC") >= pd.Timestamp("2024-08-01", tz="UTC")
+    assert checkpoint.journal  # it traded before the stop
+    fills = pd.read_csv(tmp_path / "whole" / "fills.csv", parse_dates=["ts_event"])
+    assert (fills["ts_event"] > pd.Timestamp(checkpoint.stopped_at_ns, tz="UTC")).any()  # and after it
+
+    resumed = run_paper(run, catalog_dir, tmp_path / "resumed", state_dir=tmp_path / "state", resume=True)
+    for name in ("fills.csv", "nav.csv", "actions.csv", "transfers.csv"):
+        ours, theirs = pd.read_csv(tmp_path / "resumed" / name), pd.read_csv(tmp_path / "whole" / name)
+        if name == "fills.csv":  # listed by client order id, which carries the live clock
+            ours, theirs = (
+                f.drop(columns=["client_order_id", "event_id"]).sort_values(["ts_event", "trade_id"])
+                for f in (ours, theirs)
+            )
+            ours, theirs = ours.reset_index(drop=True), theirs.reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, theirs, obj=name)
+    assert resumed.summary["final_nav"] == whole.summary["final_nav"]
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_tampered_journal_is_refused(catalog_dir, tmp_path):
+    run = load_run_config(mode_file_path("btc_basis"), start="2024-07-20", end="2024-08-19")
+    _stopped_run(run, catalog_dir, tmp_path, "2024-08-01")
+    path = tmp_path / "state" / CHECKPOINT_FILE
+    values = json.loads(path.read_text())
+    values["journal"][0][0] += 1  # the first order, moved to the next delivery
+    path.write_text(json.dumps(values))
+    with pytest.raises(JournalMismatch):
+        run_paper(run, catalog_dir, tmp_path / "resumed", state_dir=tmp_path / "state", resume=True)
+    assert not (tmp_path / "resumed").exists()
+    assert path.exists()  # kept: the state is the user's to inspect
