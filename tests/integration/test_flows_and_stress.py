@@ -14,6 +14,7 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.bars import bar_type_for
+from adapters.cex.liquidation_fills import VENUE_TAG
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
@@ -95,7 +96,7 @@ def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, 
     assert len(liquidations) == summary["liquidations"]
     assert (liquidations["signed_base_qty"] < 0).all()  # shorts squeezed by the rally
     orders = pd.read_csv(result.out_dir / "orders.csv")
-    assert orders["tags"].astype(str).str.contains("LIQUIDATION").sum() == summary["liquidations"]
+    assert orders["tags"].astype(str).str.contains(VENUE_TAG).sum() == summary["liquidations"]
     assert summary["attribution"]["liquidation_losses"] < 0
     assert abs(summary["reconciliation_error"]) < 1e-4
     # after each liquidation the next rebalance re-hedges the spot leg
