@@ -125,7 +125,11 @@ def simulation_only_uses(target: str) -> list[str]:
                 names = (node.attr,)
             else:
                 continue
-            out += [f"{path.relative_to(PROJECT)}:{node.lineno} uses {n}" for n in SIMULATION_ONLY_NAMES if n in names]
+            out += [
+                f"{path.relative_to(PROJECT)}:{node.lineno} uses {n}"
+                for n in SIMULATION_ONLY_NAMES
+                if n in names
+            ]
     return sorted(set(out))
 
 

@@ -67,7 +67,9 @@ def test_high_through_the_liquidation_price_closes_the_short_at_that_price():
     assert event.fee == pytest.approx(min(0.004 * P_LIQ, margin_after_close))
     assert event.insurance_credit == 0.0
     cache = sim.engine.cache
-    liquidation_fill = [f for f in sim.strategy.fills if is_liquidation_fill(f, cache.order(f.client_order_id))]
+    liquidation_fill = [
+        f for f in sim.strategy.fills if is_liquidation_fill(f, cache.order(f.client_order_id))
+    ]
     assert len(liquidation_fill) == 1 and liquidation_fill[0].last_px.as_double() == pytest.approx(P_LIQ)
     # shaped as Binance's live liquidation: its ``autoclose-`` id, an order the venue originated
     assert liquidation_fill[0].client_order_id.value == f"autoclose-{ts(5)}"
