@@ -18,6 +18,8 @@ PAYOUT_ENDPOINT = "Capital.payout"
 GAS_TOPIC = "wallet.gas"
 FUNDING_TOPIC = "cex.funding"
 LIQUIDATION_TOPIC = "cex.liquidations"
+"""The venue simulation's own liquidation records, for its tests and diagnostics only: live, a
+liquidation is just the venue's fill (:mod:`adapters.cex.liquidation_fills`)."""
 
 
 class TransferKind(StrEnum):
@@ -186,6 +188,9 @@ class FundingSettled:
 
 @dataclass(frozen=True)
 class LiquidationEvent:
+    """A CEX liquidation: a row of liquidations.csv (the accounting's, read from the venue's
+    fill) and the venue simulation's own record of it."""
+
     venue: str
     instrument_id: str
     signed_base_qty: float

@@ -41,8 +41,10 @@ from nautilus_trader.model.enums import OrderSide, OrderType
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
+from nautilus_trader.model.position import Position
 
 from adapters.cex.instruments import cex_instrument_id
+from adapters.cex.liquidation_fills import is_liquidation_fill
 from adapters.cex.margin import VenueWalletReader, base_qty, last_price, shared_wallet_reader
 from adapters.defi.aave_market import AaveMarket, oracle_prices, risk_figures
 from adapters.defi.config import load_wallet_venue
@@ -52,7 +54,6 @@ from adapters.events import (
     CAPITAL_TOPIC,
     FUNDING_TOPIC,
     GAS_TOPIC,
-    LIQUIDATION_TOPIC,
     TRANSFER_TOPIC,
     WALLET_TOPIC,
     CapitalFlow,
@@ -75,6 +76,7 @@ from portfolio.attribution import (
     delta_columns,
     price_attribution,
 )
+from portfolio.liquidations import liquidation_record, mark_at
 from portfolio.wallet_book import ESTIMATED_REWARDS, WalletBook
 
 VENUE_FIGURES = ("equity", "spot_cash", "margin_balance", "perp_notional", "margin_ratio")
@@ -136,6 +138,9 @@ class AccountingActor(Actor):
         self.transfers: list[dict[str, object]] = []
         self.funding: list[FundingSettled] = []
         self.liquidations: list[LiquidationEvent] = []
+        self._pending_liquidations: list[tuple[OrderFilled, Position | None, float]] = []
+        """Liquidation fills (with the position they closed and their USDT commission) waiting
+        for the bar they happened in."""
         self.gas: list[GasCharged] = []
         self.wallet_events: list[object] = []
         self.flows: list[CapitalFlow] = []
@@ -157,7 +162,6 @@ class AccountingActor(Actor):
         self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer)
         self.msgbus.subscribe(FUNDING_TOPIC, self._on_funding)
         self.msgbus.subscribe(GAS_TOPIC, self._on_gas)
-        self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital)
         self.msgbus.subscribe(WALLET_TOPIC, self._on_wallet_event)
         self.msgbus.subscribe("events.fills.*", self._on_fill)
@@ -218,16 +222,26 @@ class AccountingActor(Actor):
         self.wallet_events.append(event)
         self.book.on_event(event)
 
-    def _on_liquidation(self, event: LiquidationEvent) -> None:
-        self.liquidations.append(event)
-        instrument_id = InstrumentId.from_str(event.instrument_id)
-        closed = -event.signed_base_qty  # the liquidation fill's signed quantity
-        if self.cache.instrument(instrument_id).is_inverse:
-            closed /= event.price  # USD face → coins
-        # the venue liquidates on the bar before the cache holds it: mark the fill at that bar
-        self._interval.trades.append((instrument_id, closed, event.mark))
-        costs = (event.insurance_credit - event.fee) * event.usdt_per_unit
-        self._add("liquidation_losses", costs - closed * (event.price - event.mark))
+    def _book_liquidations(self) -> None:
+        """Attribute the liquidation fills whose bar has reached the cache (see
+        :mod:`portfolio.liquidations`): their fee, the venue's charges net of the insurance
+        fund's cover, and execution against the mark."""
+        waiting = []
+        for fill, position, commission in self._pending_liquidations:
+            mark = mark_at(self.cache, fill)
+            if mark is None:
+                waiting.append((fill, position, commission))
+                continue
+            event = liquidation_record(fill, self.cache.instrument(fill.instrument_id), position, mark)
+            self.liquidations.append(event)
+            closed = -event.signed_base_qty  # the liquidation fill's signed quantity
+            if self.cache.instrument(fill.instrument_id).is_inverse:
+                closed /= event.price  # USD face → coins
+            self._interval.trades.append((fill.instrument_id, closed, mark))
+            costs = (event.insurance_credit - event.fee) * event.usdt_per_unit
+            self._add("liquidation_losses", -commission)
+            self._add("liquidation_losses", costs - closed * (event.price - mark))
+        self._pending_liquidations = waiting
 
     def _on_capital(self, flow: CapitalFlow) -> None:
         if flow.kind == CapitalFlowKind.DEPOSIT:
@@ -243,13 +257,16 @@ class AccountingActor(Actor):
             return
         commission = fill.commission.as_double() if fill.commission is not None else 0.0
         instrument = self.cache.instrument(fill.instrument_id)
+        liquidation = is_liquidation_fill(fill, self.cache.order(fill.client_order_id))
         if fill.commission is not None and fill.commission.currency != USDT:
             # a coin fee (coin-margined perp): valued with the coin's other holdings, at the sample
-            category = (
-                "liquidation_losses" if fill.client_order_id.value.startswith("LIQ-") else "trading_fees"
-            )
+            category = "liquidation_losses" if liquidation else "trading_fees"
             self._interval.coin_amounts.append((fill.instrument_id.venue.value, category, -commission))
             commission = 0.0
+        if liquidation:  # marked at the bar it happened in, once that bar is in the cache
+            position = self.cache.position(fill.position_id) if fill.position_id is not None else None
+            self._pending_liquidations.append((fill, position, commission))
+            return
         # a market order fills against the bar it was sent on; a stop or limit triggered while the
         # venue replays a new bar fills at its own price, which is the market at that instant
         mark = (
@@ -257,9 +274,6 @@ class AccountingActor(Actor):
             if fill.order_type == OrderType.MARKET
             else fill.last_px.as_double()
         )
-        if fill.client_order_id.value.startswith("LIQ-"):  # its mark comes with the LiquidationEvent
-            self._add("liquidation_losses", -commission)
-            return
         self._add("trading_fees", -commission)
         if mark is not None:
             side = 1 if fill.order_side == OrderSide.BUY else -1
@@ -304,6 +318,7 @@ class AccountingActor(Actor):
 
     def sample(self, ts: int) -> None:
         """Record NAV, risk and the attributed change for the hour ending at ``ts``."""
+        self._book_liquidations()
         qty, prices, venues = self._holdings()
         balances = account_balances(self.cache, self.wallet_venue)
         wallet = self.book.sample(balances, self.cache)

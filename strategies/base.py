@@ -34,6 +34,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.bars import bar_type_for
+from adapters.cex.liquidation_fills import is_liquidation_fill
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.currencies import account_balances, currency
@@ -41,12 +42,10 @@ from adapters.defi.instruments import wallet_instrument_id
 from adapters.defi.valuation import WalletValuation
 from adapters.events import (
     CAPITAL_TOPIC,
-    LIQUIDATION_TOPIC,
     PAYOUT_ENDPOINT,
     TRANSFER_TOPIC,
     CapitalFlow,
     CapitalFlowKind,
-    LiquidationEvent,
     PayoutRequest,
     TransferBook,
 )
@@ -226,7 +225,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             self.subscribe_bars(bar_type_for(instrument_id))
         self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer_event)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital_flow)
-        self.msgbus.subscribe(LIQUIDATION_TOPIC, self._on_liquidation)
+        # every fill, not just this strategy's: live, a liquidation is the venue's own order
+        self.msgbus.subscribe("events.fills.*", self._on_liquidation)
 
     def on_stop(self) -> None:
         self.clock.cancel_timers()  # the hour gate's waits for missing legs
@@ -489,8 +489,10 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
                 self.rejections.append(failure)
         self.plans.order_closed(event.client_order_id, failure)
 
-    def _on_liquidation(self, event: LiquidationEvent) -> None:
+    def _on_liquidation(self, fill: OrderFilled) -> None:
+        if not is_liquidation_fill(fill, self.cache.order(fill.client_order_id)):
+            return
         self.log.warning(
-            f"LIQUIDATION on {event.venue}: {event.signed_base_qty:+.6f} {event.instrument_id} closed at "
-            f"{event.price:.2f} (fee {event.fee:.2f} USDT)",
+            f"LIQUIDATION on {fill.instrument_id.venue}: {fill.order_side.name} {fill.last_qty} "
+            f"{fill.instrument_id} at {fill.last_px} (commission {fill.commission})",
         )

@@ -103,3 +103,51 @@ def test_the_check_sees_every_import_form(tmp_path, monkeypatch):
         "strategies/bad.py:5 imports nautilus_trader.backtest.engine",
         "strategies/bad.py:5 imports nautilus_trader.backtest.engine.BacktestEngine",
     ]
+
+
+SIMULATION_ONLY_NAMES = ("LIQUIDATION_TOPIC",)
+"""Messages only the venue simulation publishes (live, a liquidation is just the venue's fill)."""
+LIVE_READY = ("strategies", "portfolio/accounting.py", "portfolio/liquidations.py")
+"""What decides and what attributes must work from events both worlds produce."""
+
+
+def simulation_only_uses(target: str) -> list[str]:
+    """Every import or use of a simulation-only name in ``target`` (a folder or a file)."""
+    root = PROJECT / target
+    out = []
+    for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.alias):
+                names = (node.name, node.asname)
+            elif isinstance(node, ast.Name):
+                names = (node.id,)
+            elif isinstance(node, ast.Attribute):
+                names = (node.attr,)
+            else:
+                continue
+            out += [
+                f"{path.relative_to(PROJECT)}:{node.lineno} uses {n}"
+                for n in SIMULATION_ONLY_NAMES
+                if n in names
+            ]
+    return sorted(set(out))
+
+
+@pytest.mark.parametrize("target", LIVE_READY)
+def test_accounting_and_strategies_use_no_simulation_only_topic(target):
+    found = simulation_only_uses(target)
+    assert not found, f"{target} must learn of liquidations from fills:\n" + "\n".join(found)
+
+
+def test_the_topic_check_sees_imports_and_attribute_uses(tmp_path, monkeypatch):
+    (tmp_path / "portfolio").mkdir()
+    (tmp_path / "portfolio" / "accounting.py").write_text(
+        "from adapters.events import LIQUIDATION_TOPIC\n"
+        "import adapters.events as events\n"
+        "topic = events.LIQUIDATION_TOPIC\n"
+    )
+    monkeypatch.setattr(f"{__name__}.PROJECT", tmp_path)
+    assert simulation_only_uses("portfolio/accounting.py") == [
+        "portfolio/accounting.py:1 uses LIQUIDATION_TOPIC",
+        "portfolio/accounting.py:3 uses LIQUIDATION_TOPIC",
+    ]

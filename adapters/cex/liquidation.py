@@ -2,9 +2,12 @@
 
 When a perp bar's adverse extreme (high for shorts, low for longs) takes the margin balance to
 maintenance, the position is closed at the crossing price (the open on a gap) by an
-exchange-originated ``LIQUIDATION`` order; a liquidation fee is forfeited and a negative futures
-wallet is reset to zero by the insurance fund. Each one is published as a
-:class:`~adapters.events.LiquidationEvent`.
+exchange-originated order shaped as the live adapter reports that venue's liquidation
+(:mod:`adapters.cex.liquidation_fills`: its client order id and the ``VENUE`` tag), so whoever
+watches fills recognises it as live; a liquidation fee is forfeited and a negative futures wallet
+is reset to zero by the insurance fund, both booked on the position at the fill's instant. The
+simulation keeps its own record of each one (a :class:`~adapters.events.LiquidationEvent`,
+also published for its tests and diagnostics); nothing the run attributes depends on it.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import LiquiditySide, OrderSide, PositionAdjustmentType
-from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, VenueOrderId
+from nautilus_trader.model.identifiers import InstrumentId, VenueOrderId
 from nautilus_trader.model.instruments import CryptoPerpetual
 from nautilus_trader.model.orders import MarketOrder
 from nautilus_trader.model.position import Position
 
+from adapters.cex.liquidation_fills import VENUE_TAG, liquidation_client_order_id
 from adapters.cex.margin import base_qty, liquidation_price, notional_of, position_pnl
 from adapters.events import LIQUIDATION_TOPIC, LiquidationEvent
 
@@ -71,13 +75,13 @@ class Liquidation:
             position.trader_id,
             position.strategy_id,
             instrument.id,
-            ClientOrderId(f"LIQ-{self.venue}-{ts}"),
+            liquidation_client_order_id(self.venue, ts),
             OrderSide.BUY if qty < 0 else OrderSide.SELL,
             position.quantity,
             UUID4(),
             ts,
             reduce_only=True,
-            tags=["LIQUIDATION"],
+            tags=[VENUE_TAG],
         )
         cache = self.exchange.cache
         cache.add_order(order, position_id=position.id)

@@ -22,7 +22,7 @@ from nautilus_trader.common.component import MessageBus
 from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import PriceType
-from nautilus_trader.model.identifiers import AccountId, InstrumentId, Venue
+from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Currency
 from nautilus_trader.portfolio.portfolio import Portfolio
@@ -167,11 +167,6 @@ def base_qty(instrument: Instrument, signed_qty: float) -> float:
     return signed_qty * instrument.multiplier.as_double()
 
 
-def account_id_for(venue: str) -> AccountId:
-    """Backtest venues have one account, ``<VENUE>-001``."""
-    return AccountId(f"{venue}-001")
-
-
 @dataclass(frozen=True)
 class _Leg:
     instrument: Instrument
@@ -211,7 +206,6 @@ class VenueWalletReader:
     def __init__(self, venue: str) -> None:
         self.venue = venue
         self._venue = Venue(venue)
-        self._account_id = account_id_for(venue)
         self._legs: list[_Leg] = []
         self._settlement: Currency = USDT
         self._settlement_bar: BarType | None = None
@@ -252,13 +246,16 @@ class VenueWalletReader:
         if self._book is not None and key == self._book_key:
             return self._book
         self._instrument_legs(cache)
+        # the venue's own account id: ``<VENUE>-001`` in a backtest, the adapter's live
+        # (``BINANCE-USDT_FUTURES-master``, ``BYBIT-UNIFIED``, ``OKX-master``)
+        account_id = account.id if account is not None else None
         money = account.balance_total(self._settlement) if account is not None else None
         balance = money.as_double() if money is not None else 0.0
         holdings = []
         realized_perp = 0.0
         for leg in self._instrument_legs(cache):
             if leg.is_perp:
-                realized = portfolio.realized_pnl(leg.instrument.id, self._account_id)
+                realized = portfolio.realized_pnl(leg.instrument.id, account_id)
                 realized_perp += realized.as_double() if realized is not None else 0.0
             positions = cache.positions_open(venue=None, instrument_id=leg.instrument.id)
             if positions:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from nautilus_trader.model.enums import OrderSide
 
+from adapters.cex.liquidation_fills import VENUE_TAG, is_liquidation_fill
 from adapters.cex.margin import PerpState, VenueWallets, liquidation_price
 from adapters.events import TransferKind
 from tests.sim_harness import bar, do, flat_bars, run_sim, ts
@@ -65,10 +66,14 @@ def test_high_through_the_liquidation_price_closes_the_short_at_that_price():
     margin_after_close = 975.0 - (P_LIQ - 50_000.0) - P_LIQ * TAKER
     assert event.fee == pytest.approx(min(0.004 * P_LIQ, margin_after_close))
     assert event.insurance_credit == 0.0
-    liquidation_fill = [f for f in sim.strategy.fills if f.client_order_id.value.startswith("LIQ-")]
+    cache = sim.engine.cache
+    liquidation_fill = [
+        f for f in sim.strategy.fills if is_liquidation_fill(f, cache.order(f.client_order_id))
+    ]
     assert len(liquidation_fill) == 1 and liquidation_fill[0].last_px.as_double() == pytest.approx(P_LIQ)
-    orders = sim.engine.trader.generate_orders_report()
-    assert "LIQUIDATION" in str(orders.loc[liquidation_fill[0].client_order_id.value, "tags"])
+    # shaped as Binance's live liquidation: its ``autoclose-`` id, an order the venue originated
+    assert liquidation_fill[0].client_order_id.value == f"autoclose-{ts(5)}"
+    assert cache.order(liquidation_fill[0].client_order_id).tags == [VENUE_TAG]
     assert sim.engine.cache.positions_open(instrument_id=sim.instruments[PERP].id) == []
     # everything left in the futures wallet was forfeited: the account keeps nothing
     assert sim.balance("BINANCE") == pytest.approx(0.0, abs=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from pathlib import Path
 
 import pandas as pd
@@ -10,10 +11,12 @@ import yaml
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.currencies import ETH
+from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.bars import bar_type_for
+from adapters.cex.liquidation_fills import VENUE_TAG
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
@@ -95,7 +98,7 @@ def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, 
     assert len(liquidations) == summary["liquidations"]
     assert (liquidations["signed_base_qty"] < 0).all()  # shorts squeezed by the rally
     orders = pd.read_csv(result.out_dir / "orders.csv")
-    assert orders["tags"].astype(str).str.contains("LIQUIDATION").sum() == summary["liquidations"]
+    assert orders["tags"].astype(str).str.contains(VENUE_TAG).sum() == summary["liquidations"]
     assert summary["attribution"]["liquidation_losses"] < 0
     assert abs(summary["reconciliation_error"]) < 1e-4
     # after each liquidation the next rebalance re-hedges the spot leg
@@ -103,6 +106,48 @@ def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, 
     last = pd.Timestamp(liquidations["ts"].max())
     later = nav[nav.index > last + pd.Timedelta(hours=3)]
     assert (later["net_delta_btc"].abs() < 0.01).all()
+
+
+def test_liquidations_are_booked_from_the_venues_fills_as_the_simulation_recorded_them(catalog_dir, tmp_path):
+    """The thin-margin run above: the accounting finds each liquidation in the fills alone, and
+    books the rows and ``liquidation_losses`` the venue simulation's own records give (the
+    figures the run reported when the accounting still read the simulation's topic)."""
+    run = load_run_config(
+        _config(
+            tmp_path,
+            start="2024-10-01",
+            end="2025-01-31",
+            strategy={"perp_margin_fraction": 0.03, "margin_floor": 0.005, "margin_ceiling": 0.5},
+        )
+    )
+    bt = build_backtest(run, catalog_dir)
+    bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
+    key = attrgetter("ts_event", "venue")
+    simulated = sorted((e for m in bt.cex_modules.values() for e in m.liquidations), key=key)
+    booked = sorted(bt.accounting.liquidations, key=key)
+    assert len(booked) == len(simulated) == 52
+    assert {e.venue for e in booked} == {"BINANCE", "BYBIT", "OKX"}
+    for ours, sim in zip(booked, simulated, strict=True):
+        assert (ours.venue, ours.instrument_id, ours.ts_event) == (sim.venue, sim.instrument_id, sim.ts_event)
+        assert (ours.signed_base_qty, ours.price, ours.mark) == (sim.signed_base_qty, sim.price, sim.mark)
+        assert ours.insurance_credit == sim.insurance_credit
+        assert ours.fee == pytest.approx(sim.fee, abs=1e-8)  # as the account charged it: to 8 decimals
+    # liquidation_losses by hand from the simulation's records: the venue's charges net of the
+    # insurance cover, execution against the mark, and the closing fill's taker fee
+    taker = {
+        e.instrument_id: float(bt.engine.cache.instrument(InstrumentId.from_str(e.instrument_id)).taker_fee)
+        for e in simulated
+    }
+    expected = sum(
+        (e.insurance_credit - e.fee) * e.usdt_per_unit
+        + e.signed_base_qty * (e.price - e.mark)
+        - abs(e.signed_base_qty) * e.price * taker[e.instrument_id]
+        for e in simulated
+    )
+    nav = bt.accounting.nav_frame()
+    assert nav["liquidation_losses"].sum() == pytest.approx(expected, abs=1e-6)
+    assert nav["liquidation_losses"].sum() == pytest.approx(-8503.076689, abs=1e-5)  # as before
+    bt.engine.dispose()
 
 
 class _EthAirdrop(Actor):
