@@ -26,6 +26,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
+from adapters.cex.instruments import exchange_of
 from adapters.cex.venue import CexVenueModule
 from adapters.config import ConfigError
 from adapters.defi.config import WalletVenueConfig, load_wallet_venue
@@ -105,7 +106,9 @@ class RunPlan:
 
     @property
     def cex_venues(self) -> list[str]:
-        return sorted({i.id.venue.value for i in self.instruments})
+        """The exchanges traded (an exchange may be several venues: ``exchange_of``)."""
+        return sorted({exchange_of(i.id) for i in self.instruments})
+
 
 
 @dataclass
@@ -159,7 +162,7 @@ def add_venues(host: VenueHost, plan: RunPlan) -> Venues:
     cex_modules = {}
     for venue in plan.cex_venues:
         settlement = next(
-            (i.settlement_currency for i in plan.instruments if i.id.venue.value == venue and i.is_inverse),
+            (i.settlement_currency for i in plan.instruments if exchange_of(i.id) == venue and i.is_inverse),
             USDT,
         )
         capital = run.file.capital if venue == capital_venue else 0.0

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from nautilus_trader.model.identifiers import Venue
 
-from adapters.cex.instruments import cex_instrument_id
+from adapters.cex.instruments import cex_instrument_id, exchange_of
 from adapters.events import AaveLiquidated, FlashLoanFee
 from backtesting.config import RunConfig
 from backtesting.engine import Backtest, build_backtest
@@ -59,8 +59,8 @@ def _idle_reason(bt: Backtest) -> str | None:
     run, dust = bt.run, bt.run.strategy.dust_threshold_usd
     minimums: dict[str, float] = {}
     for instrument in bt.engine.cache.instruments():
-        if instrument.id.venue.value in bt.cex_modules and instrument.min_notional is not None:
-            venue = instrument.id.venue.value
+        venue = exchange_of(instrument.id)
+        if venue in bt.cex_modules and instrument.min_notional is not None:
             minimums[venue] = max(minimums.get(venue, 0.0), instrument.min_notional.as_double())
     sizes = ", ".join(f"{venue} {amount:g}" for venue, amount in sorted(minimums.items()))
     orders = f", and each order must reach the venue's minimum size, min notional {sizes}" if sizes else ""
@@ -159,7 +159,7 @@ def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -
         summary["benchmarks"] = benchmark_comparison(
             catalog_dir, run.start, run.end, summary["apy"], summary["max_drawdown"]
         )
-    venues = [*bt.cex_modules, run.strategy.wallet_venue]
+    venues = sorted({instrument.id.venue.value for instrument in bt.engine.cache.instruments()})
     write_results(
         out_dir,
         summary=summary,

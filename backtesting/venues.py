@@ -19,6 +19,8 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Currency, Money
 
 from adapters.cex.config import CexVenueConfig
+from adapters.cex.instruments import SPOT_VENUES, exchange_of
+from adapters.cex.spot_account import SpotAccountModule
 from adapters.cex.venue import CexVenueModule
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import currency, wallet_currency_codes
@@ -50,11 +52,12 @@ class BacktestHost:
 def add_cex_venue(
     host: VenueHost, config: CexVenueConfig, settlement: Currency = USDT, balance: float = 0.0
 ) -> CexVenueModule:
-    """A CEX as a NETTING MARGIN venue with its simulation module and checks.
+    """A CEX as a NETTING MARGIN venue with its simulation module and checks, and, for an exchange
+    that keeps spot in an account of its own, that account as a CASH venue beside it.
 
-    ``settlement`` is the account's currency: USDT, or the coin of a coin-margined (inverse)
-    venue; ``balance`` is pre-funded capital in it (by default the venue starts empty and is
-    funded by transfers from the wallet).
+    ``settlement`` is the MARGIN account's currency: USDT, or the coin of a coin-margined
+    (inverse) venue; ``balance`` is pre-funded capital in it (by default the venue starts empty
+    and is funded by transfers from the wallet).
     """
     module = CexVenueModule(config, settlement)
     host.add_venue(
@@ -67,6 +70,18 @@ def add_cex_venue(
         modules=[module],
     )
     install_pre_trade_checks(host, module)
+    spot_venue = SPOT_VENUES.get(config.venue)
+    if spot_venue is not None:
+        coins = sorted({spec.base for spec in config.instruments if spec.kind == "spot"})
+        spot = SpotAccountModule(spot_venue, module)
+        host.add_venue(
+            Venue(spot_venue),
+            OmsType.NETTING,
+            AccountType.CASH,
+            [Money(0, USDT), *(Money(0, Currency.from_str(code)) for code in coins)],
+            modules=[spot],
+        )
+        install_pre_trade_checks(host, spot)
     return module
 
 
@@ -132,4 +147,4 @@ def add_instruments(
     for instrument in instruments:
         host.add_instrument(instrument)
         if isinstance(instrument, CryptoPerpetual):
-            cex_modules[instrument.id.venue.value].add_perp(instrument)
+            cex_modules[exchange_of(instrument.id)].add_perp(instrument)

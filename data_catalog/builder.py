@@ -50,7 +50,7 @@ from data_catalog.series import (
 )
 from data_catalog.validation import Defect, hour_ranges, missing_on_grid, resolve_conflicts
 
-BUILDER_VERSION = "4"
+BUILDER_VERSION = "5"
 """Bump when the build logic changes so existing catalogs are rebuilt."""
 
 Progress = Callable[[str], None]

@@ -43,7 +43,7 @@ from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual
 from nautilus_trader.model.position import Position
 
-from adapters.cex.instruments import cex_instrument_id
+from adapters.cex.instruments import cex_instrument_id, exchange_of
 from adapters.cex.liquidation_fills import is_liquidation_fill
 from adapters.cex.margin import VenueWalletReader, base_qty, last_price, shared_wallet_reader
 from adapters.defi.aave_market import AaveMarket, oracle_prices, risk_figures
@@ -168,9 +168,9 @@ class AccountingActor(Actor):
         self._readers = {v: shared_wallet_reader(self.msgbus, v) for v in self.acfg.cex_venues}
         self._eth_spot = {v: cex_instrument_id(v, "ETH", "spot") for v in self.acfg.cex_venues}
         self._metas = {
-            i.id: InstrumentMeta(isinstance(i, CryptoPerpetual), i.id.venue.value, i.base_currency.code)
+            i.id: InstrumentMeta(isinstance(i, CryptoPerpetual), exchange_of(i.id), i.base_currency.code)
             for i in self.cache.instruments()
-            if i.base_currency is not None and i.id.venue.value in self.acfg.cex_venues
+            if i.base_currency is not None and exchange_of(i.id) in self.acfg.cex_venues
         }  # the wallet's tokens are valued by the WalletBook, its ETH delta included
         self._assets = sorted({"ETH", *(meta.base for meta in self._metas.values())})
         self.sample(self.acfg.start_ns - HOUR_NS)  # the opening book, before the first decision
@@ -261,7 +261,7 @@ class AccountingActor(Actor):
         if fill.commission is not None and fill.commission.currency != USDT:
             # a coin fee (coin-margined perp): valued with the coin's other holdings, at the sample
             category = "liquidation_losses" if liquidation else "trading_fees"
-            self._interval.coin_amounts.append((fill.instrument_id.venue.value, category, -commission))
+            self._interval.coin_amounts.append((exchange_of(fill.instrument_id), category, -commission))
             commission = 0.0
         if liquidation:  # marked at the bar it happened in, once that bar is in the cache
             position = self.cache.position(fill.position_id) if fill.position_id is not None else None

@@ -21,6 +21,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.position import Position
 
 from adapters.bars import bar_type_for
+from adapters.cex.instruments import exchange_of
 from adapters.cex.margin import base_qty
 from adapters.events import LiquidationEvent
 
@@ -62,7 +63,7 @@ def liquidation_record(
     price = fill.last_px.as_double()
     fee, insurance = venue_charges(position, fill)
     return LiquidationEvent(
-        fill.instrument_id.venue.value,
+        exchange_of(fill.instrument_id),
         str(fill.instrument_id),
         -side * base_qty(instrument, fill.last_qty.as_double()),
         price,

@@ -52,7 +52,7 @@ class SignalConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One signal series: which bars, what is predicted, how the model is trained walk-forward."""
 
     instrument_id: str = "BTCUSDT-PERP.BINANCE"
-    spot_instrument_id: str = "BTCUSDT.BINANCE"
+    spot_instrument_id: str = "BTCUSDT.BINANCE_SPOT"
     horizon_hours: int = 24
     label_k: float = 0.5
     vol_halflife_hours: float = 24.0

@@ -34,6 +34,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.bars import bar_type_for
+from adapters.cex.instruments import exchange_of
 from adapters.cex.liquidation_fills import is_liquidation_fill
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
 from adapters.defi.config import load_wallet_venue
@@ -421,7 +422,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         share_price = prices.get(self.share) or self.valuation.numeraire_price(self.share, self.cache)
         wallet = sum(q * (prices[c] or 0.0) for c, q in self.wallet_balances().items())
         in_flight = self.transfers.in_transit_usdt(prices["ETH"] or 0.0)
-        venues = {leg.venue.value for leg in self.legs() if leg.venue != self.wallet_venue}
+        venues = {exchange_of(leg) for leg in self.legs() if leg.venue != self.wallet_venue}
         on_venues = 0.0
         for venue in venues:
             wallets = self.venue_wallets(venue)

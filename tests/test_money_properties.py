@@ -118,7 +118,7 @@ def test_a_transfer_round_trip_costs_exactly_the_gas_and_the_venue_fee(deposit_c
             ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BINANCE", deposit))],
             ts(2): [do(lambda s: s.transfer(TransferKind.WITHDRAWAL, "BINANCE", too_much, "too-much"))],
             ts(3): [do(lambda s: s.transfer(TransferKind.WITHDRAWAL, "BINANCE", withdraw, "back"))],
-            ts(6): [do(lambda s: seen.update(wallet=_usdt(s, "ETHEREUM"), venue=_usdt(s, "BINANCE")))],
+            ts(6): [do(lambda s: seen.update(wallet=_usdt(s, "ETHEREUM"), venue=_usdt(s, "BINANCE_SPOT")))],
         },
     )
     by_id = {e.request_id: e.status for e in sim.strategy.transfer_events}

@@ -26,7 +26,7 @@ SUMMARY = {
     "final_nav": 110.0,
     "net_flows": 0.0,
     "reconciliation_error": 7.9e-8,
-    "proxies": {"BTC-USDT.OKX": {}, "BTC-USDT-SWAP.OKX": {}, "BTCUSDT.BINANCE": {}},
+    "proxies": {"BTC-USDT.OKX": {}, "BTC-USDT-SWAP.OKX": {}, "BTCUSDT.BINANCE_SPOT": {}},
 }
 
 

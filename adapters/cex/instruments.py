@@ -2,6 +2,12 @@
 
 Keeping the ids identical to ``nautilus_trader.adapters.{binance,bybit,okx}`` means a strategy
 config written for a backtest runs unchanged against the live venues.
+
+An exchange is not always one Nautilus venue. Binance keeps spot and futures in separate
+accounts (its classic account mode), and live each account is its own execution client, which
+Nautilus allows one per venue: Binance spot trades on ``BINANCE_SPOT`` (a CASH account), its
+futures on ``BINANCE`` (a MARGIN account). Bybit and OKX serve spot and derivatives from one
+client and one venue. Strategies and transfers name the exchange; orders name the venue.
 """
 
 from __future__ import annotations
@@ -15,8 +21,12 @@ from nautilus_trader.model.objects import Currency, Money, Price, Quantity
 
 from adapters.cex.config import CexInstrumentSpec, CexVenueConfig
 
+SPOT_VENUES = {"BINANCE": "BINANCE_SPOT"}
+"""Exchanges whose spot account is a venue of its own (exchange → Nautilus venue)."""
+_EXCHANGE_OF_VENUE = {venue: exchange for exchange, venue in SPOT_VENUES.items()}
+
 _SYMBOL_FORMATS = {
-    # venue: {kind: (Nautilus symbol, venue's raw symbol)}, formatted with base/quote
+    # exchange: {kind: (Nautilus symbol, venue's raw symbol)}, formatted with base/quote
     "BINANCE": {
         "spot": ("{b}{q}", "{b}{q}"),
         "perp": ("{b}{q}-PERP", "{b}{q}"),
@@ -39,9 +49,17 @@ def _formats(venue: str, kind: str) -> tuple[str, str]:
 
 
 def cex_instrument_id(venue: str, base: str, kind: str, quote: str = "USDT") -> InstrumentId:
-    """The live adapter's instrument id for ``base``/``quote`` spot or linear perp on ``venue``."""
+    """The live adapter's instrument id for ``base``/``quote`` spot or perp on exchange ``venue``
+    (on the exchange's spot venue when it has one)."""
     symbol_fmt, _ = _formats(venue, kind)
-    return InstrumentId.from_str(f"{symbol_fmt.format(b=base, q=quote)}.{venue}")
+    account_venue = SPOT_VENUES.get(venue, venue) if kind == "spot" else venue
+    return InstrumentId.from_str(f"{symbol_fmt.format(b=base, q=quote)}.{account_venue}")
+
+
+def exchange_of(instrument_id: InstrumentId) -> str:
+    """The exchange an instrument trades on, whichever of its venues (accounts) holds it."""
+    venue = instrument_id.venue.value
+    return _EXCHANGE_OF_VENUE.get(venue, venue)
 
 
 def _raw_symbol(venue: str, spec: CexInstrumentSpec) -> Symbol:
@@ -65,8 +83,8 @@ def _currency(code: str) -> Currency:
 def build_cex_instrument(venue: str, spec: CexInstrumentSpec) -> Instrument:
     """Build the Nautilus instrument for one venue spec.
 
-    Spot pairs get ``margin_init=1`` so that, on the venue's MARGIN account, a spot holding is
-    fully funded (Nautilus keeps spot and perp as two positions on one account).
+    Spot pairs get ``margin_init=1`` so that, on an exchange whose MARGIN account holds spot too,
+    a spot holding is fully funded (Nautilus keeps spot and perp as two positions on one account).
     """
     instrument_id = cex_instrument_id(venue, spec.base, spec.kind, spec.quote)
     base, quote = _currency(spec.base), _currency(spec.quote)

@@ -1,15 +1,19 @@
-"""Spot and futures wallets of a CEX venue, and the margin arithmetic on them.
+"""Spot and futures wallets of a CEX exchange, and the margin arithmetic on them.
 
 On a real exchange the spot wallet and the futures (margin) wallet are separate: spot gains do
-not support perp margin. Nautilus keeps both legs on one MARGIN account, so the split is
-recovered here from the account and a :class:`~adapters.events.VenueLedger`:
+not support perp margin. They are read as the venue keeps them:
 
-- futures wallet ``F = to_futures + realized PnL of the venue's perps`` (fills, fees, funding,
-  liquidation fees — everything booked on the perp positions);
-- spot cash ``S = balance − F − cost basis of open spot holdings``.
+- an exchange with a spot account of its own (Binance classic, ``SPOT_VENUES``): spot cash and
+  coins are the balances of that CASH account, the futures wallet is the MARGIN account's
+  balance — what a live node reads from the venue's account states;
+- an exchange whose one MARGIN account holds both legs: the split is recovered from the account
+  and a :class:`~adapters.events.VenueLedger`: futures wallet ``F = to_futures + realized PnL of
+  the venue's perps`` (fills, fees, funding, liquidation fees — everything booked on the perp
+  positions), spot cash ``S = balance − F − cost basis of open spot holdings``.
 
 The same function serves the venue simulation (pre-trade checks, liquidation), the strategies
-and the accounting actor, so all three see identical numbers.
+and the accounting actor, so all three see identical numbers. Account ids are read from the
+cache, so live ids (``BINANCE-USDT_FUTURES-master``, ``BYBIT-UNIFIED``) work as the backtest's do.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from nautilus_trader.model.objects import Currency
 from nautilus_trader.portfolio.portfolio import Portfolio
 
 from adapters.bars import bar_type_for
+from adapters.cex.instruments import SPOT_VENUES
 from adapters.events import VenueLedger
 
 
@@ -72,6 +77,7 @@ class SpotState(NamedTuple):
     instrument_id: InstrumentId
     qty: float
     avg_px: float
+    """Average entry price of the holding (its cost basis on a shared MARGIN account)."""
     price: float
 
     @property
@@ -192,6 +198,8 @@ class _Book:
     balance: float
     futures_wallet: float
     holdings: tuple[_Holding, ...]
+    spot_cash: float | None = None
+    """A spot account's cash; None when spot shares the MARGIN account (then derived)."""
 
 
 class VenueWalletReader:
@@ -206,6 +214,8 @@ class VenueWalletReader:
     def __init__(self, venue: str) -> None:
         self.venue = venue
         self._venue = Venue(venue)
+        spot_venue = SPOT_VENUES.get(venue)
+        self._spot_venue = Venue(spot_venue) if spot_venue is not None else None
         self._legs: list[_Leg] = []
         self._settlement: Currency = USDT
         self._settlement_bar: BarType | None = None
@@ -227,7 +237,9 @@ class VenueWalletReader:
                     bar_type_for(instrument.id),
                     bool(getattr(instrument, "is_inverse", False)),
                 )
-                for instrument in cache.instruments(venue=self._venue)
+                for venue in (self._venue, self._spot_venue)
+                if venue is not None
+                for instrument in cache.instruments(venue=venue)
             ]
             account = cache.account_for_venue(self._venue)
             if account is not None and account.base_currency not in (None, USDT):
@@ -242,28 +254,35 @@ class VenueWalletReader:
 
     def _read_book(self, cache: Cache, portfolio: Portfolio, ledger: VenueLedger) -> _Book:
         account = cache.account_for_venue(self._venue)
-        key = (account.event_count if account is not None else 0, ledger)
+        spot_account = cache.account_for_venue(self._spot_venue) if self._spot_venue is not None else None
+        key = (
+            account.event_count if account is not None else 0,
+            spot_account.event_count if spot_account is not None else 0,
+            ledger,
+        )
         if self._book is not None and key == self._book_key:
             return self._book
         self._instrument_legs(cache)
-        # the venue's own account id: ``<VENUE>-001`` in a backtest, the adapter's live
-        # (``BINANCE-USDT_FUTURES-master``, ``BYBIT-UNIFIED``, ``OKX-master``)
-        account_id = account.id if account is not None else None
-        money = account.balance_total(self._settlement) if account is not None else None
-        balance = money.as_double() if money is not None else 0.0
+        balance = _total(account, self._settlement)
         holdings = []
         realized_perp = 0.0
         for leg in self._instrument_legs(cache):
-            if leg.is_perp:
-                realized = portfolio.realized_pnl(leg.instrument.id, account_id)
+            if leg.is_perp and account is not None:
+                realized = portfolio.realized_pnl(leg.instrument.id, account.id)
                 realized_perp += realized.as_double() if realized is not None else 0.0
             positions = cache.positions_open(venue=None, instrument_id=leg.instrument.id)
-            if positions:
-                position = positions[0]
-                holdings.append(_Holding(leg, position.signed_qty * leg.multiplier, position.avg_px_open))
-        # a coin-margined venue is one futures wallet (no spot legs); a USDT one is split
-        futures = balance if self._settlement != USDT else ledger.to_futures + realized_perp
-        self._book = _Book(balance, futures, tuple(holdings))
+            avg_px = positions[0].avg_px_open if positions else 0.0
+            if not leg.is_perp and spot_account is not None:  # coins on the spot account
+                coins = _total(spot_account, leg.instrument.base_currency)
+                if coins > 0:
+                    holdings.append(_Holding(leg, coins, avg_px))
+            elif positions:
+                holdings.append(_Holding(leg, positions[0].signed_qty * leg.multiplier, avg_px))
+        if spot_account is not None:  # two accounts, as the exchange keeps them
+            self._book = _Book(balance, balance, tuple(holdings), _total(spot_account, USDT))
+        else:  # a coin-margined venue is one futures wallet (no spot legs); a USDT one is split
+            futures = balance if self._settlement != USDT else ledger.to_futures + realized_perp
+            self._book = _Book(balance, futures, tuple(holdings))
         self._book_key = key
         return self._book
 
@@ -283,7 +302,9 @@ class VenueWalletReader:
                 perps.append(PerpState(*state, leg.maint_rate, leg.init_rate, leg.inverse))
             else:
                 spots.append(SpotState(*state))
-        spot_cash = book.balance - book.futures_wallet - sum(s.cost_basis for s in spots)
+        spot_cash = book.spot_cash
+        if spot_cash is None:
+            spot_cash = book.balance - book.futures_wallet - sum(s.cost_basis for s in spots)
         futures = book.futures_wallet
         settlement_price = 1.0
         if self._settlement_bar is not None:
@@ -300,6 +321,11 @@ class VenueWalletReader:
         )
         self._last, self._last_book, self._last_stamps = wallets, book, stamps
         return wallets
+
+
+def _total(account, currency: Currency) -> float:
+    money = account.balance_total(currency) if account is not None else None
+    return money.as_double() if money is not None else 0.0
 
 
 def wallet_reader_endpoint(venue: str) -> str:

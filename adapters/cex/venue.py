@@ -65,6 +65,9 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
         self._triggers: dict[InstrumentId, float | None] = {}
         """Cached liquidation prices; valid while nothing but prices moves on a one-perp venue."""
         self._processed_ns = 0
+        self.spot_exchange = None
+        """The exchange's spot account (a CASH venue, :mod:`adapters.cex.spot_account`), when spot
+        is not held on this MARGIN account."""
         self.funding_paid = 0.0
         self.funding_prints = 0
         self.stale_marks = 0
@@ -88,16 +91,18 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
         return self._reader.read(self.exchange.cache, self.portfolio, self.ledger)
 
     def apply_transfer(self, kind: TransferKind, amount: float) -> str | None:
-        """Book a transfer touching this venue's wallets; return a rejection reason or None.
+        """Book a transfer touching this exchange's wallets; return a rejection reason or None.
 
-        Deposits credit and withdrawals debit the spot wallet (the account balance moves);
-        internal transfers only move the spot/futures boundary.
+        Deposits credit and withdrawals debit the spot wallet. Internal transfers move cash
+        between the spot and the futures account, or, when one MARGIN account holds both, only
+        the boundary between them (the ledger).
         """
         self._triggers.clear()
         if amount <= 0:
             return f"transfer amount must be positive, got {amount}"
+        spot = self.spot_exchange or self.exchange
         if kind == TransferKind.DEPOSIT:
-            self.exchange.adjust_account(Money(amount, USDT))
+            spot.adjust_account(Money(amount, USDT))
             self.ledger = VenueLedger(self.ledger.deposited + amount, self.ledger.to_futures)
             return None
         wallets = self.wallets()
@@ -107,9 +112,10 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
                     f"{self.venue} spot wallet holds {wallets.spot_cash:.2f} USDT, {kind} needs {amount:.2f}"
                 )
             if kind == TransferKind.WITHDRAWAL:
-                self.exchange.adjust_account(Money(-amount, USDT))
+                spot.adjust_account(Money(-amount, USDT))
                 self.ledger = VenueLedger(self.ledger.deposited - amount, self.ledger.to_futures)
             else:
+                self._move_between_accounts(-amount)
                 self.ledger = VenueLedger(self.ledger.deposited, self.ledger.to_futures + amount)
             return None
         if amount > wallets.transferable_from_futures + 1e-9:
@@ -117,24 +123,35 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
                 f"{self.venue} futures wallet can release {wallets.transferable_from_futures:.2f} USDT "
                 f"(initial margin and unrealized losses stay), transfer needs {amount:.2f}"
             )
+        self._move_between_accounts(amount)
         self.ledger = VenueLedger(self.ledger.deposited, self.ledger.to_futures - amount)
         return None
 
-    def withdraw_spot(self, instrument_id: InstrumentId, qty: float, ts: int) -> str | None:
-        """Take ``qty`` base units of a spot holding off the venue (an on-chain withdrawal of the
-        asset); return a rejection reason or None.
+    def _move_between_accounts(self, to_spot: float) -> None:
+        """Move ``to_spot`` USDT from the futures to the spot account (negative: the other way)."""
+        if self.spot_exchange is not None:
+            self.spot_exchange.adjust_account(Money(to_spot, USDT))
+            self.exchange.adjust_account(Money(-to_spot, USDT))
 
-        The holding is a position on the MARGIN account, so the quantity leaves through a
-        quantity adjustment (no fill: nothing is traded) and its cost basis leaves the account
-        balance, which keeps the spot wallet's cash unchanged.
+    def withdraw_spot(self, instrument_id: InstrumentId, qty: float, ts: int) -> str | None:
+        """Take ``qty`` base units of a spot holding off the exchange (an on-chain withdrawal of
+        the asset); return a rejection reason or None.
+
+        On a spot account the coins are a balance and leave as one. When the holding is a
+        position on the MARGIN account, the quantity leaves through a quantity adjustment (no
+        fill: nothing is traded) and its cost basis leaves the account balance, which keeps the
+        spot wallet's cash unchanged.
         """
         instrument = self.exchange.cache.instrument(instrument_id)
         quantity = instrument.make_qty(qty)  # the caller rounds to the size step
-        positions = self.exchange.cache.positions_open(venue=None, instrument_id=instrument_id)
-        held = sum(p.signed_qty for p in positions)
+        held = next((s.qty for s in self.wallets().spots if s.instrument_id == instrument_id), 0.0)
         if quantity.as_double() <= 0 or quantity.as_double() > held + 1e-12:
             return f"{self.venue} spot wallet holds {held:.6f} of {instrument_id}, withdrawal needs {qty:.6f}"
-        position = positions[0]
+        if self.spot_exchange is not None:
+            self._triggers.clear()
+            self.spot_exchange.adjust_account(Money(-quantity.as_double(), instrument.base_currency))
+            return None
+        position = self.exchange.cache.positions_open(venue=None, instrument_id=instrument_id)[0]
         self._adjust(
             position,
             -quantity.as_double() * position.avg_px_open,

@@ -9,7 +9,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.events import TransferKind
 from tests.sim_harness import do, flat_bars, run_sim, ts
 
-SPOT, PERP, POOL = "BTCUSDT.BINANCE", "BTCUSDT-PERP.BINANCE", "ETHUSDT-UNIV3.ETHEREUM"
+SPOT, PERP, POOL = "BTCUSDT.BINANCE_SPOT", "BTCUSDT-PERP.BINANCE", "ETHUSDT-UNIV3.ETHEREUM"
 
 
 def _bars(instruments):

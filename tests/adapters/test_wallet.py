@@ -30,10 +30,11 @@ def _bars(instruments):
 
 
 def _balances(strategy) -> dict[str, float]:
+    """USDT in the wallet and on Binance (its spot and futures accounts), and the wallet's ETH."""
     out = {}
-    for venue in ("ETHEREUM", "BINANCE"):
-        account = strategy.cache.account_for_venue(Venue(venue))
-        out[venue] = account.balance_total(USDT).as_double()
+    for name, venues in (("ETHEREUM", ("ETHEREUM",)), ("BINANCE", ("BINANCE", "BINANCE_SPOT"))):
+        accounts = [strategy.cache.account_for_venue(Venue(venue)) for venue in venues]
+        out[name] = sum(account.balance_total(USDT).as_double() for account in accounts)
     out["ETH"] = strategy.cache.account_for_venue(Venue("ETHEREUM")).balance_total(ETH).as_double()
     return out
 

@@ -696,8 +696,8 @@ def _build(root: Path, edits: dict[RawFile, Edit] | None) -> Built:
 # --- clean build ------------------------------------------------------------------------------
 
 EXPECTED_INSTRUMENTS = {
-    "BTCUSDT.BINANCE",
-    "ETHUSDT.BINANCE",
+    "BTCUSDT.BINANCE_SPOT",
+    "ETHUSDT.BINANCE_SPOT",
     "BTCUSDT-PERP.BINANCE",
     "ETHUSDT-PERP.BINANCE",
     "BTCUSDT-SPOT.BYBIT",
@@ -758,7 +758,7 @@ def test_clean_build_writes_instruments(clean: Built) -> None:
 @pytest.mark.parametrize(
     ("instrument_id", "venue", "symbol", "market"),
     [
-        ("BTCUSDT.BINANCE", "binance", "BTCUSDT", "spot"),
+        ("BTCUSDT.BINANCE_SPOT", "binance", "BTCUSDT", "spot"),
         ("BTCUSDT-PERP.BINANCE", "binance", "BTCUSDT", "perp"),
         ("BTCUSDT-SPOT.BYBIT", "bybit", "BTCUSDT", "spot"),
         ("BTCUSDT-LINEAR.BYBIT", "bybit", "BTCUSDT", "perp"),
@@ -781,14 +781,14 @@ def test_clean_raw_row_maps_to_exact_bar(clean: Built) -> None:
     """The row written to the Binance spot CSV at 17:00 is, as text, the bar closing at 18:00."""
     raw = pd.read_csv(clean.data_dir / BINANCE_BTC_SPOT.relpath, dtype=str)
     row = raw[raw["timestamp"] == "2024-03-01T17:00:00Z"].iloc[0]
-    bar = next(b for b in bars(clean.catalog_dir, "BTCUSDT.BINANCE") if b.ts_event == S + 18 * H)
+    bar = next(b for b in bars(clean.catalog_dir, "BTCUSDT.BINANCE_SPOT") if b.ts_event == S + 18 * H)
 
     assert bar.open.as_decimal() == Decimal(row["open"])
     assert bar.high.as_decimal() == Decimal(row["high"])
     assert bar.low.as_decimal() == Decimal(row["low"])
     assert bar.close.as_decimal() == Decimal(row["close"])
     assert bar.volume.as_decimal() == Decimal(row["volume"])
-    assert str(bar.bar_type) == "BTCUSDT.BINANCE-1-HOUR-LAST-EXTERNAL"
+    assert str(bar.bar_type) == "BTCUSDT.BINANCE_SPOT-1-HOUR-LAST-EXTERNAL"
 
 
 @pytest.mark.parametrize(
@@ -824,7 +824,7 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
         key: [d["kind"] for d in s["defects"]] for key, s in manifest(clean.catalog_dir)["series"].items()
     }
     no_own_file = {
-        "ETHUSDT.BINANCE",
+        "ETHUSDT.BINANCE_SPOT",
         "ETHUSDT-PERP.BINANCE",
         "ETHUSDT-PERP.BINANCE/funding",
         "ETHUSDT-LINEAR.BYBIT",
@@ -862,8 +862,8 @@ def test_clean_build_reports_only_missing_series(clean: Built) -> None:
 
 def test_binance_spot_hole_filled_from_bybit(broken: Built) -> None:
     """The 5 hours missing from Binance spot carry Bybit's prices, recorded as proxied rows."""
-    got = closes(broken.catalog_dir, "BTCUSDT.BINANCE")
-    cov = manifest(broken.catalog_dir)["series"]["BTCUSDT.BINANCE"]
+    got = closes(broken.catalog_dir, "BTCUSDT.BINANCE_SPOT")
+    cov = manifest(broken.catalog_dir)["series"]["BTCUSDT.BINANCE_SPOT"]
 
     assert sorted(got) == [close_hour(i) for i in range(HOURS)]
     for i in range(HOURS):
@@ -873,7 +873,7 @@ def test_binance_spot_hole_filled_from_bybit(broken: Built) -> None:
         "BTCUSDT-SPOT.BYBIT": {"count": 5, "ranges": [[iso(close_hour(30)), iso(close_hour(34))]]}
     }
     assert (cov["rows"], cov["own_rows"], cov["unfilled"]) == (96, 91, [])
-    hole = defects_of(broken.catalog_dir, "BTCUSDT.BINANCE")["hole"]
+    hole = defects_of(broken.catalog_dir, "BTCUSDT.BINANCE_SPOT")["hole"]
     assert hole["count"] == 5
     assert hole["decision"] == "5 filled from proxies ['BTCUSDT-SPOT.BYBIT'], 0 left unfilled"
     assert (hole["first"], hole["last"]) == (iso(close_hour(30)), iso(close_hour(34)))
@@ -890,7 +890,7 @@ def test_series_without_own_file_fully_proxied(broken: Built) -> None:
     assert cov["files"] == []
     assert (cov["rows"], cov["own_rows"]) == (96, 0)
     assert cov["proxied"] == {
-        "BTCUSDT.BINANCE": {
+        "BTCUSDT.BINANCE_SPOT": {
             "count": 91,
             "ranges": [[iso(close_hour(0)), iso(close_hour(29))], [iso(close_hour(35)), iso(close_hour(95))]],
         },
@@ -898,7 +898,7 @@ def test_series_without_own_file_fully_proxied(broken: Built) -> None:
     }
     no_data = defects_of(broken.catalog_dir, "BTC-USDT.OKX")["no_data"]
     assert "no own history" in no_data["decision"]
-    assert "BTCUSDT.BINANCE" in no_data["decision"]
+    assert "BTCUSDT.BINANCE_SPOT" in no_data["decision"]
 
 
 def test_series_without_any_data_left_empty_and_reported(broken: Built) -> None:
@@ -1024,8 +1024,8 @@ def test_gas_holes_left_unfilled_and_reported(broken: Built) -> None:
 
 
 EXPECTED_DEFECTS: dict[str, list[tuple[str, int, str]]] = {
-    "BTCUSDT.BINANCE": [("hole", 5, "5 filled from proxies ['BTCUSDT-SPOT.BYBIT'], 0 left unfilled")],
-    "ETHUSDT.BINANCE": [("no_data", 0, "no own history: every row comes from proxies")],
+    "BTCUSDT.BINANCE_SPOT": [("hole", 5, "5 filled from proxies ['BTCUSDT-SPOT.BYBIT'], 0 left unfilled")],
+    "ETHUSDT.BINANCE_SPOT": [("no_data", 0, "no own history: every row comes from proxies")],
     "BTCUSDT-PERP.BINANCE": [
         ("bad_value", 4, "dropped rows with NaN or non-positive open, high, low, close"),
         ("hole", 4, "4 filled from proxies ['BTCUSDT-LINEAR.BYBIT'], 0 left unfilled"),
@@ -1106,7 +1106,7 @@ def test_validation_report_lists_every_defect_with_decision(broken: Built) -> No
                 entry["key"],
                 kind,
             )
-    assert "**proxy** BTCUSDT-SPOT.BYBIT: 5 rows" in sections["BTCUSDT.BINANCE"]
+    assert "**proxy** BTCUSDT-SPOT.BYBIT: 5 rows" in sections["BTCUSDT.BINANCE_SPOT"]
     assert "unfilled gaps: 1 ranges" in sections["GAS"]
     assert "**none** (no own history)" in sections["BTC-USDT.OKX"]
 
@@ -1118,8 +1118,8 @@ def test_check_window_inside_data_passes(broken: Built) -> None:
     """A window within the bars' close stamps (end up to one step past the last) is accepted."""
     m = CatalogManifest(broken.catalog_dir)
 
-    m.check_window(["BTCUSDT.BINANCE", "BTC-USDT.OKX", "GAS"], close_hour(0), close_hour(94))
-    m.check_window(["BTCUSDT.BINANCE"], close_hour(0), close_hour(95) + H)
+    m.check_window(["BTCUSDT.BINANCE_SPOT", "BTC-USDT.OKX", "GAS"], close_hour(0), close_hour(94))
+    m.check_window(["BTCUSDT.BINANCE_SPOT"], close_hour(0), close_hour(95) + H)
 
 
 def test_check_window_outside_data_names_the_series(broken: Built) -> None:
@@ -1127,17 +1127,17 @@ def test_check_window_outside_data_names_the_series(broken: Built) -> None:
     m = CatalogManifest(broken.catalog_dir)
 
     with pytest.raises(WindowOutsideDataError) as late:
-        m.check_window(["BTCUSDT.BINANCE"], close_hour(0), close_hour(200))
-    assert "BTCUSDT.BINANCE: data covers 2024-03-01T01:00:00Z .. 2024-03-05T00:00:00Z" in str(late.value)
+        m.check_window(["BTCUSDT.BINANCE_SPOT"], close_hour(0), close_hour(200))
+    assert "BTCUSDT.BINANCE_SPOT: data covers 2024-03-01T01:00:00Z .. 2024-03-05T00:00:00Z" in str(late.value)
 
     with pytest.raises(WindowOutsideDataError) as early:
         m.check_window(["GAS"], S - 24 * H, S + 10 * H)
     assert "GAS: data covers 2024-03-01T00:00:00Z .. 2024-03-04T23:00:00Z" in str(early.value)
 
     with pytest.raises(WindowOutsideDataError) as empty:
-        m.check_window(["BTCUSDT.BINANCE", "ETHUSDT-PERP.BINANCE"], close_hour(0), close_hour(10))
+        m.check_window(["BTCUSDT.BINANCE_SPOT", "ETHUSDT-PERP.BINANCE"], close_hour(0), close_hour(10))
     assert "ETHUSDT-PERP.BINANCE: no data at all" in str(empty.value)
-    assert "BTCUSDT.BINANCE:" not in str(empty.value)
+    assert "BTCUSDT.BINANCE_SPOT:" not in str(empty.value)
 
     with pytest.raises(KeyError, match=r"NOPE\.BINANCE"):
         m.check_window(["NOPE.BINANCE"], close_hour(0), close_hour(10))
@@ -1147,13 +1147,13 @@ def test_window_report_counts_proxied_rows_in_window(broken: Built) -> None:
     """Only the proxied hours inside the window are counted, with their share of the window."""
     m = CatalogManifest(broken.catalog_dir)
 
-    report = m.window_report(["BTCUSDT.BINANCE"], close_hour(25), close_hour(40))  # 16 bars
+    report = m.window_report(["BTCUSDT.BINANCE_SPOT"], close_hour(25), close_hour(40))  # 16 bars
     assert report.proxies == {
-        "BTCUSDT.BINANCE": {"rows_in_window": 16, "from_proxy": {"BTCUSDT-SPOT.BYBIT": 5}, "share": 0.3125}
+        "BTCUSDT.BINANCE_SPOT": {"rows_in_window": 16, "from_proxy": {"BTCUSDT-SPOT.BYBIT": 5}, "share": 0.3125}
     }
-    part = m.window_report(["BTCUSDT.BINANCE"], close_hour(32), close_hour(40))
-    assert part.proxies["BTCUSDT.BINANCE"]["from_proxy"] == {"BTCUSDT-SPOT.BYBIT": 3}
-    outside = m.window_report(["BTCUSDT.BINANCE"], close_hour(40), close_hour(90))
+    part = m.window_report(["BTCUSDT.BINANCE_SPOT"], close_hour(32), close_hour(40))
+    assert part.proxies["BTCUSDT.BINANCE_SPOT"]["from_proxy"] == {"BTCUSDT-SPOT.BYBIT": 3}
+    outside = m.window_report(["BTCUSDT.BINANCE_SPOT"], close_hour(40), close_hour(90))
     assert outside.proxies == {}
     assert outside.warnings == []
 
@@ -1271,7 +1271,7 @@ def test_broken_file_fails_build_and_keeps_old_catalog(
 
     assert str(clean_copy.data_dir / raw.relpath) in str(error.value)
     assert (clean_copy.catalog_dir / "manifest.json").read_text() == before
-    assert len(bars(clean_copy.catalog_dir, "BTCUSDT.BINANCE")) == HOURS
+    assert len(bars(clean_copy.catalog_dir, "BTCUSDT.BINANCE_SPOT")) == HOURS
     assert len(funding(clean_copy.catalog_dir, "BTCUSDT-PERP.BINANCE")) == PRINTS
     assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
 
@@ -1310,7 +1310,7 @@ def test_failure_while_writing_removes_partial_build(
 
     assert len(calls) == 5
     assert (clean_copy.catalog_dir / "manifest.json").read_text() == before
-    assert len(bars(clean_copy.catalog_dir, "BTCUSDT.BINANCE")) == HOURS
+    assert len(bars(clean_copy.catalog_dir, "BTCUSDT.BINANCE_SPOT")) == HOURS
     assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
 
 
@@ -1409,7 +1409,7 @@ def test_changed_raw_file_triggers_rebuild(clean_copy: Built) -> None:
     result = build_catalog(clean_copy.data_dir, clean_copy.catalog_dir)
 
     assert result.rebuilt
-    assert closes(clean_copy.catalog_dir, "BTCUSDT.BINANCE")[close_hour(7)] == Decimal("60073.25")
+    assert closes(clean_copy.catalog_dir, "BTCUSDT.BINANCE_SPOT")[close_hour(7)] == Decimal("60073.25")
     assert sorted(p.name for p in clean_copy.catalog_dir.parent.iterdir()) == ["catalog", "data"]
 
 
@@ -1438,7 +1438,7 @@ def test_force_rebuilds_unchanged_inputs(clean_copy: Built) -> None:
     assert after["built_at"] != before["built_at"]
     assert after["fingerprint"] == before["fingerprint"]
     assert after["series"] == before["series"]
-    assert len(bars(clean_copy.catalog_dir, "BTCUSDT.BINANCE")) == HOURS
+    assert len(bars(clean_copy.catalog_dir, "BTCUSDT.BINANCE_SPOT")) == HOURS
 
 
 # --- paths ------------------------------------------------------------------------------------
@@ -1620,7 +1620,7 @@ def test_real_data_build_finds_known_defects(real: tuple[Path, Path]) -> None:
     holes = _runs(np.setdiff1d(grid, binance))
     assert len(holes) == 15
     assert {(b - a) // H + 1 for a, b in holes} == {23}
-    cov = series["BTCUSDT.BINANCE"]
+    cov = series["BTCUSDT.BINANCE_SPOT"]
     assert cov["proxied"]["BTCUSDT-SPOT.BYBIT"]["count"] == 345
     assert cov["proxied"]["BTCUSDT-SPOT.BYBIT"]["ranges"] == [[iso(a + H), iso(b + H)] for a, b in holes]
     assert cov["unfilled"] == []
@@ -1668,7 +1668,7 @@ def test_real_data_build_finds_known_defects(real: tuple[Path, Path]) -> None:
         assert sum(report.proxies["ETH-USDT-SWAP.OKX"]["from_proxy"].values()) == len(missing)
 
     # no own history at all: Binance ETH spot, OKX spot BTC/ETH, OKX BTC perp
-    for key in ("ETHUSDT.BINANCE", "BTC-USDT.OKX", "ETH-USDT.OKX", "BTC-USDT-SWAP.OKX"):
+    for key in ("ETHUSDT.BINANCE_SPOT", "BTC-USDT.OKX", "ETH-USDT.OKX", "BTC-USDT-SWAP.OKX"):
         cov = series[key]
         assert (cov["files"], cov["own_rows"]) == ([], 0), key
         assert sum(p["count"] for p in cov["proxied"].values()) == cov["rows"] > 14_000, key

@@ -85,7 +85,7 @@ def test_a_close_far_from_the_other_venues_is_dropped_and_proxied(data_dir, tmp_
     found = defects(catalog, "BTCUSDT-PERP.BINANCE")
     assert found["cross_venue_deviation"]["timestamps"] == [ns(raw_open)]
     assert "spike" not in found
-    for other in ("BTCUSDT-LINEAR.BYBIT", "BTCUSDT.BINANCE", "BTCUSDT-SPOT.BYBIT"):
+    for other in ("BTCUSDT-LINEAR.BYBIT", "BTCUSDT.BINANCE_SPOT", "BTCUSDT-SPOT.BYBIT"):
         assert "cross_venue_deviation" not in defects(catalog, other), other
     stamp = ns(raw_open) + H
     assert closes(catalog, "BTCUSDT-PERP.BINANCE")[stamp] == _raw_close(files[BYBIT_PERP], raw_open)
