@@ -6,6 +6,8 @@ its protocol backend, gas and transfer module). Data: what the strategy declares
 (:class:`~strategies.base.DataNeeds`) — its bars, the perps' funding prints, Aave reserve
 snapshots, EtherFi reward payouts — and the gas price, all inside the run window except gas and
 Aave snapshots, which start a day or two earlier so the first action has a gas price and an index.
+A run on Aave opens its data stream with the e-mode parameters, which strategies take their
+leverage from (a live node receives them from the chain the same way).
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import exchange_of
 from adapters.cex.venue import CexVenueModule
 from adapters.config import ConfigError
+from adapters.defi.aave_params import EModeParams
 from adapters.defi.config import WalletVenueConfig, load_wallet_venue
 from adapters.defi.currencies import register_wallet_currencies
-from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
+from adapters.defi.data import AaveEModeParams, AaveReserveSnapshot, GasPrice, RewardDistribution
 from adapters.defi.wallet import ScheduledFlow, WalletModule
 from adapters.execution import VenueHost
 from adapters.hour_marks import hour_marks
@@ -140,11 +143,9 @@ def plan_run(run: RunConfig, catalog_dir: Path) -> RunPlan:
     aave_params = read_aave_params(catalog_dir) if needs.aave_reserves else None
     if aave_params is not None:
         try:
-            strategy.use_protocol_params(aave_params)
+            strategy.check_protocol_params(EModeParams.from_dict(aave_params["emode"]))
         except ValueError as e:
-            raise ConfigError(
-                f"{run.source}: strategy: {e} (Aave parameters from {catalog_dir})"
-            ) from None
+            raise ConfigError(f"{run.source}: strategy: {e} (Aave parameters from {catalog_dir})") from None
     capital_venue = strategy.capital_venue()
     if capital_venue is not None and run.flows:
         raise ConfigError(
@@ -264,8 +265,9 @@ def add_run_data(engine: BacktestEngine, data: RunData, wallet_venue: str) -> No
 
 
 def read_data(plan: RunPlan) -> RunData:
-    """The window's bars, the perps' funding prints and the chain data (gas and Aave snapshots from
-    two days before, so the first action has a gas price and an index; reward payouts; predictions)."""
+    """The window's bars, the perps' funding prints and the chain data (the Aave e-mode parameters
+    first; gas and Aave snapshots from two days before, so the first action has a gas price and an
+    index; reward payouts; predictions)."""
     catalog, needs, wallet = plan.catalog, plan.needs, plan.wallet_config
     start, end = plan.run.start, plan.run.end
     early = start - pd.Timedelta(2 * DAY_NS, "ns")
@@ -299,4 +301,14 @@ def read_data(plan: RunPlan) -> RunData:
             )
         chain += _custom(predictions, SignalPrediction)
     chain.sort(key=lambda c: c.ts_init)
+    if plan.aave_params is not None:
+        first = min(points[0].ts_init for points in (chain, funding, bars) if points)
+        chain.insert(0, emode_params(plan.aave_params, wallet, first))
     return RunData(chain, funding, bars, hour_marks(start.value, end.value))
+
+
+def emode_params(aave_params: dict[str, Any], wallet: WalletVenueConfig, ts: int) -> CustomData:
+    """The catalog's e-mode parameters as the data point that opens a run's stream at ``ts`` (its
+    first stamp: the engines keep insertion order at equal stamps, so nothing comes before it)."""
+    emode = EModeParams.from_dict(aave_params["emode"])
+    return CustomData(DataType(AaveEModeParams), AaveEModeParams.of(emode, wallet.aave.emode_category, ts))

@@ -37,6 +37,7 @@ from adapters.bars import bar_type_for
 from adapters.cex.instruments import exchange_of
 from adapters.cex.liquidation_fills import is_liquidation_fill
 from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, shared_wallet_reader
+from adapters.defi.aave_params import EModeParams
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.currencies import account_balances, currency
 from adapters.defi.instruments import wallet_instrument_id
@@ -181,8 +182,12 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         """Where the starting capital sits: None for the on-chain wallet, else a CEX venue."""
         return None
 
-    def use_protocol_params(self, aave_params: dict[str, Any]) -> None:
-        """Check the config against the protocols' real parameters (raise ``ValueError``)."""
+    def check_protocol_params(self, emode: EModeParams) -> None:
+        """Raise ``ValueError`` when the config cannot work under the protocol's e-mode parameters.
+
+        Pure (it sets nothing): a run checks its config with it before starting, and a strategy
+        that needs the parameters applies the same check to those it receives as data.
+        """
 
     def deploy_phases(self) -> list[Phase]:
         """Phases putting all the wallet's free capital to work (entry_full / entry_partial)."""

@@ -7,10 +7,15 @@ volatility of the return over its horizon. The strategy
 - acts only on a call made in the hour of the bar just closed with confidence ≥ ``confidence_threshold``;
 - holds when the call matches the position, goes flat on a confident neutral, and otherwise
   closes what it holds and opens the called side with its whole equity as notional (1×);
-- protects every position with a real bracket on the venue: a stop-market at
-  entry × (1 ∓ ``stop_loss_sd``·sd) and a take-profit limit at entry × (1 ± ``take_profit_sd``·sd),
-  one-cancels-the-other. When one hourly bar reaches both, the venue simulation lets the stop
-  trade first (the conservative reading DOMAIN.md prescribes: SL is checked before TP).
+- protects every position, once its entry has filled, with two reduce-only orders resting on the
+  venue: a stop-market at entry × (1 ∓ ``stop_loss_sd``·sd) and a take-profit limit at
+  entry × (1 ± ``take_profit_sd``·sd); the first to fill cancels the other. When one hourly bar
+  reaches both, the venue simulation lets the stop trade first (the conservative reading
+  DOMAIN.md prescribes: SL is checked before TP).
+
+Separate orders rather than a bracket list: Binance refuses OTO/OCO lists, and a bracket's
+children, released by the venue within the entry's own fill, would be checked as reduce-only
+against a position a live node has not booked yet (a backtest books it in the same call).
 
 ``ml_btc_directional_usdt_margin`` trades the linear ``BTCUSDT-PERP`` with USDT sent from the
 wallet (NAV in USDT); ``ml_btc_directional_btc_margin`` the inverse coin-margined ``BTCUSD-PERP``
@@ -25,10 +30,11 @@ from typing import Any, ClassVar
 
 import pandas as pd
 from nautilus_trader.model.data import DataType
-from nautilus_trader.model.enums import OrderSide, OrderType, TimeInForce
+from nautilus_trader.model.enums import OrderSide, TimeInForce
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.instruments import CryptoPerpetual
+from nautilus_trader.model.orders import Order
 
 from adapters.hours import closing_hour
 from adapters.signals import SignalPrediction
@@ -104,7 +110,9 @@ class DirectionalStrategy(YieldStrategy):
         self.calls_seen = 0
         self.confident_calls = 0
         self._protective: dict[ClientOrderId, str] = {}
-        """Open bracket children: client order id → ``stop_loss`` / ``take_profit``."""
+        """Open protective orders: client order id → ``stop_loss`` / ``take_profit``."""
+        self._entry: tuple[ClientOrderId, float, float] | None = None
+        """The entry sent and not yet filled, with its stop and target levels."""
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -139,6 +147,7 @@ class DirectionalStrategy(YieldStrategy):
             "calls_seen": self.calls_seen,
             "confident_calls": self.confident_calls,
             "protective": {str(coid): kind for coid, kind in self._protective.items()},
+            "entry": [str(self._entry[0]), *self._entry[1:]] if self._entry is not None else None,
         }
         state["directional"] = json.dumps(values).encode()
         return state
@@ -152,6 +161,8 @@ class DirectionalStrategy(YieldStrategy):
         self.call = SignalPrediction.from_dict(values["call"]) if values["call"] is not None else None
         self.calls_seen, self.confident_calls = values["calls_seen"], values["confident_calls"]
         self._protective = {ClientOrderId(coid): kind for coid, kind in values["protective"].items()}
+        entry = values["entry"]
+        self._entry = (ClientOrderId(entry[0]), entry[1], entry[2]) if entry is not None else None
 
     def _on_prediction(self, call: SignalPrediction) -> None:
         if call.instrument_id == self.signal_id:
@@ -268,7 +279,7 @@ class DirectionalStrategy(YieldStrategy):
         self.submit_order(order)
 
     def _open(self, side: int) -> None:
-        """Open ``side`` with the whole equity as notional, bracketed by SL and TP."""
+        """Open ``side`` with the whole equity as notional; SL and TP follow once it has filled."""
         assert self.call is not None
         instrument: CryptoPerpetual = self.cache.instrument(self.perp_id)
         price = self.price(self.perp_id)
@@ -284,24 +295,60 @@ class DirectionalStrategy(YieldStrategy):
         stop, target = bracket_levels(
             side, price, self.call.sd, self.dir.stop_loss_sd, self.dir.take_profit_sd
         )
-        bracket = self.order_factory.bracket(
+        entry = self.order_factory.market(
             self.perp_id,
             OrderSide.BUY if side > 0 else OrderSide.SELL,
             instrument.make_qty(contracts),
-            sl_trigger_price=instrument.make_price(stop),
-            tp_price=instrument.make_price(target),
-            tp_post_only=False,
+            time_in_force=TimeInForce.GTC,
+            tags=["ENTRY"],
         )
-        entry, *children = bracket.orders
-        for child in children:
-            kind = "stop_loss" if child.order_type == OrderType.STOP_MARKET else "take_profit"
-            self._protective[child.client_order_id] = kind
+        self._entry = (entry.client_order_id, stop, target)
         self.plans.expect_order(entry.client_order_id)
-        self.submit_order_list(bracket)
+        self.submit_order(entry)
+
+    def _protect(self, entry: Order, stop: float, target: float) -> None:
+        """The filled entry's stop-loss and take-profit: two reduce-only orders resting on the
+        venue (Binance takes no OCO/bracket lists); whichever fills first cancels the other."""
+        instrument = self.cache.instrument(self.perp_id)
+        side = OrderSide.SELL if entry.side == OrderSide.BUY else OrderSide.BUY
+        quantity = entry.filled_qty
+        stop_loss = self.order_factory.stop_market(
+            self.perp_id,
+            side,
+            quantity,
+            trigger_price=instrument.make_price(stop),
+            time_in_force=TimeInForce.GTC,
+            reduce_only=True,
+            tags=["STOP_LOSS"],
+        )
+        take_profit = self.order_factory.limit(
+            self.perp_id,
+            side,
+            quantity,
+            price=instrument.make_price(target),
+            time_in_force=TimeInForce.GTC,
+            reduce_only=True,
+            tags=["TAKE_PROFIT"],
+        )
+        for order, kind in ((stop_loss, "stop_loss"), (take_profit, "take_profit")):
+            self._protective[order.client_order_id] = kind
+            self.submit_order(order)
 
     def on_order_filled(self, event: OrderFilled) -> None:
+        if self._entry is not None and event.client_order_id == self._entry[0]:
+            entry = self.cache.order(event.client_order_id)
+            if entry.is_closed:  # all of it filled: protect what is held
+                _, stop, target = self._entry
+                self._entry = None
+                self._protect(entry, stop, target)
+            return
         kind = self._protective.pop(event.client_order_id, None)
-        if kind is not None:
-            self._protective.clear()  # the other leg is cancelled by the venue (one-cancels-other)
-            self.actions[kind] = self.actions.get(kind, 0) + 1
-            self.action_log.append((event.ts_event, kind, f"filled at {event.last_px}"))
+        if kind is None:
+            return
+        for client_order_id in self._protective:  # one cancels the other
+            other = self.cache.order(client_order_id)
+            if other is not None and other.is_open:
+                self.cancel_order(other)
+        self._protective.clear()
+        self.actions[kind] = self.actions.get(kind, 0) + 1
+        self.action_log.append((event.ts_event, kind, f"filled at {event.last_px}"))

@@ -12,18 +12,25 @@ D = E·λ/(1−λ) WETH (DOMAIN.md, leverage arithmetic). Each change is one ato
 Bands (all config values): deleverage when HF < ``deleverage_health_factor`` or LTV > λ + band,
 re-lever when LTV < λ − band. HF and LTV are computed from the wallet's own balances and the LST
 protocol rate (Aave's e-mode oracle), as a live deployment would.
+
+λ and the liquidation threshold come from the protocol's e-mode parameters, received as data
+(:class:`~adapters.defi.data.AaveEModeParams`, the first point of a run's stream; live, from the
+chain): until they arrive the strategy does not act, and parameters under which the config cannot
+work stop it.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from nautilus_trader.model.data import DataType
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.defi.aave import leverage_targets, target_ltv, validate_thresholds
 from adapters.defi.aave_params import EModeParams
 from adapters.defi.config import load_wallet_venue
+from adapters.defi.data import AaveEModeParams
 from strategies.defi import DefiStrategy, StakingModeConfig
 from strategies.needs import DataNeeds
 from strategies.plan import Decision, Phase
@@ -68,6 +75,26 @@ class LeveragedStakingConfig(StakingModeConfig, frozen=True):
             )
 
 
+def leverage_target(config: LeveragedStakingConfig, emode: EModeParams) -> float:
+    """λ for ``config`` under the e-mode parameters ``emode``; ``ValueError`` when the config cannot
+    work there (λ, its bands and the deleverage HF must fit between zero, the e-mode LTV and the
+    liquidation threshold).
+
+    Pure: the run's check before it starts and the strategy's handler of the parameters it
+    receives are this one function.
+    """
+    lam = config.target_ltv or target_ltv(emode.ltv, config.max_stake_spread_move)
+    validate_thresholds(lam, config.deleverage_health_factor, emode)
+    if lam + config.deleverage_ltv_band >= emode.ltv:
+        raise ValueError(
+            f"target LTV {lam:.6f} + deleverage_ltv_band {config.deleverage_ltv_band} must stay "
+            f"below the e-mode LTV {emode.ltv} (borrowing stops there)"
+        )
+    if lam - config.relever_ltv_band <= 0:
+        raise ValueError(f"relever_ltv_band {config.relever_ltv_band} must be below the target LTV {lam}")
+    return lam
+
+
 class LeveragedStakingStrategy(DefiStrategy):
     def __init__(self, config: LeveragedStakingConfig) -> None:
         super().__init__(config)
@@ -82,8 +109,10 @@ class LeveragedStakingStrategy(DefiStrategy):
         self.weth_reserve_symbol = f"{borrowed.a_token}-AAVE"
         self.flash_fee = self.wallet_config.flash_loans.fees[config.flash_loan_provider]
         self.market_id = self.wallet_id(self.lst.market_pool)
+        self.emode: AaveEModeParams | None = None
+        """The e-mode parameters in force, once received: the strategy acts only with them."""
         self.target = 0.0
-        """λ, set from the real e-mode parameters before the run (``use_protocol_params``)."""
+        """λ, from ``emode`` and the config (:func:`leverage_target`)."""
         self.liquidation_threshold = 0.0
 
     # -- setup -------------------------------------------------------------------------------
@@ -103,24 +132,58 @@ class LeveragedStakingStrategy(DefiStrategy):
             trades=(self.wallet_id(self.a_symbol), self.wallet_id(self.debt_symbol)),
         )
 
-    def use_protocol_params(self, aave_params: dict[str, Any]) -> None:
-        emode = aave_params["emode"]
-        params = EModeParams(**{**emode, "assets": tuple(emode["assets"])})
-        lam = self.lev.target_ltv or target_ltv(params.ltv, self.lev.max_stake_spread_move)
-        validate_thresholds(lam, self.lev.deleverage_health_factor, params)
-        if lam + self.lev.deleverage_ltv_band >= params.ltv:
-            raise ValueError(
-                f"target LTV {lam:.6f} + deleverage_ltv_band {self.lev.deleverage_ltv_band} must stay "
-                f"below the e-mode LTV {params.ltv} (borrowing stops there)"
-            )
-        if lam - self.lev.relever_ltv_band <= 0:
-            raise ValueError(
-                f"relever_ltv_band {self.lev.relever_ltv_band} must be below the target LTV {lam}"
-            )
-        self.target, self.liquidation_threshold = lam, params.liquidation_threshold
+    def check_protocol_params(self, emode: EModeParams) -> None:
+        leverage_target(self.lev, emode)
 
     def position_tokens(self) -> set[str]:
         return {self.a_token, self.debt_token, self.lst.token}
+
+    # -- the protocol's parameters ------------------------------------------------------------
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.msgbus.subscribe(f"data.{DataType(AaveEModeParams).topic}", self._on_emode_params)
+
+    def _on_emode_params(self, params: AaveEModeParams) -> None:
+        """Lever to the λ these parameters allow; stop when the config cannot work under them."""
+        if params.category != self.wallet_config.aave.emode_category:
+            return  # another e-mode category of the market
+        try:
+            self._use_emode(params)
+        except ValueError as e:
+            self.log.error(
+                f"Aave e-mode {params.category} parameters (LTV {params.ltv}, liquidation threshold "
+                f"{params.liquidation_threshold}, bonus {params.liquidation_bonus}) make the config "
+                f"impossible: {e}; stopping"
+            )
+            self.stop()
+            return
+        self.log.info(f"Aave e-mode {params.category}: target LTV {self.target:.6f}")
+
+    def _use_emode(self, params: AaveEModeParams) -> None:
+        emode = params.params()
+        self.target = leverage_target(self.lev, emode)
+        self.liquidation_threshold = emode.liquidation_threshold
+        self.emode = params
+
+    def on_tick(self) -> None:
+        if self.emode is None:
+            self.log.warning("no Aave e-mode parameters received yet: not acting until they arrive")
+            return
+        super().on_tick()
+
+    def on_save(self) -> dict[str, bytes]:
+        """Also the e-mode parameters: a resumed run does not see the stream's first point again."""
+        state = super().on_save()
+        if self.emode is not None:
+            state["aave_emode"] = self.emode.to_bytes()
+        return state
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        super().on_load(state)
+        saved = state.get("aave_emode")
+        if saved is not None:
+            self._use_emode(AaveEModeParams.from_bytes(saved))
 
     # -- the book ----------------------------------------------------------------------------
 

@@ -51,8 +51,7 @@ class AaveMarket:
 
     def __init__(self, spec: AaveSpec, params: dict[str, Any]) -> None:
         reserve_params = {k: ReserveParams(**v) for k, v in params["reserves"].items()}
-        emode = params["emode"]
-        self.emode = EModeParams(**{**emode, "assets": tuple(emode["assets"])})
+        self.emode = EModeParams.from_dict(params["emode"])
         self._reserves = {
             r.asset: _Reserve(r, reserve_params[r.asset], ReserveIndex(r.asset)) for r in spec.reserves
         }

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ETH_CORRELATED_ASSETS = ("WETH", "weETH", "wstETH")
 """Reserves of Aave v3 Ethereum's "ETH correlated" e-mode category used by the leveraged modes."""
@@ -87,6 +88,11 @@ class EModeParams:
         _check_risk_triple("e-mode", self.ltv, self.liquidation_threshold, self.liquidation_bonus)
         if not self.assets:
             raise ValueError("e-mode: a category needs at least one asset")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> EModeParams:
+        """From the catalog's ``aave_params.json`` ``emode`` block (JSON keeps the assets as a list)."""
+        return cls(**{**values, "assets": tuple(values["assets"])})
 
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")

@@ -1,4 +1,5 @@
-"""Chain data as custom Nautilus data: gas price, Aave reserve snapshots, reward payouts.
+"""Chain data as custom Nautilus data: gas price, Aave reserve snapshots and e-mode parameters,
+reward payouts.
 
 The DeFi adapter's own data types, published beside bars and funding rates (read from the
 catalog in a backtest, from the chain live).
@@ -10,6 +11,8 @@ real annotation types to build the Arrow schema.
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.custom import customdataclass
 from nautilus_trader.model.identifiers import InstrumentId
+
+from adapters.defi.aave_params import EModeParams
 
 
 @customdataclass
@@ -38,6 +41,41 @@ class AaveReserveSnapshot(Data):
     variable_borrow_rate: float = 0.0
     total_a_token: float = 0.0
     total_variable_debt: float = 0.0
+
+
+@customdataclass
+class AaveEModeParams(Data):
+    """An Aave v3 e-mode category's risk parameters, in force from ``ts_event``.
+
+    Strategies take their leverage from this rather than from set-up code, so a backtest, a paper
+    replay and a live node hand it over the same way: the run's data stream opens with it (from the
+    catalog's ``aave_params.json``; live, from the chain). The assets are one comma-separated
+    string because custom data fields are scalars.
+    """
+
+    category: str = ""
+    ltv: float = 0.0
+    liquidation_threshold: float = 0.0
+    liquidation_bonus: float = 0.0
+    assets: str = ""
+
+    @classmethod
+    def of(cls, params: EModeParams, category: str, ts: int) -> "AaveEModeParams":
+        return cls(
+            ts_event=ts,
+            ts_init=ts,
+            category=category,
+            ltv=params.ltv,
+            liquidation_threshold=params.liquidation_threshold,
+            liquidation_bonus=params.liquidation_bonus,
+            assets=",".join(params.assets),
+        )
+
+    def params(self) -> EModeParams:
+        """The checked parameters (``ValueError`` when the chain reports an impossible set)."""
+        return EModeParams(
+            self.ltv, self.liquidation_threshold, self.liquidation_bonus, tuple(self.assets.split(","))
+        )
 
 
 @customdataclass

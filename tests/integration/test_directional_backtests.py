@@ -59,7 +59,9 @@ def test_both_modes_are_registered_for_mode_all():
 def test_results_reconcile_and_report_trades_exposure_and_the_model(ml_run):
     assert_reconciled(ml_run, 1e-5)
     summary = json.loads((ml_run.out_dir / "summary.json").read_text())
-    assert summary["start"] == "2024-01-01T00:00:00+00:00" and summary["end"].startswith("2025-09-2")  # the YAML window
+    assert summary["start"] == "2024-01-01T00:00:00+00:00" and summary["end"].startswith(
+        "2025-09-2"
+    )  # the YAML window
     trades, calls = summary["trades"], summary["calls"]
     assert trades["entries"] == trades["long"] + trades["short"] > 10
     assert calls["confident"] == 891 and calls["threshold"] == 0.8  # the model's own count
@@ -204,9 +206,11 @@ def test_investor_flows_scale_the_position_and_its_bracket_and_pay_out(built_sig
     at = pd.Timestamp("2024-06-07T06:00Z").value
     entry = orders[orders["tags"].astype(str).str.contains("ENTRY") & (orders["ts_init"] < at)].iloc[-1]
     cut = orders[(orders["ts_init"] == at) & orders["is_reduce_only"] & (orders["type"] == "MARKET")].iloc[0]
-    bracket = orders[orders["parent_order_id"] == entry["client_order_id"]]
-    assert len(bracket) == 2
-    for quantity in bracket["quantity"]:
+    protective = orders[
+        orders["type"].isin(["STOP_MARKET", "LIMIT"]) & (orders["ts_init"] == entry["ts_init"])
+    ]
+    assert len(protective) == 2  # placed when the entry filled, in the same hour
+    for quantity in protective["quantity"]:
         assert float(quantity) == pytest.approx(float(entry["quantity"]) - float(cut["quantity"]))
     nav = nav_of(result)
     assert nav["nav"].iloc[-1] < 50  # gas money only

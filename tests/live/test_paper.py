@@ -34,7 +34,8 @@ def _fills(out) -> pd.DataFrame:
         ("btc_basis", "2024-06-01", "2024-06-15"),  # three CEX venues, transfers, funding
         ("eth_leveraged", "2024-08-05", "2024-08-19"),  # the atomic flash-loan loop on the chain
         ("usdt_eth_staking_hedged_simple", "2024-08-05", "2024-08-19"),  # chain + CEX hedges
-        ("ml_btc_directional_usdt_margin", "2024-08-05", "2024-08-19"),  # calls, brackets
+        # calls; a take-profit and a stop-loss fill (protective orders placed after the entry's fill)
+        ("ml_btc_directional_usdt_margin", "2024-05-12", "2024-05-26"),
     ],
 )
 def test_a_paper_run_trades_exactly_as_the_backtest(mode, start, end, built_signals, tmp_path):
@@ -46,6 +47,7 @@ def test_a_paper_run_trades_exactly_as_the_backtest(mode, start, end, built_sign
     assert len(_fills(tmp_path / "backtest")) > 0
     pd.testing.assert_frame_equal(_fills(tmp_path / "paper"), _fills(tmp_path / "backtest"))
     assert paper.summary["final_nav"] == pytest.approx(backtest.summary["final_nav"], rel=5e-4)
+    assert paper.summary["rejections"] == backtest.summary["rejections"]
     nav_paper = pd.read_csv(tmp_path / "paper" / "nav.csv")
     nav_backtest = pd.read_csv(tmp_path / "backtest" / "nav.csv")
     assert len(nav_paper) == len(nav_backtest)  # the same hours sampled

@@ -37,19 +37,11 @@ def _stopped_run(run, catalog_dir, tmp_path, day: str) -> PaperCheckpoint:
     return PaperCheckpoint.load(state)
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "btc_basis",  # rebalances across the August 2024 crash after the stop
-        "ml_btc_directional_usdt_margin",  # a long with its resting stop-loss/take-profit across the stop
-    ],
-)
-def test_a_resumed_paper_run_ends_as_an_uninterrupted_one(mode, built_signals, tmp_path):
-    catalog_dir = built_signals[0]
-    run = load_run_config(mode_file_path(mode), start="2024-07-20", end="2024-08-19")
+def _assert_resumes_as_uninterrupted(run, catalog_dir, tmp_path, day: str) -> PaperCheckpoint:
+    """Run ``run`` whole, then stopped on ``day`` and resumed: the two end alike."""
     whole = run_paper(run, catalog_dir, tmp_path / "whole")
-    checkpoint = _stopped_run(run, catalog_dir, tmp_path, "2024-08-01")
-    assert pd.Timestamp(checkpoint.stopped_at_ns, tz="UTC") >= pd.Timestamp("2024-08-01", tz="UTC")
+    checkpoint = _stopped_run(run, catalog_dir, tmp_path, day)
+    assert pd.Timestamp(checkpoint.stopped_at_ns, tz="UTC") >= pd.Timestamp(day, tz="UTC")
     assert checkpoint.journal  # it traded before the stop
     fills = pd.read_csv(tmp_path / "whole" / "fills.csv", parse_dates=["ts_event"])
     assert (fills["ts_event"] > pd.Timestamp(checkpoint.stopped_at_ns, tz="UTC")).any()  # and after it
@@ -66,6 +58,27 @@ def test_a_resumed_paper_run_ends_as_an_uninterrupted_one(mode, built_signals, t
         pd.testing.assert_frame_equal(ours, theirs, obj=name)
     assert resumed.summary["final_nav"] == whole.summary["final_nav"]
     assert not (tmp_path / "state").exists()
+    return checkpoint
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "btc_basis",  # rebalances across the August 2024 crash after the stop
+        "ml_btc_directional_usdt_margin",  # a long with its resting stop-loss/take-profit across the stop
+    ],
+)
+def test_a_resumed_paper_run_ends_as_an_uninterrupted_one(mode, built_signals, tmp_path):
+    run = load_run_config(mode_file_path(mode), start="2024-07-20", end="2024-08-19")
+    _assert_resumes_as_uninterrupted(run, built_signals[0], tmp_path, "2024-08-01")
+
+
+def test_a_resumed_leveraged_run_keeps_the_protocol_parameters(catalog_dir, tmp_path):
+    """The e-mode parameters open the stream, long before the stop: the strategy rejoins with them
+    from its saved state (it re-levers on 2024-10-06, after the stop, at their λ)."""
+    run = load_run_config(mode_file_path("eth_leveraged"), start="2024-09-25", end="2024-10-10")
+    checkpoint = _assert_resumes_as_uninterrupted(run, catalog_dir, tmp_path, "2024-10-01")
+    assert "aave_emode" in checkpoint.strategy
 
 
 def test_a_tampered_journal_is_refused(catalog_dir, tmp_path):

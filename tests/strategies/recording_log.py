@@ -3,8 +3,12 @@
 
 class RecordingLog:
     def __init__(self) -> None:
+        self.infos: list[str] = []
         self.warnings: list[str] = []
         self.errors: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.infos.append(message)
 
     def warning(self, message: str) -> None:
         self.warnings.append(message)
