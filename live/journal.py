@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nautilus_trader.common.component import MessageBus
+from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import (
     BatchCancelOrders,
     CancelAllOrders,
@@ -28,7 +29,7 @@ from nautilus_trader.execution.messages import (
     SubmitOrder,
     SubmitOrderList,
 )
-from nautilus_trader.model.events import OrderInitialized
+from nautilus_trader.model.events import OrderEvent, OrderInitialized, OrderPendingCancel, OrderPendingUpdate
 from nautilus_trader.model.identifiers import StrategyId
 
 from adapters.events import (
@@ -64,7 +65,10 @@ def _anchor_topics(strategy_id: StrategyId) -> list[str]:
 
 
 def describe(message: Any) -> str:
-    """What a delivery was (its type and data time), to check a replay delivers the same thing."""
+    """What a delivery was, to check a replay delivers the same thing: an order event by its
+    order (the node stamps some with its live clock), anything else by its data time."""
+    if isinstance(message, OrderEvent):
+        return f"{type(message).__name__}@{message.client_order_id}"
     ts = getattr(message, "ts_event", getattr(message, "ts_init", None))
     return type(message).__name__ if ts is None else f"{type(message).__name__}@{ts}"
 
@@ -242,6 +246,7 @@ class JournalPlayer:
                 self._issue(entry.endpoint, _decode(entry.endpoint, entry.payload))
 
     def _issue(self, endpoint: str, message: Any) -> None:
+        """Do what the strategy did on the node's side of the command, then send it."""
         if isinstance(message, SubmitOrder | SubmitOrderList):
             orders = message.order_list.orders if isinstance(message, SubmitOrderList) else [message.order]
             for order in orders:
@@ -250,4 +255,43 @@ class JournalPlayer:
                 self._cache.add_order_list(message.order_list)
             for order in orders:
                 self._cache.add_order(order, message.position_id, message.client_id)
+        elif isinstance(message, CancelOrder):
+            self._mark_pending(
+                self._cache.order(message.client_order_id), OrderPendingCancel, message.ts_init
+            )
+        elif isinstance(message, BatchCancelOrders):
+            for cancel in message.cancels:
+                self._mark_pending(
+                    self._cache.order(cancel.client_order_id), OrderPendingCancel, cancel.ts_init
+                )
+        elif isinstance(message, ModifyOrder):
+            self._mark_pending(
+                self._cache.order(message.client_order_id), OrderPendingUpdate, message.ts_init
+            )
+        elif isinstance(message, CancelAllOrders):  # marked, not announced, as the strategy does
+            for order in self._cache.orders_open(
+                instrument_id=message.instrument_id, strategy_id=message.strategy_id, side=message.order_side
+            ):
+                self._mark_pending(order, OrderPendingCancel, message.ts_init, announce=False)
         self._msgbus.send(endpoint, message)
+
+    def _mark_pending(self, order, event_type: type, ts: int, announce: bool = True) -> None:
+        """A cancel or modify of an order at the venue marks it pending on the node (Nautilus'
+        strategy applies, caches and announces that event before it sends the command)."""
+        if order is None or order.is_closed or order.is_active_local:
+            return
+        event = event_type(
+            order.trader_id,
+            order.strategy_id,
+            order.instrument_id,
+            order.client_order_id,
+            order.venue_order_id,
+            order.account_id,
+            UUID4(),
+            ts,
+            ts,
+        )
+        order.apply(event)
+        self._cache.update_order(order)
+        if announce:
+            self._msgbus.publish(f"events.order.{order.strategy_id}", event)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.component import MessageBus, TestClock
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelAllOrders
@@ -94,7 +95,7 @@ def _replayed(bars: list[int], entries: list[JournalEntry]) -> tuple[list[tuple]
     tracker = DeliveryTracker(bus, STRATEGY)
     journal = CommandJournal(bus, tracker, STRATEGY, world.endpoints, entries)
     journal.recording = False
-    player = JournalPlayer(bus, cache=None, tracker=tracker, entries=entries)
+    player = JournalPlayer(bus, cache=Cache(), tracker=tracker, entries=entries)
     for ts in bars:
         bus.publish(BAR_TOPIC, Bar(ts))
     return world.log, player, tracker.count
