@@ -33,6 +33,8 @@ from nautilus_trader.model.enums import AccountType, BookType, OmsType, OtoTrigg
 from nautilus_trader.model.identifiers import AccountId, ClientId, Venue
 from nautilus_trader.model.instruments import Instrument
 
+from adapters.cex.instruments import live_account_id
+
 REPLAY_CLIENT = "REPLAY"
 
 
@@ -58,7 +60,10 @@ class PaperExecutionClient(LiveExecutionClient):
             cache=kernel.cache,
             clock=kernel.clock,
         )
-        self._set_account_id(AccountId(f"{exchange.id}-001"))  # the simulation's account id
+        # the live adapter's account id where the venue has one (the node reads ids from the cache)
+        code = exchange.base_currency.code if exchange.base_currency is not None else "USDT"
+        self._set_account_id(live_account_id(exchange.id.value, code) or AccountId(f"{exchange.id}-001"))
+        inner._set_account_id(self.account_id)
         self.exchange = exchange
         self.inner = inner
         self.pending = False
@@ -227,8 +232,10 @@ class PaperHost:
         self.clients[instrument.id.venue].exchange.add_instrument(instrument)
 
     def use_exec_client(self, exchange: SimulatedExchange, client: BacktestExecClient) -> None:
+        paper = self.clients[exchange.id]
+        client._set_account_id(paper.account_id)
         exchange.register_client(client)
-        self.clients[exchange.id].inner = client
+        paper.inner = client
 
 
 class Replay:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.identifiers import InstrumentId, Symbol
+from nautilus_trader.model.identifiers import AccountId, InstrumentId, Symbol
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Instrument
 from nautilus_trader.model.objects import Currency, Money, Price, Quantity
 
@@ -54,6 +54,19 @@ def cex_instrument_id(venue: str, base: str, kind: str, quote: str = "USDT") -> 
     symbol_fmt, _ = _formats(venue, kind)
     account_venue = SPOT_VENUES.get(venue, venue) if kind == "spot" else venue
     return InstrumentId.from_str(f"{symbol_fmt.format(b=base, q=quote)}.{account_venue}")
+
+
+def live_account_id(venue: str, settlement: str = "USDT") -> AccountId | None:
+    """The account id the venue's live execution client reports (None: not a CEX venue).
+
+    Binance: ``<venue>-<account type>-master``; Bybit's unified trading account ``BYBIT-UNIFIED``;
+    OKX ``OKX-master``.
+    """
+    if venue in _EXCHANGE_OF_VENUE:
+        return AccountId(f"{venue}-SPOT-master")
+    if venue == "BINANCE":
+        return AccountId(f"BINANCE-{'USDT' if settlement == 'USDT' else 'COIN'}_FUTURES-master")
+    return {"BYBIT": AccountId("BYBIT-UNIFIED"), "OKX": AccountId("OKX-master")}.get(venue)
 
 
 def exchange_of(instrument_id: InstrumentId) -> str:

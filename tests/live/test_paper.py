@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from adapters.cex.instruments import live_account_id
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import run_backtest
 from live.checkpoint import PaperCheckpoint
@@ -48,6 +49,11 @@ def test_a_paper_run_trades_exactly_as_the_backtest(mode, start, end, built_sign
     pd.testing.assert_frame_equal(_fills(tmp_path / "paper"), _fills(tmp_path / "backtest"))
     assert paper.summary["final_nav"] == pytest.approx(backtest.summary["final_nav"], rel=5e-4)
     assert paper.summary["rejections"] == backtest.summary["rejections"]
+    for report in (tmp_path / "paper").glob("account_*.csv"):  # the live adapters' account ids
+        account = pd.read_csv(report).iloc[-1]
+        base = account["base_currency"] if isinstance(account["base_currency"], str) else "USDT"
+        live_id = live_account_id(report.stem.removeprefix("account_").upper(), base)
+        assert live_id is None or account["account_id"] == str(live_id), report.name
     nav_paper = pd.read_csv(tmp_path / "paper" / "nav.csv")
     nav_backtest = pd.read_csv(tmp_path / "backtest" / "nav.csv")
     assert len(nav_paper) == len(nav_backtest)  # the same hours sampled
