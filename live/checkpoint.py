@@ -67,8 +67,12 @@ class PaperCheckpoint:
             raise CheckpointError(f"no saved paper state at {path}: nothing to resume (run without --resume)")
         try:
             values = json.loads(path.read_text())
-            if values.get("format") != FORMAT:
-                raise CheckpointError(f"{path}: format {values.get('format')!r}, this version reads {FORMAT}")
+        except ValueError as e:
+            raise CheckpointError(f"{path} is not a readable paper checkpoint: {e}") from e
+        version = values.get("format") if isinstance(values, dict) else None
+        if version != FORMAT:
+            raise CheckpointError(f"{path}: checkpoint format {version!r}; this version reads {FORMAT}")
+        try:
             return cls(
                 run=values["run"],
                 strategy_id=str(values["strategy_id"]),
@@ -78,10 +82,8 @@ class PaperCheckpoint:
                 strategy={key: base64.b64decode(value) for key, value in values["strategy"].items()},
                 journal=[JournalEntry.from_json(entry) for entry in values["journal"]],
             )
-        except (ValueError, KeyError, TypeError) as e:
-            if isinstance(e, CheckpointError):
-                raise
-            raise CheckpointError(f"{path} is not a readable paper checkpoint: {e}") from e
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise CheckpointError(f"{path} is not a readable paper checkpoint: {e!r}") from e
 
     def check_run(self, run: dict[str, Any], state_dir: Path) -> None:
         """Refuse to resume a different run (mode, window, capital, flows or strategy settings)."""
