@@ -10,13 +10,29 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from adapters.config import ConfigError
 from data_catalog.paths import default_catalog_dir
 from signals.config import DEFAULT_CONFIG, load_signal_config
 from signals.evaluation import EVALUATION_MD
 from signals.inputs import SignalDataError
-from signals.paths import signals_dir
+from signals.paths import saved_model_dir, signals_dir
+from signals.saved_model import ModelManifest
 from signals.store import build_predictions
+
+
+def describe_saved(manifest: ModelManifest, folder: Path) -> str:
+    """One line on a saved model: which window it serves and when the next fit is due."""
+    return (
+        f"saved model {manifest.file} for bars from {_day(manifest.window_start_ns)} "
+        f"(trained on labels to {_day(manifest.train_end_ns)}; "
+        f"next retrain due {_day(manifest.next_window_ns)}) in {folder}"
+    )
+
+
+def _day(ns: int) -> str:
+    return pd.Timestamp(ns, tz="UTC").strftime("%Y-%m-%d %H:%M")
 
 
 def _pct(x: float | None) -> str:
@@ -43,7 +59,8 @@ def _build(args: argparse.Namespace) -> int:
         f"in {summary.seconds:.1f} s; confidence >= {config.confidence_threshold}: {confident}\n"
         f"out-of-sample hit rate {_pct(ev['overall']['hit_rate'])} "
         f"({_pct(ev['overall']['confident_hit_rate'])} when confident). "
-        f"Report: {signals_dir(catalog_dir, config.instrument_id) / EVALUATION_MD}",
+        f"Report: {signals_dir(catalog_dir, config.instrument_id) / EVALUATION_MD}\n"
+        f"{describe_saved(summary.saved_model, saved_model_dir(catalog_dir, config.instrument_id))}",
     )
     return 0
 

@@ -67,6 +67,8 @@ class FittedModel:
 
     model: HistGradientBoostingClassifier
     window: TrainingWindow
+    next_start_ns: int
+    """The schedule's next window start: from then on a newer model is due."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,13 @@ def prediction_windows(first_sample_ns: int, last_ns: int, config: SignalConfig)
     starts = [ready, *(s for s in window_starts(first_sample_ns, last_ns, config.retrain_every) if s > ready)]
     ends = [*starts[1:], last_ns + 1]
     return list(zip(starts, ends, strict=True))
+
+
+def next_window_start(first_sample_ns: int, start_ns: int, config: SignalConfig) -> int:
+    """The scheduled window start that follows ``start_ns`` (the schedule of ``prediction_windows``)."""
+    span_days = 32 if config.retrain_every == "month" else int(config.retrain_every.removesuffix("d")) + 1
+    starts = window_starts(first_sample_ns, start_ns + span_days * DAY_NS, config.retrain_every)
+    return next(s for s in starts if s > start_ns)
 
 
 def build_samples(frame: pd.DataFrame, config: SignalConfig) -> pd.DataFrame:
@@ -164,7 +173,7 @@ def walk_forward(
     bounds = prediction_windows(int(ts[labelled][0]), int(ts[-1]), config)
     windows: list[TrainingWindow] = []
     parts: list[pd.DataFrame] = []
-    latest: FittedModel | None = None
+    last_fit: tuple[HistGradientBoostingClassifier, TrainingWindow] | None = None
     for start, end in bounds:
         train = training_rows(samples, start, config)
         target = predictable & (ts >= start) & (ts < end)
@@ -187,7 +196,7 @@ def walk_forward(
             predictions=int(target.sum()),
         )
         windows.append(window)
-        latest = FittedModel(model, window)
+        last_fit = (model, window)
         parts.append(
             pd.DataFrame(
                 {
@@ -212,4 +221,8 @@ def walk_forward(
             f"{confident} with confidence >= {config.confidence_threshold})",
         )
     predictions = pd.concat(parts) if parts else pd.DataFrame(columns=columns, index=pd.Index([], name="ts"))
+    latest = None
+    if last_fit is not None:
+        model, window = last_fit
+        latest = FittedModel(model, window, next_window_start(int(ts[labelled][0]), window.start_ns, config))
     return WalkForwardResult(predictions, windows, samples, latest)
