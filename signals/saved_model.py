@@ -195,3 +195,32 @@ def load_model(folder: Path, config: SignalConfig | None = None) -> LoadedModel:
     if not isinstance(model, HistGradientBoostingClassifier):
         raise SavedModelError(f"{path} holds a {type(model).__name__}, not the expected classifier")
     return LoadedModel(model, manifest)
+
+
+class ModelWatcher:
+    """A folder's current model for a long-running process: :meth:`refresh` reloads it when the
+    manifest was replaced (one ``stat`` per call), so a retrain reaches a running predictor."""
+
+    def __init__(self, folder: Path, config: SignalConfig | None = None) -> None:
+        self.folder = Path(folder)
+        self._stamp = self._manifest_stamp()
+        self.loaded = load_model(self.folder, config)
+
+    def _manifest_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.folder / MANIFEST_FILE)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def refresh(self) -> bool:
+        """True when a replaced manifest brought a new model. A new model failing its checks (or
+        for another model version) raises :class:`SavedModelError` once and the current one stays."""
+        stamp = self._manifest_stamp()
+        if stamp is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        new = load_model(self.folder, self.loaded.manifest.config)
+        changed = new.manifest != self.loaded.manifest
+        self.loaded = new
+        return changed

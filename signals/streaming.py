@@ -45,6 +45,11 @@ class FeatureRow:
         """Every feature is known (the buffer holds a full lookback of bars)."""
         return bool(np.isfinite(self.values).all())
 
+    @property
+    def predictable(self) -> bool:
+        """The batch build predicts a row when its forecast sd is known and positive."""
+        return bool(np.isfinite(self.sd) and self.sd > 0)
+
 
 class FeatureState:
     """Rolling inputs of one perp (plus its spot pair and funding) for live feature rows."""
@@ -57,6 +62,17 @@ class FeatureState:
         self._spot: dict[int, float] = {}
         self._funding_ts: list[int] = []
         self._funding_rate: list[float] = []
+
+    @property
+    def warm(self) -> bool:
+        """The buffer holds a full lookback: the newest row equals the batch row at its stamp
+        (before that, features reaching past the first streamed bar are NaN or partial)."""
+        return len(self._rows) == self.capacity
+
+    @property
+    def last_ts(self) -> int | None:
+        """Stamp of the newest perp bar (None before the first)."""
+        return self._last_ts
 
     # -- inputs ------------------------------------------------------------------------------
 

@@ -15,7 +15,14 @@ from signals import saved_model
 from signals.config import ModelParams, SignalConfig
 from signals.features import FEATURES
 from signals.model import class_probabilities
-from signals.saved_model import MANIFEST_FILE, SavedModelError, load_model, read_manifest, save_model
+from signals.saved_model import (
+    MANIFEST_FILE,
+    ModelWatcher,
+    SavedModelError,
+    load_model,
+    read_manifest,
+    save_model,
+)
 from signals.walkforward import FittedModel, walk_forward
 from tests.signals.synthetic import synthetic_frame
 
@@ -137,3 +144,19 @@ def test_a_new_save_replaces_the_model_and_keeps_only_the_previous_file(tmp_path
     assert {p.name for p in tmp_path.glob("*.joblib")} == {first.file, second.file}
     third = save_model(tmp_path, old, CONFIG)
     assert {p.name for p in tmp_path.glob("*.joblib")} == {second.file, third.file}
+
+
+def test_the_watcher_picks_up_a_replaced_model_once_and_refuses_a_broken_one(tmp_path, fits):
+    old, new, x = fits
+    save_model(tmp_path, old, CONFIG)
+    watcher = ModelWatcher(tmp_path)
+    assert watcher.refresh() is False, "unchanged manifest: nothing to do"
+    second = save_model(tmp_path, new, CONFIG)
+    assert watcher.refresh() is True and watcher.loaded.manifest == second
+    assert np.array_equal(class_probabilities(watcher.loaded.model, x), class_probabilities(new.model, x))
+    assert watcher.refresh() is False
+    third = save_model(tmp_path, old, msgspec.structs.replace(CONFIG, label_k=0.7))
+    with pytest.raises(SavedModelError, match="expected config's"):
+        watcher.refresh()
+    assert watcher.loaded.manifest == second and watcher.refresh() is False, "refused once, old model kept"
+    assert third.model_version != second.model_version
