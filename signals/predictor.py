@@ -9,8 +9,9 @@ calls equal the catalog's bit for bit (``tests/signals/test_predictor.py``).
 Each call is sent to the data engine as ``CustomData(DataType(SignalPrediction), call)``, the
 form the catalog's predictions are replayed in, so subscribers see the same object on the same
 topic (``data.SignalPrediction.<venue>.<symbol>``) with the same stamps (``ts_event = ts_init`` =
-the bar's close stamp). One difference is inherent: a replayed call stamped t arrives before the
-bar stamped t, a live one right after it (it is computed from that bar).
+the round hour the bar closes in, as in the catalog, also for a live kline stamped …:59:59.999).
+One difference is inherent: a replayed call stamped t arrives before the bar stamped t, a live one
+right after it (it is computed from that bar).
 
 Warm-up: the features read the last :func:`~signals.features.lookback_rows` hours, so on start the
 actor requests that much perp and spot history and the funding prints before it
@@ -42,6 +43,7 @@ from nautilus_trader.model.data import Bar, CustomData, DataType, FundingRateUpd
 from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.bars import bar_type_for
+from adapters.hours import closing_hour
 from adapters.signals import SignalPrediction
 from signals.model import class_probabilities, decide
 from signals.saved_model import LoadedModel, ModelWatcher, SavedModelError
@@ -116,16 +118,13 @@ class SignalPredictor(Actor):
         assert self.features is not None
         bars_from = self.clock.utc_now() - timedelta(hours=self.features.capacity)
         funding_from = bars_from - timedelta(hours=FUNDING_WARMUP_HOURS)
-        ids = [UUID4() for _ in range(3)]
-        self._pending_requests = set(ids)
-        # register all three first: a backtest engine answers synchronously, inside the call
-        self.request_bars(
-            bar_type_for(self.spot_id), bars_from, callback=self._history_done, request_id=ids[0]
-        )
-        self.request_bars(
-            bar_type_for(self.perp_id), bars_from, callback=self._history_done, request_id=ids[1]
-        )
-        self.request_funding_rates(self.perp_id, funding_from, callback=self._history_done, request_id=ids[2])
+        spot, perp, funding = UUID4(), UUID4(), UUID4()
+        # all three are pending before the first is sent: a backtest engine answers inside the call
+        self._pending_requests = {spot, perp, funding}
+        done = self._history_done
+        self.request_bars(bar_type_for(self.spot_id), bars_from, callback=done, request_id=spot)
+        self.request_bars(bar_type_for(self.perp_id), bars_from, callback=done, request_id=perp)
+        self.request_funding_rates(self.perp_id, funding_from, callback=done, request_id=funding)
 
     def on_stop(self) -> None:
         if self.features is None:
@@ -179,7 +178,11 @@ class SignalPredictor(Actor):
         if not isinstance(item, Bar):
             return None
         last = self.features.last_ts
-        if item.bar_type.instrument_id == self.perp_id and last is not None and item.ts_event < last:
+        if (
+            item.bar_type.instrument_id == self.perp_id
+            and last is not None
+            and closing_hour(item.ts_event) < last
+        ):
             return None
         return self.features.on_bar(item)
 
@@ -235,7 +238,7 @@ def _feed_order(perp_id: InstrumentId) -> Callable[[Data], tuple[int, int]]:
 
     def key(item: Data) -> tuple[int, int]:
         if isinstance(item, FundingRateUpdate):
-            return (item.ts_event, 0)
-        return (item.ts_event, 2 if item.bar_type.instrument_id == perp_id else 1)
+            return (closing_hour(item.ts_event), 0)
+        return (closing_hour(item.ts_event), 2 if item.bar_type.instrument_id == perp_id else 1)
 
     return key

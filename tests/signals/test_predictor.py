@@ -12,7 +12,7 @@ import pytest
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig
 from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.data import FundingRateUpdate
+from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.enums import AccountType, OmsType
 from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Money
@@ -29,6 +29,7 @@ from signals.store import read_predictions
 
 pytestmark = pytest.mark.integration
 PERP, SPOT = "BTCUSDT-PERP.BINANCE", "BTCUSDT.BINANCE_SPOT"
+MS = 1_000_000
 TOPIC = "data.SignalPrediction.BINANCE.BTCUSDT-PERP"
 """The topic the catalog's predictions are published on in a backtest."""
 
@@ -38,10 +39,17 @@ def _utc(text: str) -> pd.Timestamp:
 
 
 def _replay(
-    catalog_dir: Path, start: pd.Timestamp, end: pd.Timestamp, *, serve_history: bool = True, **config
+    catalog_dir: Path,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    serve_history: bool = True,
+    kline_stamps: bool = False,
+    **config,
 ) -> tuple[SignalPredictor, list[SignalPrediction]]:
     """Run the actor in a backtest engine fed the catalog's perp and spot bars and funding prints
-    of ``[start, end]``; return it and every call published on the predictions' topic."""
+    of ``[start, end]`` (bars restamped 1 ms before the hour, as live Binance klines, if
+    ``kline_stamps``); return it and every call published on the predictions' topic."""
     catalog = ParquetDataCatalog(str(catalog_dir))
     engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True)))
     for venue, account in (("BINANCE", AccountType.MARGIN), ("BINANCE_SPOT", AccountType.CASH)):
@@ -50,6 +58,11 @@ def _replay(
         engine.add_instrument(instrument)
     bars = catalog.bars(bar_types=[str(bar_type_for(i)) for i in (PERP, SPOT)], start=start, end=end)
     bars.sort(key=lambda b: (b.ts_init, str(b.bar_type.instrument_id) == PERP))  # spot first at a stamp
+    if kline_stamps:
+        bars = [
+            Bar(b.bar_type, b.open, b.high, b.low, b.close, b.volume, b.ts_event - MS, b.ts_init - MS)
+            for b in bars
+        ]
     engine.add_data(catalog.query(FundingRateUpdate, identifiers=[PERP], start=start, end=end), sort=False)
     engine.add_data(bars, sort=False)
     engine.sort_data()
@@ -60,7 +73,7 @@ def _replay(
     engine.add_actor(actor)
     calls: list[SignalPrediction] = []
     engine.kernel.msgbus.subscribe(TOPIC, calls.append)
-    engine.run(start=start, end=end)
+    engine.run(start=start - pd.Timedelta(1, "ms"), end=end)
     engine.dispose()
     return actor, calls
 
@@ -86,6 +99,25 @@ def test_without_served_history_it_warms_up_on_the_stream_first(built_signals):
     first = start.value + (lookback_rows(24.0) - 1) * HOUR_NS  # the first bar with a full buffer
     assert calls[0].ts_event == first
     assert _fields(calls) == _fields(read_predictions(catalog, PERP, first, end))
+
+
+def test_live_kline_stamps_give_the_catalogs_calls_but_at_funding_hours(built_signals):
+    """Klines stamped 1 ms before the hour: calls are stamped at the round hour and equal the
+    catalog's, except the call of an hour whose funding print (stamped at the round hour) arrives
+    after the kline — made without that print. The print still reaches every later call's rows."""
+    catalog, _ = built_signals
+    start, end = _utc("2025-09-10"), _utc("2025-09-19T23:00")
+    _, calls = _replay(catalog, start, end, serve_history=False, kline_stamps=True)
+    first = start.value + (lookback_rows(24.0) - 1) * HOUR_NS
+    expected = read_predictions(catalog, PERP, first, end)
+    assert [c.ts_event for c in calls] == [c.ts_event for c in expected]
+    prints = {
+        f.ts_event for f in ParquetDataCatalog(str(catalog)).query(FundingRateUpdate, identifiers=[PERP])
+    }
+    differ = {c.ts_event for c, e in zip(calls, expected, strict=True) if c.to_dict() != e.to_dict()}
+    assert differ <= prints
+    same = [c.to_dict() for c in calls if c.ts_event not in prints]
+    assert same == [e.to_dict() for e in expected if e.ts_event not in prints] and len(same) == 42
 
 
 def test_bars_before_the_models_window_get_no_call(built_signals):
