@@ -72,6 +72,15 @@ class PredictorConfig(ActorConfig, frozen=True):
     reload: bool = True
     """Switch to a newer saved model when the manifest changes (default on)."""
 
+    def __post_init__(self) -> None:
+        if not 0 < self.confidence_threshold < 1:
+            raise ValueError(f"`confidence_threshold` must be in (0, 1), got {self.confidence_threshold}")
+        if self.threads < 1:
+            raise ValueError(f"`threads` must be >= 1, got {self.threads}")
+        for field in ("instrument_id", "spot_instrument_id"):
+            if getattr(self, field).count(".") != 1:
+                raise ValueError(f"`{field}` must look like SYMBOL.VENUE, got {getattr(self, field)!r}")
+
 
 class SignalPredictor(Actor):
     """See the module docstring."""

@@ -143,3 +143,16 @@ def test_a_model_for_another_instrument_or_a_refused_model_makes_no_call(built_s
     (broken / manifest.file).write_bytes(b"not the model")
     actor, calls = _replay(catalog, start, end, model_dir=str(broken))
     assert calls == [] and actor.watcher is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("confidence_threshold", 1.0, "must be in"),
+        ("threads", 0, "must be >= 1"),
+        ("spot_instrument_id", "BTCUSDT", "must look like SYMBOL.VENUE"),
+    ],
+)
+def test_config_errors_name_the_field(field, value, says):
+    with pytest.raises(ValueError, match=f"`{field}` {says}"):
+        PredictorConfig(model_dir="m", **{field: value})
