@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from signals.config import SignalConfig
 from signals.features import FEATURE_VERSION
@@ -37,10 +38,21 @@ def make_model(config: SignalConfig) -> HistGradientBoostingClassifier:
     )
 
 
-def class_probabilities(model: HistGradientBoostingClassifier, x: np.ndarray) -> np.ndarray:
-    """Probabilities in :data:`~signals.labels.CLASSES` order (a class absent from training gets 0)."""
-    proba = model.predict_proba(x)
+def class_probabilities(model: HistGradientBoostingClassifier, x: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Probabilities in :data:`~signals.labels.CLASSES` order (a class absent from training gets 0).
+
+    Each row's probabilities are computed on their own, so one row predicted alone (live) equals
+    the same row predicted in a batch (the walk-forward build), bit for bit.
+    """
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        proba = model.predict_proba(x)
     out = np.zeros((len(x), len(CLASSES)))
     for column, cls in enumerate(model.classes_):
         out[:, CLASSES.index(int(cls))] = proba[:, column]
     return out
+
+
+def decide(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's call — the most probable class, -1/0/+1 — and its probability (the confidence)."""
+    pick = np.argmax(proba, axis=1)
+    return np.asarray(CLASSES)[pick], proba[np.arange(len(pick)), pick]

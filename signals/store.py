@@ -1,10 +1,11 @@
 """Build the predictions into the catalog and read them back (the API the strategies use).
 
 ``build_predictions`` runs the whole pipeline — inputs from the catalog, features, walk-forward
-model, evaluation — and writes ``SignalPrediction`` custom data plus ``model.json`` and the
-evaluation (:mod:`signals.paths` says where). It is deterministic: the same catalog and config give
-byte-identical prediction files. ``has_predictions`` tells the backtest CLI whether a build is due;
-``read_predictions`` returns the calls of a window in time order.
+model, evaluation — and writes ``SignalPrediction`` custom data plus ``model.json``, the
+evaluation and the latest window's fitted model for live runs (:mod:`signals.paths` says where).
+It is deterministic: the same catalog and config give byte-identical prediction and model files.
+``has_predictions`` tells the backtest CLI whether a build is due; ``read_predictions`` returns the
+calls of a window in time order.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from signals.evaluation import CLASS_NAMES, evaluate, write_evaluation
 from signals.features import FEATURE_VERSION, FEATURES, lookback_rows
 from signals.inputs import SignalDataError, frame_fingerprint, load_inputs
 from signals.model import model_version
-from signals.paths import MODEL_FILE, PREDICTIONS_SUBDIR, predictions_dir, signals_dir
+from signals.paths import MODEL_FILE, PREDICTIONS_SUBDIR, predictions_dir, saved_model_dir, signals_dir
+from signals.saved_model import ModelManifest, save_model
 from signals.walkforward import WalkForwardResult, walk_forward
 
 Progress = Callable[[str], None]
@@ -54,6 +56,8 @@ class BuildSummary:
     """Calls with confidence >= the config's threshold, per class."""
     seconds: float
     evaluation: dict[str, Any]
+    saved_model: ModelManifest
+    """The latest window's model, saved for live runs (:mod:`signals.saved_model`)."""
 
 
 def _catalog_fingerprint(catalog_dir: Path) -> str:
@@ -187,6 +191,8 @@ def build_predictions(
     }
     ev = evaluate(result.predictions, result.samples, config.confidence_threshold, meta)
     write_evaluation(folder, ev)
+    assert result.latest is not None  # predictions exist, so a window was trained
+    saved = save_model(saved_model_dir(catalog_dir, config.instrument_id), result.latest, config)
     return BuildSummary(
         catalog_dir=catalog_dir,
         instrument_id=config.instrument_id,
@@ -196,6 +202,7 @@ def build_predictions(
         confident=ev["confident_counts"],
         seconds=time.perf_counter() - started,
         evaluation=ev,
+        saved_model=saved,
     )
 
 

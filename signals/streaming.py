@@ -8,6 +8,11 @@ feature row of the newest bar, identical to the batch value at that stamp (teste
 
 Feed order per stamp: funding prints and the spot bar first, then the perp bar (the backtest
 engine delivers data stamped ``t`` in that order when the perp is the strategy's required leg).
+Live, they can come the other way round — a Binance kline closes at …:59:59.999, the funding print
+of that hour is stamped at the round hour, and spot and perp klines come on separate streams — so
+the rows keep only the perp's OHLCV and look the spot close and the funding print up each time the
+features are computed: a late spot bar or print is missing from the call of that hour only, never
+from the rows later calls read.
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 
-from adapters.hours import HOUR_NS
+from adapters.hours import HOUR_NS, closing_hour
 from signals.config import SignalConfig
 from signals.features import FEATURES, feature_arrays, forecast_sd, lookback_rows
-from signals.inputs import INPUT_COLUMNS
 
-_NAN_ROW = (np.nan,) * len(INPUT_COLUMNS)
+_BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+"""The perp's own :data:`~signals.inputs.INPUT_COLUMNS`; the other two are looked up per row."""
+_NAN_ROW = (np.nan,) * len(_BAR_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class FeatureRow:
         """Every feature is known (the buffer holds a full lookback of bars)."""
         return bool(np.isfinite(self.values).all())
 
+    @property
+    def predictable(self) -> bool:
+        """The batch build predicts a row when its forecast sd is known and positive."""
+        return bool(np.isfinite(self.sd) and self.sd > 0)
+
 
 class FeatureState:
     """Rolling inputs of one perp (plus its spot pair and funding) for live feature rows."""
@@ -53,10 +64,24 @@ class FeatureState:
         self.config = config or SignalConfig()
         self.capacity = lookback_rows(self.config.vol_halflife_hours)
         self._rows: deque[tuple[float, ...]] = deque(maxlen=self.capacity)
+        """The perp's OHLCV per hour; the spot close and funding are looked up when computing."""
+        self._hours: deque[int | None] = deque(maxlen=self.capacity)
+        """Each row's stamp (None for an hour without a perp bar: a row of NaN, as on the batch grid)."""
         self._last_ts: int | None = None
         self._spot: dict[int, float] = {}
         self._funding_ts: list[int] = []
         self._funding_rate: list[float] = []
+
+    @property
+    def warm(self) -> bool:
+        """The buffer holds a full lookback: the newest row equals the batch row at its stamp
+        (before that, features reaching past the first streamed bar are NaN or partial)."""
+        return len(self._rows) == self.capacity
+
+    @property
+    def last_ts(self) -> int | None:
+        """Stamp of the newest perp bar (None before the first)."""
+        return self._last_ts
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -68,11 +93,19 @@ class FeatureState:
             return
         self._funding_ts.insert(i, ts_ns)
         self._funding_rate.insert(i, rate)
-        if len(self._funding_ts) > 64:  # only the latest print at or before a bar is ever read
-            del self._funding_ts[:-32], self._funding_rate[:-32]
+        self._prune_funding()
+
+    def _prune_funding(self) -> None:
+        """Drop prints no row can read: all but the latest at or before the oldest row."""
+        if self._last_ts is None:
+            return
+        oldest = self._last_ts - (self.capacity - 1) * HOUR_NS
+        keep_from = bisect.bisect_right(self._funding_ts, oldest) - 1
+        if keep_from > 0:
+            del self._funding_ts[:keep_from], self._funding_rate[:keep_from]
 
     def add_spot_close(self, ts_ns: int, close: float) -> None:
-        """The spot bar closing at ``ts_ns`` (add it before the perp bar of the same stamp)."""
+        """The spot bar closing at ``ts_ns`` (the perp bar of that stamp sees it if added first)."""
         self._spot[ts_ns] = close
         if len(self._spot) > 2 * self.capacity:
             oldest = max(self._spot) - self.capacity * HOUR_NS
@@ -91,24 +124,32 @@ class FeatureState:
                 )
             if step == 0:
                 self._rows.pop()
+                self._hours.pop()
             for _ in range(min(step // HOUR_NS - 1, self.capacity)):
                 self._rows.append(_NAN_ROW)  # missing hours, as on the batch grid
-        self._rows.append(
-            (open_, high, low, close, volume, self._spot.get(ts_ns, np.nan), self._funding_at(ts_ns))
-        )
+                self._hours.append(None)
+        self._rows.append((open_, high, low, close, volume))
+        self._hours.append(ts_ns)
         self._last_ts = ts_ns
+        self._prune_funding()
         return self.latest()
 
     def on_bar(self, bar: Bar) -> FeatureRow | None:
-        """Route a Nautilus bar: the spot pair's is stored, the perp's returns the feature row."""
+        """Route a Nautilus bar: the spot pair's is stored, the perp's returns the feature row.
+
+        Bars are keyed by the hour they close in (:func:`~adapters.hours.closing_hour`): live
+        Binance klines are stamped …:59:59.999, the catalog's at the round hour, and both must
+        meet the funding print of that round hour the same way.
+        """
         instrument = str(bar.bar_type.instrument_id)
+        hour = closing_hour(bar.ts_event)
         if instrument == self.config.spot_instrument_id:
-            self.add_spot_close(bar.ts_event, float(bar.close))
+            self.add_spot_close(hour, float(bar.close))
             return None
         if instrument != self.config.instrument_id:
             return None
         return self.add_bar(
-            bar.ts_event,
+            hour,
             float(bar.open),
             float(bar.high),
             float(bar.low),
@@ -130,12 +171,16 @@ class FeatureState:
         """Feature row of the newest bar (computed by the batch feature function on the buffer)."""
         if self._last_ts is None:
             raise ValueError("no bar yet")
-        buffer = np.array(self._rows, dtype="float64")
+        bars = np.array(self._rows, dtype="float64")
+        inputs = {c: np.ascontiguousarray(bars[:, j]) for j, c in enumerate(_BAR_COLUMNS)}
+        inputs["spot_close"] = np.array(
+            [self._spot.get(t, np.nan) if t is not None else np.nan for t in self._hours]
+        )
+        inputs["funding_rate"] = np.array(
+            [self._funding_at(t) if t is not None else np.nan for t in self._hours]
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
-            arrays = feature_arrays(
-                {c: np.ascontiguousarray(buffer[:, j]) for j, c in enumerate(INPUT_COLUMNS)},
-                self.config.vol_halflife_hours,
-            )
+            arrays = feature_arrays(inputs, self.config.vol_halflife_hours)
         values = np.array([arrays[name][-1] for name in FEATURES])
         sd = float(forecast_sd(values[FEATURES.index("vol_ewma")], self.config.horizon_hours))
         return FeatureRow(self._last_ts, values, sd)

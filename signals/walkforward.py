@@ -17,13 +17,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from adapters.hours import DAY_NS
 from signals.config import SignalConfig
 from signals.features import FEATURES, compute_features, forecast_sd
 from signals.labels import CLASSES, forward_log_return, label_known_at, make_labels
-from signals.model import class_probabilities, make_model
+from signals.model import class_probabilities, decide, make_model
 
 Progress = Callable[[str], None]
 OUTPUT_COLUMNS = (
@@ -60,6 +61,17 @@ class TrainingWindow:
 
 
 @dataclass(frozen=True)
+class FittedModel:
+    """A window's fitted classifier with what it saw: kept for the latest window so the build can
+    save the very model a live run continues with."""
+
+    model: HistGradientBoostingClassifier
+    window: TrainingWindow
+    next_start_ns: int
+    """The schedule's next window start: from then on a newer model is due."""
+
+
+@dataclass(frozen=True)
 class WalkForwardResult:
     predictions: pd.DataFrame
     """Indexed by ``ts`` (ns): signal, confidence, sd, p_short/p_neutral/p_long, train_start_ns,
@@ -67,6 +79,8 @@ class WalkForwardResult:
     windows: list[TrainingWindow]
     samples: pd.DataFrame
     """Every row's features, sd, forward return and label (the label only for evaluation)."""
+    latest: FittedModel | None
+    """The last window's model (None when no window was trained)."""
 
 
 def _iso(ns: int) -> str:
@@ -100,6 +114,13 @@ def prediction_windows(first_sample_ns: int, last_ns: int, config: SignalConfig)
     return list(zip(starts, ends, strict=True))
 
 
+def next_window_start(first_sample_ns: int, start_ns: int, config: SignalConfig) -> int:
+    """The scheduled window start that follows ``start_ns`` (the schedule of ``prediction_windows``)."""
+    span_days = 32 if config.retrain_every == "month" else int(config.retrain_every.removesuffix("d")) + 1
+    starts = window_starts(first_sample_ns, start_ns + span_days * DAY_NS, config.retrain_every)
+    return next(s for s in starts if s > start_ns)
+
+
 def build_samples(frame: pd.DataFrame, config: SignalConfig) -> pd.DataFrame:
     """Features, forecast sd, forward return and label for every row of the input frame."""
     samples = compute_features(frame, config.vol_halflife_hours)
@@ -112,6 +133,25 @@ def build_samples(frame: pd.DataFrame, config: SignalConfig) -> pd.DataFrame:
     samples["label_known_ns"] = label_known_at(frame.index.to_numpy(dtype="int64"), config.horizon_hours)
     samples["predictable"] = np.isfinite(sd) & (sd > 0) & np.isfinite(close)
     return samples
+
+
+def training_rows(samples: pd.DataFrame, start_ns: int, config: SignalConfig) -> np.ndarray:
+    """Mask of the samples a window starting at ``start_ns`` trains on: labelled, the label known
+    strictly before the start, and (with ``train_window_days``) recent enough."""
+    ts = samples.index.to_numpy(dtype="int64")
+    known = samples["label_known_ns"].to_numpy(dtype="int64")
+    train = np.isfinite(samples["label"].to_numpy()) & (known < start_ns)
+    if config.train_window_days is not None:
+        train &= ts >= start_ns - config.train_window_days * DAY_NS
+    return train
+
+
+def fit_model(x: np.ndarray, y: np.ndarray, config: SignalConfig) -> HistGradientBoostingClassifier:
+    """A fresh model fitted on ``config.threads`` OpenMP threads."""
+    model = make_model(config)
+    with threadpool_limits(limits=config.threads, user_api="openmp"):
+        model.fit(x, y)
+    return model
 
 
 def walk_forward(
@@ -127,15 +167,15 @@ def walk_forward(
     labelled = np.isfinite(labels)
     columns = [*OUTPUT_COLUMNS]
     if len(ts) == 0 or not labelled.any():
-        return WalkForwardResult(pd.DataFrame(columns=columns, index=pd.Index([], name="ts")), [], samples)
+        empty = pd.DataFrame(columns=columns, index=pd.Index([], name="ts"))
+        return WalkForwardResult(empty, [], samples, None)
 
     bounds = prediction_windows(int(ts[labelled][0]), int(ts[-1]), config)
     windows: list[TrainingWindow] = []
     parts: list[pd.DataFrame] = []
+    last_fit: tuple[HistGradientBoostingClassifier, TrainingWindow] | None = None
     for start, end in bounds:
-        train = labelled & (known < start)
-        if config.train_window_days is not None:
-            train &= ts >= start - config.train_window_days * DAY_NS
+        train = training_rows(samples, start, config)
         target = predictable & (ts >= start) & (ts < end)
         classes = np.unique(labels[train]).astype(int)
         if not target.any() or len(classes) < 2:
@@ -143,11 +183,9 @@ def walk_forward(
                 f"window {_iso(start)[:10]}: skipped ({int(target.sum())} hours, labels {list(classes)})"
             )
             continue
-        model = make_model(config)
-        with threadpool_limits(limits=config.threads, user_api="openmp"):
-            model.fit(x_all[train], labels[train].astype(int))
-            proba = class_probabilities(model, x_all[target])
-        pick = np.argmax(proba, axis=1)
+        model = fit_model(x_all[train], labels[train].astype(int), config)
+        proba = class_probabilities(model, x_all[target], config.threads)
+        signal, confidence = decide(proba)
         window = TrainingWindow(
             start_ns=start,
             end_ns=end,
@@ -158,11 +196,12 @@ def walk_forward(
             predictions=int(target.sum()),
         )
         windows.append(window)
+        last_fit = (model, window)
         parts.append(
             pd.DataFrame(
                 {
-                    "signal": np.asarray(CLASSES)[pick],
-                    "confidence": proba[np.arange(len(pick)), pick],
+                    "signal": signal,
+                    "confidence": confidence,
                     "sd": samples["sd"].to_numpy()[target],
                     "p_short": proba[:, 0],
                     "p_neutral": proba[:, 1],
@@ -173,8 +212,8 @@ def walk_forward(
                 index=pd.Index(ts[target], name="ts"),
             )
         )
-        counts = np.bincount(pick, minlength=3)
-        confident = int((proba[np.arange(len(pick)), pick] >= config.confidence_threshold).sum())
+        counts = [int((signal == c).sum()) for c in CLASSES]
+        confident = int((confidence >= config.confidence_threshold).sum())
         progress(
             f"window {_iso(start)[:10]} .. {_iso(end - 1)[:10]}: trained on {window.train_samples} samples "
             f"({_iso(window.train_start_ns)[:10]} .. labels to {_iso(window.train_end_ns)[:16]}), "
@@ -182,4 +221,8 @@ def walk_forward(
             f"{confident} with confidence >= {config.confidence_threshold})",
         )
     predictions = pd.concat(parts) if parts else pd.DataFrame(columns=columns, index=pd.Index([], name="ts"))
-    return WalkForwardResult(predictions, windows, samples)
+    latest = None
+    if last_fit is not None:
+        model, window = last_fit
+        latest = FittedModel(model, window, next_window_start(int(ts[labelled][0]), window.start_ns, config))
+    return WalkForwardResult(predictions, windows, samples, latest)

@@ -19,7 +19,7 @@ from signals.evaluation import load_evaluation
 from signals.features import FEATURES
 from signals.inputs import SignalDataError
 from signals.model import model_version
-from signals.paths import MODEL_FILE, predictions_dir, signals_dir
+from signals.paths import MODEL_FILE, predictions_dir, saved_model_dir, signals_dir
 from signals.store import build_predictions, has_predictions, read_predictions
 
 pytestmark = pytest.mark.integration
@@ -31,6 +31,8 @@ def _files(catalog: Path) -> dict[str, bytes]:
     out = {p.name: p.read_bytes() for p in sorted(folder.glob("*.parquet"))}
     for name in (MODEL_FILE, "evaluation.json", "evaluation.md"):
         out[name] = (signals_dir(catalog, PERP) / name).read_bytes()
+    for path in sorted(saved_model_dir(catalog, PERP).iterdir()):
+        out[f"model/{path.name}"] = path.read_bytes()
     return out
 
 
