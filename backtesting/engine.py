@@ -113,7 +113,6 @@ class RunPlan:
         return sorted({exchange_of(i.id) for i in self.instruments})
 
 
-
 @dataclass
 class Venues:
     """The simulated venues of a run."""

@@ -99,7 +99,9 @@ def test_run_live_on_a_venue_says_the_connections_come_later(env):
 
 def test_run_live_refuses_an_unknown_mode_and_a_reversed_window_as_the_backtest_does(tmp_path):
     run = [sys.executable, str(PROJECT / "run_live.py"), "--env", "paper", "--out", str(tmp_path / "r")]
-    unknown = subprocess.run([*run, "--mode", "nope"], capture_output=True, text=True, timeout=60, check=False)
+    unknown = subprocess.run(
+        [*run, "--mode", "nope"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert unknown.returncode == 2 and "unknown mode 'nope'" in unknown.stderr
     reversed_ = subprocess.run(
         [*run, "--mode", "btc_basis", "--start", "2024-06-10", "--end", "2024-06-01"],

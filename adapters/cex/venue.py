@@ -266,4 +266,3 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
                 ts,
             ),
         )
-

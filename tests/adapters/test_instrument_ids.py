@@ -30,7 +30,10 @@ def test_binance_ids_are_the_adapters_parse_of_the_raw_symbols():
 @pytest.mark.parametrize(
     ("venue", "expected"),
     [
-        ("BYBIT", {"BTCUSDT-SPOT.BYBIT", "BTCUSDT-LINEAR.BYBIT", "ETHUSDT-SPOT.BYBIT", "ETHUSDT-LINEAR.BYBIT"}),
+        (
+            "BYBIT",
+            {"BTCUSDT-SPOT.BYBIT", "BTCUSDT-LINEAR.BYBIT", "ETHUSDT-SPOT.BYBIT", "ETHUSDT-LINEAR.BYBIT"},
+        ),
         ("OKX", {"BTC-USDT.OKX", "BTC-USDT-SWAP.OKX", "ETH-USDT.OKX", "ETH-USDT-SWAP.OKX"}),
     ],
 )

@@ -1149,7 +1149,11 @@ def test_window_report_counts_proxied_rows_in_window(broken: Built) -> None:
 
     report = m.window_report(["BTCUSDT.BINANCE_SPOT"], close_hour(25), close_hour(40))  # 16 bars
     assert report.proxies == {
-        "BTCUSDT.BINANCE_SPOT": {"rows_in_window": 16, "from_proxy": {"BTCUSDT-SPOT.BYBIT": 5}, "share": 0.3125}
+        "BTCUSDT.BINANCE_SPOT": {
+            "rows_in_window": 16,
+            "from_proxy": {"BTCUSDT-SPOT.BYBIT": 5},
+            "share": 0.3125,
+        }
     }
     part = m.window_report(["BTCUSDT.BINANCE_SPOT"], close_hour(32), close_hour(40))
     assert part.proxies["BTCUSDT.BINANCE_SPOT"]["from_proxy"] == {"BTCUSDT-SPOT.BYBIT": 3}
