@@ -30,7 +30,7 @@ from nautilus_trader.model.data import Bar
 from nautilus_trader.model.enums import OrderSide, TimeInForce
 from nautilus_trader.model.events import OrderDenied, OrderEvent, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Venue
-from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.bars import bar_type_for
@@ -243,8 +243,20 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         if self.cfg.flatten_on_stop:
             for instrument_id in self._priced:
                 if instrument_id.venue != self.wallet_venue:
-                    self.close_all_positions(instrument_id)
+                    self._flatten(instrument_id)
             self.log.warning("flatten_on_stop: CEX positions closed; on-chain positions need exit_full")
+
+    def _flatten(self, instrument_id: InstrumentId) -> None:
+        """Close a CEX leg: a perp's position, or the spot coins the venue holds (on a spot
+        account the fills' position goes stale once coins are withdrawn)."""
+        instrument = self.cache.instrument(instrument_id)
+        if isinstance(instrument, CryptoPerpetual):
+            self.close_all_positions(instrument_id)
+            return
+        spots = self.venue_wallets(exchange_of(instrument_id)).spots
+        held = next((s.qty for s in spots if s.instrument_id == instrument_id), 0.0)
+        if held > 0:
+            self.submit_market(instrument, OrderSide.SELL, held)
 
     @property
     def at_rest(self) -> bool:
