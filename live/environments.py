@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
+from typing import Any
 
 from nautilus_trader.adapters.binance.common.enums import BinanceEnvironment
 from nautilus_trader.core.nautilus_pyo3 import BybitEnvironment, OKXEnvironment
@@ -33,24 +34,30 @@ class LiveEnv(Enum):
         return self is not LiveEnv.SANDBOX
 
 
-BINANCE_ENV = {
-    LiveEnv.SANDBOX: BinanceEnvironment.LIVE,
-    LiveEnv.TESTNET: BinanceEnvironment.TESTNET,
-    LiveEnv.DEMO: BinanceEnvironment.DEMO,
-    LiveEnv.MAINNET: BinanceEnvironment.LIVE,
+ADAPTER_ENVS: dict[str, dict[LiveEnv, str]] = {
+    # exchange -> environment -> the member of the adapter's environment enum
+    "BINANCE": {
+        LiveEnv.SANDBOX: "LIVE",
+        LiveEnv.TESTNET: "TESTNET",
+        LiveEnv.DEMO: "DEMO",
+        LiveEnv.MAINNET: "LIVE",
+    },
+    "BYBIT": {
+        LiveEnv.SANDBOX: "MAINNET",
+        LiveEnv.TESTNET: "TESTNET",
+        LiveEnv.DEMO: "DEMO",
+        LiveEnv.MAINNET: "MAINNET",
+    },
+    # OKX has no testnet: its demo trading is its test venue
+    "OKX": {LiveEnv.SANDBOX: "LIVE", LiveEnv.TESTNET: "DEMO", LiveEnv.DEMO: "DEMO", LiveEnv.MAINNET: "LIVE"},
 }
-BYBIT_ENV = {
-    LiveEnv.SANDBOX: BybitEnvironment.MAINNET,
-    LiveEnv.TESTNET: BybitEnvironment.TESTNET,
-    LiveEnv.DEMO: BybitEnvironment.DEMO,
-    LiveEnv.MAINNET: BybitEnvironment.MAINNET,
-}
-OKX_ENV = {
-    LiveEnv.SANDBOX: OKXEnvironment.LIVE,
-    LiveEnv.TESTNET: OKXEnvironment.DEMO,  # OKX has no testnet: its demo trading is its test venue
-    LiveEnv.DEMO: OKXEnvironment.DEMO,
-    LiveEnv.MAINNET: OKXEnvironment.LIVE,
-}
+_ENUMS: dict[str, Any] = {"BINANCE": BinanceEnvironment, "BYBIT": BybitEnvironment, "OKX": OKXEnvironment}
+
+
+def adapter_environment(exchange: str, env: LiveEnv) -> tuple[str, Any]:
+    """``(name, member)`` of the adapter's environment enum that ``env`` means on ``exchange``."""
+    name = ADAPTER_ENVS[exchange][env]
+    return name, getattr(_ENUMS[exchange], name)
 
 
 def _key_pair(prefix: str) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from adapters.defi.config import load_wallet_venue
 from backtesting.config import RunConfig
 from live.endpoints import Endpoints, load_endpoints
-from live.environments import BINANCE_ENV, BYBIT_ENV, OKX_ENV, LiveEnv
+from live.environments import LiveEnv, adapter_environment
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class LiveVenue:
 
     venue: str
     environment: str
-    """The adapter's own name for the environment (``TESTNET``, ``Demo``...)."""
+    """The member of the adapter's environment enum (``TESTNET``, ``MAINNET``, ``DEMO``...)."""
     instruments: tuple[InstrumentId, ...]
     data_config: LiveDataClientConfig
     exec_config: LiveExecClientConfig | None
@@ -112,7 +112,7 @@ def _binance(
         account_type = (
             BinanceAccountType.COIN_FUTURES if inverse == {True} else BinanceAccountType.USDT_FUTURES
         )
-    environment = BINANCE_ENV[env]
+    env_name, environment = adapter_environment("BINANCE", env)
     endpoints = {
         "http": over.http
         or _adapter_url("http", venue, lambda: get_http_base_url(account_type, environment, False)),
@@ -141,7 +141,7 @@ def _binance(
     settlement = next((i.settlement_currency.code for i in instruments if i.is_inverse), "USDT")
     return LiveVenue(
         venue=venue,
-        environment=environment.value,
+        environment=env_name,
         instruments=tuple(i.id for i in instruments),
         data_config=BinanceDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
@@ -162,7 +162,7 @@ def _bybit_product_type(instrument: Instrument) -> BybitProductType:
 def _bybit(
     venue: str, instruments: list[Instrument], env: LiveEnv, over: Endpoints, build_exec: bool
 ) -> LiveVenue:
-    environment = BYBIT_ENV[env]
+    env_name, environment = adapter_environment("BYBIT", env)
     product_types = tuple(dict.fromkeys(_bybit_product_type(i) for i in instruments))
     endpoints = {"http": over.http or nautilus_pyo3.get_bybit_http_base_url(environment)}
     for product_type in product_types:  # not settable in Nautilus 1.231 (see live/endpoints.py)
@@ -182,7 +182,7 @@ def _bybit(
         )
         endpoints["ws_trade (orders)"] = (
             "none: Bybit demo takes orders over HTTP"
-            if environment == BYBIT_ENV[LiveEnv.DEMO]
+            if env_name == "DEMO"
             else over.ws_trade or nautilus_pyo3.get_bybit_ws_url_trade(environment)
         )
         exec_config = BybitExecClientConfig(
@@ -190,7 +190,7 @@ def _bybit(
         )
     return LiveVenue(
         venue=venue,
-        environment=environment.name,
+        environment=env_name,
         instruments=tuple(i.id for i in instruments),
         data_config=BybitDataClientConfig(**common),
         exec_config=exec_config,
@@ -205,7 +205,7 @@ def _bybit(
 def _okx(
     venue: str, instruments: list[Instrument], env: LiveEnv, over: Endpoints, build_exec: bool
 ) -> LiveVenue:
-    environment = OKX_ENV[env]
+    env_name, environment = adapter_environment("OKX", env)
     instrument_types = tuple(
         dict.fromkeys(
             OKXInstrumentType.SWAP if isinstance(i, CryptoPerpetual) else OKXInstrumentType.SPOT
@@ -230,14 +230,14 @@ def _okx(
         exec_config = OKXExecClientConfig(**common, base_url_ws=over.ws_private)
     return LiveVenue(
         venue=venue,
-        environment=environment.name,
+        environment=env_name,
         instruments=tuple(i.id for i in instruments),
         data_config=OKXDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
         data_factory=OKXLiveDataClientFactory,
         exec_factory=OKXLiveExecClientFactory,
         account_id=_account_id(venue),
-        account_type="unified",
+        account_type="UNIFIED",
         endpoints=endpoints,
     )
 
