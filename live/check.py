@@ -9,7 +9,7 @@ from __future__ import annotations
 from nautilus_trader.config import TradingNodeConfig
 
 from live.environments import LiveEnv, required_variables
-from live.node_config import FUNDING_BRIDGE_VENUE
+from live.funding import BRIDGED_VENUE
 from live.venues import LivePlan, LiveVenue
 
 
@@ -39,11 +39,12 @@ def describe(mode: str, plan: LivePlan, config: TradingNodeConfig) -> list[str]:
         lines += _venue_lines(venue, plan.env)
     if not plan.venues:
         lines.append("no CEX venue: the mode trades on chain only")
-    perps = next((v.instruments for v in plan.venues if v.venue == FUNDING_BRIDGE_VENUE), ())
-    if perps:
-        lines.append(
-            f"funding: {', '.join(map(str, perps))} from Binance's mark-price stream via the funding bridge"
-        )
+    streamed = [str(i) for v in plan.venues if v.venue != BRIDGED_VENUE for i in v.perps]
+    bridged = [str(i) for v in plan.venues if v.venue == BRIDGED_VENUE for i in v.perps]
+    if streamed:
+        lines.append(f"funding: {', '.join(streamed)} from the venues' funding streams")
+    if bridged:
+        lines.append(f"funding: {', '.join(bridged)} from Binance's mark-price stream (the funding bridge)")
     if not plan.env.trades_on_venues and plan.venues:
         lines.append("orders: the project's venue simulations (sandbox: no venue keys used)")
     if plan.wallet_instruments:

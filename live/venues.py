@@ -65,6 +65,8 @@ class LiveVenue:
     environment: str
     """The member of the adapter's environment enum (``TESTNET``, ``MAINNET``, ``DEMO``...)."""
     instruments: tuple[InstrumentId, ...]
+    perps: tuple[InstrumentId, ...]
+    """The perpetuals among them (whose funding the node follows)."""
     data_config: LiveDataClientConfig
     exec_config: LiveExecClientConfig | None
     """None in sandbox: orders go to the project's simulations."""
@@ -143,6 +145,7 @@ def _binance(
         venue=venue,
         environment=env_name,
         instruments=tuple(i.id for i in instruments),
+        perps=tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
         data_config=BinanceDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
         data_factory=BinanceLiveDataClientFactory,
@@ -192,6 +195,7 @@ def _bybit(
         venue=venue,
         environment=env_name,
         instruments=tuple(i.id for i in instruments),
+        perps=tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
         data_config=BybitDataClientConfig(**common),
         exec_config=exec_config,
         data_factory=BybitLiveDataClientFactory,
@@ -232,6 +236,7 @@ def _okx(
         venue=venue,
         environment=env_name,
         instruments=tuple(i.id for i in instruments),
+        perps=tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
         data_config=OKXDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
         data_factory=OKXLiveDataClientFactory,

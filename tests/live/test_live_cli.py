@@ -112,7 +112,8 @@ def test_check_prints_venues_clients_endpoints_account_ids_and_instruments(no_ke
         f"http: {LOCAL['OKX']['http']}",
         f"ws_api (orders): {LOCAL['BINANCE']['ws_api']}",
         "keys from: BYBIT_TESTNET_API_KEY, BYBIT_TESTNET_API_SECRET (set; values not shown)",
-        "funding: BTCUSDT-PERP.BINANCE from Binance's mark-price stream via the funding bridge",
+        "funding: BTCUSDT-LINEAR.BYBIT, BTC-USDT-SWAP.OKX from the venues' funding streams",
+        "funding: BTCUSDT-PERP.BINANCE from Binance's mark-price stream (the funding bridge)",
     ):
         assert text in out
     assert "fake-" not in out

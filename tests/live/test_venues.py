@@ -79,6 +79,9 @@ def test_btc_basis_gets_each_venue_with_its_account_type_environment_and_instrum
         map(InstrumentId.from_str, ("BTCUSDT-SPOT.BYBIT", "BTCUSDT-LINEAR.BYBIT"))
     )
     assert okx.instruments == tuple(map(InstrumentId.from_str, ("BTC-USDT.OKX", "BTC-USDT-SWAP.OKX")))
+    assert [i for v in venues.values() for i in v.perps] == list(
+        map(InstrumentId.from_str, ("BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT", "BTC-USDT-SWAP.OKX"))
+    )
     assert {v: str(venues[v].account_id) for v in venues} == {
         "BINANCE_SPOT": "BINANCE_SPOT-SPOT-master",
         "BINANCE": "BINANCE-USDT_FUTURES-master",
@@ -193,7 +196,7 @@ def test_the_key_table_names_the_variables_binances_adapter_reads(monkeypatch, e
 
 # Bybit's execution client creates its repayment coroutine when built; only a running node awaits it
 @pytest.mark.filterwarnings("ignore:coroutine 'BybitExecutionClient._process_repayment_queues'")
-def test_the_node_builds_every_client_and_the_funding_bridge_offline(tmp_path, monkeypatch):
+def test_the_node_builds_every_client_and_the_funding_feed_offline(tmp_path, monkeypatch):
     for venue, names in ((v, n) for v, table in CREDENTIALS.items() for n in [table[LiveEnv.TESTNET]]):
         for name in names:
             monkeypatch.setenv(name, f"FAKE-{venue}-{name}")
@@ -206,7 +209,7 @@ def test_the_node_builds_every_client_and_the_funding_bridge_offline(tmp_path, m
         expected = ["BINANCE", "BINANCE_SPOT", "BYBIT", "OKX"]
         assert [str(c) for c in node.kernel.data_engine.registered_clients] == expected
         assert [str(c) for c in node.kernel.exec_engine.registered_clients] == expected
-        assert [str(a.id) for a in node.trader.actors()] == ["BinanceFundingBridge"]
+        assert [str(a.id) for a in node.trader.actors()] == ["FundingFeed"]
     finally:
         node.dispose()
         loop.close()

@@ -1,11 +1,12 @@
-"""Binance funding prints as ``FundingRateUpdate``, the type every other world delivers.
+"""Funding prints of every perp a mode trades, as the ``FundingRateUpdate`` a backtest delivers.
 
-In a backtest (and on Bybit and OKX live) funding reaches the node as ``FundingRateUpdate`` data
-processed by the data engine: it is cached (``cache.funding_rate``, which the venue simulations
-read) and published on the funding-rate topic. Nautilus 1.231's Binance adapter has no funding
-subscription; its mark-price stream (``BinanceFuturesMarkPriceUpdate``, every few seconds)
-carries the current rate and the next funding time. This actor turns that stream into the same
-data, through the same path (the data engine's ``process`` endpoint).
+In a backtest funding reaches the node as ``FundingRateUpdate`` data processed by the data
+engine: it is cached (``cache.funding_rate``, which the venue simulations read) and published on
+the funding-rate topic. Live, a venue's client streams it only once subscribed: Bybit's and OKX's
+clients implement that subscription. Nautilus 1.231's Binance adapter does not (it raises); its
+mark-price stream (``BinanceFuturesMarkPriceUpdate``, every few seconds) carries the current rate
+and the next funding time, which the feed turns into the same data, through the same path (the
+data engine's ``process`` endpoint): the bridge.
 
 One update per funding print, not one per mark tick: an update is sent when an instrument's rate
 or next funding time differs from the last one sent (the first mark of each instrument always
@@ -27,30 +28,36 @@ DATA_ENGINE_PROCESS = "DataEngine.process"
 """Where a data client hands data to the data engine (Nautilus' endpoint name)."""
 
 
-class BinanceFundingBridgeConfig(ActorConfig, frozen=True):
-    """The Binance perps whose funding the bridge republishes."""
+BRIDGED_VENUE = "BINANCE"
+"""The venue whose funding comes from its mark-price stream (Binance futures; the node names its
+data client after the venue)."""
+
+
+class FundingFeedConfig(ActorConfig, frozen=True):
+    """The perps whose funding the node receives."""
 
     instrument_ids: tuple[InstrumentId, ...]
-    client_id: ClientId = ClientId("BINANCE")
-    """The Binance futures data client (the node names clients after their venue)."""
 
 
-class BinanceFundingBridge(Actor):
-    """Subscribes to the Binance mark-price stream of each perp and sends a ``FundingRateUpdate``
-    to the data engine whenever the rate or the next funding time changes."""
+class FundingFeed(Actor):
+    """Subscribes to the funding of each perp: the venue's own funding stream, or for Binance its
+    mark-price stream, sending a ``FundingRateUpdate`` to the data engine whenever the rate or the
+    next funding time changes."""
 
-    def __init__(self, config: BinanceFundingBridgeConfig) -> None:
+    def __init__(self, config: FundingFeedConfig) -> None:
         super().__init__(config)
         self._instrument_ids = config.instrument_ids
-        self._client_id = config.client_id
         self._last: dict[InstrumentId, tuple[Decimal, int]] = {}
 
     def on_start(self) -> None:
         for instrument_id in self._instrument_ids:
-            self.subscribe_data(
-                DataType(BinanceFuturesMarkPriceUpdate, metadata={"instrument_id": instrument_id}),
-                client_id=self._client_id,
-            )
+            if instrument_id.venue.value == BRIDGED_VENUE:
+                self.subscribe_data(
+                    DataType(BinanceFuturesMarkPriceUpdate, metadata={"instrument_id": instrument_id}),
+                    client_id=ClientId(BRIDGED_VENUE),
+                )
+            else:
+                self.subscribe_funding_rates(instrument_id)
 
     def on_data(self, data) -> None:
         mark = data.data if isinstance(data, CustomData) else data

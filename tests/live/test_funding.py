@@ -1,5 +1,6 @@
-"""The Binance funding bridge on a real message bus and data engine: Binance's mark-price stream
-in, the ``FundingRateUpdate`` a backtest delivers out (cached and on the funding topic)."""
+"""The funding feed on a real message bus and data engine: Bybit and OKX perps subscribed to their
+clients' funding streams; Binance's mark-price stream in, the ``FundingRateUpdate`` a backtest
+delivers out (cached and on the funding topic)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from nautilus_trader.model.objects import Price
 from nautilus_trader.portfolio.portfolio import Portfolio
 from nautilus_trader.test_kit.mocks.data import MockMarketDataClient
 
-from live.funding_bridge import BinanceFundingBridge, BinanceFundingBridgeConfig
+from live.funding import FundingFeed, FundingFeedConfig
 
 BTC = InstrumentId.from_str("BTCUSDT-PERP.BINANCE")
 ETH = InstrumentId.from_str("ETHUSDT-PERP.BINANCE")
+BYBIT_BTC = InstrumentId.from_str("BTCUSDT-LINEAR.BYBIT")
 HOUR_NS = 3_600_000_000_000
 
 
@@ -40,19 +42,23 @@ class FundingListener(Actor):
             self.msgbus.subscribe(topic=topic, handler=self.received.append)
 
 
-class BinanceStandIn(MockMarketDataClient):
-    """Records the custom-data subscriptions the Binance futures data client would open."""
+class VenueStandIn(MockMarketDataClient):
+    """Records the subscriptions a venue's data client receives."""
 
     def __init__(self, *args):
         super().__init__(*args)
         self.subscribed: list[DataType] = []
+        self.funding_subscribed: list[InstrumentId] = []
 
     def subscribe(self, command) -> None:
         self.subscribed.append(command.data_type)
 
+    def subscribe_funding_rates(self, command) -> None:
+        self.funding_subscribed.append(command.instrument_id)
+
 
 class Node:
-    """A data engine with a stand-in Binance data client, the bridge and a listener."""
+    """A data engine with stand-in Binance and Bybit data clients, the feed and a listener."""
 
     def __init__(self, instrument_ids):
         self.clock = TestClock()
@@ -60,12 +66,16 @@ class Node:
         self.cache = Cache()
         portfolio = Portfolio(self.msgbus, self.cache, self.clock)
         self.engine = DataEngine(self.msgbus, self.cache, self.clock)
-        self.client = BinanceStandIn(ClientId("BINANCE"), self.msgbus, self.cache, self.clock)
-        self.engine.register_client(self.client)
+        self.clients = {
+            venue: VenueStandIn(ClientId(venue), self.msgbus, self.cache, self.clock)
+            for venue in ("BINANCE", "BYBIT")
+        }
+        for client in self.clients.values():
+            self.engine.register_client(client)
         self.engine.start()
-        self.bridge = BinanceFundingBridge(BinanceFundingBridgeConfig(instrument_ids=tuple(instrument_ids)))
+        self.feed = FundingFeed(FundingFeedConfig(instrument_ids=tuple(instrument_ids)))
         self.listener = FundingListener(instrument_ids)
-        for actor in (self.bridge, self.listener):
+        for actor in (self.feed, self.listener):
             actor.register_base(portfolio, self.msgbus, self.cache, self.clock)
             actor.start()
 
@@ -82,14 +92,23 @@ class Node:
             ts_init=ts + 1,
         )
         data_type = DataType(BinanceFuturesMarkPriceUpdate, metadata={"instrument_id": instrument_id})
-        self.client._handle_data(CustomData(data_type=data_type, data=update))
+        self.clients["BINANCE"]._handle_data(CustomData(data_type=data_type, data=update))
 
 
-def test_the_bridge_subscribes_to_the_mark_price_stream_of_each_perp_on_the_binance_client():
-    node = Node([BTC, ETH])
-    subscribed = node.client.subscribed
-    assert [dt.metadata["instrument_id"] for dt in subscribed] == [BTC, ETH]
-    assert {dt.type for dt in subscribed} == {BinanceFuturesMarkPriceUpdate}
+def test_binance_perps_are_bridged_from_the_mark_price_stream_and_other_perps_subscribe_funding():
+    node = Node([BTC, BYBIT_BTC, ETH])
+    binance, bybit = node.clients["BINANCE"], node.clients["BYBIT"]
+    assert [dt.metadata["instrument_id"] for dt in binance.subscribed] == [BTC, ETH]
+    assert {dt.type for dt in binance.subscribed} == {BinanceFuturesMarkPriceUpdate}
+    assert binance.funding_subscribed == []  # Binance's client would raise: it has no funding stream
+    assert bybit.funding_subscribed == [BYBIT_BTC] and bybit.subscribed == []
+
+
+def test_a_streamed_funding_print_reaches_the_cache_and_topic_untouched():
+    node = Node([BYBIT_BTC])
+    update = FundingRateUpdate(BYBIT_BTC, Decimal("0.0001"), 1, 2, next_funding_ns=HOUR_NS)
+    node.clients["BYBIT"]._handle_data(update)
+    assert node.listener.received == [update] and node.cache.funding_rate(BYBIT_BTC) == update
 
 
 def test_one_funding_update_per_print_cached_and_published_as_in_a_backtest():
@@ -123,5 +142,5 @@ def test_each_perp_has_its_own_last_print():
 @pytest.mark.parametrize("other", [FundingRateUpdate(BTC, Decimal("0.5"), 0, 0), "not data"])
 def test_other_data_is_ignored(other):
     node = Node([BTC])
-    node.bridge.on_data(other)
+    node.feed.on_data(other)
     assert node.listener.received == []
