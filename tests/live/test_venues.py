@@ -16,12 +16,13 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
 from adapters.cex.config import load_cex_venue
+from adapters.cex.instruments import venue_instruments
 from adapters.config import ConfigError
 from backtesting.config import load_run_config, mode_file_path
-from live.endpoints import load_endpoints
+from live.endpoints import Endpoints, load_endpoints
 from live.environments import CREDENTIALS, LiveEnv
 from live.node_config import add_client_factories, node_config
-from live.venues import LivePlan, plan_live
+from live.venues import LivePlan, _binance, plan_live
 from tests.live.venue_configs import LOCAL, venue_config_dir
 
 ADAPTER_ENVS = {
@@ -215,3 +216,11 @@ def test_the_node_builds_every_client_and_the_funding_feed_offline(tmp_path, mon
         loop.close()
         del node
         gc.collect()  # the unawaited coroutine is reported here, under this test's filter
+
+
+def test_usdt_m_and_coin_m_on_one_binance_venue_is_refused():
+    instruments = [instrument for _, instrument in venue_instruments(load_cex_venue("BINANCE")).values()]
+    perps = [i for i in instruments if i.id.venue == Venue("BINANCE")]
+    assert {i.is_inverse for i in perps} == {True, False}
+    with pytest.raises(ConfigError, match="one execution client per venue"):
+        _binance("BINANCE", perps, LiveEnv.MAINNET, Endpoints(), build_exec=True)
