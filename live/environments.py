@@ -3,9 +3,9 @@
 ``run_live.py --env`` names one environment for every venue; each Nautilus adapter has its own
 enum (Binance LIVE/TESTNET/DEMO, Bybit MAINNET/TESTNET/DEMO, OKX LIVE/DEMO). Keys are never
 passed to the clients: the adapters read them from their environment variables, which
-:data:`CREDENTIALS` lists as the adapters' code does (Nautilus 1.231:
-``adapters/binance/common/credentials.py``, the Bybit and OKX clients' Rust ``from_env``), so
-the node's configuration holds no secret that a log line could print.
+:data:`CREDENTIALS` lists as the adapters' code does (Nautilus 1.231: Binance
+``adapters/binance/common/credentials.py``; Bybit and OKX read them in Rust, as their config
+docstrings say), so the node's configuration holds no secret that a log line could print.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def required_variables(venue: str, env: LiveEnv) -> tuple[str, ...]:
 
 
 def missing_variables(venues: list[str], env: LiveEnv) -> list[str]:
-    """The variables the venues need in ``env`` that are unset or empty, in table order
+    """The variables the venues need in ``env`` that are unset or empty, venue by venue
     (only their names: a value is never read into anything that could print it)."""
     needed = dict.fromkeys(name for venue in venues for name in required_variables(venue, env))
     return [name for name in needed if not os.environ.get(name)]
