@@ -60,7 +60,8 @@ class Endpoints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 SETTABLE: dict[str, frozenset[str]] = {
     "BINANCE_SPOT": frozenset({"http", "ws", "ws_api"}),
     "BINANCE": frozenset({"http", "ws", "ws_api", "ws_stream"}),
-    # Bybit's data client takes only an HTTP URL in 1.231: its public streams follow the environment
+    # Bybit's data client takes only an HTTP URL in 1.231, and passes it to its public streams too:
+    # without `http` they follow the environment, with it they connect there (live/venues.py shows it)
     "BYBIT": frozenset({"http", "ws_private", "ws_trade"}),
     "OKX": frozenset({"http", "ws", "ws_private"}),
 }

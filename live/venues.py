@@ -168,9 +168,13 @@ def _bybit(
     env_name, environment = adapter_environment("BYBIT", env)
     product_types = tuple(dict.fromkeys(_bybit_product_type(i) for i in instruments))
     endpoints = {"http": over.http or nautilus_pyo3.get_bybit_http_base_url(environment)}
-    for product_type in product_types:  # not settable in Nautilus 1.231 (see live/endpoints.py)
-        endpoints[f"ws (market data, {product_type.name.lower()})"] = nautilus_pyo3.get_bybit_ws_url_public(
-            product_type, environment
+    for product_type in product_types:
+        # Nautilus 1.231's Bybit data client gives its public streams the *HTTP* override as URL
+        # (bybit/data.py, ``new_public(url=config.base_url_http)``): show where it will connect
+        endpoints[f"ws (market data, {product_type.name.lower()})"] = (
+            f"{over.http} (Nautilus 1.231 passes the http override to Bybit's public streams)"
+            if over.http
+            else nautilus_pyo3.get_bybit_ws_url_public(product_type, environment)
         )
     common: dict[str, Any] = {
         "product_types": product_types,
