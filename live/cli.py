@@ -1,4 +1,9 @@
-"""Command line of ``run_live.py``: paper trading on a replay today; venues arrive later."""
+"""Command line of ``run_live.py``: paper trading on a replay, and the live environments' plan.
+
+``--env paper`` (the default while sandbox cannot run yet) replays the catalog. The live
+environments build Nautilus' own venue clients (``live/venues.py``); today ``--check`` shows
+that plan and checks the keys, and running one says it is not there yet.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,52 @@ import argparse
 import sys
 from pathlib import Path
 
+from adapters.config import VENUE_CONFIG_DIR
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
 from data_catalog.interrupt import cleanup_on_sigterm
+from live.check import describe
 from live.checkpoint import CheckpointError
+from live.environments import LiveEnv, missing_variables
 from live.journal import JournalMismatch
+from live.node_config import node_config
 from live.runner import PaperRunInterrupted, run_paper
+from live.venues import plan_live
 
-LIVE_ENVS = ("testnet", "mainnet")
+PAPER = "paper"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_live.py",
         description="Run a mode in a live Nautilus TradingNode. --env paper replays the catalog's history "
-        "through the node with the project's venue simulations as execution.",
+        "through the node with the project's venue simulations as execution; sandbox, testnet, demo and "
+        "mainnet use Nautilus' Binance, Bybit and OKX clients (keys from their environment variables).",
     )
     parser.add_argument("--mode", required=True, help=f"one of: {', '.join(MODES)}")
-    parser.add_argument("--env", choices=("paper", *LIVE_ENVS), default="paper")
+    parser.add_argument(
+        "--env",
+        choices=(PAPER, *(e.value for e in LiveEnv)),
+        default=PAPER,
+        help="paper (default): replay of the catalog; sandbox: live data, simulated orders; testnet, demo, "
+        "mainnet: the venues' own environments",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="live environments: build the node's configuration, check the keys are set and print the plan "
+        "(venues, clients, endpoints, account ids, instruments); connects to nothing",
+    )
+    parser.add_argument(
+        "--confirm-mainnet", action="store_true", help="required with --env mainnet: it trades real money"
+    )
+    parser.add_argument(
+        "--venue-config",
+        type=Path,
+        default=VENUE_CONFIG_DIR,
+        help="folder of venue YAMLs whose `live:` sections override endpoints (default configs/venues)",
+    )
     parser.add_argument(
         "--speed", type=float, default=0.0, help="N x real time (default 0: as fast as the node consumes it)"
     )
@@ -45,16 +77,53 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _live(args: argparse.Namespace, env: LiveEnv) -> int:
+    """A live environment: refuse mainnet unconfirmed, plan the venue clients, require their keys;
+    ``--check`` prints the plan, running one is not there yet (exit 2)."""
+    if env is LiveEnv.MAINNET and not args.confirm_mainnet:
+        print(
+            "error: --env mainnet trades real money on the venues: add --confirm-mainnet to go ahead",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        (run,) = load_runs(args, [args.mode])
+        plan = plan_live(run, env, args.venue_config)
+        config = node_config(plan)
+    except CLEAR_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    traded = [v.venue for v in plan.venues if v.exec_config is not None]
+    missing = missing_variables(traded, env)
+    if missing:
+        print(
+            f"error: --env {env.value}: {args.mode} trades on {', '.join(traded)}, whose keys are read from "
+            f"environment variables; not set: {', '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.check:
+        print("\n".join(describe(args.mode, plan, config)))
+        return 0
+    print(
+        f"error: --env {env.value}: not yet: connecting the venue clients comes with the tests against local "
+        "fake venues; today --check shows and checks the plan, and --env paper runs the strategy",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     cleanup_on_sigterm()
     args = _parser().parse_args(argv)
     if args.mode not in MODES:
         print(f"error: unknown mode {args.mode!r}; available: {', '.join(MODES)}", file=sys.stderr)
         return 2
-    if args.env in LIVE_ENVS:
+    if args.env != PAPER:
+        return _live(args, LiveEnv(args.env))
+    if args.check or args.confirm_mainnet:
         print(
-            f"error: --env {args.env}: the venue connections (Binance, Bybit, OKX and the chain) arrive with "
-            "the next issues; run the same strategy today with --env paper",
+            "error: --check and --confirm-mainnet are for the live environments, not --env paper",
             file=sys.stderr,
         )
         return 2

@@ -85,18 +85,6 @@ def test_run_backtest_script_end_to_end(catalog_dir, data_dir, tmp_path):
     assert (out / "summary.json").is_file() and (out / "tearsheet.html").is_file()
 
 
-@pytest.mark.parametrize("env", ["testnet", "mainnet"])
-def test_run_live_on_a_venue_says_the_connections_come_later(env):
-    proc = subprocess.run(
-        [sys.executable, str(PROJECT / "run_live.py"), "--mode", "btc_basis", "--env", env],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 2 and "arrive with the next issues" in proc.stderr
-
-
 def test_run_live_refuses_an_unknown_mode_and_a_reversed_window_as_the_backtest_does(tmp_path):
     run = [sys.executable, str(PROJECT / "run_live.py"), "--env", "paper", "--out", str(tmp_path / "r")]
     unknown = subprocess.run(

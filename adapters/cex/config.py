@@ -88,6 +88,9 @@ class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     liquidation_fee_rate: float
     transfers: TransferSpec
     instruments: tuple[CexInstrumentSpec, ...]
+    live: dict[str, dict[str, str]] | None = None
+    """Endpoint overrides for the live clients, by Nautilus venue (``live/endpoints.py`` validates
+    them; simulations ignore them). Absent: the live adapters' own endpoints."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.liquidation_fee_rate < 0.1:

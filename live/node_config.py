@@ -1,0 +1,46 @@
+"""The ``TradingNode`` configuration of a live plan: its venue clients, and the funding feed that
+makes every perp's funding arrive as in a backtest."""
+
+from __future__ import annotations
+
+from nautilus_trader.common.config import ImportableActorConfig
+from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, TradingNodeConfig
+from nautilus_trader.live.node import TradingNode
+from nautilus_trader.model.identifiers import TraderId
+
+from live.funding import FundingFeed, FundingFeedConfig
+from live.venues import LivePlan
+
+
+def funding_feed_config(plan: LivePlan) -> ImportableActorConfig | None:
+    """The funding feed for the plan's perps (None: the mode reads no perp)."""
+    perps = [str(i) for v in plan.venues for i in v.perps]
+    if not perps:
+        return None
+    return ImportableActorConfig(
+        actor_path=f"{FundingFeed.__module__}:{FundingFeed.__name__}",
+        config_path=f"{FundingFeedConfig.__module__}:{FundingFeedConfig.__name__}",
+        config={"instrument_ids": perps},
+    )
+
+
+def node_config(plan: LivePlan, trader_id: str = "LIVE-001", log_level: str = "INFO") -> TradingNodeConfig:
+    """One data client per venue, one execution client per traded venue (each named after its
+    venue), the funding feed, and reconciliation with the venues at start."""
+    feed = funding_feed_config(plan)
+    return TradingNodeConfig(
+        trader_id=TraderId(trader_id),
+        logging=LoggingConfig(log_level=log_level),
+        data_clients={v.venue: v.data_config for v in plan.venues},
+        exec_clients={v.venue: v.exec_config for v in plan.venues if v.exec_config is not None},
+        exec_engine=LiveExecEngineConfig(reconciliation=True),
+        actors=[feed] if feed is not None else [],
+    )
+
+
+def add_client_factories(node: TradingNode, plan: LivePlan) -> None:
+    """Register the adapters' factories under the names ``node_config`` gave the clients."""
+    for venue in plan.venues:
+        node.add_data_client_factory(venue.venue, venue.data_factory)
+        if venue.exec_config is not None:
+            node.add_exec_client_factory(venue.venue, venue.exec_factory)
