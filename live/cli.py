@@ -89,7 +89,7 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     try:
         (run,) = load_runs(args, [args.mode])
         plan = plan_live(run, env, args.venue_config)
-        config = node_config(plan)
+        config = node_config(plan, run.strategy.max_order_notional_usd)
     except CLEAR_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,12 @@ makes every perp's funding arrive as in a backtest."""
 from __future__ import annotations
 
 from nautilus_trader.common.config import ImportableActorConfig
-from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, TradingNodeConfig
+from nautilus_trader.config import (
+    LiveExecEngineConfig,
+    LiveRiskEngineConfig,
+    LoggingConfig,
+    TradingNodeConfig,
+)
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
 
@@ -24,15 +29,26 @@ def funding_feed_config(plan: LivePlan) -> ImportableActorConfig | None:
     )
 
 
-def node_config(plan: LivePlan, trader_id: str = "LIVE-001", log_level: str = "INFO") -> TradingNodeConfig:
+def risk_engine_config(plan: LivePlan, max_order_usd: float) -> LiveRiskEngineConfig:
+    """Nautilus' pre-trade risk checks with the mode's per-order notional cap on every CEX
+    instrument (in its quote currency, USDT or USD; the strategy checks the same cap itself)."""
+    caps = {str(i): max_order_usd for v in plan.venues for i in v.instruments}
+    return LiveRiskEngineConfig(max_notional_per_order=caps)
+
+
+def node_config(
+    plan: LivePlan, max_order_usd: float, trader_id: str = "LIVE-001", log_level: str = "INFO"
+) -> TradingNodeConfig:
     """One data client per venue, one execution client per traded venue (each named after its
-    venue), the funding feed, and reconciliation with the venues at start."""
+    venue), the funding feed, the risk engine's notional cap, and reconciliation with the venues
+    at start."""
     feed = funding_feed_config(plan)
     return TradingNodeConfig(
         trader_id=TraderId(trader_id),
         logging=LoggingConfig(log_level=log_level),
         data_clients={v.venue: v.data_config for v in plan.venues},
         exec_clients={v.venue: v.exec_config for v in plan.venues if v.exec_config is not None},
+        risk_engine=risk_engine_config(plan, max_order_usd),
         exec_engine=LiveExecEngineConfig(reconciliation=True),
         actors=[feed] if feed is not None else [],
     )

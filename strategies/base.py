@@ -54,6 +54,7 @@ from adapters.events import (
 from adapters.hours import HOUR_NS, closing_hour
 from strategies.hour_gate import HourGate
 from strategies.needs import DataNeeds
+from strategies.order_caps import DEFAULT_MAX_ORDER_USD, DEFAULT_MAX_POSITION_USD, OrderCaps
 from strategies.plan import Decision, Phase, PlanRunner, PlanTimeouts
 from strategies.sizing import round_down
 from strategies.transfers import TransferActions
@@ -88,6 +89,11 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     """A plan gives up when its transfers have not landed after this long (hours of data time)."""
     flatten_on_stop: bool = False
     """On stop, close the CEX positions with market orders (open orders are always cancelled)."""
+    max_order_notional_usd: float = DEFAULT_MAX_ORDER_USD
+    """Largest CEX order the strategy sends (USD notional); a larger one is refused and reported
+    (live, Nautilus' risk engine enforces it too). Raise it on purpose for a larger book."""
+    max_position_notional_usd: float = DEFAULT_MAX_POSITION_USD
+    """Largest CEX position (USD notional, per instrument) an order may build."""
 
     def __post_init__(self) -> None:
         if self.share_class not in self.SHARE_CLASSES:
@@ -106,6 +112,11 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
             raise ValueError(f"missing_leg_action must be 'skip' or 'act', got {self.missing_leg_action!r}")
         if not self.missing_leg_wait_secs > 0:
             raise ValueError(f"missing_leg_wait_secs must be > 0, got {self.missing_leg_wait_secs}")
+        if not (self.max_order_notional_usd > 0 and self.max_position_notional_usd > 0):
+            raise ValueError(
+                f"max_order_notional_usd and max_position_notional_usd must be > 0, got "
+                f"{self.max_order_notional_usd} and {self.max_position_notional_usd}"
+            )
         if not (self.order_timeout_hours > 0 and self.transfer_timeout_hours > 0):
             raise ValueError(
                 f"order_timeout_hours and transfer_timeout_hours must be > 0, got "
@@ -123,6 +134,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self.wallet_venue = Venue(config.wallet_venue)
         self.pool_id = InstrumentId.from_str(config.dex_pool)
         self.wallet_config = load_wallet_venue()
+        self.caps = OrderCaps(config.max_order_notional_usd, config.max_position_notional_usd)
         self.valuation = WalletValuation(self.wallet_config, config.share_class)
         self.gate = HourGate(
             self.log,
@@ -461,6 +473,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             notional = quantity.as_double() * instrument.multiplier.as_double() * self.price(instrument.id)
             if notional < instrument.min_notional.as_double():
                 return None
+        if instrument.id.venue != self.wallet_venue and self.breaches_caps(instrument, side, contracts):
+            return None
         order = self.order_factory.market(
             instrument.id,
             side,
@@ -471,6 +485,19 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self.plans.expect_order(order.client_order_id)
         self.submit_order(order)
         return order.client_order_id
+
+    def breaches_caps(self, instrument: Instrument, side: OrderSide, contracts: float) -> bool:
+        """Whether a CEX order breaks the notional caps (then it is reported, not sent)."""
+        if isinstance(instrument, CryptoPerpetual):
+            held = sum(p.signed_qty for p in self.cache.positions_open(instrument_id=instrument.id))
+        else:  # spot coins as the venue holds them (a withdrawal leaves the fills' position behind)
+            spots = self.venue_wallets(exchange_of(instrument.id)).spots
+            held = next((s.qty for s in spots if s.instrument_id == instrument.id), 0.0)
+        reason = self.caps.breach(instrument, side, contracts, held, self.price(instrument.id))
+        if reason is not None:
+            self.log.error(f"refused: {reason}")
+            self.rejections.append(reason)
+        return reason is not None
 
     def submit_transaction(self, steps: list[tuple[Instrument, OrderSide, float]]) -> bool:
         """Submit wallet-venue orders as one atomic transaction (an ``OrderList``): all fill or none.

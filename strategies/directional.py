@@ -292,12 +292,15 @@ class DirectionalStrategy(YieldStrategy):
         )
         if contracts < instrument.size_increment.as_double():
             return
+        entry_side = OrderSide.BUY if side > 0 else OrderSide.SELL
+        if self.breaches_caps(instrument, entry_side, contracts):
+            return
         stop, target = bracket_levels(
             side, price, self.call.sd, self.dir.stop_loss_sd, self.dir.take_profit_sd
         )
         entry = self.order_factory.market(
             self.perp_id,
-            OrderSide.BUY if side > 0 else OrderSide.SELL,
+            entry_side,
             instrument.make_qty(contracts),
             time_in_force=TimeInForce.GTC,
             tags=["ENTRY"],

@@ -201,7 +201,7 @@ from live.venues import plan_live
 
 plan = plan_live(load_run_config(mode_file_path("btc_basis")), LiveEnv(sys.argv[1]), Path(sys.argv[2]))
 logging = LoggingConfig(log_level="DEBUG", log_level_file="DEBUG", log_directory=sys.argv[3])
-config = msgspec.structs.replace(node_config(plan), logging=logging)
+config = msgspec.structs.replace(node_config(plan, 250_000.0), logging=logging)
 node = TradingNode(config=config, loop=asyncio.new_event_loop())
 add_client_factories(node, plan)
 node.build()

@@ -201,7 +201,7 @@ def test_the_node_builds_every_client_and_the_funding_feed_offline(tmp_path, mon
             monkeypatch.setenv(name, f"FAKE-{venue}-{name}")
     plan = _plan("btc_basis", LiveEnv.TESTNET, venue_config_dir(tmp_path, LOCAL))
     loop = asyncio.new_event_loop()
-    node = TradingNode(config=node_config(plan, log_level="ERROR"), loop=loop)
+    node = TradingNode(config=node_config(plan, 250_000.0, log_level="ERROR"), loop=loop)
     try:
         add_client_factories(node, plan)
         node.build()  # builds the adapters' clients; connecting is node.run()
