@@ -208,6 +208,8 @@ def _run_in_node(
     def at_stop(points: int) -> bool:
         return stop.forced or (stop.requested and strategy.at_rest)
 
+    saved: list[PaperCheckpoint] = []
+
     async def main() -> None:
         try:
             await kernel.start_async()
@@ -218,6 +220,20 @@ def _run_in_node(
                 _rejoin(node, strategy, checkpoint)
             tracker.move_to_end()  # after the strategy's own subscriptions
             await replay.run(stream, end_ns, at_stop)
+            if stop.requested and not stop.forced and strategy.at_rest:
+                # taken before the node stops: the strategy's on_stop (cancelling its orders) is
+                # not part of the venues' history a resume rebuilds
+                saved.append(
+                    PaperCheckpoint(
+                        run=run.as_dict(),
+                        strategy_id=strategy.id.value,
+                        points=replay.points,
+                        deliveries=tracker.count,
+                        stopped_at_ns=replay.last_ns,
+                        strategy=strategy.save(),
+                        journal=list(journal.entries),
+                    )
+                )
         finally:
             await kernel.stop_async()
 
@@ -227,20 +243,9 @@ def _run_in_node(
         node.dispose()
         raise
     if stop.requested:
-        saved = None
-        if state_dir is not None and not stop.forced and strategy.at_rest:
-            saved = state_dir
-            PaperCheckpoint(
-                run=run.as_dict(),
-                strategy_id=strategy.id.value,
-                points=replay.points,
-                deliveries=tracker.count,
-                stopped_at_ns=replay.last_ns,
-                strategy=strategy.save(),
-                journal=journal.entries,
-            ).save(state_dir)
+        saved_in = saved[0].save(state_dir).parent if saved and state_dir is not None else None
         node.dispose()
-        raise PaperRunInterrupted(f"{run.mode}: paper run interrupted", saved)
+        raise PaperRunInterrupted(f"{run.mode}: paper run interrupted", saved_in)
     paper = Backtest(
         run,
         node,

@@ -61,16 +61,21 @@ def _assert_resumes_as_uninterrupted(run, catalog_dir, tmp_path, day: str) -> Pa
     return checkpoint
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "btc_basis",  # rebalances across the August 2024 crash after the stop
-        "ml_btc_directional_usdt_margin",  # a long with its resting stop-loss/take-profit across the stop
-    ],
-)
-def test_a_resumed_paper_run_ends_as_an_uninterrupted_one(mode, built_signals, tmp_path):
-    run = load_run_config(mode_file_path(mode), start="2024-07-20", end="2024-08-19")
+def test_a_resumed_basis_run_ends_as_an_uninterrupted_one(built_signals, tmp_path):
+    """Rebalances across the August 2024 crash after the stop."""
+    run = load_run_config(mode_file_path("btc_basis"), start="2024-07-20", end="2024-08-19")
     _assert_resumes_as_uninterrupted(run, built_signals[0], tmp_path, "2024-08-01")
+
+
+def test_a_resumed_directional_run_keeps_its_resting_stop_loss_and_take_profit(built_signals, tmp_path):
+    """A long entered on 2024-11-30 is held across the stop with its two protective orders resting
+    on the venue; the resumed strategy still knows them and cancels the other when one fills."""
+    run = load_run_config(
+        mode_file_path("ml_btc_directional_usdt_margin"), start="2024-11-20", end="2024-12-15"
+    )
+    checkpoint = _assert_resumes_as_uninterrupted(run, built_signals[0], tmp_path, "2024-12-01")
+    protective = json.loads(checkpoint.strategy["directional"])["protective"]
+    assert sorted(protective.values()) == ["stop_loss", "take_profit"]
 
 
 def test_a_resumed_leveraged_run_keeps_the_protocol_parameters(catalog_dir, tmp_path):
