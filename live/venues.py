@@ -144,8 +144,7 @@ def _binance(
     return LiveVenue(
         venue=venue,
         environment=env_name,
-        instruments=tuple(i.id for i in instruments),
-        perps=tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
+        **_traded(instruments),
         data_config=BinanceDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
         data_factory=BinanceLiveDataClientFactory,
@@ -198,8 +197,7 @@ def _bybit(
     return LiveVenue(
         venue=venue,
         environment=env_name,
-        instruments=tuple(i.id for i in instruments),
-        perps=tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
+        **_traded(instruments),
         data_config=BybitDataClientConfig(**common),
         exec_config=exec_config,
         data_factory=BybitLiveDataClientFactory,
@@ -239,8 +237,7 @@ def _okx(
     return LiveVenue(
         venue=venue,
         environment=env_name,
-        instruments=tuple(i.id for i in instruments),
-        perps=tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
+        **_traded(instruments),
         data_config=OKXDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
         data_factory=OKXLiveDataClientFactory,
@@ -249,6 +246,14 @@ def _okx(
         account_type="UNIFIED",
         endpoints=endpoints,
     )
+
+
+def _traded(instruments: list[Instrument]) -> dict[str, tuple[InstrumentId, ...]]:
+    """A venue's instrument ids and the perps among them (``LiveVenue`` fields)."""
+    return {
+        "instruments": tuple(i.id for i in instruments),
+        "perps": tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
+    }
 
 
 def _account_id(venue: str, settlement: str = "USDT") -> AccountId:

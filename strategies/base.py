@@ -265,8 +265,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         if isinstance(instrument, CryptoPerpetual):
             self.close_all_positions(instrument_id)
             return
-        spots = self.venue_wallets(exchange_of(instrument_id)).spots
-        held = next((s.qty for s in spots if s.instrument_id == instrument_id), 0.0)
+        held = self.venue_wallets(exchange_of(instrument_id)).spot_qty(instrument_id)
         if held > 0:
             self.submit_market(instrument, OrderSide.SELL, held)
 
@@ -491,8 +490,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         if isinstance(instrument, CryptoPerpetual):
             held = sum(p.signed_qty for p in self.cache.positions_open(instrument_id=instrument.id))
         else:  # spot coins as the venue holds them (a withdrawal leaves the fills' position behind)
-            spots = self.venue_wallets(exchange_of(instrument.id)).spots
-            held = next((s.qty for s in spots if s.instrument_id == instrument.id), 0.0)
+            held = self.venue_wallets(exchange_of(instrument.id)).spot_qty(instrument.id)
         reason = self.caps.breach(instrument, side, contracts, held, self.price(instrument.id))
         if reason is not None:
             self.log.error(f"refused: {reason}")

@@ -140,6 +140,10 @@ class VenueWallets:
             return 0.0
         return self.maintenance_margin / self.margin_balance if self.margin_balance > 0 else float("inf")
 
+    def spot_qty(self, instrument_id: InstrumentId) -> float:
+        """Base units of ``instrument_id`` held on the spot wallet (0 when none)."""
+        return next((s.qty for s in self.spots if s.instrument_id == instrument_id), 0.0)
+
     @property
     def transferable_from_futures(self) -> float:
         """What may leave the futures wallet: no unrealized profit, initial margin stays."""

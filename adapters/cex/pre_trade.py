@@ -46,7 +46,7 @@ class PreTradeChecks:
                     f"buying {qty} {instrument.id} needs {cost:.2f}"
                 )
             return None
-        held = next((s.qty for s in wallets.spots if s.instrument_id == instrument.id), 0.0)
+        held = wallets.spot_qty(instrument.id)
         if qty > held + 1e-12:
             return f"INSUFFICIENT_BALANCE: selling {qty} of {instrument.id} but the spot wallet holds {held}"
         return None

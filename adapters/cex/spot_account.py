@@ -32,9 +32,6 @@ class SpotAccountModule(SimulationModule):
     def check_order(self, order: Order) -> str | None:
         return self._exchange_module.check_order(order)
 
-    def pre_process(self, data) -> None:
-        return None
-
     def process(self, ts_now: int) -> None:
         return None
 

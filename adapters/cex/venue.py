@@ -144,7 +144,7 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
         """
         instrument = self.exchange.cache.instrument(instrument_id)
         quantity = instrument.make_qty(qty)  # the caller rounds to the size step
-        held = next((s.qty for s in self.wallets().spots if s.instrument_id == instrument_id), 0.0)
+        held = self.wallets().spot_qty(instrument_id)
         if quantity.as_double() <= 0 or quantity.as_double() > held + 1e-12:
             return f"{self.venue} spot wallet holds {held:.6f} of {instrument_id}, withdrawal needs {qty:.6f}"
         if self.spot_exchange is not None:
