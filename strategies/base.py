@@ -60,14 +60,24 @@ from strategies.sizing import round_down
 from strategies.transfers import TransferActions
 from strategies.wallet_upkeep import WalletUpkeep
 
+WALLET_CAPITAL = "wallet"
+VENUES_CAPITAL = "venues"
+
 
 class YieldStrategyConfig(StrategyConfig, frozen=True):
     """Settings every mode shares (amounts in the share-class currency unless stated)."""
 
     SHARE_CLASSES: ClassVar[tuple[str, ...]] = ("USDT",)
     """Share classes the mode supports."""
+    CAPITAL_SOURCES: ClassVar[tuple[str, ...]] = (WALLET_CAPITAL,)
+    """Where the mode's capital may start (the first is the default)."""
 
     share_class: str = "USDT"
+    capital_source: str | None = None
+    """Where the capital starts: ``wallet`` (the on-chain wallet; the strategy sends it to the
+    venues and pays their transfers' gas) or ``venues`` (already on the CEX venues, split by the
+    mode's allocation, in each exchange's deposit account: no on-chain action, no gas reserve, no
+    capital flows). None: the mode's default (``CAPITAL_SOURCES[0]``)."""
     wallet_venue: str = "ETHEREUM"
     dex_pool: str = "ETHUSDT-UNIV3.ETHEREUM"
     """ETH/USDT pool the wallet buys its gas ETH from."""
@@ -101,6 +111,11 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
                 f"share_class {self.share_class!r} is not supported by this mode "
                 f"(supported: {', '.join(self.SHARE_CLASSES)})"
             )
+        if self.capital_source is not None and self.capital_source not in self.capital_sources():
+            raise ValueError(
+                f"capital_source {self.capital_source!r} is not supported by this mode "
+                f"(supported: {', '.join(self.capital_sources())})"
+            )
         if not 0 <= self.gas_reserve_min_eth <= self.gas_reserve_eth:
             raise ValueError(
                 f"need 0 <= gas_reserve_min_eth <= gas_reserve_eth, got {self.gas_reserve_min_eth} and "
@@ -122,6 +137,15 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
                 f"order_timeout_hours and transfer_timeout_hours must be > 0, got "
                 f"{self.order_timeout_hours} and {self.transfer_timeout_hours}"
             )
+
+    def capital_sources(self) -> tuple[str, ...]:
+        """Where this config's capital may start, the default first."""
+        return self.CAPITAL_SOURCES
+
+    @property
+    def prefunded(self) -> bool:
+        """The capital starts on the venues: the strategy never acts on-chain."""
+        return (self.capital_source or self.capital_sources()[0]) == VENUES_CAPITAL
 
 
 class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
@@ -183,16 +207,22 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         raise NotImplementedError
 
     def data_needs(self) -> DataNeeds:
-        """The catalog data a run needs: by default the legs and the gas-ETH pool."""
+        """The catalog data a run needs: by default the legs, and the gas-ETH pool and the gas
+        price when the strategy acts on-chain."""
+        if self.cfg.prefunded:
+            return DataNeeds(required=tuple(self.legs()), gas=False)
         return DataNeeds(required=(*self.legs(), self.pool_id))
 
     def report(self, nav: pd.DataFrame) -> dict[str, Any]:
         """Mode-specific figures for ``summary.json``, from the run's hourly ``nav`` frame."""
         return {}
 
-    def capital_venue(self) -> str | None:
-        """Where the starting capital sits: None for the on-chain wallet, else a CEX venue."""
-        return None
+    def capital_venues(self) -> dict[str, float]:
+        """How a pre-funded capital is split between the CEX venues (weights summing to 1); empty
+        when it starts in the on-chain wallet."""
+        if self.cfg.prefunded:
+            raise NotImplementedError(f"{type(self).__name__} names no venues for its capital")
+        return {}
 
     def check_protocol_params(self, emode: EModeParams) -> None:
         """Raise ``ValueError`` when the config cannot work under the protocol's e-mode parameters.
@@ -336,7 +366,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             if self._holds_capital():  # after an exit_full the strategy idles until a deposit
                 self.entered = True  # from now on rebalancing deploys whatever an interrupted entry left
                 self._pending_deposits = 0.0
-                why = f"{self.nav_estimate():,.6g} {self.share} in the wallet, nothing deployed yet"
+                where = "on the venues" if self.cfg.prefunded else "in the wallet"
+                why = f"{self.nav_estimate():,.6g} {self.share} {where}, nothing deployed yet"
                 self._start_plan("entry_full", [*self._gas_reserve_phases(), *self.deploy_phases()], why=why)
             self._pending_withdrawal = 0.0  # nothing deployed: a withdrawal request has nothing to raise
         elif self._pending_withdrawal > 0:
@@ -345,7 +376,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             why = f"investor deposit of {self._pending_deposits:,.6g} {self.share}"
             self._pending_deposits = 0.0
             self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()], why=why)
-        elif (eth := self.wallet_balance("ETH")) < self.cfg.gas_reserve_min_eth:
+        elif not self.cfg.prefunded and (eth := self.wallet_balance("ETH")) < self.cfg.gas_reserve_min_eth:
             why = f"wallet ETH {eth:.6g} < gas_reserve_min_eth {self.cfg.gas_reserve_min_eth:g}"
             self._start_plan("gas_top_up", self.gas_top_up_phases(), why=why)
         elif (decision := self.rebalance_plan()) is not None:

@@ -20,7 +20,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWallets
 from adapters.events import TransferKind
-from strategies.base import YieldStrategy, YieldStrategyConfig
+from strategies.base import VENUES_CAPITAL, WALLET_CAPITAL, YieldStrategy, YieldStrategyConfig
 from strategies.plan import Decision, Phase
 from strategies.sizing import basis_target_qty, common_step, hedge_drift, round_down, split_by_weights
 
@@ -64,6 +64,9 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
     def venues(self) -> list[str]:
         return allocated_venues(self.hedge_allocation)
 
+    def capital_sources(self) -> tuple[str, ...]:
+        return (WALLET_CAPITAL, VENUES_CAPITAL)
+
 
 def validate_allocation(allocation: dict[str, float]) -> None:
     """A ``hedge_allocation``: known CEX venues, non-negative weights summing to 1."""
@@ -98,8 +101,12 @@ class BasisStrategy(YieldStrategy):
 
     # -- deploy / raise / rebalance ----------------------------------------------------------
 
+    def capital_venues(self) -> dict[str, float]:
+        return {v: self.basis.hedge_allocation[v] for v in self.basis.venues} if self.cfg.prefunded else {}
+
     def deploy_phases(self) -> list[Phase]:
-        return [self._deposit_wallet_usdt, *self._venue_phases(dict.fromkeys(self.basis.venues, 0.0))]
+        resize = self._venue_phases(dict.fromkeys(self.basis.venues, 0.0))
+        return resize if self.cfg.prefunded else [self._deposit_wallet_usdt, *resize]
 
     def raise_cash_phases(self, amount: float) -> list[Phase]:
         if amount == float("inf"):
