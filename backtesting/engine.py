@@ -158,28 +158,43 @@ def plan_run(run: RunConfig, catalog_dir: Path) -> RunPlan:
 
 def add_venues(host: VenueHost, plan: RunPlan) -> Venues:
     """The run's CEX venues (funded where the mode's capital sits) and the wallet venue."""
-    run, capital_venues = plan.run, plan.strategy.capital_venues()
+    return add_simulated_venues(
+        host, plan.run, plan.strategy, plan.instruments, plan.wallet_config, plan.aave_params
+    )
+
+
+def add_simulated_venues(
+    host: VenueHost,
+    run: RunConfig,
+    strategy: YieldStrategy,
+    instruments: list[Instrument],
+    wallet_config: WalletVenueConfig,
+    aave_params: dict[str, Any] | None = None,
+) -> Venues:
+    """The simulations of the exchanges trading ``instruments`` (funded where the mode's capital
+    sits) and of the wallet venue: a backtest's, a paper node's, a sandbox node's."""
+    capital_venues, needs = strategy.capital_venues(), strategy.data_needs()
     cex_modules = {}
-    for venue in plan.cex_venues:
+    for venue in sorted({exchange_of(i.id) for i in instruments}):
         settlement = next(
-            (i.settlement_currency for i in plan.instruments if exchange_of(i.id) == venue and i.is_inverse),
+            (i.settlement_currency for i in instruments if exchange_of(i.id) == venue and i.is_inverse),
             USDT,
         )
         capital = run.file.capital * capital_venues.get(venue, 0.0)
         cex_modules[venue] = add_cex_venue(host, load_cex_venue(venue), settlement, capital)
     wallet = add_wallet_venue(
         host,
-        plan.wallet_config,
+        wallet_config,
         cex_modules,
         balances={} if capital_venues else {run.share_class: run.file.capital},
         flows=[ScheduledFlow(at.value, amount) for at, amount in run.flows],
         flow_currency=run.share_class,
-        aave_params=plan.aave_params,
-        credit_rewards=plan.needs.rewards,
+        aave_params=aave_params,
+        credit_rewards=needs.rewards,
         flash_provider=getattr(run.strategy, "flash_loan_provider", None),
-        instrument_ids=plan.needs.wallet_instruments(Venue(plan.wallet_config.venue)),
+        instrument_ids=needs.wallet_instruments(Venue(wallet_config.venue)),
     )
-    add_instruments(host, plan.instruments, cex_modules)
+    add_instruments(host, instruments, cex_modules)
     return Venues(cex_modules, wallet)
 
 

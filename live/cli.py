@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
-from adapters.config import VENUE_CONFIG_DIR
+from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
 from data_catalog.interrupt import cleanup_on_sigterm
+from data_catalog.paths import default_catalog_dir
 from live.check import describe
 from live.checkpoint import CheckpointError
 from live.environments import LiveEnv, missing_variables
 from live.journal import JournalMismatch
 from live.node_config import node_config
+from live.redis_state import RedisAddress, RedisUnavailable, local_redis
 from live.runner import PaperRunInterrupted, run_paper
+from live.trading import build_live_node, check_live_run, run_node
 from live.venues import plan_live
 
 PAPER = "paper"
@@ -73,13 +77,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="carry on a stopped run from its saved state (same mode, window, capital and config)",
     )
+    parser.add_argument(
+        "--redis",
+        help="live environments: redis://[:password@]HOST:PORT of the Redis server keeping the node's state "
+        "(default: a private redis-server started beside the run, its data in the --state folder)",
+    )
     add_run_arguments(parser)
     return parser
 
 
 def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     """A live environment: refuse mainnet unconfirmed, plan the venue clients, require their keys;
-    ``--check`` prints the plan, running one is not there yet (exit 2)."""
+    ``--check`` prints the plan, otherwise the node runs until SIGINT/SIGTERM."""
     if env is LiveEnv.MAINNET and not args.confirm_mainnet:
         print(
             "error: --env mainnet trades real money on the venues: add --confirm-mainnet to go ahead",
@@ -90,7 +99,8 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
         (run,) = load_runs(args, [args.mode])
         plan = plan_live(run, env, args.venue_config)
         config = node_config(plan, run.strategy.max_order_notional_usd)
-    except CLEAR_ERRORS as e:
+        redis = RedisAddress.from_url(args.redis) if args.redis else None
+    except (*CLEAR_ERRORS, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     traded = [v.venue for v in plan.venues if v.exec_config is not None]
@@ -105,12 +115,24 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     if args.check:
         print("\n".join(describe(args.mode, plan, config)))
         return 0
-    print(
-        f"error: --env {env.value}: not yet: connecting the venue clients comes with the tests against local "
-        "fake venues; today --check shows and checks the plan, and --env paper runs the strategy",
-        file=sys.stderr,
-    )
-    return 2
+    try:
+        check_live_run(run)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    state_dir = args.state or args.out.with_name(args.out.name + ".state")
+    try:
+        with ExitStack() as stack:
+            if redis is None:
+                redis = stack.enter_context(local_redis(state_dir / "redis"))
+            catalog_dir = (args.catalog or default_catalog_dir()).resolve()  # the ML modes' saved model
+            live = build_live_node(run, plan, redis, catalog_dir, args.log_level)
+            print(f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; Ctrl-C stops")
+            run_node(live)
+    except (*CLEAR_ERRORS, RedisUnavailable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -120,10 +120,12 @@ def test_check_prints_venues_clients_endpoints_account_ids_and_instruments(no_ke
 
 
 @pytest.mark.parametrize("env", ["sandbox", "testnet", "demo"])
-def test_running_a_live_environment_is_not_there_yet(no_keys, capsys, env):
+def test_live_needs_the_capital_on_the_venues(no_keys, capsys, env):
     _set_keys(no_keys, LiveEnv(env)) if env != "sandbox" else None
     assert main(["--mode", "btc_basis", "--env", env]) == 2
-    assert "not yet" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "starts its capital in the on-chain wallet" in err
+    assert "capital_source: venues" in err
 
 
 def test_paper_takes_no_live_flags(capsys):
