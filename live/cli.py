@@ -103,12 +103,12 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     except (*CLEAR_ERRORS, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    traded = [v.venue for v in plan.venues if v.exec_config is not None]
-    missing = missing_variables(traded, env)
+    venues = [v.venue for v in plan.venues]
+    missing = missing_variables(venues, env)
     if missing:
         print(
-            f"error: --env {env.value}: {args.mode} trades on {', '.join(traded)}, whose keys are read from "
-            f"environment variables; not set: {', '.join(missing)}",
+            f"error: --env {env.value}: {args.mode} connects to {', '.join(venues)}, whose keys are read "
+            f"from environment variables; not set: {', '.join(missing)}",
             file=sys.stderr,
         )
         return 2

@@ -127,6 +127,8 @@ def build_live_node(
     if not plan.env.trades_on_venues:
         SandboxVenues(node, run, plan, strategy)
     node.trader.add_strategy(strategy)
+    if config.load_state:  # the kernel loads state at build, for strategies built from config only
+        node.kernel.cache.load_strategy(strategy)
     return LiveNode(node, strategy, accounting)
 
 
