@@ -156,7 +156,7 @@ def run_sim(
     *,
     venues: tuple[str, ...] = ("BINANCE",),
     bars: Callable[[dict[str, Instrument]], list[Bar]],
-    funding: Callable[[dict[str, Instrument]], list[tuple[str, int, float]]] = lambda _: [],
+    funding: Callable[[dict[str, Instrument]], list[tuple]] = lambda _: [],
     script: dict[int, list[Action]] | None = None,
     capital: float = 100_000.0,
     wallet_eth: float = 1.0,
@@ -213,9 +213,15 @@ def run_sim(
     ]
     chain = [CustomData(DataType(GasPrice), g) for g in gas]
     chain += [CustomData(DataType(type(d)), d) for d in chain_data or []]
-    prints = [
-        FundingRateUpdate(InstrumentId.from_str(iid), Decimal(str(rate)), t, t, interval=480)
-        for iid, t, rate in funding(instruments)
+    prints = [  # (id, t, rate) a print; (id, t, rate, next_funding_ns) a live quote of the next rate
+        FundingRateUpdate(
+            InstrumentId.from_str(iid),
+            Decimal(str(rate)),
+            t,
+            t,
+            next_funding_ns=next_ns[0] if next_ns else None,
+        )
+        for iid, t, rate, *next_ns in funding(instruments)
     ]
     # chain data and funding before the bars, as build_backtest adds them
     engine.add_data(chain, client_id=ClientId("ETHEREUM"), sort=False)
