@@ -26,6 +26,10 @@ from adapters.cex.instruments import cex_instrument_id
 from adapters.events import FundingSettled
 from live.transfers.store import LifecycleStore
 
+PAYMENT_SIGN = {"BYBIT": -1.0}
+"""ccxt passes each venue's own sign through: Binance income and OKX balance changes are
+credits (negative: paid), Bybit's funding ``execFee`` is a fee (positive: paid)."""
+
 
 @dataclass(frozen=True)
 class PerpMarket:
@@ -101,7 +105,7 @@ class FundingHistoryPoller:
             rate=math.nan,
             mark=math.nan,
             signed_base_qty=math.nan,
-            payment=float(entry["amount"]),
+            payment=PAYMENT_SIGN.get(self.exchange, 1.0) * float(entry["amount"]),
             ts_event=int(entry["timestamp"]) * 1_000_000,
             usdt_per_unit=usdt_per_unit,
         )

@@ -50,7 +50,7 @@ class LiveCexServices:
     ) -> None:
         self.transfers = transfers
         self.pollers = pollers
-        self._clients = clients
+        self.clients = clients
         self._store = store
         self._log = log
 
@@ -75,7 +75,7 @@ class LiveCexServices:
             await asyncio.sleep(self.transfers.config.poll_interval_s)
 
     async def close(self) -> None:
-        for client in self._clients:
+        for client in self.clients:
             await client.close()
         self._store.close()
 

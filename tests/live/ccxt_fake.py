@@ -68,6 +68,69 @@ class FakeWallets:
             row["polls"] += 1
 
 
+MARKET_IDS = {
+    # exchange: (spot id, USDT perp id, COIN-M perp id) formats
+    "BINANCE": ("{b}USDT", "{b}USDT", "{b}USD_PERP"),
+    "BYBIT": ("{b}USDT", "{b}USDT", "{b}USD"),
+    "OKX": ("{b}-USDT", "{b}-USDT-SWAP", "{b}-USD-SWAP"),
+}
+
+
+def prime_markets(client, exchange: str) -> None:
+    """Set BTC and ETH spot, USDT perp and COIN-M perp markets and the coins on a ccxt client, so
+    ``load_markets`` (the venues' instrument lists, not what these fakes serve) never runs."""
+    spot_fmt, linear_fmt, inverse_fmt = MARKET_IDS[exchange]
+    flags = {
+        "margin": False,
+        "future": False,
+        "option": False,
+        "active": True,
+        "precision": {},
+        "limits": {},
+        "info": {},
+    }
+    markets = []
+    for base in ("BTC", "ETH"):
+        spot = {
+            "base": base,
+            "quote": "USDT",
+            "baseId": base,
+            "quoteId": "USDT",
+            "id": spot_fmt.format(b=base),
+            "symbol": f"{base}/USDT",
+            "type": "spot",
+            "spot": True,
+            "swap": False,
+            "contract": False,
+        }
+        perp = {"type": "swap", "spot": False, "swap": True, "contract": True, "contractSize": 1}
+        linear = {
+            **spot,
+            **perp,
+            "id": linear_fmt.format(b=base),
+            "symbol": f"{base}/USDT:USDT",
+            "settle": "USDT",
+            "settleId": "USDT",
+            "linear": True,
+            "inverse": False,
+        }
+        inverse = {
+            **spot,
+            **perp,
+            "quote": "USD",
+            "quoteId": "USD",
+            "id": inverse_fmt.format(b=base),
+            "symbol": f"{base}/USD:{base}",
+            "settle": base,
+            "settleId": base,
+            "linear": False,
+            "inverse": True,
+        }
+        markets += [{**flags, **market} for market in (spot, linear, inverse)]
+    codes = ("USDT", "USD", "BTC", "ETH")
+    client.set_markets(markets, {c: {"id": c, "code": c, "precision": 1e-8, "networks": {}} for c in codes})
+
+
 def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
@@ -95,6 +158,7 @@ class FakeCcxtVenues:
             ("GET", "/sapi/v1/capital/deposit/address"): self.binance_deposit_address,
             ("GET", "/sapi/v1/capital/deposit/hisrec"): self.binance_deposits,
             ("GET", "/fapi/v1/income"): self.binance_income,
+            ("GET", "/dapi/v1/income"): self.binance_income,
             # Bybit v5
             ("POST", "/v5/asset/transfer/inter-transfer"): self.bybit_transfer,
             ("GET", "/v5/asset/transfer/query-inter-transfer-list"): self.bybit_transfers,
@@ -104,7 +168,7 @@ class FakeCcxtVenues:
             ("GET", "/api/v5/asset/transfer-state"): self.okx_transfer_state,
             ("POST", "/api/v5/asset/withdrawal"): self.okx_withdraw,
             ("GET", "/api/v5/asset/withdrawal-history"): self.okx_withdrawals,
-            ("GET", "/api/v5/account/bills"): self.okx_bills,
+            ("GET", "/api/v5/account/bills-archive"): self.okx_bills,
         }
         for (method, path), handler in routes.items():
             app.router.add_route(method, path, handler)

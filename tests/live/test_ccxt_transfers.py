@@ -20,7 +20,7 @@ from live.transfers.exchanges import MissingCredentials, build_exchange
 from live.transfers.lifecycle import LegStatus, RequestRecord
 from live.transfers.service import CcxtTransferService
 from live.transfers.store import LifecycleStore
-from tests.live.ccxt_fake import FakeCcxtVenues, Hold
+from tests.live.ccxt_fake import FakeCcxtVenues, Hold, prime_markets
 
 WALLET = "0x1111111111111111111111111111111111111111"
 STRANGER = "0x2222222222222222222222222222222222222222"
@@ -33,51 +33,6 @@ KEYS = {
     "OKX_API_SECRET": "fake-okx-secret-2W7",
     "OKX_API_PASSPHRASE": "fake-okx-pass-8R3",
 }
-CCXT_MARKETS = {
-    "BINANCE": ("BTCUSDT", "BTCUSDT"),
-    "BYBIT": ("BTCUSDT", "BTCUSDT"),
-    "OKX": ("BTC-USDT", "BTC-USDT-SWAP"),
-}
-
-
-def prime(client) -> None:
-    """Markets and currencies set directly, so ``load_markets`` (the venues' instrument lists,
-    not under test) never runs: the BTC spot pair and USDT perp, and the coins moved."""
-    exchange = next(
-        name for name, cls in (("BINANCE", "binance"), ("BYBIT", "bybit"), ("OKX", "okx")) if client.id == cls
-    )
-    spot_id, perp_id = CCXT_MARKETS[exchange]
-    flags = {"margin": False, "future": False, "option": False, "active": True, "precision": {}, "limits": {}}
-    common = {"base": "BTC", "quote": "USDT", "baseId": "BTC", "quoteId": "USDT", "info": {}, **flags}
-    markets = [
-        {
-            **common,
-            "id": spot_id,
-            "symbol": "BTC/USDT",
-            "type": "spot",
-            "spot": True,
-            "swap": False,
-            "contract": False,
-        },
-        {
-            **common,
-            "id": perp_id,
-            "symbol": "BTC/USDT:USDT",
-            "settle": "USDT",
-            "settleId": "USDT",
-            "type": "swap",
-            "spot": False,
-            "swap": True,
-            "contract": True,
-            "linear": True,
-            "inverse": False,
-            "contractSize": 1,
-        },
-    ]
-    currencies = {
-        code: {"id": code, "code": code, "precision": 1e-8, "networks": {}} for code in ("USDT", "BTC", "ETH")
-    }
-    client.set_markets(markets, currencies)
 
 
 @pytest.fixture
@@ -101,8 +56,8 @@ class Harness:
             name: build_exchange(name, LiveEnv.MAINNET, base_url=self.fake.base_url)
             for name in ("BINANCE", "BYBIT", "OKX")
         }
-        for client in self.clients.values():
-            prime(client)
+        for name, client in self.clients.items():
+            prime_markets(client, name)
         self.service = CcxtTransferService(
             self.config,
             self.clients,
