@@ -209,8 +209,10 @@ class CcxtTransferService:
         self._emit(record, TransferStatus.ARRIVED)
 
     async def _start(self, record: RequestRecord, leg: Leg, ops: VenueOps) -> None:
-        """Send a REQUESTED leg, or when its fate is unknown, first look for it at the venue."""
-        if leg.client_id not in self._fresh:
+        """Send a REQUESTED leg, or when its fate is unknown, first look for it at the venue
+        (a deposit without the venue's address yet cannot have been sent)."""
+        unsent_deposit = leg.action is LegAction.DEPOSIT and not leg.address
+        if leg.client_id not in self._fresh and not unsent_deposit:
             try:
                 found = await ops.find(leg, self._since(record), self._taken(record))
             except ccxt_async.NetworkError as e:
@@ -223,10 +225,22 @@ class CcxtTransferService:
                 leg.status = LegStatus.SENT
                 self._save(record)
                 return
+        try:
+            if unsent_deposit:
+                found = await ops.client.fetch_deposit_address(leg.code, {"network": leg.network})
+                leg.address = str(found["address"])
+                self._save(record)
+        except ccxt_async.NetworkError as e:
+            self._log(f"{record.request_id}: no deposit address yet ({type(e).__name__}); retrying later")
+            return
+        except ccxt_async.ExchangeError as e:
+            leg.status, leg.reason = LegStatus.FAILED, f"no deposit address from {record.exchange}: {e}"
+            self._save(record)
+            return
         self._fresh.discard(leg.client_id)
         try:
             if leg.action is LegAction.DEPOSIT:
-                await self._send_deposit(record, leg, ops)
+                await self._send_deposit(record, leg)
                 return
             entry = await ops.send(leg)
         except ccxt_async.NetworkError as e:
@@ -241,10 +255,9 @@ class CcxtTransferService:
             return
         self._adopt(record, leg, entry)
 
-    async def _send_deposit(self, record: RequestRecord, leg: Leg, ops: VenueOps) -> None:
-        found = await ops.client.fetch_deposit_address(leg.code, {"network": leg.network})
-        leg.address = str(found["address"])
-        self._save(record)
+    async def _send_deposit(self, record: RequestRecord, leg: Leg) -> None:
+        """Have the wallet send it on chain (an error there leaves its fate unknown: REQUESTED,
+        resolved by amount against the venue's deposits)."""
         leg.venue_id = await self._sender.send(
             record.exchange, leg.code, leg.amount, leg.address, leg.network
         )

@@ -424,3 +424,23 @@ def test_missing_keys_are_named_by_variable(monkeypatch):
         build_exchange("OKX", LiveEnv.MAINNET)
     with pytest.raises(ValueError, match="sandbox"):
         build_exchange("OKX", LiveEnv.SANDBOX)
+
+
+def test_kill_after_a_deposit_was_sent_resumes_by_its_hash(venues):
+    async def body(harness, fake):
+        fake.wallets.polls_to_complete = 4
+        sender = ChainSender(fake)
+        service = harness.start(sender)
+        record = service.accept(TransferRequest("S-D1", TransferKind.DEPOSIT, "BINANCE", 800.0))
+        await service.advance(record.request_id)
+        assert harness.statuses("S-D1") == ["requested", "submitted"]
+        await harness.kill()
+
+        service = harness.start(sender)  # the restart: the sender is never asked again
+        await service.resume()
+        await _settle(harness, "S-D1")
+        assert len(sender.sent) == 1
+        assert harness.statuses("S-D1") == ["requested", "submitted", "arrived"]
+        assert RequestRecord.from_json(service.store.load("S-D1")).legs[0].venue_id == "0xdeposit0001"
+
+    venues(body)
