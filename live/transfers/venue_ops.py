@@ -42,42 +42,43 @@ class VenueOps:
     def __init__(self, client: ccxt_async.Exchange) -> None:
         self.client = client
 
-    def _client_params(self, field: str | None, leg: Leg) -> dict[str, str]:
-        return {field: self.transfer_id(leg)} if field else {}
-
-    def transfer_id(self, leg: Leg) -> str:
-        """The id the venue files our transfer under, as we send it."""
+    def client_id(self, leg: Leg) -> str:
+        """Our id for ``leg`` in the form the venue takes (and files the call under)."""
         return leg.client_id
+
+    def _field(self, leg: Leg) -> str | None:
+        return self.transfer_client_field if leg.action is LegAction.TRANSFER else self.withdraw_client_field
+
+    def _tagged(self, leg: Leg) -> dict[str, str]:
+        field = self._field(leg)
+        return {field: self.client_id(leg)} if field else {}
 
     async def send(self, leg: Leg) -> Entry:
         if leg.action is LegAction.TRANSFER:
-            params = self._client_params(self.transfer_client_field, leg)
-            return await self.client.transfer(leg.code, leg.amount, leg.from_account, leg.to_account, params)
+            return await self.client.transfer(
+                leg.code, leg.amount, leg.from_account, leg.to_account, self._tagged(leg)
+            )
         if leg.action is LegAction.WITHDRAW:
-            params = {"network": leg.network, **self._client_params(self.withdraw_client_field, leg)}
+            params = {"network": leg.network, **self._tagged(leg)}
             return await self.client.withdraw(leg.code, leg.amount, leg.address, params)
         raise ValueError(f"a {leg.action} leg is not sent to the venue")
 
     async def find(self, leg: Leg, since_ms: int, taken: set[str]) -> Entry | None:
         """The venue's record of ``leg`` (None: the venue has no such call), skipping the venue
         ids in ``taken`` (claimed by other requests) when matching by amount."""
+        if leg.action is LegAction.DEPOSIT:
+            return _match_deposit(await self.client.fetch_deposits(leg.code, since_ms), leg, since_ms, taken)
+        echoed = self._field(leg)
         if leg.action is LegAction.TRANSFER:
             entries = await self.transfers(leg, since_ms)
-            echoed = self.transfer_client_field
-        elif leg.action is LegAction.WITHDRAW:
-            entries = await self.client.fetch_withdrawals(leg.code, since_ms, None, self._history_params(leg))
-            echoed = self.withdraw_client_field if self.withdraw_echoes_client_id else None
         else:
-            entries = await self.client.fetch_deposits(leg.code, since_ms)
-            return _match_deposit(entries, leg, since_ms, taken)
-        return _match(entries, leg, echoed, self.transfer_id(leg), since_ms, taken)
+            echoed = echoed if self.withdraw_echoes_client_id else None
+            params = self._tagged(leg) if echoed else {}
+            entries = await self.client.fetch_withdrawals(leg.code, since_ms, None, params)
+        return _match(entries, leg, echoed, self.client_id(leg), since_ms, taken)
 
     async def transfers(self, leg: Leg, since_ms: int) -> list[Entry]:
         return await self.client.fetch_transfers(leg.code, since_ms)
-
-    def _history_params(self, leg: Leg) -> dict[str, str]:
-        field = self.withdraw_client_field if self.withdraw_echoes_client_id else None
-        return self._client_params(field, leg)
 
 
 class BinanceOps(VenueOps):
@@ -92,17 +93,15 @@ class BinanceOps(VenueOps):
 class BybitOps(VenueOps):
     transfer_client_field = "transferId"
     withdraw_client_field = "requestId"
+    """The withdrawal's idempotency key (32 characters at most); not listed back in its history."""
     withdraw_echoes_client_id = False
 
-    def transfer_id(self, leg: Leg) -> str:
-        """Bybit takes a transfer id in UUID form (and files the transfer under it)."""
+    def client_id(self, leg: Leg) -> str:
+        """A transfer id in UUID form, as Bybit takes it."""
+        if leg.action is not LegAction.TRANSFER:
+            return leg.client_id
         hex_ = leg.client_id
         return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
-
-    def _client_params(self, field: str | None, leg: Leg) -> dict[str, str]:
-        if field == self.withdraw_client_field:
-            return {field: leg.client_id}  # the withdrawal's idempotency key: 32 characters at most
-        return super()._client_params(field, leg)
 
 
 class OkxOps(VenueOps):
@@ -119,6 +118,11 @@ class OkxOps(VenueOps):
 
 
 OPS = {"BINANCE": BinanceOps, "BYBIT": BybitOps, "OKX": OkxOps}
+
+
+def _destination(entry: Entry) -> str:
+    """Where a listed withdrawal went (ccxt fills ``addressTo`` or ``address`` by venue)."""
+    return str(entry.get("addressTo") or entry.get("address") or "").lower()
 
 
 def _same_amount(a: Any, b: float) -> bool:
@@ -140,10 +144,7 @@ def _match(
             if str(e.get("id")) not in taken
             and _same_amount(e.get("amount"), leg.amount)
             and (e.get("timestamp") or 0) >= since_ms
-            and (
-                leg.action is not LegAction.WITHDRAW
-                or str(e.get("address", "")).lower() == leg.address.lower()
-            )
+            and (leg.action is not LegAction.WITHDRAW or _destination(e) == leg.address.lower())
         ),
         None,
     )

@@ -5,8 +5,9 @@ them), the calls of the live transfer service and funding poller once their ccxt
 ``urls`` point here: internal transfers and their history, withdrawals and their history, the
 deposit address and deposit history, and funding income. It keeps what it was sent, counts
 every request by route (what the tests assert "exactly one withdrawal" on), completes a
-withdrawal or credits a deposit only after a set number of history polls, and can hold a
-request without answering (before or after executing it) so a test can kill the client there.
+withdrawal or credits a deposit only after a set number of history polls, can hold a request
+without answering (before or after executing it) so a test can kill the client there, and can
+execute a request and lose its answer (a 502).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class FakeWallets:
     api_keys: list[str] = field(default_factory=list)
     """The key header of every signed request (the test checks the environment's key was used)."""
     hold: Hold | None = None
+    lose_answer: str | None = None
+    """A route whose next request is executed and then answered with a 502 (the answer is lost)."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1001))
 
     def next_id(self) -> str:
@@ -162,6 +165,8 @@ class FakeCcxtVenues:
             # Bybit v5
             ("POST", "/v5/asset/transfer/inter-transfer"): self.bybit_transfer,
             ("GET", "/v5/asset/transfer/query-inter-transfer-list"): self.bybit_transfers,
+            ("POST", "/v5/asset/withdraw/create"): self.bybit_withdraw,
+            ("GET", "/v5/asset/withdraw/query-record"): self.bybit_withdrawals,
             ("GET", "/v5/execution/list"): self.bybit_executions,
             # OKX v5
             ("POST", "/api/v5/asset/transfer"): self.okx_transfer,
@@ -194,6 +199,10 @@ class FakeCcxtVenues:
         for header in ("X-MBX-APIKEY", "X-BAPI-API-KEY", "OK-ACCESS-KEY"):
             if header in request.headers:
                 self.wallets.api_keys.append(request.headers[header])
+        if self.wallets.lose_answer == route:
+            self.wallets.lose_answer = None
+            await handler(request)
+            return web.Response(status=502, text="Bad Gateway")
         hold = self.wallets.hold
         if hold is not None and hold.route == route:
             self.wallets.hold = None
@@ -388,6 +397,45 @@ class FakeCcxtVenues:
                 "retCode": 0,
                 "retMsg": "success",
                 "result": {"list": rows, "nextPageCursor": ""},
+                "time": now_ms(),
+            }
+        )
+
+    async def bybit_withdraw(self, request: web.Request) -> web.Response:
+        p = await self._params(request)
+        row = self._record_withdrawal(
+            "BYBIT",
+            p["coin"],
+            p["amount"],
+            p["address"],
+            p.get("chain", ""),
+            client_id=p.get("requestId", ""),
+        )
+        return _ok({"retCode": 0, "retMsg": "success", "result": {"id": row["id"]}, "time": now_ms()})
+
+    async def bybit_withdrawals(self, request: web.Request) -> web.Response:
+        rows = [  # Bybit lists no client id of ours: found again by amount and address
+            {
+                "coin": r["coin"],
+                "chain": r["network"],
+                "amount": r["amount"],
+                "txID": f"0xw{r['id']}",
+                "status": "success" if self._complete(r) else "Pending",
+                "toAddress": r["address"],
+                "tag": "",
+                "withdrawFee": "1",
+                "createTime": str(r["ts"]),
+                "updateTime": str(r["ts"]),
+                "withdrawId": r["id"],
+                "withdrawType": 0,
+            }
+            for r in self._rows("withdrawals", "BYBIT")
+        ]
+        return _ok(
+            {
+                "retCode": 0,
+                "retMsg": "success",
+                "result": {"rows": rows, "nextPageCursor": ""},
                 "time": now_ms(),
             }
         )

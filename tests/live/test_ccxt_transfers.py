@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.config import ConfigError
 from adapters.events import TransferEvent, TransferKind, TransferRequest, TransferStatus, VenueLedger
 from live.environments import LiveEnv
 from live.transfers.config import load_transfers_config
@@ -444,3 +445,89 @@ def test_kill_after_a_deposit_was_sent_resumes_by_its_hash(venues):
         assert RequestRecord.from_json(service.store.load("S-D1")).legs[0].venue_id == "0xdeposit0001"
 
     venues(body)
+
+
+def test_bybit_withdrawal_killed_after_it_landed_is_found_by_amount_and_address(venues):
+    """Bybit lists no client id of ours on withdrawals: the restart finds it by amount, address, time."""
+
+    async def body(harness, fake):
+        request = TransferRequest("S-W1", TransferKind.WITHDRAWAL, "BYBIT", 640.0)
+        await _kill_at(harness, Hold("POST /v5/asset/withdraw/create", execute=True), request)
+        service = harness.start()
+        await service.resume()
+        await _settle(harness, "S-W1")
+        (moved,) = fake.wallets.transfers
+        assert (moved["from"], moved["to"], float(moved["amount"])) == ("UNIFIED", "FUND", 641.0)
+        (sent,) = fake.wallets.withdrawals
+        assert (sent["address"], float(sent["amount"]), sent["network"]) == (WALLET, 640.0, "ETH")
+        assert sent["client_id"] == RequestRecord.from_json(service.store.load("S-W1")).legs[1].client_id
+        assert fake.wallets.hits["POST /v5/asset/withdraw/create"] == 1
+        assert harness.statuses("S-W1") == ["requested", "submitted", "arrived"]
+        assert harness.events[1].fee == 1.0
+
+    venues(body)
+
+
+def test_an_answer_lost_after_the_venue_executed_is_looked_up_not_resent(venues):
+    async def body(harness, fake):
+        fake.wallets.lose_answer = "POST /sapi/v1/capital/withdraw/apply"
+        logged = []
+        service = harness.start()
+        service._log = logged.append
+        record = service.accept(TransferRequest("S-W1", TransferKind.WITHDRAWAL, "BINANCE", 90.0))
+        await _settle(harness, record.request_id)
+        assert fake.wallets.hits["POST /sapi/v1/capital/withdraw/apply"] == 1
+        assert harness.statuses("S-W1") == ["requested", "submitted", "arrived"]
+        assert any("answer lost" in line for line in logged)
+
+    venues(body)
+
+
+def test_a_withdrawal_the_venue_never_completes_times_out_and_is_still_watched(venues):
+    async def body(harness, fake):
+        fake.wallets.polls_to_complete = 3
+        service = harness.start()
+        clock = [1_000_000]
+        service._now_ms = lambda: clock[0]
+        record = service.accept(TransferRequest("S-W1", TransferKind.WITHDRAWAL, "BINANCE", 90.0))
+        await service.advance(record.request_id)
+        clock[0] += int(harness.config.withdrawal_timeout_minutes * 60_000) + 1
+        await service.advance(record.request_id)
+        assert harness.statuses("S-W1") == ["requested", "submitted", "timed_out"]
+        assert "240 minutes" in harness.events[-1].reason
+        await _settle(harness, record.request_id)
+        assert harness.statuses("S-W1") == ["requested", "submitted", "timed_out", "arrived"]
+
+    venues(body)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "exchanges: {KRAKEN: {accounts: {spot: a, futures: {}, funding: a}, networks: {}}}",
+            r"unknown \['KRAKEN'\]",
+        ),
+        (
+            "exchanges: {OKX: {accounts: {spot: a, futures: {}, funding: a}, networks: {}, allow_list: {USDT: {ERC20: ['']}}}}",
+            "allow_list.USDT.ERC20",
+        ),
+        ("exchanges: {}\npoll_interval_s: 0", "poll_interval_s"),
+        ("exchanges: {OKX: {accounts: {spot: a, futures: {}, funding: a}}}", "networks"),
+    ],
+)
+def test_bad_transfer_config_is_refused_naming_the_file_and_field(tmp_path, text, message):
+    path = tmp_path / "transfers.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_transfers_config(path)
+    assert str(path) in str(raised.value)
+
+
+def test_the_shipped_config_allows_no_withdrawal():
+    config = load_transfers_config()
+    assert sorted(config.exchanges) == ["BINANCE", "BYBIT", "OKX"]
+    assert all(not settings.allow_list for settings in config.exchanges.values())
+    assert config.exchange("BINANCE").accounts.futures_account("BTC") == "inverse"
+    with pytest.raises(ValueError, match="no futures account for SOL"):
+        config.exchange("BINANCE").accounts.futures_account("SOL")
