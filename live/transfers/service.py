@@ -181,15 +181,20 @@ class CcxtTransferService:
         await self.resume()
 
     async def advance(self, request_id: str) -> None:
-        """Take the request as far as the venue allows now (one request at a time)."""
+        """Take the request as far as the venue allows now (one request at a time). An error
+        leaves it where the store says it is, for the next poll: it never stops the others."""
         lock = self._locks.setdefault(request_id, asyncio.Lock())
         async with lock:
             values = self.store.load(request_id)
             if values is None:
                 return
             record = RequestRecord.from_json(values)
-            if record.is_open:
+            if not record.is_open:
+                return
+            try:
                 await self._advance(record)
+            except Exception as e:  # a venue or wallet error: logged, retried at the next poll
+                self._log(f"{request_id}: {type(e).__name__}: {e}; retrying at the next poll")
 
     async def _advance(self, record: RequestRecord) -> None:
         ops = self._ops[record.exchange]

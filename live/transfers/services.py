@@ -63,10 +63,8 @@ class LiveCexServices:
         for poller in self.pollers:
             try:
                 await poller.poll()
-            except ccxt_async.NetworkError as e:
-                self._log(
-                    f"{poller.exchange} funding history unavailable ({type(e).__name__}); next poll retries"
-                )
+            except ccxt_async.BaseError as e:  # unreachable, or refused: the next poll reads again
+                self._log(f"{poller.exchange} funding history: {type(e).__name__}: {e}; next poll retries")
 
     async def run(self) -> None:
         """Resume what a previous run left open, then poll every ``poll_interval_s`` until cancelled."""

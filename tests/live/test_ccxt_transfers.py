@@ -531,3 +531,30 @@ def test_the_shipped_config_allows_no_withdrawal():
     assert config.exchange("BINANCE").accounts.futures_account("BTC") == "inverse"
     with pytest.raises(ValueError, match="no futures account for SOL"):
         config.exchange("BINANCE").accounts.futures_account("SOL")
+
+
+def test_a_deposit_whose_send_answer_was_lost_is_matched_by_amount(venues):
+    """The wallet sent it but the service never got the hash: the venue's deposit of that amount
+    since the request is adopted (its hash recorded), and nothing is sent again."""
+
+    class LostAnswer(ChainSender):
+        async def send(self, exchange, code, amount, address, network):
+            await super().send(exchange, code, amount, address, network)
+            raise ConnectionError("wallet RPC dropped the answer")
+
+    async def body(harness, fake):
+        fake.wallets.polls_to_complete = 1
+        sender = LostAnswer(fake)
+        service = harness.start(sender)
+        logged = []
+        service._log = logged.append
+        record = service.accept(TransferRequest("S-D1", TransferKind.DEPOSIT, "BINANCE", 1234.5))
+        await service.advance(record.request_id)
+        assert harness.statuses("S-D1") == ["requested"]
+        assert any("ConnectionError" in line for line in logged)
+        await _settle(harness, "S-D1")
+        assert len(sender.sent) == 1
+        assert harness.statuses("S-D1") == ["requested", "submitted", "arrived"]
+        assert RequestRecord.from_json(service.store.load("S-D1")).legs[0].venue_id == "0xdeposit0001"
+
+    venues(body)
