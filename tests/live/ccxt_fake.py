@@ -210,6 +210,7 @@ class FakeCcxtVenues:
                 await handler(request)
             hold.reached.set()
             await self._released.wait()  # no answer while the test runs: the client is killed waiting
+            return web.Response(status=503, text="held")
         return await handler(request)
 
     @staticmethod

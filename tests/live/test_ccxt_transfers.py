@@ -9,6 +9,11 @@ cancelled await runs) followed by a fresh service on the same state file.
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +28,7 @@ from live.transfers.service import CcxtTransferService
 from live.transfers.store import LifecycleStore
 from tests.live.ccxt_fake import FakeCcxtVenues, Hold, prime_markets
 
+PROJECT = Path(__file__).resolve().parents[2]
 WALLET = "0x1111111111111111111111111111111111111111"
 STRANGER = "0x2222222222222222222222222222222222222222"
 KEYS = {
@@ -558,3 +564,89 @@ def test_a_deposit_whose_send_answer_was_lost_is_matched_by_amount(venues):
         assert RequestRecord.from_json(service.store.load("S-D1")).legs[0].venue_id == "0xdeposit0001"
 
     venues(body)
+
+
+class FakeInThread:
+    """The fake venues on their own event loop in a thread, for a test whose client is another process."""
+
+    def __init__(self) -> None:
+        self.fake = FakeCcxtVenues()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self._loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def _wait_for(condition, what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("stage", ["requested", "sent"])
+def test_sigkilled_service_process_resumes_and_withdraws_once(tmp_path, keys, stage):
+    """A real process, killed with SIGKILL (no cleanup, the SQLite file as the kill left it):
+    while the venue holds the executed withdrawal unanswered (REQUESTED on disk), or after the
+    venue acknowledged it (SENT on disk) while it is still pending."""
+    server = FakeInThread()
+    fake, state = server.fake, tmp_path / "state.sqlite"
+    route = "POST /sapi/v1/capital/withdraw/apply"
+    if stage == "requested":
+        fake.wallets.hold = Hold(route, execute=True)
+    else:
+        fake.wallets.polls_to_complete = 10_000  # pending for as long as the child lives
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.live.ccxt_service_child",
+            fake.base_url,
+            str(state),
+            WALLET,
+            "withdrawal",
+            "BINANCE",
+            "777.25",
+        ],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        if stage == "requested":
+            _wait_for(lambda: fake.wallets.withdrawals, "the withdrawal to reach the fake")
+        else:
+            _wait_for(lambda: fake.wallets.hits["GET /sapi/v1/capital/withdraw/history"] >= 2, "two polls")
+        child.send_signal(signal.SIGKILL)
+        output, _ = child.communicate(timeout=10)
+        stored = RequestRecord.from_json(LifecycleStore(state).load("S-W1"))
+        assert stored.legs[0].status is (LegStatus.REQUESTED if stage == "requested" else LegStatus.SENT), (
+            output
+        )
+        fake.wallets.polls_to_complete = 1
+        config = _config({"BINANCE": WALLET})
+
+        async def restart() -> list[str]:
+            harness = Harness(fake, state, config, WALLET)
+            service = harness.start()
+            await service.resume()
+            await _settle(harness, "S-W1")
+            await harness.kill()
+            return harness.statuses("S-W1")
+
+        published_after = asyncio.run(restart())
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()
+    assert fake.wallets.hits[route] == 1
+    assert len(fake.wallets.withdrawals) == 1 and float(fake.wallets.withdrawals[0]["amount"]) == 777.25
+    before = ["requested"] if stage == "requested" else ["requested", "submitted"]
+    assert [line.split()[-1] for line in output.splitlines() if line.startswith("event S-W1")] == before
+    assert published_after == (["submitted", "arrived"] if stage == "requested" else ["arrived"])
