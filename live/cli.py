@@ -26,6 +26,8 @@ from live.node_config import node_config
 from live.redis_state import RedisAddress, RedisUnavailable, local_redis
 from live.runner import PaperRunInterrupted, run_paper
 from live.trading import build_live_node, check_live_run, run_node
+from live.transfers.config import TRANSFERS_CONFIG
+from live.transfers.exchanges import MissingCredentials
 from live.venues import plan_live
 
 PAPER = "paper"
@@ -78,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         help="carry on a stopped run from its saved state (same mode, window, capital and config)",
     )
     parser.add_argument(
+        "--transfers-config",
+        type=Path,
+        default=TRANSFERS_CONFIG,
+        help="live environments: the transfer service's YAML (ccxt account names, networks, the "
+        "withdrawal allow-list; default configs/transfers.yaml)",
+    )
+    parser.add_argument(
         "--redis",
         help="live environments: redis://[:password@]HOST:PORT of the Redis server keeping the node's state "
         "(default: a private redis-server started beside the run, its data in the --state folder)",
@@ -126,10 +135,12 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
             if redis is None:
                 redis = stack.enter_context(local_redis(state_dir / "redis"))
             catalog_dir = (args.catalog or default_catalog_dir()).resolve()  # the ML modes' saved model
-            live = build_live_node(run, plan, redis, catalog_dir, args.log_level)
+            live = build_live_node(
+                run, plan, redis, catalog_dir, state_dir, args.log_level, args.transfers_config
+            )
             print(f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; Ctrl-C stops")
             run_node(live)
-    except (*CLEAR_ERRORS, RedisUnavailable) as e:
+    except (*CLEAR_ERRORS, RedisUnavailable, MissingCredentials) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

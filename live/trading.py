@@ -24,14 +24,18 @@ from nautilus_trader.common.config import ImportableActorConfig
 from nautilus_trader.config import TradingNodeConfig
 from nautilus_trader.live.node import TradingNode
 
-from adapters.cex.instruments import exchange_of
+from adapters.cex.instruments import cex_instrument_id, exchange_of
+from adapters.cex.margin import last_price
 from adapters.config import ConfigError
+from adapters.events import FUNDING_TOPIC, TRANSFER_TOPIC
 from adapters.hours import HOUR_NS
 from backtesting.config import RunConfig
 from live.hour_clock import HourClock, HourClockConfig
 from live.node_config import add_client_factories, node_config
 from live.redis_state import RedisAddress, cache_config
 from live.sandbox import SandboxVenues
+from live.transfers.config import TRANSFERS_CONFIG
+from live.transfers.services import LiveCexServices, build_live_cex_services
 from live.venues import LivePlan
 from portfolio.accounting import AccountingActor, AccountingConfig
 from signals.paths import saved_model_dir
@@ -47,6 +51,8 @@ class LiveNode:
     node: TradingNode
     strategy: YieldStrategy
     accounting: AccountingActor
+    services: LiveCexServices | None
+    """The venues' transfers and funding paid (None in sandbox: the simulations serve them)."""
 
 
 def trader_id(run: RunConfig, plan: LivePlan) -> str:
@@ -110,9 +116,16 @@ def accounting_config(run: RunConfig, plan: LivePlan, start_ns: int) -> Accounti
 
 
 def build_live_node(
-    run: RunConfig, plan: LivePlan, redis: RedisAddress, catalog_dir: Path, log_level: str = "INFO"
+    run: RunConfig,
+    plan: LivePlan,
+    redis: RedisAddress,
+    catalog_dir: Path,
+    state_dir: Path,
+    log_level: str = "INFO",
+    transfers_config: Path = TRANSFERS_CONFIG,
 ) -> LiveNode:
-    """The node of ``run`` on ``plan``'s venues, built (clients created) but not started."""
+    """The node of ``run`` on ``plan``'s venues, built (clients created) but not started; the
+    transfer service keeps its requests' lifecycle in ``state_dir``."""
     check_live_run(run)
     config = live_node_config(run, plan, redis, catalog_dir, log_level)
     loop = asyncio.new_event_loop()
@@ -124,18 +137,54 @@ def build_live_node(
     accounting = AccountingActor(accounting_config(run, plan, now // HOUR_NS * HOUR_NS + HOUR_NS))
     node.trader.add_actor(accounting)
     strategy = run.spec.strategy(run.strategy)
-    if not plan.env.trades_on_venues:
+    services = None
+    if plan.env.trades_on_venues:
+        services = _venue_services(node, plan, accounting.acfg, state_dir, transfers_config)
+    else:
         SandboxVenues(node, run, plan, strategy)
     node.trader.add_strategy(strategy)
     if config.load_state:  # the kernel loads state at build, for strategies built from config only
         node.kernel.cache.load_strategy(strategy)
-    return LiveNode(node, strategy, accounting)
+    return LiveNode(node, strategy, accounting, services)
+
+
+def _venue_services(
+    node: TradingNode, plan: LivePlan, accounting: AccountingConfig, state_dir: Path, transfers_config: Path
+) -> LiveCexServices:
+    """The ccxt transfer service at the endpoint strategies send transfers to, and the funding the
+    venues paid on the topic the accounting books it from."""
+    kernel = node.kernel
+    exchanges = list(accounting.cex_venues)
+
+    def usdt_price(exchange: str, asset: str) -> float | None:
+        return last_price(kernel.cache, cex_instrument_id(exchange, asset, "spot"))
+
+    services = build_live_cex_services(
+        exchanges,
+        plan.env,
+        state_dir / "cex_services.sqlite",
+        publish_transfer=lambda event: kernel.msgbus.publish(TRANSFER_TOPIC, event),
+        publish_funding=lambda event: kernel.msgbus.publish(FUNDING_TOPIC, event),
+        funding_start_ms=accounting.start_ns // 1_000_000,
+        usdt_price=usdt_price,
+        config_path=transfers_config,
+        log=kernel.logger.info,
+    )
+    for endpoint, handler in services.service_endpoints().items():
+        kernel.msgbus.register(endpoint, handler)
+    return services
 
 
 def run_node(live: LiveNode) -> None:
     """Run the node until SIGINT/SIGTERM (Nautilus' own handlers stop it: the strategy cancels its
     orders and its state is saved), then release its clients and loop."""
+    loop = live.node.kernel.loop
+    polling = loop.create_task(live.services.run()) if live.services is not None else None
     try:
         live.node.run(raise_exception=True)
     finally:
+        if polling is not None and not loop.is_closed():
+            polling.cancel()
+            loop.run_until_complete(asyncio.gather(polling, return_exceptions=True))
+            loop.run_until_complete(live.services.close())
         live.node.dispose()
