@@ -166,7 +166,8 @@ def add_venues(host: VenueHost, plan: RunPlan) -> Venues:
             USDT,
         )
         capital = run.file.capital if venue == capital_venue else 0.0
-        cex_modules[venue] = add_cex_venue(host, load_cex_venue(venue), settlement, capital)
+        config = load_cex_venue(venue, run.venue_config_dir)
+        cex_modules[venue] = add_cex_venue(host, config, settlement, capital)
     wallet = add_wallet_venue(
         host,
         plan.wallet_config,

@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from adapters.config import VENUE_CONFIG_DIR
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
@@ -50,12 +49,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--confirm-mainnet", action="store_true", help="required with --env mainnet: it trades real money"
-    )
-    parser.add_argument(
-        "--venue-config",
-        type=Path,
-        default=VENUE_CONFIG_DIR,
-        help="folder of venue YAMLs whose `live:` sections override endpoints (default configs/venues)",
     )
     parser.add_argument(
         "--speed", type=float, default=0.0, help="N x real time (default 0: as fast as the node consumes it)"

@@ -4,9 +4,15 @@ Capital starts as USDT in the on-chain wallet and is sent to the venues by ``hed
 On a venue with capital C the hedge notional is N = C / (1 + m) (m = ``perp_margin_fraction``):
 N buys spot in the spot wallet, m·N sits in the futures wallet as margin for the short. The book
 is only touched when the net delta drifts beyond ``delta_tolerance`` of gross exposure or a
-venue's futures margin leaves the [``margin_floor``, ``margin_ceiling``] band (a fraction of perp
+venue's margin leaves the [``margin_floor``, ``margin_ceiling``] band (a fraction of perp
 notional). Rebalancing resizes both legs of the venue (never close-and-reopen) and moves USDT
 between its spot and futures wallets.
+
+The venue's wallets say how its account works (``VenueWallets.unified``). A classic account
+needs the internal transfers above. A unified account (one wallet, spot coins as collateral) needs
+none: the m·N stays as the account's cash, and the spot leg's gains back the short's losses, so a
+price rise leaves the margin balance (cash + coins at their collateral ratio + unrealized P&L) far
+above the floor and triggers nothing.
 """
 
 from __future__ import annotations
@@ -41,9 +47,11 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
     delta_tolerance: float = 0.005
     """Rebalance when |net delta| exceeds this fraction of gross exposure."""
     margin_floor: float = 0.10
-    """Rebalance a venue when its futures margin balance falls below this fraction of perp notional."""
+    """Rebalance a venue when its margin balance falls below this fraction of perp notional (a
+    unified account's margin balance counts its coins at their collateral ratio)."""
     margin_ceiling: float = 0.50
-    """Rebalance a venue (grow both legs) when its futures margin exceeds this fraction of perp notional."""
+    """Rebalance a venue (grow both legs) when its margin beyond the coins' collateral (the futures
+    wallet, or a unified account's cash, plus unrealized P&L) exceeds this fraction of perp notional."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -137,8 +145,9 @@ class BasisStrategy(YieldStrategy):
         ratio = wallets.margin_balance / wallets.perp_notional
         if ratio < self.basis.margin_floor:
             return f"margin {ratio:.2%} of perp notional < margin_floor {self.basis.margin_floor:.2%}"
-        if ratio > self.basis.margin_ceiling:
-            return f"margin {ratio:.2%} of perp notional > margin_ceiling {self.basis.margin_ceiling:.2%}"
+        idle = (wallets.margin_balance - wallets.spot_collateral) / wallets.perp_notional
+        if idle > self.basis.margin_ceiling:
+            return f"margin {idle:.2%} of perp notional > margin_ceiling {self.basis.margin_ceiling:.2%}"
         return ""
 
     def _delta_out_of_tolerance(self, wallets: dict[str, VenueWallets]) -> str:
@@ -217,7 +226,8 @@ class _VenueResize:
         """Base quantity for both legs: equity after the withdrawal, sized C = N(1 + m).
 
         Growing the spot leg needs spot cash, and only realised futures cash can move there
-        (unrealized profit stays), so growth is capped by what the wallets can actually fund.
+        (unrealized profit stays; a unified account spends the cash its margin does not need), so
+        growth is capped by what the wallets can actually fund.
         """
         spot, _, wallets = self._legs()
         price = self.s.price(self.spot.id)
@@ -227,7 +237,7 @@ class _VenueResize:
         keep = wallets.equity - self.withdrawal - self.fee
         target = basis_target_qty(keep, price, self.s.basis.perp_margin_fraction, spot_fee, self.step)
         if target > spot:
-            cash = wallets.spot_cash + wallets.transferable_from_futures - self.withdrawal - self.fee
+            cash = wallets.free_cash + wallets.transferable_from_futures - self.withdrawal - self.fee
             affordable = spot + max(0.0, cash - CENT_BUFFER) / (price * (1 + spot_fee))
             target = min(target, round_down(affordable, self.step))
         return target
@@ -259,7 +269,7 @@ class _VenueResize:
         )
         need = buy_cost + (float("inf") if self._exiting else self.withdrawal + self.fee)
         missing = need - wallets.spot_cash + CENT_BUFFER
-        if missing > CENT_BUFFER:
+        if missing > CENT_BUFFER and not wallets.unified:  # a unified account's cash is spot cash
             self.s.request_transfer(
                 TransferKind.TO_SPOT, self.venue, min(missing, wallets.transferable_from_futures)
             )
@@ -271,12 +281,11 @@ class _VenueResize:
 
     def withdraw_and_sweep(self) -> None:
         if self.withdrawal > 0:
-            cash = self.s.venue_wallets(self.venue).spot_cash
+            cash = self.s.venue_wallets(self.venue).free_cash
             amount = cash - self.fee if self._exiting else min(self.withdrawal, cash - self.fee)
             self.s.request_transfer(TransferKind.WITHDRAWAL, self.venue, amount)
         if not self._exiting:
-            cash = self.s.venue_wallets(self.venue).spot_cash
-            self.s.request_transfer(TransferKind.TO_FUTURES, self.venue, cash)
+            self.s.sweep_to_futures([self.venue])
 
     def grow_short(self) -> None:
         _, short, _ = self._legs()
