@@ -109,6 +109,15 @@ class RunConfig:
     def share_class(self) -> str:
         return self.file.share_class or self.spec.share_class
 
+    def account_modes(self) -> dict[str, str]:
+        """Each CEX venue's ``account_mode`` in the run's venue YAMLs."""
+        return {venue: c.account_mode for venue, c in load_all_cex_venues(self.venue_config_dir).items()}
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs the same run: the resolved configuration and the venues' account
+        modes (a paper resume is refused when they differ)."""
+        return {**self.as_dict(), "account_modes": self.account_modes()}
+
     def as_dict(self) -> dict[str, Any]:
         """The resolved configuration, as written into the results folder."""
         return {

@@ -10,9 +10,12 @@ between its spot and futures wallets.
 
 The venue's wallets say how its account works (``VenueWallets.unified``). A classic account
 needs the internal transfers above. A unified account (one wallet, spot coins as collateral) needs
-none: the m·N stays as the account's cash, and the spot leg's gains back the short's losses, so a
-price rise leaves the margin balance (cash + coins at their collateral ratio + unrealized P&L) far
-above the floor and triggers nothing.
+none: the m·N stays as the account's cash and the resize trades both legs within the one wallet.
+The band is judged on the same quantity in both modes, the hedge margin (futures wallet or
+unified cash, plus unrealized P&L): with the legs matched, equity ≈ N (1 + hedge margin / N), so
+the band keeps N between equity / (1 + ceiling) and equity / (1 + floor), the sizing C = N(1 + m)
+allows, whatever the account. On a unified account the coins' collateral keeps the venue's own
+margin balance far above maintenance meanwhile (its liquidation is a price many times today's).
 """
 
 from __future__ import annotations
@@ -47,11 +50,10 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
     delta_tolerance: float = 0.005
     """Rebalance when |net delta| exceeds this fraction of gross exposure."""
     margin_floor: float = 0.10
-    """Rebalance a venue when its margin balance falls below this fraction of perp notional (a
-    unified account's margin balance counts its coins at their collateral ratio)."""
+    """Rebalance a venue when its hedge margin (``VenueWallets.hedge_margin``: the futures wallet,
+    or a unified account's cash, plus unrealized P&L) falls below this fraction of perp notional."""
     margin_ceiling: float = 0.50
-    """Rebalance a venue (grow both legs) when its margin beyond the coins' collateral (the futures
-    wallet, or a unified account's cash, plus unrealized P&L) exceeds this fraction of perp notional."""
+    """Rebalance a venue (grow both legs) when its hedge margin exceeds this fraction of perp notional."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -142,12 +144,11 @@ class BasisStrategy(YieldStrategy):
             if wallets.equity > self.cfg.dust_threshold_usd:
                 return f"no perp short against {wallets.equity:,.2f} USDT of equity"
             return ""
-        ratio = wallets.margin_balance / wallets.perp_notional
+        ratio = wallets.hedge_margin / wallets.perp_notional
         if ratio < self.basis.margin_floor:
             return f"margin {ratio:.2%} of perp notional < margin_floor {self.basis.margin_floor:.2%}"
-        idle = (wallets.margin_balance - wallets.spot_collateral) / wallets.perp_notional
-        if idle > self.basis.margin_ceiling:
-            return f"margin {idle:.2%} of perp notional > margin_ceiling {self.basis.margin_ceiling:.2%}"
+        if ratio > self.basis.margin_ceiling:
+            return f"margin {ratio:.2%} of perp notional > margin_ceiling {self.basis.margin_ceiling:.2%}"
         return ""
 
     def _delta_out_of_tolerance(self, wallets: dict[str, VenueWallets]) -> str:

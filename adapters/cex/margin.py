@@ -161,6 +161,13 @@ class VenueWallets:
         return self.collateral + self.unrealized_perp
 
     @property
+    def hedge_margin(self) -> float:
+        """The margin balance without the coins' collateral: the futures wallet (classic) or the
+        cash (unified), plus unrealized perp PnL. What a hedged book sizes its perp margin by: on
+        a unified account the coins back the short too, but they are the hedge's other leg."""
+        return self.margin_balance - self.spot_collateral
+
+    @property
     def margin_available(self) -> float:
         """Margin balance beyond the perps' initial margin: what new exposure may draw on."""
         return self.margin_balance - self.initial_margin

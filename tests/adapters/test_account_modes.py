@@ -8,7 +8,7 @@ maintenance 0.4 %, initial 1 %): cash S = 2,500 USDT, 0.15 BTC spot marked at 60
 - coins' collateral 0.15 × 60,030 × 0.95 = 8,554.275; unrealized −0.15 × 2,000 = −300
 - margin balance 2,500 + 8,554.275 − 300 = 10,754.275; initial margin 0.15 × 60,000 × 1 % = 90
 - margin available 10,664.275; maintenance 0.15 × 60,000 × 0.4 % = 36
-- equity 2,500 + 9,004.5 − 300 = 11,204.5 (coins at full value)
+- equity 2,500 + 9,004.5 − 300 = 11,204.5 (coins at full value); hedge margin 2,500 − 300 = 2,200
 - liquidation: the coins move with the perp (spot = P × 60,030 / 60,000), so
   2,500 + 0.15 × 0.95 × 1.0005 P − 0.15 (P − 58,000) = 0.15 × 0.004 P
   ⇒ P = (2,500 + 8,700) / (0.15 + 0.0006 − 0.14257125) ≈ 1.395 M
@@ -104,6 +104,8 @@ def test_unified_margin_counts_coins_at_their_collateral_ratio():
     assert wallets.margin_available == pytest.approx(10_664.275)
     assert wallets.margin_ratio == pytest.approx(36.0 / 10_754.275)
     assert wallets.equity == pytest.approx(11_204.5)
+    # what the basis band is judged on: the margin the coins do not provide (cash + unrealized)
+    assert wallets.hedge_margin == pytest.approx(2_500 - 300)
     # one wallet: nothing to move between spot and futures, the cash is free while margin allows
     assert wallets.transferable_from_futures == 0.0
     assert wallets.free_cash == pytest.approx(2_500.0)
@@ -116,6 +118,8 @@ def test_the_same_book_in_classic_mode_has_no_coin_collateral():
     wallets = VenueWallets("BYBIT", 0.0, 1_000.0, 1_500.0, (spot,), (short,))
     assert wallets.spot_collateral == 0.0
     assert wallets.margin_balance == pytest.approx(1_500 - 300)
+    assert wallets.hedge_margin == wallets.margin_balance
+
     assert wallets.equity == pytest.approx(1_000 + 9_004.5 + 1_500 - 300)
     assert wallets.free_cash == 1_000.0
     assert wallets.transferable_from_futures == pytest.approx(1_500 - 300 - 90)
