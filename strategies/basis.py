@@ -46,7 +46,8 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
     hedge_allocation: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_ALLOCATION))
     """Share of capital sent to each CEX venue; must sum to 1."""
     perp_margin_fraction: float = 0.25
-    """m: futures-wallet margin per unit of hedge notional (capital per venue C = N·(1 + m))."""
+    """m: perp margin per unit of hedge notional, in the futures wallet (or a unified account's
+    cash): capital per venue C = N·(1 + m)."""
     delta_tolerance: float = 0.005
     """Rebalance when |net delta| exceeds this fraction of gross exposure."""
     margin_floor: float = 0.10
