@@ -91,6 +91,7 @@ class SpotState(NamedTuple):
     collateral_ratio: float = 0.0
     """Share of the holding's value that counts as perp margin (0: classic, spot is not margin)."""
     base: str = ""
+    """The coin held (a unified account's coins of a perp's base move with its price)."""
 
     @property
     def value(self) -> float:
