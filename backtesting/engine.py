@@ -181,7 +181,8 @@ def add_simulated_venues(
             USDT,
         )
         capital = run.file.capital * capital_venues.get(venue, 0.0)
-        cex_modules[venue] = add_cex_venue(host, load_cex_venue(venue), settlement, capital)
+        config = load_cex_venue(venue, run.venue_config_dir)
+        cex_modules[venue] = add_cex_venue(host, config, settlement, capital)
     wallet = add_wallet_venue(
         host,
         wallet_config,

@@ -12,7 +12,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from adapters.config import VENUE_CONFIG_DIR, ConfigError
+from adapters.config import ConfigError
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
@@ -56,12 +56,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--confirm-mainnet", action="store_true", help="required with --env mainnet: it trades real money"
-    )
-    parser.add_argument(
-        "--venue-config",
-        type=Path,
-        default=VENUE_CONFIG_DIR,
-        help="folder of venue YAMLs whose `live:` sections override endpoints (default configs/venues)",
     )
     parser.add_argument(
         "--speed", type=float, default=0.0, help="N x real time (default 0: as fast as the node consumes it)"

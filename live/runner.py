@@ -135,7 +135,7 @@ def run_paper(
         if state_dir is None:
             raise CheckpointError("resuming needs the state folder of the stopped run")
         checkpoint = PaperCheckpoint.load(state_dir)
-        checkpoint.check_run(run.as_dict(), state_dir)
+        checkpoint.check_run(run.identity(), state_dir)
     with _signal_handlers_kept():  # the node installs its own on its loop
         node = _node(log_level, resuming=checkpoint is not None)
         result = _run_in_node(
@@ -225,7 +225,7 @@ def _run_in_node(
                 # not part of the venues' history a resume rebuilds
                 saved.append(
                     PaperCheckpoint(
-                        run=run.as_dict(),
+                        run=run.identity(),
                         strategy_id=strategy.id.value,
                         points=replay.points,
                         deliveries=tracker.count,

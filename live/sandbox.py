@@ -17,6 +17,8 @@ Nothing of a sandbox's venues survives the node: every start begins with fresh s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nautilus_trader.core.data import Data
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.data import Bar, FundingRateUpdate
@@ -37,12 +39,12 @@ PRIORITY = 10_001
 """Ahead of every strategy and actor subscription (Nautilus' default priority is 0)."""
 
 
-def sandbox_instruments(plan: LivePlan) -> list[Instrument]:
+def sandbox_instruments(plan: LivePlan, config_dir: Path) -> list[Instrument]:
     """The project's definitions of the instruments the plan reads (those the simulations trade)."""
     wanted = {i for v in plan.venues for i in v.instruments}
     found: dict[InstrumentId, Instrument] = {}
     for exchange in dict.fromkeys(exchange_of(i) for i in wanted):
-        for instrument_id, (_, instrument) in venue_instruments(load_cex_venue(exchange)).items():
+        for instrument_id, (_, instrument) in venue_instruments(load_cex_venue(exchange, config_dir)).items():
             if instrument_id in wanted:
                 found[instrument_id] = instrument
     return [found[i] for i in sorted(wanted, key=str)]
@@ -75,7 +77,7 @@ class SandboxVenues:
         register_wallet_currencies(wallet_config)
         self._host = PaperHost(node)
         self.venues: Venues = add_simulated_venues(
-            self._host, run, strategy, sandbox_instruments(plan), wallet_config
+            self._host, run, strategy, sandbox_instruments(plan, run.venue_config_dir), wallet_config
         )
         self._stepper = VenueStepper(node, self._host)
         self._loop = node.kernel.loop

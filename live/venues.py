@@ -12,7 +12,7 @@ configs: the adapters read them from their environment variables (``live/environ
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from nautilus_trader.core.nautilus_pyo3 import OKXInstrumentType
 from nautilus_trader.model.identifiers import AccountId, InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 
-from adapters.cex.config import load_cex_venue
+from adapters.cex.config import UNIFIED_CAPABLE, CexVenueConfig, load_cex_venue
 from adapters.cex.instruments import exchange_of, live_account_id, venue_instruments
 from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from adapters.defi.config import load_wallet_venue
@@ -265,6 +265,24 @@ def _account_id(venue: str, settlement: str = "USDT") -> AccountId:
 _BUILDERS = {"BINANCE": _binance, "BYBIT": _bybit, "OKX": _okx}
 
 
+def _in_account_mode(venue: LiveVenue, config: CexVenueConfig, build_exec: bool) -> LiveVenue:
+    """Bybit and OKX as the venue YAML's ``account_mode`` says (``UNIFIED`` or ``CLASSIC``).
+
+    The account ids do not change with the mode: the adapters report ``BYBIT-UNIFIED`` and
+    ``OKX-master`` whatever it is. OKX's mode is a setting of the account its client trades in,
+    but Nautilus 1.231's Bybit execution client reads balances and trades through the Unified
+    Trading Account's API only, so it cannot trade a classic Bybit account.
+    """
+    if config.venue not in UNIFIED_CAPABLE:
+        return venue
+    if build_exec and config.venue == "BYBIT" and not config.unified:
+        raise ConfigError(
+            "bybit.yaml: account_mode classic cannot trade live: Nautilus 1.231's Bybit adapter trades "
+            "through the Unified Trading Account only (set account_mode: unified)"
+        )
+    return replace(venue, account_type=config.account_mode.upper())
+
+
 def plan_live(run: RunConfig, env: LiveEnv, config_dir: Path = VENUE_CONFIG_DIR) -> LivePlan:
     """The live clients of ``run``'s mode in ``env``: a data client for every venue whose prices
     the strategy reads, an execution client for every venue it trades (none in sandbox)."""
@@ -278,15 +296,14 @@ def plan_live(run: RunConfig, env: LiveEnv, config_dir: Path = VENUE_CONFIG_DIR)
     venues = []
     for venue, ids in sorted(by_venue.items()):
         exchange = exchange_of(ids[0])
-        known = {
-            i: instrument
-            for i, (_, instrument) in venue_instruments(load_cex_venue(exchange, config_dir)).items()
-        }
+        config = load_cex_venue(exchange, config_dir)
+        known = {i: instrument for i, (_, instrument) in venue_instruments(config).items()}
         unknown = [str(i) for i in ids if i not in known]
         if unknown:
             raise ConfigError(f"{exchange.lower()}.yaml lists no instrument {', '.join(unknown)}")
         over = load_endpoints(exchange, config_dir).get(venue, Endpoints())
         build_exec = env.trades_on_venues and any(i in traded for i in ids)
-        venues.append(_BUILDERS[exchange](venue, [known[i] for i in ids], env, over, build_exec))
+        built = _BUILDERS[exchange](venue, [known[i] for i in ids], env, over, build_exec)
+        venues.append(_in_account_mode(built, config, build_exec))
     wallet = tuple(i for i in (*needs.required, *needs.trades) if i.venue.value == wallet_venue)
     return LivePlan(env, venues, wallet_venue, wallet)

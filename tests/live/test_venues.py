@@ -23,6 +23,7 @@ from live.environments import CREDENTIALS, LiveEnv
 from live.node_config import add_client_factories, node_config
 from live.venues import LivePlan, _binance, plan_live
 from tests.live.venue_configs import LOCAL, venue_config_dir
+from tests.venue_modes import set_venue_field, venue_dir_in_mode
 
 ADAPTER_ENVS = {
     # project env: (Binance, Bybit, OKX)
@@ -223,3 +224,26 @@ def test_usdt_m_and_coin_m_on_one_binance_venue_is_refused():
     assert {i.is_inverse for i in perps} == {True, False}
     with pytest.raises(ConfigError, match="one execution client per venue"):
         _binance("BINANCE", perps, LiveEnv.MAINNET, Endpoints(), build_exec=True)
+
+
+@pytest.mark.parametrize("env", [LiveEnv.SANDBOX, LiveEnv.TESTNET])
+def test_bybit_and_okx_show_the_venue_yamls_account_mode_with_unchanged_account_ids(tmp_path, env):
+    unified = _venues(_plan("btc_basis", env))
+    assert {v: unified[v].account_type for v in ("BYBIT", "OKX")} == {"BYBIT": "UNIFIED", "OKX": "UNIFIED"}
+    # classic OKX ("spot and futures mode") trades through the same client and account id
+    folder = venue_dir_in_mode(tmp_path, "classic")
+    if env.trades_on_venues:
+        set_venue_field(folder, "BYBIT", "account_mode", "unified")
+    classic = _venues(_plan("btc_basis", env, folder))
+    assert classic["OKX"].account_type == "CLASSIC"
+    assert classic["BYBIT"].account_type == ("UNIFIED" if env.trades_on_venues else "CLASSIC")
+    assert {v: str(classic[v].account_id) for v in ("BYBIT", "OKX")} == {
+        "BYBIT": "BYBIT-UNIFIED",
+        "OKX": "OKX-master",
+    }
+
+
+def test_trading_a_classic_bybit_account_live_is_refused(tmp_path):
+    folder = venue_dir_in_mode(tmp_path, "classic")
+    with pytest.raises(ConfigError, match=r"bybit.yaml: account_mode classic cannot trade live"):
+        _plan("btc_basis", LiveEnv.DEMO, folder)
