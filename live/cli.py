@@ -149,7 +149,9 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
             if redis is None:
                 redis = stack.enter_context(local_redis(state_dir / "redis"))
             catalog_dir = (args.catalog or default_catalog_dir()).resolve()  # the ML modes' saved model
-            live = build_live_node(run, plan, redis, catalog_dir, args.log_level)
+            live = build_live_node(
+                run, plan, redis, catalog_dir, state_dir, args.log_level, args.health_minutes
+            )
             print(f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; Ctrl-C stops")
             run_node(live)
     except (*CLEAR_ERRORS, RedisUnavailable) as e:
@@ -195,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode not in MODES:
         print(f"error: unknown mode {args.mode!r}; available: {', '.join(MODES)}", file=sys.stderr)
         return 2
+    if not args.health_minutes > 0:
+        print(f"error: --health-minutes must be > 0, got {args.health_minutes}", file=sys.stderr)
+        return 2
     if args.env != PAPER:
         return _live(args, LiveEnv(args.env))
     if args.check or args.confirm_mainnet:
@@ -205,9 +210,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.speed < 0:
         print(f"error: --speed must be >= 0, got {args.speed}", file=sys.stderr)
-        return 2
-    if not args.health_minutes > 0:
-        print(f"error: --health-minutes must be > 0, got {args.health_minutes}", file=sys.stderr)
         return 2
     state_dir = args.state or args.out.with_name(args.out.name + ".state")
     try:

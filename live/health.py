@@ -1,7 +1,8 @@
 """The node's health: one console line every few minutes and ``status.json`` in the run folder.
 
-Every ``every_minutes`` of the venues' time (the replay's data time in paper, where the hourly
-data makes that once per data hour) the monitor prints one line — state, NAV, funding earned,
+Every ``every_minutes`` of the venues' time — in paper the replay's data time (the replay polls
+the monitor after every point; hourly data makes that once per data hour), live the node's clock
+(a :class:`HealthReporter` timer) — the monitor prints one line — state, NAV, funding earned,
 margin ratio per venue, CEX positions, open orders, the oldest feed, transfers in flight — and
 rewrites ``status.json`` atomically with the same facts and every feed's age. NAV, funding and
 margin ratios are the accounting's latest hourly sample (``nav_at`` names it: the row of
@@ -11,14 +12,17 @@ Nothing in it comes from the environment, so no key can appear.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from nautilus_trader.common.actor import Actor
 
 from adapters.hours import HOUR_NS
 from portfolio.accounting import AccountingActor
@@ -135,7 +139,7 @@ class HealthMonitor:
         self._accounting = accounting
         self.status_path = status_path
         self._print = print_line
-        self._every_ns = int(every_minutes * MINUTE_NS)
+        self.every_ns = int(every_minutes * MINUTE_NS)
         self._next_ns = 0
         self.last: dict[str, Any] | None = None
         """The last status emitted."""
@@ -153,4 +157,29 @@ class HealthMonitor:
         if line != self._line:  # e.g. the closing status of a run that just printed it
             self._print(line)
             self._line = line
-        self._next_ns = (now_ns // self._every_ns + 1) * self._every_ns
+        self._next_ns = (now_ns // self.every_ns + 1) * self.every_ns
+
+
+class HealthReporter(Actor):
+    """A live node's health line: the monitor emits on a Nautilus clock timer every interval.
+    Nautilus 1.231's live timers call back on their own thread, so the emission is handed to the
+    node's event loop (where the strategy and the accounting run)."""
+
+    def __init__(self, monitor: HealthMonitor) -> None:
+        super().__init__()
+        self.monitor = monitor
+
+    def on_start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.clock.set_timer(
+            "health",
+            timedelta(microseconds=self.monitor.every_ns // 1000),
+            callback=lambda _: loop.call_soon_threadsafe(self._emit),
+        )
+
+    def on_stop(self) -> None:
+        self.clock.cancel_timers()
+
+    def _emit(self) -> None:
+        if self.is_running:
+            self.monitor.emit(self.clock.timestamp_ns())
