@@ -9,12 +9,18 @@ import asyncio
 import threading
 from pathlib import Path
 
+import msgspec
 from nautilus_trader.config import LoggingConfig, TradingNodeConfig
 from nautilus_trader.live.node import TradingNode
 
 from adapters.halt import HALT_TOPIC, HaltRequest
+from backtesting.config import load_run_config, mode_file_path
+from live.environments import LiveEnv
 from live.halt import HALT_FILE, HaltSwitch, HaltSwitchConfig, clear_halt, read_halt, request_halt
 from live.health import HealthMonitor, HealthReporter
+from live.redis_state import RedisAddress
+from live.trading import live_node_config
+from live.venues import plan_live
 
 
 def _run_node(actors, during) -> None:
@@ -99,3 +105,20 @@ def test_the_health_reporter_emits_every_interval_on_the_nodes_loop():
 
     _run_node([HealthReporter(monitor)], during)
     assert 4 <= len(monitor.emitted) <= 6 and all(monitor.emitted)
+
+
+def test_the_live_node_carries_the_yamls_caps_and_the_kill_switch(tmp_path):
+    """The live node's configuration: Nautilus' risk engine with the mode's per-order notional and
+    order-rate caps, and the halt switch watching the run's state folder."""
+    run = load_run_config(mode_file_path("btc_basis"))
+    run.strategy = msgspec.structs.replace(
+        run.strategy, capital_source="venues", max_orders_per_minute=12, max_order_notional_usd=90_000.0
+    )
+    plan = plan_live(run, LiveEnv.SANDBOX)
+    config = live_node_config(
+        run, plan, RedisAddress("127.0.0.1", 6379), tmp_path, "ERROR", tmp_path / "state"
+    )
+    assert config.risk_engine.max_order_submit_rate == "12/00:01:00"
+    assert set(config.risk_engine.max_notional_per_order.values()) == {90_000.0}
+    (switch,) = [a for a in config.actors if a.actor_path == f"{HaltSwitch.__module__}:HaltSwitch"]
+    assert switch.config["state_dir"] == str(tmp_path / "state")
