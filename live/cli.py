@@ -21,16 +21,19 @@ from data_catalog.paths import default_catalog_dir
 from live.check import describe
 from live.checkpoint import CheckpointError
 from live.environments import LiveEnv, missing_variables
+from live.halt import HaltFileError, request_halt
 from live.journal import JournalMismatch
 from live.node_config import node_config
 from live.redis_state import RedisAddress, RedisUnavailable, local_redis
-from live.runner import PaperRunInterrupted, run_paper
+from live.runner import PaperRunHalted, PaperRunInterrupted, run_paper
 from live.trading import build_live_node, check_live_run, run_node
 from live.transfers.config import TRANSFERS_CONFIG
 from live.transfers.exchanges import MissingCredentials
 from live.venues import plan_live
 
 PAPER = "paper"
+HALTED_EXIT = 3
+"""Exit code of a run the kill switch halted (130: stopped by a signal; 2: bad input)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "through the node with the project's venue simulations as execution; sandbox, testnet, demo and "
         "mainnet use Nautilus' Binance, Bybit and OKX clients (keys from their environment variables).",
     )
-    parser.add_argument("--mode", required=True, help=f"one of: {', '.join(MODES)}")
+    parser.add_argument("--mode", help=f"one of: {', '.join(MODES)} (required, except with --halt)")
     parser.add_argument(
         "--env",
         choices=(PAPER, *(e.value for e in LiveEnv)),
@@ -67,6 +70,22 @@ def _parser() -> argparse.ArgumentParser:
         "--state",
         type=Path,
         help="where a stopped run saves its state (default: beside --out, named OUT.state)",
+    )
+    parser.add_argument(
+        "--halt",
+        action="store_true",
+        help="the kill switch: ask the run whose state folder is --state (default OUT.state of --out) to "
+        "halt: no new plans, open orders cancelled; the node stops (exit 3) within a few seconds",
+    )
+    parser.add_argument(
+        "--flatten", action="store_true", help="with --halt: also close the CEX positions (market orders)"
+    )
+    parser.add_argument(
+        "--health-minutes",
+        type=float,
+        default=5.0,
+        help="a health line and status.json (in the state folder) every N minutes of the node's time "
+        "(paper: data time, so once per data hour); default 5",
     )
     parser.add_argument(
         "--resume",
@@ -101,7 +120,11 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     try:
         (run,) = load_runs(args, [args.mode])
         plan = plan_live(run, env, args.venue_config)
-        config = node_config(plan, run.strategy.max_order_notional_usd)
+        config = node_config(
+            plan,
+            run.strategy.max_order_notional_usd,
+            max_orders_per_minute=run.strategy.max_orders_per_minute,
+        )
         redis = RedisAddress.from_url(args.redis) if args.redis else None
     except (*CLEAR_ERRORS, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -130,7 +153,14 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
                 redis = stack.enter_context(local_redis(state_dir / "redis"))
             catalog_dir = (args.catalog or default_catalog_dir()).resolve()  # the ML modes' saved model
             live = build_live_node(
-                run, plan, redis, catalog_dir, state_dir, args.log_level, args.transfers_config
+                run,
+                plan,
+                redis,
+                catalog_dir,
+                state_dir,
+                args.log_level,
+                args.transfers_config,
+                args.health_minutes,
             )
             print(f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; Ctrl-C stops")
             run_node(live)
@@ -140,11 +170,45 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     return 0
 
 
+def _halt(args: argparse.Namespace) -> int:
+    """``--halt``: write the request where the running node watches (its state folder)."""
+    state_dir = args.state or args.out.with_name(args.out.name + ".state")
+    if not state_dir.is_dir():
+        print(
+            f"error: --halt: no run uses {state_dir} as its state folder (give the running run's --out or "
+            "--state): nothing to halt",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        path = request_halt(state_dir, args.flatten)
+    except HaltFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    what = "cancel its open orders and close its CEX positions" if args.flatten else "cancel its open orders"
+    print(f"halt requested in {path}: the run halts within a few seconds ({what}; no new plans)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     cleanup_on_sigterm()
     args = _parser().parse_args(argv)
+    if args.flatten and not args.halt:
+        print(
+            "error: --flatten goes with --halt (flatten_on_stop in the mode YAML closes on a stop)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.halt:
+        return _halt(args)
+    if args.mode is None:
+        print("error: --mode is required (except with --halt)", file=sys.stderr)
+        return 2
     if args.mode not in MODES:
         print(f"error: unknown mode {args.mode!r}; available: {', '.join(MODES)}", file=sys.stderr)
+        return 2
+    if not args.health_minutes > 0:
+        print(f"error: --health-minutes must be > 0, got {args.health_minutes}", file=sys.stderr)
         return 2
     if args.env != PAPER:
         return _live(args, LiveEnv(args.env))
@@ -173,7 +237,15 @@ def main(argv: list[str] | None = None) -> int:
                 log_level=args.log_level,
                 state_dir=state_dir,
                 resume=args.resume,
+                health_minutes=args.health_minutes,
             )
+    except PaperRunHalted as e:
+        print(str(e), file=sys.stderr)
+        print(
+            f"state saved in {e.state_dir} (status.json: the node's last status); no results written",
+            file=sys.stderr,
+        )
+        return HALTED_EXIT
     except (PaperRunInterrupted, KeyboardInterrupt) as e:  # during the replay, or before it started
         saved = getattr(e, "state_dir", None)
         print(f"error: {args.mode}: paper run interrupted; no results written to {args.out}", file=sys.stderr)

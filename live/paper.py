@@ -312,6 +312,8 @@ class Replay:
         """Data points replayed so far."""
         self.last_ns = 0
         """``ts_init`` of the last point replayed."""
+        self.observers: list[Callable[[int], None]] = []
+        """Called with the data time after every point (the replay's clock: health lines)."""
 
     @property
     def msgbus(self):
@@ -333,8 +335,14 @@ class Replay:
             await self.step(data)
             self.points += 1
             self.last_ns = ts
+            for observe in self.observers:
+                observe(ts)
             if stop_after(self.points):
                 return
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Let the venues answer what was sent since the last point (e.g. a halt's cancels)."""
         if self.points:
             await self._venues.settle(self.last_ns)
 

@@ -5,8 +5,11 @@ strategy reads, an execution client per venue it trades (in sandbox, the project
 ``live/sandbox.py``), the funding feed. Beside them it runs
 what a backtest gets from its data and engine: the hour clock (``HourClosed``), the model's
 predictor for the ML modes, and the accounting actor (NAV and attribution from the start of the
-run). The node's cache and the strategy's ``on_save`` state live in Redis, reloaded by the next
-node with the same trader id; Nautilus reconciles its cache with the venues' reports at start.
+run); and the safety layer: the kill switch watching the state folder (``live/halt.py``: the
+strategy goes HALTED, the node keeps running until Ctrl-C) and the health line with
+``status.json`` (``live/health.py``). The node's cache and the strategy's ``on_save`` state live
+in Redis, reloaded by the next node with the same trader id; Nautilus reconciles its cache with
+the venues' reports at start.
 
 Live, a mode's capital must already be on the venues (``capital_source: venues``): the on-chain
 wallet has no live client yet.
@@ -15,6 +18,7 @@ wallet has no live client yet.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +34,8 @@ from adapters.config import ConfigError
 from adapters.events import FUNDING_TOPIC, TRANSFER_TOPIC
 from adapters.hours import HOUR_NS
 from backtesting.config import RunConfig
+from live.halt import HaltSwitch, HaltSwitchConfig
+from live.health import STATUS_FILE, HealthMonitor, HealthReporter
 from live.hour_clock import HourClock, HourClockConfig
 from live.node_config import add_client_factories, node_config
 from live.redis_state import RedisAddress, cache_config
@@ -81,12 +87,23 @@ def _importable(actor: type, config: msgspec.Struct) -> ImportableActorConfig:
 
 
 def live_node_config(
-    run: RunConfig, plan: LivePlan, redis: RedisAddress, catalog_dir: Path, log_level: str
+    run: RunConfig, plan: LivePlan, redis: RedisAddress, catalog_dir: Path, log_level: str, state_dir: Path
 ) -> TradingNodeConfig:
-    """``node_config``'s clients and funding feed, with Redis as the cache, the strategy's state
-    saved and loaded, the hour clock, and for the ML modes the predictor with the saved model."""
-    config = node_config(plan, run.strategy.max_order_notional_usd, trader_id(run, plan), log_level)
-    actors = [*config.actors, _importable(HourClock, HourClockConfig())]
+    """``node_config``'s clients, funding feed and risk caps, with Redis as the cache, the
+    strategy's state saved and loaded, the hour clock, the kill switch watching ``state_dir``, and
+    for the ML modes the predictor with the saved model."""
+    config = node_config(
+        plan,
+        run.strategy.max_order_notional_usd,
+        trader_id(run, plan),
+        log_level,
+        max_orders_per_minute=run.strategy.max_orders_per_minute,
+    )
+    actors = [
+        *config.actors,
+        _importable(HourClock, HourClockConfig()),
+        _importable(HaltSwitch, HaltSwitchConfig(state_dir=str(state_dir))),
+    ]
     for instrument_id in run.spec.strategy(run.strategy).data_needs().predictions:
         model_dir = saved_model_dir(catalog_dir, str(instrument_id))
         if not (model_dir / "manifest.json").exists():
@@ -123,11 +140,14 @@ def build_live_node(
     state_dir: Path,
     log_level: str = "INFO",
     transfers_config: Path = TRANSFERS_CONFIG,
+    health_minutes: float = 5.0,
+    print_line: Callable[[str], None] = print,
 ) -> LiveNode:
-    """The node of ``run`` on ``plan``'s venues, built (clients created) but not started; the
-    transfer service keeps its requests' lifecycle in ``state_dir``."""
+    """The node of ``run`` on ``plan``'s venues, built (clients created) but not started. Its run
+    folder ``state_dir`` receives ``status.json`` and ``run_live.py --halt``'s requests, and keeps
+    the transfer service's requests."""
     check_live_run(run)
-    config = live_node_config(run, plan, redis, catalog_dir, log_level)
+    config = live_node_config(run, plan, redis, catalog_dir, log_level, state_dir)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     node = TradingNode(config=config, loop=loop)
@@ -145,6 +165,10 @@ def build_live_node(
     node.trader.add_strategy(strategy)
     if config.load_state:  # the kernel loads state at build, for strategies built from config only
         node.kernel.cache.load_strategy(strategy)
+    status = state_dir / STATUS_FILE
+    node.trader.add_actor(
+        HealthReporter(HealthMonitor(run.mode, strategy, accounting, status, print_line, health_minutes))
+    )
     return LiveNode(node, strategy, accounting, services)
 
 

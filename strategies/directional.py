@@ -104,6 +104,8 @@ def target_side(call: SignalPrediction | None, hour_ns: int, threshold: float) -
 class DirectionalStrategy(YieldStrategy):
     """See the module docstring."""
 
+    OPENING_ACTIONS = YieldStrategy.OPENING_ACTIONS | {"go_long", "go_short"}
+
     def __init__(self, config: DirectionalConfig) -> None:
         super().__init__(config)
         self.dir = config
