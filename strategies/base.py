@@ -57,6 +57,7 @@ from adapters.events import (
 from adapters.halt import HALT_TOPIC, HaltRequest
 from adapters.hours import HOUR_NS, closing_hour
 from adapters.signals import SignalPrediction
+from strategies.book_check import Book, book_differences, held_book
 from strategies.feed_watch import DAY_NS, FUNDING_INTERVAL_NS, FeedWatch, StaleFeed
 from strategies.hour_gate import HourGate
 from strategies.needs import DataNeeds
@@ -117,6 +118,10 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     stale_after_intervals: float = 3.0
     """A feed silent for longer than this many of its intervals (bars 1 h, funding 8 h, gas and
     model calls 1 h, Aave snapshots 1 day) is stale: no new entries until it speaks again."""
+    restart_tolerance: float = 0.01
+    """At a restart, a CEX holding may differ from the one saved by this fraction (and one size
+    increment) before the strategy starts HALTED, reporting the difference
+    (:mod:`strategies.book_check`)."""
 
     def __post_init__(self) -> None:
         if self.share_class not in self.SHARE_CLASSES:
@@ -147,6 +152,8 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
             )
         if self.max_orders_per_minute < 1:
             raise ValueError(f"max_orders_per_minute must be >= 1, got {self.max_orders_per_minute}")
+        if not 0 <= self.restart_tolerance < 1:
+            raise ValueError(f"restart_tolerance must be in [0, 1), got {self.restart_tolerance}")
         if not self.stale_after_intervals >= 1:
             raise ValueError(f"stale_after_intervals must be >= 1, got {self.stale_after_intervals}")
         if not (self.order_timeout_hours > 0 and self.transfer_timeout_hours > 0):
@@ -185,7 +192,9 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self.stale_feeds: list[StaleFeed] = []
         """Feeds stale at the last tick: while any is, nothing new is opened."""
         self.halted: str | None = None
-        """Why the strategy is HALTED (kill switch), or None: halted, it starts no plan."""
+        """Why the strategy is HALTED (kill switch, restart gate), or None: halted, it starts no plan."""
+        self._saved_book: Book | None = None
+        """The CEX book at the last save, checked against the venues' on the restart's start."""
         self._venue_time: Callable[[], int] | None = None
         self.valuation = WalletValuation(self.wallet_config, config.share_class)
         self.gate = HourGate(
@@ -305,6 +314,35 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         # every fill, not just this strategy's: live, a liquidation is the venue's own order
         self.msgbus.subscribe("events.fills.*", self._on_liquidation)
         self.msgbus.subscribe(HALT_TOPIC, self._on_halt_request)
+        self._check_restart_book()
+
+    def _check_restart_book(self) -> None:
+        """Restarted from a saved state, the venues (reconciled by the node) must hold what the
+        strategy left; otherwise HALTED, touching nothing (:mod:`strategies.book_check`)."""
+        if self._saved_book is None:
+            return
+        differences = book_differences(
+            self._saved_book, self._held_book(), self.cfg.restart_tolerance, self._size_steps()
+        )
+        self._saved_book = None
+        if differences:
+            why = f"the venues' book differs from the saved state: {'; '.join(differences)}"
+            self.halt(why, cancel=False)
+
+    def _cex_exchanges(self) -> list[str]:
+        return sorted({exchange_of(leg) for leg in self.legs() if leg.venue != self.wallet_venue})
+
+    def _held_book(self) -> Book:
+        return held_book(self.venue_wallets(venue) for venue in self._cex_exchanges())
+
+    def _size_steps(self) -> dict[str, float]:
+        """One size increment of each CEX leg, in the units of the book."""
+        steps = {}
+        for leg in self.legs():
+            instrument = self.cache.instrument(leg)
+            if leg.venue != self.wallet_venue and instrument is not None:
+                steps[str(leg)] = instrument.size_increment.as_double() * instrument.multiplier.as_double()
+        return steps
 
     def _watch_feeds(self, needs: DataNeeds) -> None:
         """Expect every feed the decisions read at its interval (:mod:`strategies.feed_watch`)."""
@@ -338,14 +376,15 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             self._flatten_cex()
             self.log.warning("flatten_on_stop: CEX positions closed; on-chain positions need exit_full")
 
-    def halt(self, why: str, flatten: bool) -> None:
-        """The kill switch: HALTED (no plan starts any more, the one in progress is given up), every
-        open order cancelled, and the CEX positions closed when ``flatten`` is asked for."""
+    def halt(self, why: str, flatten: bool = False, cancel: bool = True) -> None:
+        """HALTED: no plan starts any more, the one in progress is given up; the kill switch also
+        cancels every open order (``cancel``) and closes the CEX positions when ``flatten`` is
+        asked for."""
         if self.halted is None:
             self.halted = why
             if self.plans.current is not None:
                 self.plans.abandon(f"halted: {why}")
-        cancelled = self._cancel_open_orders()
+        cancelled = self._cancel_open_orders() if cancel else 0
         if flatten:
             self._flatten_cex()
         self.log.warning(
@@ -402,6 +441,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             "plan_in_progress": self.plans.current.name if self.plans.current is not None else None,
             "halted": self.halted,
             "feeds": self.feeds.to_json(),
+            "book": self._held_book(),
         }
         return {"yield_strategy": json.dumps(state).encode()}
 
@@ -422,6 +462,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self._transfer_count = values["transfer_count"]
         self.halted = values["halted"]
         self.feeds.load_json(values["feeds"])
+        self._saved_book = values.get("book")  # absent from a state saved before the restart gate
         if self.halted is not None:
             self.log.warning(f"restarted HALTED ({self.halted}): no new plans")
         if values["plan_in_progress"] is not None:
@@ -605,9 +646,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         share_price = prices.get(self.share) or self.valuation.numeraire_price(self.share, self.cache)
         wallet = sum(q * (prices[c] or 0.0) for c, q in self.wallet_balances().items())
         in_flight = self.transfers.in_transit_usdt(prices["ETH"] or 0.0)
-        venues = {exchange_of(leg) for leg in self.legs() if leg.venue != self.wallet_venue}
         on_venues = 0.0
-        for venue in venues:
+        for venue in self._cex_exchanges():
             wallets = self.venue_wallets(venue)
             on_venues += wallets.equity * wallets.settlement_price
         return (wallet + in_flight + on_venues) / share_price
