@@ -11,9 +11,13 @@ USDT settling fees, realized P&L and funding). The clock moves only when a test 
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from aiohttp import WSCloseCode, web
@@ -211,12 +215,23 @@ class FundingPayment:
     """Credited to the settlement coin: negative when the position pays."""
 
 
-class OrderRejectedByVenue(Exception):
-    """A venue's refusal of an order: its error code and message."""
+class Refusal(Enum):
+    """Why the matching engine refuses an order (each venue reports it with its own code)."""
 
-    def __init__(self, code: int, message: str):
+    BAD_SIZE = "bad_size"
+    BELOW_MIN_NOTIONAL = "below_min_notional"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    UNSUPPORTED = "unsupported"
+    """An order the fake does not match (anything but a MARKET order)."""
+
+
+class OrderRefused(Exception):
+    """The venue's refusal of an order: why, and the message the venue sends."""
+
+    def __init__(self, reason: Refusal, message: str):
         super().__init__(message)
-        self.code = code
+        self.reason = reason
         self.message = message
 
 
@@ -249,11 +264,11 @@ class UnifiedAccount:
     def submit_market(
         self, instrument_id: InstrumentId, side: str, qty: Decimal, client_order_id: str
     ) -> Order:
-        """Fill a market order at the recorded price, or raise :class:`OrderRejectedByVenue`
+        """Fill a market order at the recorded price, or raise :class:`OrderRefused`
         (the order is kept as ``REJECTED`` either way)."""
         instrument = self.instruments.get(instrument_id)
         if instrument is None:
-            raise OrderRejectedByVenue(10001, f"unknown instrument {instrument_id}")
+            raise OrderRefused(Refusal.UNKNOWN_INSTRUMENT, f"unknown instrument {instrument_id}")
         order = Order(self.next_id("O"), client_order_id, instrument, side, qty, self.market.now)
         self.orders[order.order_id] = order
         price = self.market.price(instrument_id)
@@ -261,7 +276,7 @@ class UnifiedAccount:
         fee = notional * Decimal(instrument.spec.taker_fee)
         try:
             self._check(instrument, side, qty, notional, fee)
-        except OrderRejectedByVenue as e:
+        except OrderRefused as e:
             order.status, order.reject_reason = "REJECTED", e.message
             raise
         closed = self._apply(instrument, side, qty, price, notional, fee)
@@ -287,10 +302,11 @@ class UnifiedAccount:
     ) -> None:
         increment = Decimal(instrument.spec.size_increment)
         if qty <= 0 or qty % increment:
-            raise OrderRejectedByVenue(10001, f"qty {qty} is not a positive multiple of {increment}")
+            raise OrderRefused(Refusal.BAD_SIZE, f"qty {qty} is not a positive multiple of {increment}")
         if notional < Decimal(str(instrument.spec.min_notional)):
-            raise OrderRejectedByVenue(
-                170140, f"order value {notional:.2f} is below the minimum {instrument.spec.min_notional}"
+            raise OrderRefused(
+                Refusal.BELOW_MIN_NOTIONAL,
+                f"order value {notional:.2f} is below the minimum {instrument.spec.min_notional}",
             )
         usdt = self.balances.get("USDT", Decimal(0))
         if instrument.is_perp:
@@ -301,10 +317,14 @@ class UnifiedAccount:
         else:
             held = self.balances.get(instrument.spec.base, Decimal(0))
             if held < qty:
-                raise OrderRejectedByVenue(170131, f"insufficient {instrument.spec.base}: {held} < {qty}")
+                raise OrderRefused(
+                    Refusal.INSUFFICIENT_BALANCE, f"insufficient {instrument.spec.base}: {held} < {qty}"
+                )
             needed = Decimal(0)
         if needed > usdt:
-            raise OrderRejectedByVenue(110007, f"insufficient USDT: needs {needed:.4f}, available {usdt:.4f}")
+            raise OrderRefused(
+                Refusal.INSUFFICIENT_BALANCE, f"insufficient USDT: needs {needed:.4f}, available {usdt:.4f}"
+            )
 
     def _apply(
         self,
@@ -434,3 +454,40 @@ class FakeVenueServer:
 
     def open_sockets(self, path: str) -> list[web.WebSocketResponse]:
         return [ws for ws in self.sockets.get(path, ()) if not ws.closed]
+
+
+def plain(value: Decimal | float | str) -> str:
+    """A number as the venues write it: a decimal string, no exponent, no trailing zeros."""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+class Subscriptions:
+    """The channels each open WebSocket of a fake venue subscribed to (a channel is whatever key
+    the venue names its streams by: Bybit's topic string, OKX's ``arg``)."""
+
+    def __init__(self) -> None:
+        self._channels: dict[web.WebSocketResponse, set[Any]] = {}
+
+    def open(self, ws: web.WebSocketResponse) -> None:
+        self._channels[ws] = set()
+
+    def close(self, ws: web.WebSocketResponse) -> None:
+        self._channels.pop(ws, None)
+
+    def add(self, ws: web.WebSocketResponse, channels: Iterable[Any]) -> None:
+        self._channels[ws].update(channels)
+
+    def remove(self, ws: web.WebSocketResponse, channels: Iterable[Any]) -> None:
+        self._channels[ws].difference_update(channels)
+
+    def of(self, ws: web.WebSocketResponse) -> set[Any]:
+        return set(self._channels.get(ws, ()))
+
+    def items(self) -> list[tuple[web.WebSocketResponse, set[Any]]]:
+        return [(ws, set(channels)) for ws, channels in self._channels.items() if not ws.closed]
+
+    @staticmethod
+    async def send(ws: web.WebSocketResponse, message: dict[str, Any] | str) -> None:
+        """Send ``message`` (JSON unless a plain string) unless the socket has closed meanwhile."""
+        if not ws.closed:
+            await ws.send_str(message if isinstance(message, str) else json.dumps(message))

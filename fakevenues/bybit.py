@@ -33,11 +33,14 @@ from fakevenues._shared_bybit_okx import (
     FakeVenueServer,
     ListedInstrument,
     Order,
-    OrderRejectedByVenue,
+    OrderRefused,
     RecordedMarket,
+    Refusal,
+    Subscriptions,
     UnifiedAccount,
     listed_instruments,
     ms,
+    plain,
 )
 
 CATEGORIES = ("spot", "linear")
@@ -46,12 +49,15 @@ KLINE_INTERVAL = "60"
 PUBLIC_PATH = "/v5/public"
 """Public streams live at ``<PUBLIC_PATH>/<category>``, as on stream.bybit.com."""
 _SIDES = {"Buy": "BUY", "Sell": "SELL"}
+RET_CODES = {
+    Refusal.BAD_SIZE: 10001,
+    Refusal.BELOW_MIN_NOTIONAL: 170140,
+    Refusal.INSUFFICIENT_BALANCE: 110007,
+    Refusal.UNKNOWN_INSTRUMENT: 10001,
+    Refusal.UNSUPPORTED: 10001,
+}
+"""Bybit's ``retCode`` for each refusal."""
 _BYBIT_SIDE = {v: k for k, v in _SIDES.items()}
-
-
-def _num(value: Decimal | float) -> str:
-    """A decimal string as Bybit writes numbers (no exponent)."""
-    return format(Decimal(str(value)).normalize(), "f")
 
 
 def _category(instrument: ListedInstrument) -> str:
@@ -79,7 +85,7 @@ class FakeBybit:
         self.account = UnifiedAccount(self.market, instruments, balances)
         self.instruments = instruments
         self._api_key = api_key
-        self._topics: dict[web.WebSocketResponse, set[str]] = {}
+        self._topics = Subscriptions()
         self._private: set[web.WebSocketResponse] = set()
         self._category_of: dict[web.WebSocketResponse, str] = {}
         """The category of each public stream (the last part of its path)."""
@@ -126,7 +132,7 @@ class FakeBybit:
 
     def topics(self, path: str) -> set[str]:
         """The topics subscribed on the open WebSockets of ``path`` (e.g. ``/v5/public/spot``)."""
-        return {t for ws in self.server.open_sockets(path) for t in self._topics.get(ws, ())}
+        return {t for ws in self.server.open_sockets(path) for t in self._topics.of(ws)}
 
     def instrument(self, instrument_id: InstrumentId) -> ListedInstrument:
         return self.account.instruments[instrument_id]
@@ -135,11 +141,11 @@ class FakeBybit:
         """Advance the recorded clock one hour: publish the closed klines and tickers, and at a
         funding mark settle funding and publish the account's new positions and wallet."""
         now = self.market.step()
-        for ws, topics in list(self._topics.items()):
+        for ws, topics in self._topics.items():
             for topic in sorted(topics):
                 message = self._public_message(ws, topic)
                 if message is not None:
-                    await self._send(ws, message)
+                    await self._topics.send(ws, message)
         if self.market.at_funding_mark and self.account.settle_funding():
             await self._publish_private("position", self._positions_data(None))
             await self._publish_private("wallet", [self._wallet()])
@@ -222,7 +228,7 @@ class FakeBybit:
                     "quotePrecision": "0.00000001",
                     "minOrderQty": spec.size_increment,
                     "maxOrderQty": "10000",
-                    "minOrderAmt": _num(spec.min_notional),
+                    "minOrderAmt": plain(spec.min_notional),
                     "maxOrderAmt": "10000000",
                 },
             }
@@ -236,7 +242,7 @@ class FakeBybit:
             "priceScale": str(i.instrument.price_precision),
             "leverageFilter": {
                 "minLeverage": "1",
-                "maxLeverage": _num(1 / Decimal(str(spec.margin.initial))),
+                "maxLeverage": plain(1 / Decimal(str(spec.margin.initial))),
                 "leverageStep": "0.01",
             },
             "lotSizeFilter": {
@@ -245,7 +251,7 @@ class FakeBybit:
                 "qtyStep": spec.size_increment,
                 "postOnlyMaxOrderQty": "1000",
                 "maxMktOrderQty": "1000",
-                "minNotionalValue": _num(spec.min_notional),
+                "minNotionalValue": plain(spec.min_notional),
             },
             "unifiedMarginTrade": True,
             "fundingInterval": 480,
@@ -285,7 +291,7 @@ class FakeBybit:
                         str(bar.low),
                         str(bar.close),
                         str(bar.volume),
-                        _num(turnover),
+                        plain(turnover),
                     ]
                 )
         rows = rows[::-1][: int(q.get("limit", 200))]  # newest first, as Bybit
@@ -300,7 +306,7 @@ class FakeBybit:
         rows = [
             {
                 "symbol": q["symbol"],
-                "fundingRate": _num(f.rate),
+                "fundingRate": plain(f.rate),
                 "fundingRateTimestamp": str(f.ts_event // 1_000_000),
             }
             for f in self.market.funding_rates(instrument.id)
@@ -337,7 +343,7 @@ class FakeBybit:
                 "openInterest": "0",
                 "openInterestValue": "0",
                 "tickDirection": "ZeroPlusTick",
-                "fundingRate": _num(self.market.funding_rate(i.id)),
+                "fundingRate": plain(self.market.funding_rate(i.id)),
                 "nextFundingTime": str(ms(self.market.next_funding_time())),
                 "fundingIntervalHour": "8",
             }
@@ -362,17 +368,17 @@ class FakeBybit:
             coins.append(
                 {
                     "coin": coin,
-                    "equity": _num(equity),
-                    "usdValue": _num(equity if usdt else Decimal(0)),
-                    "walletBalance": _num(balance),
-                    "availableToWithdraw": _num(balance - im if usdt else balance),
+                    "equity": plain(equity),
+                    "usdValue": plain(equity if usdt else Decimal(0)),
+                    "walletBalance": plain(balance),
+                    "availableToWithdraw": plain(balance - im if usdt else balance),
                     "availableToBorrow": "",
                     "borrowAmount": "0",
                     "accruedInterest": "0",
                     "totalOrderIM": "0",
-                    "totalPositionIM": _num(im if usdt else Decimal(0)),
-                    "totalPositionMM": _num(mm if usdt else Decimal(0)),
-                    "unrealisedPnl": _num(upl if usdt else Decimal(0)),
+                    "totalPositionIM": plain(im if usdt else Decimal(0)),
+                    "totalPositionMM": plain(mm if usdt else Decimal(0)),
+                    "unrealisedPnl": plain(upl if usdt else Decimal(0)),
                     "cumRealisedPnl": "0",
                     "bonus": "0",
                     "locked": "0",
@@ -387,13 +393,13 @@ class FakeBybit:
             "accountIMRate": "0",
             "accountMMRate": "0",
             "accountLTV": "0",
-            "totalEquity": _num(usdt + upl),
-            "totalWalletBalance": _num(usdt),
-            "totalMarginBalance": _num(usdt + upl),
-            "totalAvailableBalance": _num(usdt + upl - im),
-            "totalPerpUPL": _num(upl),
-            "totalInitialMargin": _num(im),
-            "totalMaintenanceMargin": _num(mm),
+            "totalEquity": plain(usdt + upl),
+            "totalWalletBalance": plain(usdt),
+            "totalMarginBalance": plain(usdt + upl),
+            "totalAvailableBalance": plain(usdt + upl - im),
+            "totalPerpUPL": plain(upl),
+            "totalInitialMargin": plain(im),
+            "totalMaintenanceMargin": plain(mm),
             "coin": coins,
         }
 
@@ -441,27 +447,27 @@ class FakeBybit:
                     "riskId": 1,
                     "riskLimitValue": "2000000",
                     "side": side,
-                    "size": _num(size),
-                    "avgPrice": _num(position.entry_price),
-                    "entryPrice": _num(position.entry_price),
+                    "size": plain(size),
+                    "avgPrice": plain(position.entry_price),
+                    "entryPrice": plain(position.entry_price),
                     "sessionAvgPrice": "",
-                    "positionValue": _num(size * position.entry_price),
+                    "positionValue": plain(size * position.entry_price),
                     "positionBalance": "0",
                     "leverage": "10",
-                    "markPrice": _num(price),
-                    "positionIM": _num(self.account.initial_margin(instrument_id)),
-                    "positionMM": _num(self.account.maintenance_margin(instrument_id)),
-                    "positionIMByMp": _num(self.account.initial_margin(instrument_id)),
-                    "positionMMByMp": _num(self.account.maintenance_margin(instrument_id)),
+                    "markPrice": plain(price),
+                    "positionIM": plain(self.account.initial_margin(instrument_id)),
+                    "positionMM": plain(self.account.maintenance_margin(instrument_id)),
+                    "positionIMByMp": plain(self.account.initial_margin(instrument_id)),
+                    "positionMMByMp": plain(self.account.maintenance_margin(instrument_id)),
                     "liqPrice": "",
                     "bustPrice": "",
                     "takeProfit": "0",
                     "stopLoss": "0",
                     "trailingStop": "0",
                     "tpslMode": "Full",
-                    "unrealisedPnl": _num(self.account.unrealized_pnl(instrument_id)),
-                    "curRealisedPnl": _num(position.realized_pnl),
-                    "cumRealisedPnl": _num(position.realized_pnl),
+                    "unrealisedPnl": plain(self.account.unrealized_pnl(instrument_id)),
+                    "curRealisedPnl": plain(position.realized_pnl),
+                    "cumRealisedPnl": plain(position.realized_pnl),
                     "positionStatus": "Normal",
                     "adlRankIndicator": 0,
                     "autoAddMargin": 0,
@@ -513,8 +519,8 @@ class FakeBybit:
         args = await request.json()
         try:
             order = self._place(args)
-        except OrderRejectedByVenue as e:
-            return self._reply({}, e.code, e.message)
+        except OrderRefused as e:
+            return self._reply({}, RET_CODES[e.reason], e.message)
         await self._publish_fills(order)
         return self._reply({"orderId": order.order_id, "orderLinkId": order.client_order_id})
 
@@ -525,25 +531,25 @@ class FakeBybit:
         instrument = self._by_symbol(args.get("category", ""), args.get("symbol", ""))
         if instrument is None:
             raise self._rejected(
-                args, OrderRejectedByVenue(10001, f"symbol {args.get('symbol')!r} not listed")
+                args, OrderRefused(Refusal.UNKNOWN_INSTRUMENT, f"symbol {args.get('symbol')!r} not listed")
             )
         if args.get("orderType") != "Market":
             raise self._rejected(
-                args, OrderRejectedByVenue(10001, "the fake venue matches MARKET orders only")
+                args, OrderRefused(Refusal.UNSUPPORTED, "the fake venue matches MARKET orders only")
             )
         if args.get("marketUnit") == "quoteCoin":
             raise self._rejected(
-                args, OrderRejectedByVenue(10001, "the fake venue takes base-coin quantities only")
+                args, OrderRefused(Refusal.UNSUPPORTED, "the fake venue takes base-coin quantities only")
             )
         try:
             return self.account.submit_market(
                 instrument.id, _SIDES[args["side"]], Decimal(args["qty"]), args.get("orderLinkId", "")
             )
-        except OrderRejectedByVenue as e:
+        except OrderRefused as e:
             raise self._rejected(args, e) from None
 
-    def _rejected(self, args: dict[str, Any], error: OrderRejectedByVenue) -> OrderRejectedByVenue:
-        self.rejections.append({"args": args, "retCode": error.code, "retMsg": error.message})
+    def _rejected(self, args: dict[str, Any], error: OrderRefused) -> OrderRefused:
+        self.rejections.append({"args": args, "retCode": RET_CODES[error.reason], "retMsg": error.message})
         return error
 
     async def _publish_fills(self, order: Order) -> None:
@@ -570,20 +576,20 @@ class FakeBybit:
             "orderType": "Market",
             "cancelType": "UNKNOWN",
             "price": "0",
-            "qty": _num(order.qty),
+            "qty": plain(order.qty),
             "orderIv": "",
             "timeInForce": "IOC",
             "orderStatus": status,
-            "lastPriceOnCreated": _num(self.market.price(order.instrument.id)),
+            "lastPriceOnCreated": plain(self.market.price(order.instrument.id)),
             "reduceOnly": False,
-            "leavesQty": _num(order.qty - filled),
+            "leavesQty": plain(order.qty - filled),
             "leavesValue": "0",
-            "cumExecQty": _num(filled),
-            "cumExecValue": _num(value),
-            "avgPrice": _num(order.avg_price) if filled else "",
+            "cumExecQty": plain(filled),
+            "cumExecValue": plain(value),
+            "avgPrice": plain(order.avg_price) if filled else "",
             "blockTradeId": "",
             "positionIdx": 0,
-            "cumExecFee": _num(order.fees if filled else Decimal(0)),
+            "cumExecFee": plain(order.fees if filled else Decimal(0)),
             "createdTime": created,
             "updatedTime": created,
             "rejectReason": order.reject_reason or "EC_NoError",
@@ -617,44 +623,39 @@ class FakeBybit:
             "orderLinkId": fill.client_order_id,
             "side": _BYBIT_SIDE[fill.side],
             "orderPrice": "0",
-            "orderQty": _num(order.qty),
+            "orderQty": plain(order.qty),
             "leavesQty": "0",
             "createType": "CreateByUser",
             "orderType": "Market",
             "stopOrderType": "",
-            "execFee": _num(fill.fee),
+            "execFee": plain(fill.fee),
             "feeCurrency": instrument.spec.quote,
             "execId": fill.exec_id,
-            "execPrice": _num(fill.price),
-            "execQty": _num(fill.qty),
+            "execPrice": plain(fill.price),
+            "execQty": plain(fill.qty),
             "execType": "Trade",
-            "execValue": _num(fill.qty * fill.price * instrument.multiplier),
+            "execValue": plain(fill.qty * fill.price * instrument.multiplier),
             "execTime": str(ms(fill.ts)),
             "isMaker": False,
             "feeRate": instrument.spec.taker_fee,
             "tradeIv": "",
             "markIv": "",
-            "markPrice": _num(fill.price),
+            "markPrice": plain(fill.price),
             "indexPrice": "",
             "underlyingPrice": "",
             "blockTradeId": "",
-            "closedSize": _num(fill.closed_qty),
+            "closedSize": plain(fill.closed_qty),
             "isLeverage": "0",
             "seq": 1,
         }
 
     # ----- WebSockets ---------------------------------------------------------------------------
 
-    @staticmethod
-    async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
-        if not ws.closed:
-            await ws.send_str(json.dumps(message))
-
     async def _publish_private(self, topic: str, data: list[dict[str, Any]]) -> None:
         message = {"topic": topic, "id": uuid.uuid4().hex, "creationTime": ms(self.market.now), "data": data}
-        for ws, topics in list(self._topics.items()):
+        for ws, topics in self._topics.items():
             if ws in self._private and topic in topics:
-                await self._send(ws, message)
+                await self._topics.send(ws, message)
 
     def _public_message(self, ws: web.WebSocketResponse, topic: str) -> dict[str, Any] | None:
         if ws in self._private:
@@ -677,7 +678,7 @@ class FakeBybit:
                 "high": str(bar.high),
                 "low": str(bar.low),
                 "volume": str(bar.volume),
-                "turnover": _num(bar.volume.as_decimal() * bar.close.as_decimal()),
+                "turnover": plain(bar.volume.as_decimal() * bar.close.as_decimal()),
                 "confirm": True,
                 "timestamp": ts,
             }
@@ -706,7 +707,7 @@ class FakeBybit:
 
     async def _serve(self, request: web.Request, ws: web.WebSocketResponse, authenticated: bool) -> None:
         """One connection's request loop: ping, auth, subscribe/unsubscribe, order.create."""
-        self._topics[ws] = set()
+        self._topics.open(ws)
         conn_id = uuid.uuid4().hex
         try:
             async for msg in ws:
@@ -716,7 +717,7 @@ class FakeBybit:
                 op = request_msg.get("op")
                 req_id = request_msg.get("req_id") or request_msg.get("reqId") or ""
                 if op == "ping":
-                    await self._send(
+                    await self._topics.send(
                         ws,
                         {
                             "success": True,
@@ -729,7 +730,7 @@ class FakeBybit:
                 elif op == "auth":
                     authenticated = (request_msg.get("args") or [None])[0] == self._api_key
                     code, text = (0, "") if authenticated else (10003, "Invalid apikey")
-                    await self._send(
+                    await self._topics.send(
                         ws,
                         {
                             "op": "auth",
@@ -746,7 +747,7 @@ class FakeBybit:
                 elif op == "order.create":
                     await self._ws_order_create(ws, request_msg, req_id, conn_id, authenticated)
         finally:
-            self._topics.pop(ws, None)
+            self._topics.close(ws)
             self._private.discard(ws)
             self._category_of.pop(ws, None)
             self.server.forget(request, ws)
@@ -763,10 +764,10 @@ class FakeBybit:
         ok = authenticated
         if ok:
             if op == "subscribe":
-                self._topics[ws].update(topics)
+                self._topics.add(ws, topics)
             else:
-                self._topics[ws].difference_update(topics)
-        await self._send(
+                self._topics.remove(ws, topics)
+        await self._topics.send(
             ws,
             {
                 "success": ok,
@@ -781,7 +782,7 @@ class FakeBybit:
                 if topic.startswith("tickers."):  # Bybit sends a ticker snapshot on subscribing
                     message = self._public_message(ws, topic)
                     if message is not None:
-                        await self._send(ws, message)
+                        await self._topics.send(ws, message)
 
     async def _ws_order_create(
         self,
@@ -793,15 +794,17 @@ class FakeBybit:
     ) -> None:
         reply = {"op": "order.create", "connId": conn_id, "reqId": req_id, "header": {}, "retExtInfo": {}}
         if not authenticated:
-            await self._send(ws, reply | {"retCode": 10003, "retMsg": "Request not authorized", "data": {}})
+            refused = {"retCode": 10003, "retMsg": "Request not authorized", "data": {}}
+            await self._topics.send(ws, reply | refused)
             return
         args = (request_msg.get("args") or [{}])[0]
         try:
             order = self._place(args)
-        except OrderRejectedByVenue as e:
-            await self._send(ws, reply | {"retCode": e.code, "retMsg": e.message, "data": {}})
+        except OrderRefused as e:
+            refused = {"retCode": RET_CODES[e.reason], "retMsg": e.message, "data": {}}
+            await self._topics.send(ws, reply | refused)
             return
-        await self._send(
+        await self._topics.send(
             ws,
             reply
             | {
