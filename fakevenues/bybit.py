@@ -130,7 +130,7 @@ class FakeBybit:
             "ws_trade": f"{self.server.ws_url}/v5/trade",
         }
 
-    def topics(self, path: str) -> set[str]:
+    def subscriptions(self, path: str) -> set[str]:
         """The topics subscribed on the open WebSockets of ``path`` (e.g. ``/v5/public/spot``)."""
         return {t for ws in self.server.open_sockets(path) for t in self._topics.of(ws)}
 

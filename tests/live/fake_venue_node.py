@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 
 from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, StrategyConfig, TradingNodeConfig
@@ -55,8 +56,11 @@ class Recorder(Strategy):
     def on_order_event(self, event: OrderEvent) -> None:
         self.order_events.append(event)
 
-    def market(self, instrument_id: InstrumentId, side: OrderSide, qty: str) -> ClientOrderId:
-        order = self.order_factory.market(instrument_id, side, Quantity.from_str(qty))
+    def market(self, instrument_id: InstrumentId, side: OrderSide, qty: Decimal) -> ClientOrderId:
+        """Submit a market order for ``qty`` (at the instrument's size precision)."""
+        precision = self.cache.instrument(instrument_id).size_precision
+        quantity = Quantity.from_str(str(qty.quantize(Decimal(1).scaleb(-precision))))
+        order = self.order_factory.market(instrument_id, side, quantity)
         self.submit_order(order)
         return order.client_order_id
 

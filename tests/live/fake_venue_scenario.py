@@ -1,0 +1,205 @@
+"""One trading session of a venue's real Nautilus clients against its fake, checked step by step
+against numbers computed here from the recorded history and the venue YAML (not from the fake's
+messages): the per-venue test modules give the venue's facts as a :class:`VenueCase`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+from nautilus_trader.model.enums import OrderSide, PositionSide
+from nautilus_trader.model.events import AccountState, OrderFilled, OrderRejected
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Currency
+
+from adapters.cex.config import load_cex_venue
+from adapters.cex.instruments import venue_instruments
+from fakevenues._shared_bybit_okx import FakeVenueServer, RecordedMarket, UnifiedAccount
+from tests.live.fake_venue_node import Recorder, RecorderConfig, build_node, planned_venue, shut_down, until
+from tests.live.venue_configs import venue_config_dir
+
+START = pd.Timestamp("2024-06-01 05:00", tz="UTC")
+"""The session replays 2024-06-01 from 05:00 UTC: the 08:00 funding mark is three steps away."""
+CAPITAL = Decimal(100_000)
+USDT = Currency.from_str("USDT")
+BTC = Currency.from_str("BTC")
+BTC_TRADED = Decimal("0.01")
+"""BTC bought spot and sold on the perp (in contracts: divided by the perp's multiplier)."""
+
+
+class FakeVenue(Protocol):
+    market: RecordedMarket
+    account: UnifiedAccount
+    server: FakeVenueServer
+    rejections: list[dict[str, Any]]
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def step(self) -> pd.Timestamp: ...
+    def endpoints(self) -> dict[str, str]: ...
+    def subscriptions(self, path: str) -> set[Any]: ...
+
+
+@dataclass(frozen=True)
+class VenueCase:
+    """What differs between venues in the session."""
+
+    venue: str
+    spot: InstrumentId
+    perp: InstrumentId
+    account_id: str
+    bar_stamp: pd.Timedelta
+    """A bar's ``ts_event`` minus its close (0: stamped on close; -1 h: on open)."""
+    rejection_code: tuple[str, Any]
+    """The fake's record of the refused order: (field, venue code)."""
+    ws_paths: tuple[str, ...]
+    """Every WebSocket path the clients connect to (each is dropped once)."""
+    accepted_events: int = 1
+    """How many ``OrderAccepted`` the adapter may emit for one market order."""
+
+
+def _total(state: AccountState, currency: Currency) -> Decimal:
+    return next(b.total.as_decimal() for b in state.balances if b.currency == currency)
+
+
+def run_session(case: VenueCase, fake: FakeVenue, tmp_path: Path) -> None:
+    """Start the fake, a node with the venue's clients as ``plan_live`` builds them from a venue
+    YAML pointing at it, run :func:`_session` and shut everything down."""
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(fake.start())
+    venue = planned_venue(case.venue, venue_config_dir(tmp_path, {case.venue: fake.endpoints()}))
+    recorder = Recorder(
+        RecorderConfig(
+            bar_types=tuple(f"{i}-1-HOUR-LAST-EXTERNAL" for i in (case.spot, case.perp)),
+            funding_ids=(str(case.perp),),
+            account_id=str(venue.account_id),
+        )
+    )
+    node = build_node(venue, recorder, loop)
+    try:
+        loop.run_until_complete(asyncio.wait_for(_session(case, fake, node, recorder), 50))
+    finally:
+        shut_down(node, loop, fake.stop)
+
+
+async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -> None:
+    cache, market = node.kernel.cache, fake.market
+    specs = {i: spec for i, (spec, _) in venue_instruments(load_cex_venue(case.venue)).items()}
+    spot_spec, perp_spec = specs[case.spot], specs[case.perp]
+    contracts = BTC_TRADED / Decimal(perp_spec.multiplier)
+    await node.kernel.start_async()
+    assert node.kernel.trader.is_running
+
+    # connect and instruments: the project's ids, the YAML's fees and contract size
+    assert sorted(str(i.id) for i in cache.instruments()) == sorted([str(case.spot), str(case.perp)])
+    for instrument_id, spec in ((case.spot, spot_spec), (case.perp, perp_spec)):
+        instrument = cache.instrument(instrument_id)
+        assert (instrument.maker_fee, instrument.taker_fee) == (
+            Decimal(spec.maker_fee),
+            Decimal(spec.taker_fee),
+        )
+    assert cache.instrument(case.perp).multiplier.as_decimal() == Decimal(perp_spec.multiplier)
+    # the account as the venue keeps it
+    await until("the first account state", lambda: cache.account_for_venue(case.perp.venue) is not None)
+    account = cache.account_for_venue(case.perp.venue)
+    assert str(account.id) == case.account_id
+    assert account.balance_total(USDT).as_decimal() == CAPITAL
+
+    # funding: the current rate on subscribing (the one recorded at 00:00), next settled at 08:00
+    await until("a funding rate", lambda: recorder.funding)
+    funding = recorder.funding[0]
+    assert funding.instrument_id == case.perp
+    assert Decimal(str(funding.rate)) == market.funding_rate(case.perp)
+    assert funding.next_funding_ns == pd.Timestamp("2024-06-01 08:00", tz="UTC").value
+
+    # bars: one per instrument per hour, equal to the recorded bars
+    six = await fake.step()
+    await until("the 06:00 bars", lambda: len(recorder.bars) == 2)
+    for bar in recorder.bars:
+        recorded = market.bar(bar.bar_type.instrument_id, six)
+        assert (bar.open, bar.high, bar.low, bar.close) == (
+            recorded.open,
+            recorded.high,
+            recorded.low,
+            recorded.close,
+        )
+        assert bar.ts_event == (six + case.bar_stamp).value, pd.Timestamp(bar.ts_event, tz="UTC")
+
+    # submit -> accepted -> filled at the recorded close, with the YAML's taker fee
+    buy = recorder.market(case.spot, OrderSide.BUY, BTC_TRADED)
+    short = recorder.market(case.perp, OrderSide.SELL, contracts)
+    for order_id in (buy, short):
+        await until(f"{order_id} filled", lambda o=order_id: "OrderFilled" in recorder.events_of(o))
+        events = recorder.events_of(order_id)
+        assert list(dict.fromkeys(events)) == [
+            "OrderInitialized",
+            "OrderSubmitted",
+            "OrderAccepted",
+            "OrderFilled",
+        ]
+        assert events.count("OrderAccepted") <= case.accepted_events, events
+    fills = {e.instrument_id: e for e in recorder.order_events if isinstance(e, OrderFilled)}
+    spot_px, perp_px = market.price(case.spot), market.price(case.perp)
+    assert spot_px == market.bar(case.spot, six).close.as_decimal()
+    assert fills[case.spot].last_px.as_decimal() == spot_px
+    assert fills[case.perp].last_px.as_decimal() == perp_px
+    assert fills[case.perp].last_qty.as_decimal() == contracts
+    spot_fee = BTC_TRADED * spot_px * Decimal(spot_spec.taker_fee)
+    perp_fee = BTC_TRADED * perp_px * Decimal(perp_spec.taker_fee)
+    assert fills[case.spot].commission.as_decimal() == round(spot_fee, 8)
+    assert fills[case.perp].commission.as_decimal() == round(perp_fee, 8)
+
+    # account balances and the perp position
+    usdt_after = CAPITAL - BTC_TRADED * spot_px - spot_fee - perp_fee
+    await until(
+        "the balances after the fills",
+        lambda: recorder.account_states and _total(recorder.account_states[-1], USDT) == round(usdt_after, 8),
+    )
+    assert _total(recorder.account_states[-1], BTC) == BTC_TRADED
+    (position,) = cache.positions_open(instrument_id=case.perp)
+    assert position.side == PositionSide.SHORT and position.quantity.as_decimal() == contracts
+    assert Decimal(str(position.avg_px_open)).quantize(perp_px) == perp_px
+
+    # a funding payment at 08:00: the short receives BTC x mark x rate, a balance change
+    before, states = _total(recorder.account_states[-1], USDT), len(recorder.account_states)
+    await fake.step()
+    await fake.step()
+    rate, mark = market.funding_rate(case.perp), market.price(case.perp)
+    paid = BTC_TRADED * mark * rate
+    await until("the funding balance change", lambda: len(recorder.account_states) > states)
+    assert _total(recorder.account_states[-1], USDT) - before == round(paid, 8)
+    sixteen = pd.Timestamp("2024-06-01 16:00", tz="UTC").value
+    await until("the next funding rate", lambda: recorder.funding[-1].next_funding_ns == sixteen)
+
+    # a rejected order: more than the margin the account holds
+    too_big = recorder.market(case.perp, OrderSide.SELL, contracts * 90_000)
+    await until("the rejection", lambda: "OrderRejected" in recorder.events_of(too_big))
+    rejected = next(
+        e for e in recorder.order_events if e.client_order_id == too_big and isinstance(e, OrderRejected)
+    )
+    assert "insufficient USDT" in rejected.reason
+    field, code = case.rejection_code
+    assert fake.rejections[-1][field] == code
+
+    # dropped WebSockets: the clients reconnect and resubscribe, data keeps coming, orders fill
+    for path in case.ws_paths:
+        connected, subscribed = fake.server.connections[path], fake.subscriptions(path)
+        dropped = await fake.server.drop(path)
+        assert dropped >= 1
+        await until(
+            f"the reconnect to {path}", lambda p=path, c=connected + dropped: fake.server.connections[p] >= c
+        )
+        await until(
+            f"the subscriptions on {path} again", lambda p=path, s=subscribed: fake.subscriptions(p) == s
+        )
+    bars = len(recorder.bars)
+    nine = await fake.step()
+    await until("bars after the reconnect", lambda: len(recorder.bars) == bars + 2)
+    assert {b.ts_event for b in recorder.bars[bars:]} == {(nine + case.bar_stamp).value}
+    close = recorder.market(case.perp, OrderSide.BUY, contracts)
+    await until("a fill after the reconnect", lambda: "OrderFilled" in recorder.events_of(close))
+    await until("the position closed", lambda: not cache.positions_open(instrument_id=case.perp))
