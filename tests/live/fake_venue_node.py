@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, StrategyConfig, TradingNodeConfig
 from nautilus_trader.live.node import TradingNode
-from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate
+from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate, MarkPriceUpdate
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import AccountState, OrderEvent
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, TraderId
@@ -26,17 +26,19 @@ from live.venues import LiveVenue, plan_live
 class RecorderConfig(StrategyConfig, frozen=True):
     bar_types: tuple[str, ...]
     funding_ids: tuple[str, ...]
+    """Perps whose funding rates and mark prices are followed."""
     account_id: str
 
 
 class Recorder(Strategy):
-    """Subscribes to bars and funding rates, and keeps every bar, funding update, order event and
-    account state the node delivers to it."""
+    """Subscribes to bars, and to the perps' funding rates and mark prices; keeps every bar, funding
+    update, mark price, order event and account state the node delivers to it."""
 
     def __init__(self, config: RecorderConfig):
         super().__init__(config)
         self.bars: list[Bar] = []
         self.funding: list[FundingRateUpdate] = []
+        self.marks: list[MarkPriceUpdate] = []
         self.order_events: list[OrderEvent] = []
         self.account_states: list[AccountState] = []
 
@@ -45,6 +47,7 @@ class Recorder(Strategy):
             self.subscribe_bars(BarType.from_str(bar_type))
         for instrument_id in self.config.funding_ids:
             self.subscribe_funding_rates(InstrumentId.from_str(instrument_id))
+            self.subscribe_mark_prices(InstrumentId.from_str(instrument_id))
         self.msgbus.subscribe(f"events.account.{self.config.account_id}", self.account_states.append)
 
     def on_bar(self, bar: Bar) -> None:
@@ -52,6 +55,9 @@ class Recorder(Strategy):
 
     def on_funding_rate(self, funding_rate: FundingRateUpdate) -> None:
         self.funding.append(funding_rate)
+
+    def on_mark_price(self, mark_price: MarkPriceUpdate) -> None:
+        self.marks.append(mark_price)
 
     def on_order_event(self, event: OrderEvent) -> None:
         self.order_events.append(event)

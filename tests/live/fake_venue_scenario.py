@@ -129,6 +129,11 @@ async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -
         )
         assert bar.ts_event == (six + case.bar_stamp).value, pd.Timestamp(bar.ts_event, tz="UTC")
 
+    # mark prices: the recorded price of the hour (the fake marks at the bar's close)
+    await until("the 06:00 mark price", lambda: recorder.marks and recorder.marks[-1].ts_event >= six.value)
+    assert recorder.marks[-1].instrument_id == case.perp
+    assert recorder.marks[-1].value.as_decimal() == market.price(case.perp)
+
     # submit -> accepted -> filled at the recorded close, with the YAML's taker fee
     buy = recorder.market(case.spot, OrderSide.BUY, BTC_TRADED)
     short = recorder.market(case.perp, OrderSide.SELL, contracts)
