@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -482,8 +483,13 @@ class FakeBybit:
         return out
 
     async def _orders_realtime(self, request: web.Request) -> web.Response:
+        """Open orders; asked for one order (``orderId``/``orderLinkId``), Bybit also returns it
+        closed (Nautilus looks an HTTP-placed order up this way)."""
         if denied := self._unauthorized(request):
             return denied
+        one = request.query.get("orderId") or request.query.get("orderLinkId")
+        if one:
+            return self._orders_reply(request, lambda o: one in (o.order_id, o.client_order_id))
         return self._orders_reply(request, lambda o: o.status == "NEW")
 
     async def _orders_history(self, request: web.Request) -> web.Response:
@@ -491,12 +497,14 @@ class FakeBybit:
             return denied
         return self._orders_reply(request, lambda o: o.status != "NEW")
 
-    def _orders_reply(self, request: web.Request, keep) -> web.Response:
+    def _orders_reply(self, request: web.Request, keep: Callable[[Order], bool]) -> web.Response:
+        """The orders of the request's category that ``keep`` selects; a refused order never
+        reached Bybit's books (its create returned a ``retCode``), so none is listed."""
         category = request.query.get("category")
         items = [
             self._order_data(o)
             for o in self.account.orders.values()
-            if keep(o) and _category(o.instrument) == category
+            if o.status != "REJECTED" and keep(o) and _category(o.instrument) == category
         ]
         return self._reply({"category": category, "list": items, "nextPageCursor": ""})
 
@@ -574,6 +582,7 @@ class FakeBybit:
             "orderLinkId": order.client_order_id,
             "side": _BYBIT_SIDE[order.side],
             "orderType": "Market",
+            "isLeverage": "0",
             "cancelType": "UNKNOWN",
             "price": "0",
             "qty": plain(order.qty),

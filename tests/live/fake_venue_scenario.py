@@ -19,6 +19,7 @@ from nautilus_trader.model.objects import Currency
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import venue_instruments
 from fakevenues._shared_bybit_okx import FakeVenueServer, RecordedMarket, UnifiedAccount
+from live.environments import LiveEnv
 from tests.live.fake_venue_node import Recorder, RecorderConfig, build_node, planned_venue, shut_down, until
 from tests.live.venue_configs import venue_config_dir
 
@@ -58,6 +59,8 @@ class VenueCase:
     """The fake's record of the refused order: (field, venue code)."""
     ws_paths: tuple[str, ...]
     """Every WebSocket path the clients connect to (each is dropped once)."""
+    rejection_reason: str = "insufficient USDT"
+    """What the ``OrderRejected`` reason contains."""
     accepted_events: int = 1
     """How many ``OrderAccepted`` the adapter may emit for one market order."""
 
@@ -66,12 +69,12 @@ def _total(state: AccountState, currency: Currency) -> Decimal:
     return next(b.total.as_decimal() for b in state.balances if b.currency == currency)
 
 
-def run_session(case: VenueCase, fake: FakeVenue, tmp_path: Path) -> None:
-    """Start the fake, a node with the venue's clients as ``plan_live`` builds them from a venue
-    YAML pointing at it, run :func:`_session` and shut everything down."""
+def run_session(case: VenueCase, fake: FakeVenue, tmp_path: Path, env: LiveEnv = LiveEnv.TESTNET) -> None:
+    """Start the fake, a node with the venue's clients as ``plan_live`` builds them for ``env`` from
+    a venue YAML pointing at it, run :func:`_session` and shut everything down."""
     loop = asyncio.new_event_loop()
     loop.run_until_complete(fake.start())
-    venue = planned_venue(case.venue, venue_config_dir(tmp_path, {case.venue: fake.endpoints()}))
+    venue = planned_venue(case.venue, venue_config_dir(tmp_path, {case.venue: fake.endpoints()}), env)
     recorder = Recorder(
         RecorderConfig(
             bar_types=tuple(f"{i}-1-HOUR-LAST-EXTERNAL" for i in (case.spot, case.perp)),
@@ -182,11 +185,12 @@ async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -
 
     # a rejected order: more than the margin the account holds
     too_big = recorder.market(case.perp, OrderSide.SELL, contracts * 90_000)
-    await until("the rejection", lambda: "OrderRejected" in recorder.events_of(too_big))
+    # (20 s: when the adapter waits for reconciliation, Nautilus queries the order twice first)
+    await until("the rejection", lambda: "OrderRejected" in recorder.events_of(too_big), timeout=20)
     rejected = next(
         e for e in recorder.order_events if e.client_order_id == too_big and isinstance(e, OrderRejected)
     )
-    assert "insufficient USDT" in rejected.reason
+    assert case.rejection_reason in rejected.reason
     field, code = case.rejection_code
     assert fake.rejections[-1][field] == code
 

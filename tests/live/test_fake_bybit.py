@@ -1,6 +1,6 @@
 """Nautilus' real Bybit data and execution clients (as ``plan_live`` builds them from a venue YAML
-whose ``live.BYBIT`` points at the fake, testnet environment: orders over the trade stream) in a
-``TradingNode``, against the fake Bybit replaying 2024-06-01 from 05:00 UTC
+whose ``live.BYBIT`` points at the fake) in a ``TradingNode``, on testnet (orders over the trade
+stream) and on demo (orders over HTTP ``/v5/order/create``, as Nautilus 1.231 does there), against the fake Bybit replaying 2024-06-01 from 05:00 UTC
 (``tests/live/fake_venue_scenario.py`` has the session and what it checks).
 
 Bybit specifics: bars are stamped on close (``bars_timestamp_on_close``); the perp is sized in BTC;
@@ -13,11 +13,14 @@ is not served: the adapter logs a warning and goes on.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from nautilus_trader.model.identifiers import InstrumentId
 
 from fakevenues.bybit import FakeBybit
+from live.environments import CREDENTIALS, LiveEnv
 from tests.live.fake_venue_scenario import CAPITAL, START, VenueCase, run_session
 
 KEY, SECRET = "FAKE-BYBIT-KEY-7f3a", "FAKE-BYBIT-SECRET-91c2"
@@ -32,14 +35,18 @@ BYBIT = VenueCase(
 )
 
 
-@pytest.fixture
-def keys(monkeypatch):
-    monkeypatch.setenv("BYBIT_TESTNET_API_KEY", KEY)
-    monkeypatch.setenv("BYBIT_TESTNET_API_SECRET", SECRET)
-
-
-def test_nautilus_bybit_clients_trade_against_the_fake_bybit(catalog_dir, tmp_path, keys):
+@pytest.mark.parametrize("env", [LiveEnv.TESTNET, LiveEnv.DEMO])
+def test_nautilus_bybit_clients_trade_against_the_fake_bybit(catalog_dir, tmp_path, monkeypatch, env):
+    key_var, secret_var = CREDENTIALS["BYBIT"][env]
+    monkeypatch.setenv(key_var, KEY)
+    monkeypatch.setenv(secret_var, SECRET)
     fake = FakeBybit(catalog_dir, START, hours=6, api_key=KEY, balances={"USDT": CAPITAL})
-    run_session(BYBIT, fake, tmp_path)
+    trade_stream = env is not LiveEnv.DEMO  # demo has none: orders go to /v5/order/create
+    paths = BYBIT.ws_paths if trade_stream else tuple(p for p in BYBIT.ws_paths if p != "/v5/trade")
+    # over HTTP 1.231 does not turn a refusal (retCode) into OrderRejected: the order waits for
+    # reconciliation, which finds nothing and rejects it with reason UNKNOWN
+    reason = BYBIT.rejection_reason if trade_stream else "UNKNOWN"
+    run_session(replace(BYBIT, ws_paths=paths, rejection_reason=reason), fake, tmp_path, env)
+    assert ("/v5/trade" in fake.server.connections) == trade_stream
     assert [r["args"]["side"] for r in fake.rejections] == ["Sell"]
     assert {o.status for o in fake.account.orders.values()} == {"FILLED", "REJECTED"}
