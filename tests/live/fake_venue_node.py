@@ -89,6 +89,7 @@ def build_node(venue: LiveVenue, recorder: Recorder, loop: asyncio.AbstractEvent
     config = TradingNodeConfig(
         trader_id=TraderId("FAKE-001"),
         logging=LoggingConfig(log_level="WARNING"),
+        timeout_post_stop=0.2,  # nothing to settle after the test: Nautilus' default waits 10 s
         data_clients={venue.venue: venue.data_config},
         exec_clients={venue.venue: venue.exec_config},
         exec_engine=LiveExecEngineConfig(

@@ -212,3 +212,49 @@ async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -
     close = recorder.market(case.perp, OrderSide.BUY, contracts)
     await until("a fill after the reconnect", lambda: "OrderFilled" in recorder.events_of(close))
     await until("the position closed", lambda: not cache.positions_open(instrument_id=case.perp))
+
+
+def run_restart(case: VenueCase, fake: FakeVenue, tmp_path: Path) -> None:
+    """A node starting against an account that already traded (an earlier run's orders): it must
+    rebuild the venue's orders, fills and perp position from the venue's reports alone."""
+    perp_spec = next(
+        s for i, (s, _) in venue_instruments(load_cex_venue(case.venue)).items() if i == case.perp
+    )
+    contracts = BTC_TRADED / Decimal(perp_spec.multiplier)
+    earlier = {
+        "O-20240601-050000-001-000-1": (case.spot, "BUY", BTC_TRADED),
+        "O-20240601-050000-001-000-2": (case.perp, "SELL", contracts),
+    }
+    for client_order_id, (instrument_id, side, qty) in earlier.items():
+        fake.account.submit_market(instrument_id, side, qty, client_order_id)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(fake.start())
+    venue = planned_venue(case.venue, venue_config_dir(tmp_path, {case.venue: fake.endpoints()}))
+    recorder = Recorder(RecorderConfig(bar_types=(), funding_ids=(), account_id=str(venue.account_id)))
+    node = build_node(venue, recorder, loop)
+    try:
+        loop.run_until_complete(asyncio.wait_for(_restart(case, fake, node, earlier), 30))
+    finally:
+        shut_down(node, loop, fake.stop)
+
+
+async def _restart(case: VenueCase, fake: FakeVenue, node, earlier: dict[str, tuple]) -> None:
+    cache = node.kernel.cache
+    await node.kernel.start_async()
+    assert node.kernel.trader.is_running  # reconciliation passed
+    venue_orders = {o.client_order_id: o for o in fake.account.orders.values()}
+    for client_order_id, (instrument_id, side, qty) in earlier.items():
+        (order,) = [
+            o
+            for o in cache.orders(instrument_id=instrument_id)
+            if o.venue_order_id.value == venue_orders[client_order_id].order_id
+        ]
+        assert order.status_string() == "FILLED" and order.side_string() == side
+        assert order.filled_qty.as_decimal() == qty
+        assert order.avg_px == float(venue_orders[client_order_id].avg_price)
+    (position,) = cache.positions_open(instrument_id=case.perp)
+    assert position.side == PositionSide.SHORT
+    assert position.quantity.as_decimal() == earlier["O-20240601-050000-001-000-2"][2]
+    account = cache.account_for_venue(case.perp.venue)
+    assert account.balance_total(USDT).as_decimal() == round(fake.account.balances["USDT"], 8)
+    assert account.balance_total(BTC).as_decimal() == BTC_TRADED

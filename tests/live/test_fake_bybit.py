@@ -21,7 +21,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from fakevenues.bybit import FakeBybit
 from live.environments import CREDENTIALS, LiveEnv
-from tests.live.fake_venue_scenario import CAPITAL, START, VenueCase, run_session
+from tests.live.fake_venue_scenario import CAPITAL, START, VenueCase, run_restart, run_session
 
 KEY, SECRET = "FAKE-BYBIT-KEY-7f3a", "FAKE-BYBIT-SECRET-91c2"
 BYBIT = VenueCase(
@@ -50,3 +50,12 @@ def test_nautilus_bybit_clients_trade_against_the_fake_bybit(catalog_dir, tmp_pa
     assert ("/v5/trade" in fake.server.connections) == trade_stream
     assert [r["args"]["side"] for r in fake.rejections] == ["Sell"]
     assert {o.status for o in fake.account.orders.values()} == {"FILLED", "REJECTED"}
+
+
+def test_a_node_starting_on_a_traded_bybit_account_rebuilds_its_orders_and_position(
+    catalog_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BYBIT_TESTNET_API_KEY", KEY)
+    monkeypatch.setenv("BYBIT_TESTNET_API_SECRET", SECRET)
+    fake = FakeBybit(catalog_dir, START, hours=6, api_key=KEY, balances={"USDT": CAPITAL})
+    run_restart(BYBIT, fake, tmp_path)

@@ -20,7 +20,7 @@ import pytest
 from nautilus_trader.model.identifiers import InstrumentId
 
 from fakevenues.okx import FakeOKX
-from tests.live.fake_venue_scenario import CAPITAL, START, VenueCase, run_session
+from tests.live.fake_venue_scenario import CAPITAL, START, VenueCase, run_restart, run_session
 
 KEY, SECRET, PASSPHRASE = "FAKE-OKX-KEY-3b8e", "FAKE-OKX-SECRET-c471", "FAKE-OKX-PASS-52d0"
 OKX = VenueCase(
@@ -49,3 +49,12 @@ def test_nautilus_okx_clients_trade_against_the_fake_okx(catalog_dir, tmp_path, 
     run_session(OKX, fake, tmp_path)
     assert [r["args"]["side"] for r in fake.rejections] == ["sell"]
     assert {o.status for o in fake.account.orders.values()} == {"FILLED", "REJECTED"}
+
+
+def test_a_node_starting_on_a_traded_okx_account_rebuilds_its_orders_and_position(
+    catalog_dir, tmp_path, keys
+):
+    fake = FakeOKX(
+        catalog_dir, START, hours=6, api_key=KEY, passphrase=PASSPHRASE, balances={"USDT": CAPITAL}
+    )
+    run_restart(OKX, fake, tmp_path)
