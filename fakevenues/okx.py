@@ -29,7 +29,6 @@ from typing import Any
 
 import pandas as pd
 from aiohttp import WSMsgType, web
-from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.config import VENUE_CONFIG_DIR
 from fakevenues._shared_bybit_okx import (
@@ -794,6 +793,3 @@ class FakeOKX:
         )
         if order is not None:
             await self._publish_fills(order)
-
-    def instrument(self, instrument_id: InstrumentId) -> ListedInstrument:
-        return self.account.instruments[instrument_id]
