@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, StrategyConfig, TradingNodeConfig
+from nautilus_trader.core.data import Data
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate, MarkPriceUpdate
 from nautilus_trader.model.enums import OrderSide
@@ -32,13 +33,14 @@ class RecorderConfig(StrategyConfig, frozen=True):
 
 class Recorder(Strategy):
     """Subscribes to bars, and to the perps' funding rates and mark prices; keeps every bar, funding
-    update, mark price, order event and account state the node delivers to it."""
+    update, mark price, requested history, order event and account state the node delivers to it."""
 
     def __init__(self, config: RecorderConfig):
         super().__init__(config)
         self.bars: list[Bar] = []
         self.funding: list[FundingRateUpdate] = []
         self.marks: list[MarkPriceUpdate] = []
+        self.historical: list[Data] = []
         self.order_events: list[OrderEvent] = []
         self.account_states: list[AccountState] = []
 
@@ -55,6 +57,9 @@ class Recorder(Strategy):
 
     def on_funding_rate(self, funding_rate: FundingRateUpdate) -> None:
         self.funding.append(funding_rate)
+
+    def on_historical_data(self, data: Data) -> None:
+        self.historical.append(data)
 
     def on_mark_price(self, mark_price: MarkPriceUpdate) -> None:
         self.marks.append(mark_price)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate
 from nautilus_trader.model.enums import OrderSide, PositionSide
 from nautilus_trader.model.events import AccountState, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId
@@ -18,7 +19,7 @@ from nautilus_trader.model.objects import Currency
 
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import venue_instruments
-from fakevenues._shared_bybit_okx import FakeVenueServer, RecordedMarket, UnifiedAccount
+from fakevenues._shared_bybit_okx import HOUR, FakeVenueServer, RecordedMarket, UnifiedAccount
 from live.environments import LiveEnv
 from tests.live.fake_venue_node import Recorder, RecorderConfig, build_node, planned_venue, shut_down, until
 from tests.live.venue_configs import venue_config_dir
@@ -131,6 +132,19 @@ async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -
             recorded.close,
         )
         assert bar.ts_event == (six + case.bar_stamp).value, pd.Timestamp(bar.ts_event, tz="UTC")
+
+    # history over REST: the klines closed so far and the recorded funding rates
+    perp_bars = BarType.from_str(f"{case.perp}-1-HOUR-LAST-EXTERNAL")
+    recorder.request_bars(perp_bars, (START - 4 * HOUR).to_pydatetime(), six.to_pydatetime())
+    recorder.request_funding_rates(case.perp, (START - 8 * HOUR).to_pydatetime(), six.to_pydatetime())
+    await until("the requested history", lambda: len(recorder.historical) == 3)
+    bars = sorted((d for d in recorder.historical if isinstance(d, Bar)), key=lambda b: b.ts_event)
+    assert [(b.ts_event, b.close) for b in bars] == [
+        ((b_ts + case.bar_stamp).value, market.bar(case.perp, b_ts).close) for b_ts in (START, six)
+    ]
+    (history,) = [d for d in recorder.historical if isinstance(d, FundingRateUpdate)]
+    assert history.ts_event == pd.Timestamp("2024-06-01", tz="UTC").value
+    assert Decimal(str(history.rate)) == market.funding_rate(case.perp)
 
     # mark prices: the recorded price of the hour (the fake marks at the bar's close)
     await until("the 06:00 mark price", lambda: recorder.marks and recorder.marks[-1].ts_event >= six.value)
