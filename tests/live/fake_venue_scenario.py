@@ -15,6 +15,7 @@ from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate
 from nautilus_trader.model.enums import OrderSide, PositionSide
 from nautilus_trader.model.events import AccountState, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Currency
 
 from adapters.cex.config import load_cex_venue
@@ -272,3 +273,21 @@ async def _restart(case: VenueCase, fake: FakeVenue, node, earlier: dict[str, tu
     account = cache.account_for_venue(case.perp.venue)
     assert account.balance_total(USDT).as_decimal() == round(fake.account.balances["USDT"], 8)
     assert account.balance_total(BTC).as_decimal() == BTC_TRADED
+
+
+def assert_parsed_as_the_project_defines(venue: str, parsed: list[Instrument]) -> None:
+    """Nautilus' parse of a fake's instrument list is the venue YAML's instruments: the same ids,
+    increments, contract size and fees."""
+    project = {i: instrument for i, (_, instrument) in venue_instruments(load_cex_venue(venue)).items()}
+    assert sorted(str(i.id) for i in parsed) == sorted(map(str, project))
+    for instrument in parsed:
+        expected = project[instrument.id]
+        fields = (
+            "price_increment",
+            "size_increment",
+            "multiplier",
+            "maker_fee",
+            "taker_fee",
+            "quote_currency",
+        )
+        assert {f: getattr(instrument, f) for f in fields} == {f: getattr(expected, f) for f in fields}

@@ -13,15 +13,25 @@ is not served: the adapter logs a warning and goes on.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pandas as pd
 import pytest
+from nautilus_trader.core import nautilus_pyo3
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import instruments_from_pyo3
 
 from fakevenues.bybit import FakeBybit
 from live.environments import CREDENTIALS, LiveEnv
-from tests.live.fake_venue_scenario import CAPITAL, START, VenueCase, run_restart, run_session
+from tests.live.fake_venue_scenario import (
+    CAPITAL,
+    START,
+    VenueCase,
+    assert_parsed_as_the_project_defines,
+    run_restart,
+    run_session,
+)
 
 KEY, SECRET = "FAKE-BYBIT-KEY-7f3a", "FAKE-BYBIT-SECRET-91c2"
 BYBIT = VenueCase(
@@ -59,3 +69,20 @@ def test_a_node_starting_on_a_traded_bybit_account_rebuilds_its_orders_and_posit
     monkeypatch.setenv("BYBIT_TESTNET_API_SECRET", SECRET)
     fake = FakeBybit(catalog_dir, START, hours=6, api_key=KEY, balances={"USDT": CAPITAL})
     run_restart(BYBIT, fake, tmp_path)
+
+
+def test_nautilus_parses_the_fake_bybit_instruments_as_the_venue_yaml_defines_them(catalog_dir):
+    fake = FakeBybit(catalog_dir, START, hours=1, api_key=KEY, balances={})
+
+    async def listed() -> list:
+        await fake.start()
+        try:
+            client = nautilus_pyo3.BybitHttpClient(
+                api_key=KEY, api_secret=SECRET, base_url=fake.server.http_url
+            )
+            products = (nautilus_pyo3.BybitProductType.SPOT, nautilus_pyo3.BybitProductType.LINEAR)
+            return [i for p in products for i in await client.request_instruments(p)]
+        finally:
+            await fake.stop()
+
+    assert_parsed_as_the_project_defines("BYBIT", instruments_from_pyo3(asyncio.run(listed())))

@@ -15,12 +15,23 @@ still ends filled once). The clients connect to three WebSocket paths (public, b
 
 from __future__ import annotations
 
+import asyncio
+
 import pandas as pd
 import pytest
+from nautilus_trader.core import nautilus_pyo3
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import instruments_from_pyo3
 
 from fakevenues.okx import FakeOKX
-from tests.live.fake_venue_scenario import CAPITAL, START, VenueCase, run_restart, run_session
+from tests.live.fake_venue_scenario import (
+    CAPITAL,
+    START,
+    VenueCase,
+    assert_parsed_as_the_project_defines,
+    run_restart,
+    run_session,
+)
 
 KEY, SECRET, PASSPHRASE = "FAKE-OKX-KEY-3b8e", "FAKE-OKX-SECRET-c471", "FAKE-OKX-PASS-52d0"
 OKX = VenueCase(
@@ -58,3 +69,20 @@ def test_a_node_starting_on_a_traded_okx_account_rebuilds_its_orders_and_positio
         catalog_dir, START, hours=6, api_key=KEY, passphrase=PASSPHRASE, balances={"USDT": CAPITAL}
     )
     run_restart(OKX, fake, tmp_path)
+
+
+def test_nautilus_parses_the_fake_okx_instruments_as_the_venue_yaml_defines_them(catalog_dir):
+    fake = FakeOKX(catalog_dir, START, hours=1, api_key=KEY, passphrase=PASSPHRASE, balances={})
+
+    async def listed() -> list:
+        await fake.start()
+        try:
+            client = nautilus_pyo3.OKXHttpClient(
+                api_key=KEY, api_secret=SECRET, api_passphrase=PASSPHRASE, base_url=fake.server.http_url
+            )
+            kinds = (nautilus_pyo3.OKXInstrumentType.SPOT, nautilus_pyo3.OKXInstrumentType.SWAP)
+            return [i for k in kinds for i in (await client.request_instruments(k))[0]]
+        finally:
+            await fake.stop()
+
+    assert_parsed_as_the_project_defines("OKX", instruments_from_pyo3(asyncio.run(listed())))
