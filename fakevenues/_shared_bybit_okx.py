@@ -1,5 +1,6 @@
 """The venue-neutral half of the fake Bybit and OKX: recorded prices on a test-driven clock, one
-unified trading account with a tiny matching engine, and an aiohttp server on a free loopback port.
+unified trading account with a tiny matching engine, an aiohttp server on a free loopback port
+that keeps its WebSockets (to drop them), and the channels each WebSocket subscribed to.
 
 The fakes exist so Nautilus' real Bybit and OKX clients can be tested offline, by base URL: the
 prices they serve are the project's recorded hourly bars and funding rates (the catalog), the

@@ -634,9 +634,6 @@ class FakeOKX:
         """The ``orders`` record of ``order``: live before ``fill`` (None), filled with it."""
         filled = fill is not None
         created = str(ms(order.created))
-        state = (
-            {"NEW": "live", "FILLED": "filled", "REJECTED": "canceled"}[order.status] if filled else "live"
-        )
         return {
             "instType": _inst_type(order.instrument),
             "instId": _inst_id(order.instrument),
@@ -659,7 +656,7 @@ class FakeOKX:
             "pxUsd": "",
             "pxVol": "",
             "tgtCcy": "" if order.instrument.is_perp else "base_ccy",
-            "state": state,
+            "state": "filled" if filled else "live",
             "accFillSz": plain(order.filled_qty if filled else Decimal(0)),
             "avgPx": plain(order.avg_price) if filled else "",
             "fillPx": plain(fill.price) if fill else "",
