@@ -112,7 +112,7 @@ def build_node(venue: LiveVenue, recorder: Recorder, loop: asyncio.AbstractEvent
     return node
 
 
-async def until(what: str, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(what: str, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
     """Wait for ``predicate`` on the running loop; fail naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not predicate():
