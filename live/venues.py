@@ -30,9 +30,7 @@ from nautilus_trader.adapters.binance.common.urls import (
 )
 from nautilus_trader.adapters.binance.config import BinanceInstrumentProviderConfig
 from nautilus_trader.adapters.bybit import (
-    BybitDataClientConfig,
     BybitExecClientConfig,
-    BybitLiveDataClientFactory,
     BybitLiveExecClientFactory,
     BybitProductType,
 )
@@ -53,6 +51,7 @@ from adapters.cex.instruments import exchange_of, live_account_id, venue_instrum
 from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from adapters.defi.config import load_wallet_venue
 from backtesting.config import RunConfig
+from live.bybit_data import BybitStreamsDataClientConfig, BybitStreamsDataClientFactory, public_stream_url
 from live.endpoints import Endpoints, load_endpoints
 from live.environments import LiveEnv, adapter_environment
 
@@ -166,21 +165,18 @@ def _bybit(
 ) -> LiveVenue:
     env_name, environment = adapter_environment("BYBIT", env)
     product_types = tuple(dict.fromkeys(_bybit_product_type(i) for i in instruments))
-    endpoints = {"http": over.http or nautilus_pyo3.get_bybit_http_base_url(environment)}
-    for product_type in product_types:
-        # Nautilus 1.231's Bybit data client gives its public streams the *HTTP* override as URL
-        # (bybit/data.py, ``new_public(url=config.base_url_http)``): show where it will connect
-        endpoints[f"ws (market data, {product_type.name.lower()})"] = (
-            f"{over.http} (Nautilus 1.231 passes the http override to Bybit's public streams)"
-            if over.http
-            else nautilus_pyo3.get_bybit_ws_url_public(product_type, environment)
-        )
     common: dict[str, Any] = {
         "product_types": product_types,
         "environment": environment,
         "base_url_http": over.http,
         "instrument_provider": InstrumentProviderConfig(load_ids=frozenset(i.id for i in instruments)),
     }
+    data_config = BybitStreamsDataClientConfig(**common, base_url_ws=over.ws)
+    endpoints = {"http": over.http or nautilus_pyo3.get_bybit_http_base_url(environment)}
+    for product_type in product_types:
+        endpoints[f"ws (market data, {product_type.name.lower()})"] = public_stream_url(
+            product_type, data_config
+        )
     exec_config = None
     if build_exec:
         endpoints["ws_private (account events)"] = over.ws_private or nautilus_pyo3.get_bybit_ws_url_private(
@@ -198,9 +194,9 @@ def _bybit(
         venue=venue,
         environment=env_name,
         **_traded(instruments),
-        data_config=BybitDataClientConfig(**common),
+        data_config=data_config,
         exec_config=exec_config,
-        data_factory=BybitLiveDataClientFactory,
+        data_factory=BybitStreamsDataClientFactory,
         exec_factory=BybitLiveExecClientFactory,
         account_id=_account_id(venue),
         account_type="UNIFIED",

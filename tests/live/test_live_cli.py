@@ -144,7 +144,7 @@ def test_paper_takes_no_live_flags(capsys):
 
 
 def test_a_bad_venue_config_is_one_line_and_exit_2(no_keys, capsys, tmp_path):
-    config_dir = venue_config_dir(tmp_path, {"BYBIT": {"ws": "ws://127.0.0.1:1/public"}})
+    config_dir = venue_config_dir(tmp_path, {"BYBIT": {"ws_api": "ws://127.0.0.1:1/api"}})
     assert (
         main(["--mode", "btc_basis", "--env", "sandbox", "--check", "--venue-config", str(config_dir)]) == 2
     )

@@ -141,12 +141,17 @@ def test_every_settable_endpoint_is_overridden_from_the_venue_yaml(tmp_path, env
     assert okx.data_config.base_url_ws == LOCAL["OKX"]["ws"]
     assert okx.exec_config.base_url_ws == LOCAL["OKX"]["ws_private"]
     shown = {url for v in venues.values() for url in v.endpoints.values()}
-    used = {url for urls in LOCAL.values() for url in urls.values()}
+    used = {url for urls in LOCAL.values() for url in urls.values()} - {
+        LOCAL["BYBIT"]["ws"]
+    }  # per product, below
     if env is LiveEnv.DEMO:  # Bybit demo has no trade stream: orders go over HTTP
         used.remove(LOCAL["BYBIT"]["ws_trade"])
     assert used <= shown  # the plan shows the overrides, not the adapters' URLs
-    public_bybit = [url for role, url in bybit.endpoints.items() if role.startswith("ws (market data")]
-    assert len(public_bybit) == 2 and all(url.startswith(LOCAL["BYBIT"]["http"]) for url in public_bybit)
+    assert bybit.data_config.base_url_ws == LOCAL["BYBIT"]["ws"]
+    public_bybit = {role: url for role, url in bybit.endpoints.items() if role.startswith("ws (market data")}
+    assert public_bybit == {
+        f"ws (market data, {p})": f"{LOCAL['BYBIT']['ws']}/{p}" for p in ("spot", "linear")
+    }
     assert not {url for url in shown - used if url.startswith("wss:")}  # nothing left on a real venue
 
 
@@ -159,7 +164,7 @@ def test_the_backtest_reads_a_venue_yaml_with_a_live_section(tmp_path):
     ("live", "message"),
     [
         ({"BINANCE_SPOT": {"ws_stream": "ws://127.0.0.1:1/s"}}, r"cannot set ws_stream"),
-        ({"BYBIT": {"ws": "ws://127.0.0.1:1/public"}}, r"Bybit|BYBIT adapter cannot set ws"),
+        ({"BYBIT": {"ws_api": "ws://127.0.0.1:1/api"}}, r"BYBIT adapter cannot set ws_api"),
         ({"BINANCE": {"http": "ws://127.0.0.1:1"}}, r"`http` must be an http or https URL"),
         ({"OKX": {"ws": "127.0.0.1:1"}}, r"`ws` must be an ws or wss URL"),
         ({"OKX": {"htp": "http://127.0.0.1:1"}}, r"unknown field `htp`"),
