@@ -37,7 +37,6 @@ from nautilus_trader.adapters.bybit import (
 from nautilus_trader.adapters.okx import (
     OKXDataClientConfig,
     OKXExecClientConfig,
-    OKXLiveDataClientFactory,
     OKXLiveExecClientFactory,
 )
 from nautilus_trader.config import InstrumentProviderConfig, LiveDataClientConfig, LiveExecClientConfig
@@ -54,6 +53,7 @@ from backtesting.config import RunConfig
 from live.bybit_data import BybitStreamsDataClientConfig, BybitStreamsDataClientFactory, public_stream_url
 from live.endpoints import Endpoints, load_endpoints
 from live.environments import LiveEnv, adapter_environment
+from live.okx_data import OKXCloseStampedDataClientFactory
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ def _okx(
         **_traded(instruments),
         data_config=OKXDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
-        data_factory=OKXLiveDataClientFactory,
+        data_factory=OKXCloseStampedDataClientFactory,
         exec_factory=OKXLiveExecClientFactory,
         account_id=_account_id(venue),
         account_type="UNIFIED",

@@ -55,8 +55,6 @@ class VenueCase:
     spot: InstrumentId
     perp: InstrumentId
     account_id: str
-    bar_stamp: pd.Timedelta
-    """A bar's ``ts_event`` minus its close (0: stamped on close; -1 h: on open)."""
     rejection_code: tuple[str, Any]
     """The fake's record of the refused order: (field, venue code)."""
     ws_paths: tuple[str, ...]
@@ -154,7 +152,7 @@ async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -
             recorded.low,
             recorded.close,
         )
-        assert bar.ts_event == (six + case.bar_stamp).value, pd.Timestamp(bar.ts_event, tz="UTC")
+        assert bar.ts_event == six.value, pd.Timestamp(bar.ts_event, tz="UTC")
 
     # history over REST: the klines closed so far and the recorded funding rates
     perp_bars = BarType.from_str(f"{case.perp}-1-HOUR-LAST-EXTERNAL")
@@ -163,7 +161,7 @@ async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -
     await until("the requested history", lambda: len(recorder.historical) == 3)
     bars = sorted((d for d in recorder.historical if isinstance(d, Bar)), key=lambda b: b.ts_event)
     assert [(b.ts_event, b.close) for b in bars] == [
-        ((b_ts + case.bar_stamp).value, market.bar(case.perp, b_ts).close) for b_ts in (START, six)
+        (b_ts.value, market.bar(case.perp, b_ts).close) for b_ts in (START, six)
     ]
     (history,) = [d for d in recorder.historical if isinstance(d, FundingRateUpdate)]
     assert history.ts_event == pd.Timestamp("2024-06-01", tz="UTC").value
@@ -242,7 +240,7 @@ async def _session(case: VenueCase, fake: FakeVenue, node, recorder: Recorder) -
     bars = len(recorder.bars)
     nine = await fake.step()
     await until("bars after the reconnect", lambda: len(recorder.bars) == bars + 2)
-    assert {b.ts_event for b in recorder.bars[bars:]} == {(nine + case.bar_stamp).value}
+    assert {b.ts_event for b in recorder.bars[bars:]} == {nine.value}
     close = recorder.market(case.perp, OrderSide.BUY, contracts)
     await until("a fill after the reconnect", lambda: "OrderFilled" in recorder.events_of(close))
     await until("the position closed", lambda: not cache.positions_open(instrument_id=case.perp))

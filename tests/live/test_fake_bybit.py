@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-import pandas as pd
 import pytest
 from nautilus_trader.core import nautilus_pyo3
 from nautilus_trader.model.identifiers import InstrumentId
@@ -39,7 +38,6 @@ BYBIT = VenueCase(
     spot=InstrumentId.from_str("BTCUSDT-SPOT.BYBIT"),
     perp=InstrumentId.from_str("BTCUSDT-LINEAR.BYBIT"),
     account_id="BYBIT-UNIFIED",
-    bar_stamp=pd.Timedelta(0),
     rejection_code=("retCode", 110007),
     ws_paths=("/v5/public/linear", "/v5/public/spot", "/v5/private", "/v5/trade"),
 )

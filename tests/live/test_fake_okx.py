@@ -4,8 +4,10 @@ the fake OKX replaying 2024-06-01 from 05:00 UTC (``tests/live/fake_venue_scenar
 session and what it checks).
 
 OKX specifics: Nautilus 1.231 stamps OKX bars at their OPEN (``ts_event`` = the candle's ``ts``;
-the OKX data client has no ``bars_timestamp_on_close``): the bar closing at 06:00 arrives stamped
-05:00, where the backtest and Bybit stamp it 06:00 (a live consumer must shift it). The swap is sized in contracts of 0.01 BTC (``ctVal``); orders go over the private
+the OKX data client has no ``bars_timestamp_on_close``): the bar closing at 06:00 would arrive
+stamped 05:00, where the backtest and Bybit stamp it 06:00; the project's OKX data client
+(``live/okx_data.py``) stamps it at its close, streamed and requested, which the session checks.
+The swap is sized in contracts of 0.01 BTC (``ctVal``); orders go over the private
 WebSocket (``op: order``, instruments named by ``instIdCode``) and a refusal is an ``sCode`` in its
 reply (51008 for insufficient balance); the business stream (candles) is derived from the public
 URL by Nautilus. OKX streams a market order's ``orders`` record twice, ``live`` then ``filled``,
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pandas as pd
 import pytest
 from nautilus_trader.core import nautilus_pyo3
 from nautilus_trader.model.identifiers import InstrumentId
@@ -39,7 +40,6 @@ OKX = VenueCase(
     spot=InstrumentId.from_str("BTC-USDT.OKX"),
     perp=InstrumentId.from_str("BTC-USDT-SWAP.OKX"),
     account_id="OKX-master",
-    bar_stamp=pd.Timedelta(hours=-1),
     rejection_code=("sCode", "51008"),
     ws_paths=("/ws/v5/public", "/ws/v5/business", "/ws/v5/private"),
     accepted_events=2,
