@@ -17,8 +17,22 @@ def _strategy(mode: str = "btc_basis"):
     return run.spec.strategy(run.strategy)
 
 
+def _engine() -> BacktestEngine:
+    return BacktestEngine(
+        BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR"))
+    )
+
+
+def _registered(engine: BacktestEngine, mode: str = "btc_basis"):
+    """A strategy on a node without venues (its saved book is empty)."""
+    strategy = _strategy(mode)
+    engine.add_strategy(strategy)
+    return strategy
+
+
 def test_saved_state_restores_decisions_flows_transfers_and_ledgers():
-    before = _strategy()
+    engine = _engine()
+    before = _registered(engine)
     before.entered = True
     before.gate.hour = 1_717_200_000_000_000_000
     before.actions["rebalance"] = 3
@@ -45,7 +59,9 @@ def test_saved_state_restores_decisions_flows_transfers_and_ledgers():
         before.transfers.apply(event)
 
     after = _strategy()
-    after.on_load(before.on_save())
+    saved = before.on_save()
+    engine.dispose()
+    after.on_load(saved)
 
     assert after.entered and after.hour == before.hour
     assert after.actions == before.actions
@@ -66,11 +82,8 @@ def test_a_state_without_the_strategy_key_changes_nothing():
 
 
 def test_start_without_the_instruments_stops_before_subscribing():
-    engine = BacktestEngine(
-        BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR"))
-    )
-    strategy = _strategy()
-    engine.add_strategy(strategy)
+    engine = _engine()
+    strategy = _registered(engine)
     engine.run()
     assert strategy.is_stopped  # nothing subscribed, nothing traded
     assert strategy._priced == []
