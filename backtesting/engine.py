@@ -28,7 +28,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
-from adapters.cex.instruments import exchange_of
+from adapters.cex.instruments import SPOT_VENUES, exchange_of
 from adapters.cex.venue import CexVenueModule
 from adapters.config import ConfigError
 from adapters.defi.aave_params import EModeParams
@@ -180,9 +180,11 @@ def add_simulated_venues(
             (i.settlement_currency for i in instruments if exchange_of(i.id) == venue and i.is_inverse),
             USDT,
         )
-        capital = run.file.capital * capital_venues.get(venue, 0.0)
+        capital, spot = (
+            run.file.capital * capital_venues.get(account, 0.0) for account in (venue, SPOT_VENUES.get(venue))
+        )
         config = load_cex_venue(venue, run.venue_config_dir)
-        cex_modules[venue] = add_cex_venue(host, config, settlement, capital)
+        cex_modules[venue] = add_cex_venue(host, config, settlement, capital, spot)
     wallet = add_wallet_venue(
         host,
         wallet_config,

@@ -50,24 +50,29 @@ class BacktestHost:
 
 
 def add_cex_venue(
-    host: VenueHost, config: CexVenueConfig, settlement: Currency = USDT, balance: float = 0.0
+    host: VenueHost,
+    config: CexVenueConfig,
+    settlement: Currency = USDT,
+    balance: float = 0.0,
+    spot_balance: float = 0.0,
 ) -> CexVenueModule:
     """A CEX as a NETTING MARGIN venue with its simulation module and checks, and, for an exchange
     that keeps spot in an account of its own, that account as a CASH venue beside it.
 
     ``settlement`` is the MARGIN account's currency: USDT, or the coin of a coin-margined
-    (inverse) venue; ``balance`` is pre-funded capital in it (by default the venue starts empty
-    and is funded by transfers from the wallet), where a deposit of it lands: USDT in the spot
-    account when the exchange keeps one, the coin of a coin-margined venue on its MARGIN account.
+    (inverse) venue; ``balance`` is pre-funded capital in it and ``spot_balance`` pre-funded USDT
+    in the spot account (by default the venue starts empty and is funded by transfers from the
+    wallet).
     """
     module = CexVenueModule(config, settlement)
     spot_venue = SPOT_VENUES.get(config.venue)
-    in_spot = balance if spot_venue is not None and settlement == USDT else 0.0
+    if spot_balance and spot_venue is None:
+        raise ValueError(f"{config.venue} keeps no spot account of its own to pre-fund")
     host.add_venue(
         Venue(config.venue),
         OmsType.NETTING,
         AccountType.MARGIN,
-        [Money(balance - in_spot, settlement)],
+        [Money(balance, settlement)],
         base_currency=settlement,
         margin_model=StandardMarginModel(),
         modules=[module],
@@ -80,7 +85,7 @@ def add_cex_venue(
             Venue(spot_venue),
             OmsType.NETTING,
             AccountType.CASH,
-            [Money(in_spot, USDT), *(Money(0, Currency.from_str(code)) for code in coins)],
+            [Money(spot_balance, USDT), *(Money(0, Currency.from_str(code)) for code in coins)],
             modules=[spot],
         )
         install_pre_trade_checks(host, spot)

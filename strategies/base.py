@@ -255,8 +255,9 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         return {}
 
     def capital_venues(self) -> dict[str, float]:
-        """How a pre-funded capital is split between the CEX venues (weights summing to 1); empty
-        when it starts in the on-chain wallet."""
+        """How a pre-funded capital is split between the CEX accounts, by Nautilus venue (an
+        exchange's spot account is its spot venue, ``BINANCE_SPOT``), as weights summing to 1;
+        empty when it starts in the on-chain wallet."""
         if self.cfg.prefunded:
             raise NotImplementedError(f"{type(self).__name__} names no venues for its capital")
         return {}

@@ -26,7 +26,7 @@ import msgspec
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
-from adapters.cex.instruments import cex_instrument_id
+from adapters.cex.instruments import SPOT_VENUES, cex_instrument_id
 from adapters.cex.margin import VenueWallets
 from adapters.events import TransferKind
 from strategies.base import VENUES_CAPITAL, WALLET_CAPITAL, YieldStrategy, YieldStrategyConfig
@@ -113,7 +113,11 @@ class BasisStrategy(YieldStrategy):
     # -- deploy / raise / rebalance ----------------------------------------------------------
 
     def capital_venues(self) -> dict[str, float]:
-        return {v: self.basis.hedge_allocation[v] for v in self.basis.venues} if self.cfg.prefunded else {}
+        """Each venue's share where a deposit lands: the spot account (the spot leg is bought
+        there; the perp's margin is moved across by the first resize)."""
+        if not self.cfg.prefunded:
+            return {}
+        return {SPOT_VENUES.get(v, v): self.basis.hedge_allocation[v] for v in self.basis.venues}
 
     def deploy_phases(self) -> list[Phase]:
         resize = self._venue_phases(dict.fromkeys(self.basis.venues, 0.0))

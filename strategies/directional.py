@@ -124,6 +124,7 @@ class DirectionalStrategy(YieldStrategy):
     # -- setup -------------------------------------------------------------------------------
 
     def capital_venues(self) -> dict[str, float]:
+        """The futures wallet the perp trades on (USDT-M margin, or COIN-M collateral)."""
         return {VENUE: 1.0} if self.cfg.prefunded else {}
 
     def legs(self) -> list[InstrumentId]:
@@ -208,10 +209,8 @@ class DirectionalStrategy(YieldStrategy):
     # -- the five actions --------------------------------------------------------------------
 
     def deploy_phases(self) -> list[Phase]:
-        if self.share == "BTC":
-            return []  # the capital is the COIN-M wallet's collateral already
-        if self.cfg.prefunded:  # in the exchange's spot account, where a deposit lands
-            return [lambda: self.sweep_to_futures([VENUE])]
+        if self.cfg.prefunded:
+            return []  # the capital is the futures wallet's margin (or COIN-M collateral) already
         return [
             lambda: self.deposit_to_venues({VENUE: self.wallet_balance("USDT")}),
             lambda: self.sweep_to_futures([VENUE]),

@@ -52,6 +52,20 @@ def test_prefunded_capital_lands_in_each_exchanges_deposit_account(catalog_dir, 
     assert "ETHUSDT-UNIV3.ETHEREUM" not in {str(i) for i in backtest.strategy.data_needs().required}
 
 
+def test_a_prefunded_directional_run_starts_with_its_margin_in_the_futures_wallet(built_signals, tmp_path):
+    path = _config(tmp_path, "ml_btc_directional_usdt_margin", capital_source="venues")
+    run = load_run_config(path, start="2024-06-01", end="2024-07-01")
+    result = run_backtest(run, built_signals[0], tmp_path / "run")
+    transfers = pd.read_csv(result.out_dir / "transfers.csv")
+    assert transfers.empty  # nothing to move: the USDT-M wallet holds the capital
+    account = pd.read_csv(result.out_dir / "account_binance.csv")
+    assert float(account["total"].iloc[0]) == pytest.approx(CAPITAL)
+    assert result.summary["attribution"]["gas"] == 0.0
+    fills = pd.read_csv(result.out_dir / "fills.csv")
+    assert set(fills["instrument_id"]) == {"BTCUSDT-PERP.BINANCE"}
+    assert_reconciled(result, 1e-5)
+
+
 @pytest.fixture(scope="module")
 def prefunded_basis(catalog_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("prefunded")
@@ -91,5 +105,5 @@ def test_prefunded_capital_takes_no_capital_flows(catalog_dir, tmp_path):
     raw["capital_flows"] = [{"at": "2024-06-10", "deposit": 1000}]
     path = tmp_path / "flows.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match="pre-funded on BINANCE, BYBIT, OKX"):
+    with pytest.raises(ConfigError, match="pre-funded on BINANCE_SPOT, BYBIT, OKX"):
         build_backtest(load_run_config(path, start="2024-06-01", end="2024-06-20"), catalog_dir)
