@@ -142,14 +142,16 @@ def build_live_node(
     transfers_config: Path = TRANSFERS_CONFIG,
     health_minutes: float = 5.0,
     print_line: Callable[[str], None] = print,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> LiveNode:
     """The node of ``run`` on ``plan``'s venues, built (clients created) but not started. Its run
     folder ``state_dir`` receives ``status.json`` and ``run_live.py --halt``'s requests, and keeps
     the transfer service's requests."""
     check_live_run(run)
     config = live_node_config(run, plan, redis, catalog_dir, log_level, state_dir)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    if loop is None:  # a node's dispose closes its loop: each node gets its own
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
     node = TradingNode(config=config, loop=loop)
     add_client_factories(node, plan)
     node.build()

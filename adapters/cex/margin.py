@@ -278,10 +278,16 @@ class VenueWalletReader:
 
     ``config`` gives the account mode and collateral ratios (default: the venue's YAML in
     ``configs/venues``; a venue simulation passes the config it was built from).
+
+    ``coin_balances``: the spot holdings of an account shared with the perps are its coin
+    balances, and its USDT balance is cash net of what they cost: how a venue reports a unified
+    account (live). A simulated MARGIN account books spot fills as positions on an unchanged
+    USDT balance instead (backtest, paper, sandbox: the default).
     """
 
-    def __init__(self, venue: str, config: CexVenueConfig | None = None) -> None:
+    def __init__(self, venue: str, config: CexVenueConfig | None = None, coin_balances: bool = False) -> None:
         self.venue = venue
+        self._coin_balances = coin_balances
         self._config = config if config is not None else load_cex_venue(venue)
         self.unified = self._config.unified
         self._venue = Venue(venue)
@@ -344,19 +350,21 @@ class VenueWalletReader:
                 realized_perp += realized.as_double() if realized is not None else 0.0
             positions = cache.positions_open(venue=None, instrument_id=leg.instrument.id)
             avg_px = positions[0].avg_px_open if positions else 0.0
-            if not leg.is_perp and spot_account is not None:  # coins on the spot account
-                coins = _total(spot_account, leg.instrument.base_currency)
+            if not leg.is_perp and (spot_account is not None or self._coin_balances):  # coins held
+                coins = _total(spot_account or account, leg.instrument.base_currency)
                 if coins > 0:
                     holdings.append(_Holding(leg, coins, avg_px))
             elif positions:
                 holdings.append(_Holding(leg, positions[0].signed_qty * leg.multiplier, avg_px))
         if spot_account is not None:  # two accounts, as the exchange keeps them
             self._book = _Book(balance, balance, tuple(holdings), _total(spot_account, USDT))
-        elif self.unified:  # one wallet: no futures wallet, all cash is the account's
-            self._book = _Book(balance, 0.0, tuple(holdings))
-        else:  # a coin-margined venue is one futures wallet (no spot legs); a USDT one is split
-            futures = balance if self._settlement != USDT else ledger.to_futures + realized_perp
-            self._book = _Book(balance, futures, tuple(holdings))
+        else:
+            if self.unified:  # one wallet: no futures wallet, all cash is the account's
+                futures = 0.0
+            else:  # a coin-margined venue is one futures wallet (no spot legs); a USDT one is split
+                futures = balance if self._settlement != USDT else ledger.to_futures + realized_perp
+            cash = balance - futures if self._coin_balances else None  # else net of the spot positions
+            self._book = _Book(balance, futures, tuple(holdings), cash)
         self._book_key = key
         return self._book
 
@@ -410,7 +418,8 @@ def wallet_reader_endpoint(venue: str) -> str:
 
 
 def shared_wallet_reader(msgbus: MessageBus, venue: str) -> VenueWalletReader:
-    """The venue's own reader when it offers one (backtests), else a private one.
+    """The venue simulation's own reader when there is one (backtest, paper, sandbox), else a
+    private one reading the accounts as a venue reports them (live: ``coin_balances``).
 
     Sharing the reader lets the strategy, the accounting actor and the venue's checks reuse one
     read of the same state instead of each rebuilding it.
@@ -419,7 +428,7 @@ def shared_wallet_reader(msgbus: MessageBus, venue: str) -> VenueWalletReader:
     lent: list[VenueWalletReader] = []
     if endpoint in msgbus.endpoints():
         msgbus.send(endpoint, lent.append)
-    return lent[0] if lent else VenueWalletReader(venue)
+    return lent[0] if lent else VenueWalletReader(venue, coin_balances=True)
 
 
 def liquidation_price(wallets: VenueWallets, perp: PerpState) -> float | None:
