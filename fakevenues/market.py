@@ -21,7 +21,7 @@ Methods return the events they caused, in order; the venue module publishes them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 
@@ -547,9 +547,3 @@ class VenueMarket:
             self.funding_paid.append(paid)
             events.append(paid)
         return events
-
-
-def round_down(value: Decimal, increment: str) -> Decimal:
-    """``value`` rounded down to a multiple of ``increment`` (an order size a venue accepts)."""
-    step = Decimal(increment)
-    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
