@@ -282,6 +282,7 @@ class FakeBinance:
                 ("GET", a.position_risk_path): (self._position_risk, "signed"),
                 ("GET", p + "symbolConfig"): (self._symbol_config, "signed"),
                 ("GET", p + "commissionRate"): (self._commission_rate, "signed"),
+                ("GET", p + "income"): (self._income, "signed"),
                 ("GET", p + "openAlgoOrders"): (const([]), "signed"),  # the fake has no algo orders
                 ("GET", p + "allAlgoOrders"): (const([]), "signed"),
                 ("POST", p + "listenKey"): (self._new_listen_key, "key"),
@@ -395,6 +396,22 @@ class FakeBinance:
                 "makerCommissionRate": listed.spec.maker_fee,
                 "takerCommissionRate": listed.spec.taker_fee,
             }
+        )
+
+    def _income(self, params: dict[str, str]) -> Reply:
+        """The income history's funding payments (what ccxt's ``fetch_funding_history`` reads);
+        the fake records no other income type."""
+        if params.get("incomeType", "FUNDING_FEE") != "FUNDING_FEE":
+            return Reply([])
+        listed = {i.id for i in self._selected(params)}
+        start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+        paid = [
+            p
+            for p in self.market.funding_paid
+            if p.instrument.id in listed and start <= msg.ms(p.ts_ns) <= end
+        ]
+        return Reply(
+            [msg.funding_income(p, n) for n, p in enumerate(paid, start=1)][: int(params.get("limit", 100))]
         )
 
     def _position_risk(self, params: dict[str, str]) -> Reply:

@@ -298,6 +298,20 @@ def position_risk(market: VenueMarket, listed: ListedInstrument) -> dict[str, An
     }
 
 
+def funding_income(paid: FundingPaid, tran_id: int) -> dict[str, Any]:
+    """A ``GET /fapi|dapi/v1/income`` entry of type ``FUNDING_FEE``."""
+    return {
+        "symbol": symbol_of(paid.instrument),
+        "incomeType": "FUNDING_FEE",
+        "income": amount(paid.amount),
+        "asset": paid.asset,
+        "info": "FUNDING_FEE",
+        "time": ms(paid.ts_ns),
+        "tranId": tran_id,
+        "tradeId": "",
+    }
+
+
 def leverage(listed: ListedInstrument) -> int:
     """The leverage the YAML's initial margin rate allows (0.008 → 125x)."""
     return int(1 / Decimal(str(listed.spec.margin.initial)))

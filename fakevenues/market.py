@@ -278,6 +278,7 @@ class VenueMarket:
         self.positions: dict[InstrumentId, Position] = {}
         self.orders: dict[int, Order] = {}
         self.funding_paid: list[FundingPaid] = []
+        """Every funding payment settled, in time order (the venue's income history)."""
         self._next_order_id = 1
         self._next_trade_id = 1
 

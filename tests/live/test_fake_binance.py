@@ -356,8 +356,8 @@ async def _venue_reports_match(
 async def _funding_paid(
     node: TradingNode, fake: FakeBinance, perp: InstrumentId, received: Decimal, wallet_before: Decimal
 ) -> None:
-    """07:00 → 08:00: the venue pays ``received`` (computed by the caller from the catalog) and
-    the node's account shows the wallet balance change."""
+    """07:00 → 08:00: the venue pays ``received`` (computed by the caller from the catalog), the
+    node's account shows the wallet balance change and the venue's income history lists it."""
     for _ in range(2):  # 05:00 -> 07:00
         await _in_thread(fake.advance_hour)
     paid = [e for e in await _in_thread(fake.advance_hour) if isinstance(e, FundingPaid)]
@@ -367,6 +367,12 @@ async def _funding_paid(
         "the funding payment in the account",
         lambda: _balance(node, perp.venue, asset) == _reported(wallet_before + received),
     )
+    income = await _in_thread(
+        lambda: _signed_get(fake, f"{fake.account.prefix}income?incomeType=FUNDING_FEE")
+    )
+    assert [(i["symbol"], Decimal(i["income"]), i["asset"], i["time"]) for i in income] == [
+        (fake.symbol(perp), _reported(received), asset, EIGHT // 1_000_000)
+    ]
 
 
 async def _reconnects_after_drop(
@@ -407,6 +413,15 @@ async def _reconnects_after_drop(
                 assert strategy_position.signed_qty == float(venue_qty)
 
 
+def _signed_get(fake: FakeBinance, path_and_query: str, headers: dict[str, str] | None = None):
+    """``GET`` a signed route of ``fake`` as a client with the key would (the JSON body)."""
+    separator = "&" if "?" in path_and_query else "?"
+    url = f"{fake.server.http_url}{path_and_query}{separator}timestamp=1&signature=x"
+    request = urllib.request.Request(url, headers={"X-MBX-APIKEY": API_KEY} if headers is None else headers)
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
 # -- the tests --------------------------------------------------------------------------------------------
 
 
@@ -419,13 +434,11 @@ def test_signed_routes_need_the_api_key(catalog_dir):
         with urllib.request.urlopen(f"{base}/fapi/v1/ping") as response:
             assert response.status == 200
         for headers, code in (({}, -2014), ({"X-MBX-APIKEY": "someone-else"}, -2015)):
-            request = urllib.request.Request(
-                f"{base}/fapi/v2/account?timestamp=1&signature=x", headers=headers
-            )
             with pytest.raises(urllib.error.HTTPError) as error:
-                urllib.request.urlopen(request)
+                _signed_get(fake, "/fapi/v2/account", headers)
             assert error.value.code == 401
             assert json.loads(error.value.read())["code"] == code
+        assert _signed_get(fake, "/fapi/v2/account")["assets"][0]["walletBalance"] == "1000"
         request = urllib.request.Request(f"{base}/fapi/v2/account", headers={"X-MBX-APIKEY": API_KEY})
         with pytest.raises(urllib.error.HTTPError) as error:  # a key but no signature
             urllib.request.urlopen(request)
