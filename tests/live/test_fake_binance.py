@@ -176,7 +176,7 @@ def _run_node(plan: LivePlan, instrument_ids: tuple[InstrumentId, ...], scenario
     loop = asyncio.new_event_loop()
     # the per-order notional cap is set out of reach: the oversized orders must reach the venue,
     # whose own refusal is under test (the project's cap is tested in tests/live/test_venues.py)
-    node = TradingNode(config=node_config(plan, 1e12, log_level="WARNING"), loop=loop)
+    node = TradingNode(config=node_config(plan, 1e12, log_level="INFO"), loop=loop)
     add_client_factories(node, plan)
     node.build()
     probe = Probe(ProbeConfig(instrument_ids=instrument_ids))
@@ -211,9 +211,16 @@ def _run_node(plan: LivePlan, instrument_ids: tuple[InstrumentId, ...], scenario
 
 
 @pytest.fixture
-def keys(monkeypatch):
+def keys(monkeypatch, capfd):
+    """Fake keys in the adapter's variables; afterwards, neither appears in anything the node
+    printed (its log, at INFO, shows the key masked)."""
     monkeypatch.setenv("BINANCE_API_KEY", API_KEY)
     monkeypatch.setenv("BINANCE_API_SECRET", API_SECRET)
+    yield
+    out, err = capfd.readouterr()
+    assert "Binance API key authenticated" in out + err  # the clients logged in with the key
+    for secret in (API_KEY, API_SECRET):
+        assert secret not in out + err
 
 
 # -- what the catalog says, read independently of the fakes -----------------------------------------
