@@ -50,7 +50,9 @@ import urllib.request
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import ccxt
 import pandas as pd
 import pytest
 from nautilus_trader.config import StrategyConfig
@@ -374,9 +376,7 @@ async def _funding_paid(
         "the funding payment in the account",
         lambda: _balance(node, perp.venue, asset) == _reported(wallet_before + received),
     )
-    income = await _in_thread(
-        lambda: _signed_get(fake, f"{fake.account.prefix}income?incomeType=FUNDING_FEE")
-    )
+    income = await _in_thread(lambda: _signed(fake, f"{fake.account.prefix}income?incomeType=FUNDING_FEE"))
     assert [(i["symbol"], Decimal(i["income"]), i["asset"], i["time"]) for i in income] == [
         (fake.symbol(perp), _reported(received), asset, EIGHT // 1_000_000)
     ]
@@ -420,12 +420,14 @@ async def _reconnects_after_drop(
                 assert strategy_position.signed_qty == float(venue_qty)
 
 
-def _signed_get(fake: FakeBinance, path_and_query: str, headers: dict[str, str] | None = None):
-    """``GET`` a signed route of ``fake`` as a client with the key would (the JSON body)."""
+def _signed(
+    fake: FakeBinance, path_and_query: str, method: str = "GET", headers: dict[str, str] | None = None
+):
+    """Call a signed route of ``fake`` as a client holding the key would (the JSON body)."""
     separator = "&" if "?" in path_and_query else "?"
     url = f"{fake.server.http_url}{path_and_query}{separator}timestamp=1&signature=x"
-    request = urllib.request.Request(url, headers={"X-MBX-APIKEY": API_KEY} if headers is None else headers)
-    with urllib.request.urlopen(request) as response:
+    headers = {"X-MBX-APIKEY": API_KEY} if headers is None else headers
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers, method=method)) as response:
         return json.loads(response.read())
 
 
@@ -442,14 +444,41 @@ def test_signed_routes_need_the_api_key(catalog_dir):
             assert response.status == 200
         for headers, code in (({}, -2014), ({"X-MBX-APIKEY": "someone-else"}, -2015)):
             with pytest.raises(urllib.error.HTTPError) as error:
-                _signed_get(fake, "/fapi/v2/account", headers)
+                _signed(fake, "/fapi/v2/account", headers=headers)
             assert error.value.code == 401
             assert json.loads(error.value.read())["code"] == code
-        assert _signed_get(fake, "/fapi/v2/account")["assets"][0]["walletBalance"] == "1000"
+        assert _signed(fake, "/fapi/v2/account")["assets"][0]["walletBalance"] == "1000"
         request = urllib.request.Request(f"{base}/fapi/v2/account", headers={"X-MBX-APIKEY": API_KEY})
         with pytest.raises(urllib.error.HTTPError) as error:  # a key but no signature
             urllib.request.urlopen(request)
         assert json.loads(error.value.read())["code"] == -1102
+    finally:
+        fake.stop()
+
+
+def test_ccxt_reads_the_funding_payment_from_the_income_history(catalog_dir):
+    """ccxt's Binance (the project's transfer and funding-history client) pointed at the fake:
+    ``fetch_funding_history`` returns the 08:00 payment of a short opened over REST."""
+    fake = _fake(BinanceAccount.USDT_FUTURES, catalog_dir, {"USDT": "1000"})
+    try:
+        _signed(fake, "/fapi/v1/order?symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.01", method="POST")
+        for _ in range(4):  # 04:00 -> 08:00
+            fake.advance_hour()
+        exchange = ccxt.binance(
+            {
+                "apiKey": API_KEY,
+                "secret": API_SECRET,
+                "options": {"defaultType": "future", "fetchCurrencies": False},
+            }
+        )
+        exchange.options["fetchMarkets"] = {"types": ["linear"]}
+        for name, url in exchange.urls["api"].items():  # every host the fake's: nothing leaves 127.0.0.1
+            exchange.urls["api"][name] = fake.server.http_url + urlsplit(url).path
+        (payment,) = exchange.fetch_funding_history("BTC/USDT:USDT")
+        mark = _recorded(catalog_dir, PERP, EIGHT).close.as_decimal()
+        expected = Decimal("0.01") * mark * _recorded_funding(catalog_dir, PERP, EIGHT)
+        assert (payment["code"], payment["timestamp"]) == ("USDT", EIGHT // 1_000_000)
+        assert Decimal(str(payment["amount"])) == expected
     finally:
         fake.stop()
 
