@@ -136,6 +136,7 @@ class _UserStream:
     (events wrapped with its subscription id once it subscribed)."""
 
     ws: web.WebSocketResponse
+    listen_key: str | None = None
     subscription_id: int | None = None
     wrapped: bool = False
 
@@ -201,11 +202,7 @@ class FakeBinance:
 
     def read(self, fn: Callable[[VenueMarket], Any]) -> Any:
         """``fn(market)`` evaluated on the server's loop (a consistent view of the venue's state)."""
-
-        async def _read() -> Any:
-            return fn(self.market)
-
-        return self.server.call(_read)
+        return self.server.run(lambda: fn(self.market))
 
     def drop_websockets(self) -> int:
         """Close every WebSocket (market data and user data); returns how many were open."""
@@ -218,12 +215,19 @@ class FakeBinance:
     @property
     def market_streams(self) -> set[str]:
         """The market streams the connected clients subscribed to (``btcusdt@kline_1h``...)."""
-        return set().union(*(s.streams for s in self._market_streams))
+        return self.server.run(lambda: set().union(*(s.streams for s in self._market_streams)))
 
     @property
     def listen_keys(self) -> set[str]:
         """The futures listenKeys issued and not closed."""
-        return set(self._listen_keys)
+        return self.server.run(lambda: set(self._listen_keys))
+
+    @property
+    def streaming_listen_keys(self) -> set[str]:
+        """The futures listenKeys a user stream is connected on now."""
+        return self.server.run(
+            lambda: {u.listen_key for u in self._user_streams if u.listen_key is not None and not u.ws.closed}
+        )
 
     # -- REST --------------------------------------------------------------------------------------
 
@@ -481,7 +485,7 @@ class FakeBinance:
                 text=json.dumps({"code": -1125, "msg": "This listenKey does not exist."})
             )
         ws = await self.server.open_websocket(request)
-        await self._serve_user(_UserStream(ws), lambda _: None)
+        await self._serve_user(_UserStream(ws, listen_key=key), lambda _: None)
         return ws
 
     async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:

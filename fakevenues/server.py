@@ -74,6 +74,15 @@ class FakeServer:
         future = asyncio.run_coroutine_threadsafe(fn(*args), self._loop)
         return future.result(timeout=CALL_TIMEOUT_SECS)
 
+    def run(self, fn: Callable[[], T]) -> T:
+        """``fn()`` evaluated on the server's loop, between two handler steps: a consistent view
+        of the state the handlers change (from any other thread)."""
+
+        async def _run() -> T:
+            return fn()
+
+        return self.call(_run)
+
     # -- WebSockets ------------------------------------------------------------------------------
 
     async def open_websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -89,7 +98,8 @@ class FakeServer:
 
     @property
     def websocket_count(self) -> int:
-        return sum(1 for ws in self._websockets if not ws.closed)
+        """How many WebSockets are open now."""
+        return self.run(lambda: sum(1 for ws in self._websockets if not ws.closed))
 
     def drop_websockets(self) -> int:
         """Close every open WebSocket as a venue does when it restarts; returns how many."""

@@ -400,7 +400,10 @@ async def _reconnects_after_drop(
     )
     for fake, keys_then in zip(fakes, keys_before, strict=True):
         if fake.account.is_futures:
-            await _until("a new listenKey", lambda f=fake, k=keys_then: f.listen_keys - k)
+            await _until(
+                "a user stream on a new listenKey",
+                lambda f=fake, k=keys_then: f.streaming_listen_keys - k,
+            )
     seen = len(probe.bars)
     for fake in fakes:
         await _in_thread(fake.advance_hour)
