@@ -30,6 +30,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import CexInstrumentSpec, load_cex_venue
 from adapters.cex.instruments import venue_instruments
 from adapters.config import VENUE_CONFIG_DIR
@@ -131,8 +132,8 @@ class RecordedPrices:
         """Read ``[start_ns, end_ns]`` of the instruments' 1-hour bars and funding prints."""
         catalog = ParquetDataCatalog(str(catalog_dir))
         bars, funding = {}, {}
-        for instrument_id in instrument_ids:
-            bar_type = f"{instrument_id}-1-HOUR-LAST-EXTERNAL"
+        for instrument_id in instrument_ids:  # one identifier per query, as backtesting/engine.py
+            bar_type = str(bar_type_for(instrument_id))
             found = catalog.bars(bar_types=[bar_type], start=start_ns, end=end_ns)
             if not found:
                 raise ValueError(f"the catalog {catalog_dir} has no {bar_type} bars in the window")

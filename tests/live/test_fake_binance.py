@@ -57,7 +57,7 @@ import pandas as pd
 import pytest
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.live.node import TradingNode
-from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate
+from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.enums import LiquiditySide, OrderSide, OrderStatus
 from nautilus_trader.model.events import OrderAccepted, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId, Venue
@@ -65,6 +65,7 @@ from nautilus_trader.model.objects import Currency, Price, Quantity
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from nautilus_trader.trading.strategy import Strategy
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import CexInstrumentSpec, load_cex_venue
 from adapters.cex.instruments import venue_instruments
 from backtesting.config import load_run_config, mode_file_path
@@ -102,7 +103,7 @@ class Probe(Strategy):
 
     def on_start(self) -> None:
         for instrument_id in self.config.instrument_ids:
-            self.subscribe_bars(_bar_type(instrument_id))
+            self.subscribe_bars(bar_type_for(instrument_id))
 
     def on_bar(self, bar: Bar) -> None:
         self.bars.append(bar)
@@ -129,10 +130,6 @@ class Probe(Strategy):
 
 
 # -- the world: fakes, plan, node ------------------------------------------------------------------
-
-
-def _bar_type(instrument_id: InstrumentId) -> BarType:
-    return BarType.from_str(f"{instrument_id}-1-HOUR-LAST-EXTERNAL")
 
 
 def _spec(instrument_id: InstrumentId) -> CexInstrumentSpec:
@@ -231,7 +228,7 @@ def keys(monkeypatch, capfd):
 def _recorded(catalog_dir: Path, instrument_id: InstrumentId, ts_ns: int) -> Bar:
     """The catalog's bar closing at ``ts_ns``."""
     bars = ParquetDataCatalog(str(catalog_dir)).bars(
-        bar_types=[str(_bar_type(instrument_id))], start=ts_ns, end=ts_ns
+        bar_types=[str(bar_type_for(instrument_id))], start=ts_ns, end=ts_ns
     )
     assert len(bars) == 1, f"no recorded {instrument_id} bar at {ts_ns}"
     return bars[0]
@@ -297,7 +294,7 @@ async def _bars_stream_and_history(
         )
         assert abs(streamed.ts_event - (hour - 1_000_000)) < 1_000  # close_time …:59:59.999
         probe.request_bars(
-            _bar_type(instrument_id),
+            bar_type_for(instrument_id),
             start=pd.Timestamp(START - 6 * HOUR_NS, tz="UTC"),
             end=pd.Timestamp(hour, tz="UTC"),
         )

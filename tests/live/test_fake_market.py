@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate
+from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Price, Quantity
 
+from adapters.bars import bar_type_for
 from fakevenues.market import (
     HOUR_NS,
     BarClosed,
@@ -38,7 +39,7 @@ def _bar(instrument_id: InstrumentId, close_ns: int, low: str, high: str, close:
     precision = 1 if instrument_id != SPOT else 2
     price = lambda v: Price(float(v), precision)  # noqa: E731
     return Bar(
-        BarType.from_str(f"{instrument_id}-1-HOUR-LAST-EXTERNAL"),
+        bar_type_for(instrument_id),
         price(close),
         price(high),
         price(low),
