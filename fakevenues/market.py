@@ -9,7 +9,8 @@ fill on a fake venue can be checked against the same numbers a backtest uses:
 - a MARKET order fills at once at the current price (the close of the last bar closed at the
   clock's time) and pays the taker fee; a LIMIT order rests and fills at its limit price, maker fee,
   when an hour's bar crosses it (its low for a buy, its high for a sell);
-- spot trades move coin balances (Binance-style fee in the asset received); perps keep one net
+- spot trades move coin balances (the fee taken in the asset received, as Binance, Bybit and OKX
+  do); perps keep one net
   position per instrument in a margin wallet (linear: USDT, inverse: the base coin), realise P&L
   when reduced, and need the YAML's initial margin free before an order that grows them;
 - every 8 hours (00, 08, 16 UTC) each open perp pays or receives funding at the recorded rate of
@@ -472,7 +473,7 @@ class VenueMarket:
             if is_maker:
                 self._unlock(order)
             base, quote = self.balance(spec.base), self.balance(spec.quote)
-            if order.side is Side.BUY:  # Binance charges spot fees in the asset received
+            if order.side is Side.BUY:  # spot fees are taken in the asset received
                 fee_asset, fee = spec.base, quantity * rate
                 quote.free -= quantity * price
                 base.free += quantity - fee
