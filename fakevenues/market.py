@@ -10,9 +10,9 @@ fill on a fake venue can be checked against the same numbers a backtest uses:
   clock's time) and pays the taker fee; a LIMIT order rests and fills at its limit price, maker fee,
   when an hour's bar crosses it (its low for a buy, its high for a sell);
 - spot trades move coin balances (the fee taken in the asset received, as Binance, Bybit and OKX
-  do); perps keep one net
-  position per instrument in a margin wallet (linear: USDT, inverse: the base coin), realise P&L
-  when reduced, and need the YAML's initial margin free before an order that grows them;
+  do); perps keep one net position per instrument in a margin wallet (linear: USDT, inverse: the
+  base coin), realise P&L when reduced, and need the YAML's initial margin free before an order
+  that grows them;
 - every 8 hours (00, 08, 16 UTC) each open perp pays or receives funding at the recorded rate of
   that print: payment = -signed position x mark x rate (in the margin asset).
 
