@@ -16,7 +16,16 @@ hour's low reaches it); the account's balances and the perp position as the fake
 venue's order, fill and position reports the client reconciles from; the 08:00 funding payment
 arriving as a balance change; a refused order arriving as ``OrderRejected`` with Binance's code;
 every WebSocket dropped at once: the clients reconnect, bars keep arriving and an order placed
-afterwards fills through the new user stream.
+afterwards fills through the new user stream; nothing the node prints holds the key or secret.
+Without a node: signed routes refuse a missing or wrong key as Binance does, and ccxt's
+``fetch_funding_history`` reads the funding payment from the fake's income history.
+
+Each node scenario runs in a fresh interpreter (``_in_own_process``): a backtest earlier in the
+same process registers its venues in Nautilus' ``AccountFactory`` as calculated accounts, for good
+(1.231 has no deregistration), and a live ``BINANCE_SPOT`` account created afterwards applies every
+fill to its balances itself on top of what the venue reports (seen in a full test run: 0.01998 BTC
+held after a 0.00999 BTC fill). A process that runs a backtest and then a live node would do the
+same.
 
 What Nautilus 1.231's Binance adapter does that the checks work around (each seen here):
 
