@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from adapters.config import ConfigError
+from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from backtesting.config import RunConfig, load_run_config, mode_file_path
 from backtesting.modes import MODES
 from backtesting.out_dir import OutDirError, check_out_dir, staged_out_dir
@@ -75,6 +75,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace an existing non-empty --out folder whole"
     )
     parser.add_argument(
+        "--venue-config",
+        type=Path,
+        default=VENUE_CONFIG_DIR,
+        help="folder of venue YAMLs (fees, margin, account_mode classic|unified; live: endpoint "
+        "overrides) (default configs/venues)",
+    )
+    parser.add_argument(
         "--catalog", type=Path, help="catalog directory (default $BASIS_CATALOG_DIR or ./catalog)"
     )
     parser.add_argument(
@@ -131,6 +138,7 @@ def load_runs(args: argparse.Namespace, modes: list[str]) -> list[RunConfig]:
             start=args.start,
             end=args.end,
             capital=args.capital if len(modes) == 1 or MODES[mode].share_class == "USDT" else None,
+            venue_config_dir=args.venue_config,
         )
         if run.mode != mode:
             raise ConfigError(f"--config {args.config} is for mode {run.mode!r}, but --mode is {mode!r}")

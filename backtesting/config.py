@@ -13,7 +13,8 @@ from typing import Any
 import msgspec
 import pandas as pd
 
-from adapters.config import ConfigError, read_yaml_mapping
+from adapters.cex.config import load_all_cex_venues
+from adapters.config import VENUE_CONFIG_DIR, ConfigError, read_yaml_mapping
 from backtesting.modes import ModeSpec, mode_spec
 from strategies.base import YieldStrategyConfig
 
@@ -69,13 +70,22 @@ def parse_time(text: str, what: str) -> pd.Timestamp:
 
 
 class RunConfig:
-    """A validated run: mode, window, capital, flows and the strategy config object."""
+    """A validated run: mode, window, capital, flows, the strategy config object and the folder of
+    venue YAMLs the simulated venues are built from (their fees, margin and account modes)."""
 
-    def __init__(self, spec: ModeSpec, file: ModeFile, strategy: YieldStrategyConfig, source: str) -> None:
+    def __init__(
+        self,
+        spec: ModeSpec,
+        file: ModeFile,
+        strategy: YieldStrategyConfig,
+        source: str,
+        venue_config_dir: Path = VENUE_CONFIG_DIR,
+    ) -> None:
         self.spec = spec
         self.file = file
         self.strategy = strategy
         self.source = source
+        self.venue_config_dir = venue_config_dir
         self.start = parse_time(file.start, f"{source}: start")
         self.end = parse_time(file.end, f"{source}: end")
         if self.end <= self.start:
@@ -98,6 +108,15 @@ class RunConfig:
     @property
     def share_class(self) -> str:
         return self.file.share_class or self.spec.share_class
+
+    def account_modes(self) -> dict[str, str]:
+        """Each CEX venue's ``account_mode`` in the run's venue YAMLs."""
+        return {venue: c.account_mode for venue, c in load_all_cex_venues(self.venue_config_dir).items()}
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs the same run: the resolved configuration and the venues' account
+        modes (a paper resume is refused when they differ)."""
+        return {**self.as_dict(), "account_modes": self.account_modes()}
 
     def as_dict(self) -> dict[str, Any]:
         """The resolved configuration, as written into the results folder."""
@@ -122,8 +141,11 @@ def load_run_config(
     start: str | None = None,
     end: str | None = None,
     capital: float | None = None,
+    venue_config_dir: Path = VENUE_CONFIG_DIR,
 ) -> RunConfig:
-    """Read and validate a mode YAML, applying CLI overrides."""
+    """Read and validate a mode YAML, applying CLI overrides; the CEX venue YAMLs of
+    ``venue_config_dir`` are validated too (a bad one is refused before anything runs)."""
+    load_all_cex_venues(venue_config_dir)
     raw = read_yaml_mapping(path, "mode config")
     overrides = {"start": start, "end": end, "capital": capital}
     raw.update({k: v for k, v in overrides.items() if v is not None})
@@ -149,7 +171,7 @@ def load_run_config(
         raise ConfigError(
             f"{path}: strategy.asset {asset!r} contradicts mode {spec.name} (which trades {spec.asset})"
         )
-    return RunConfig(spec, file, strategy, str(path))
+    return RunConfig(spec, file, strategy, str(path), venue_config_dir)
 
 
 def _spec(mode: str, path: Path) -> ModeSpec:

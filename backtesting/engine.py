@@ -145,11 +145,11 @@ def plan_run(run: RunConfig, catalog_dir: Path) -> RunPlan:
             strategy.check_protocol_params(EModeParams.from_dict(aave_params["emode"]))
         except ValueError as e:
             raise ConfigError(f"{run.source}: strategy: {e} (Aave parameters from {catalog_dir})") from None
-    capital_venue = strategy.capital_venue()
-    if capital_venue is not None and run.flows:
+    capital_venues = strategy.capital_venues()
+    if capital_venues and run.flows:
         raise ConfigError(
-            f"{run.source}: capital_flows are not supported by {run.mode}: its capital is pre-funded on "
-            f"{capital_venue} (DOMAIN.md), not in the on-chain wallet"
+            f"{run.source}: capital_flows need the capital in the on-chain wallet: {run.mode}'s is "
+            f"pre-funded on {', '.join(capital_venues)} (capital_source: venues)"
         )
     return RunPlan(
         run, catalog, manifest, wallet_config, strategy, needs, instruments, perps, keys, aave_params
@@ -158,28 +158,44 @@ def plan_run(run: RunConfig, catalog_dir: Path) -> RunPlan:
 
 def add_venues(host: VenueHost, plan: RunPlan) -> Venues:
     """The run's CEX venues (funded where the mode's capital sits) and the wallet venue."""
-    run, capital_venue = plan.run, plan.strategy.capital_venue()
+    return add_simulated_venues(
+        host, plan.run, plan.strategy, plan.instruments, plan.wallet_config, plan.aave_params
+    )
+
+
+def add_simulated_venues(
+    host: VenueHost,
+    run: RunConfig,
+    strategy: YieldStrategy,
+    instruments: list[Instrument],
+    wallet_config: WalletVenueConfig,
+    aave_params: dict[str, Any] | None = None,
+) -> Venues:
+    """The simulations of the exchanges trading ``instruments`` (funded where the mode's capital
+    sits) and of the wallet venue: a backtest's, a paper node's, a sandbox node's."""
+    capital_venues, needs = strategy.capital_venues(), strategy.data_needs()
     cex_modules = {}
-    for venue in plan.cex_venues:
+    for venue in sorted({exchange_of(i.id) for i in instruments}):
         settlement = next(
-            (i.settlement_currency for i in plan.instruments if exchange_of(i.id) == venue and i.is_inverse),
+            (i.settlement_currency for i in instruments if exchange_of(i.id) == venue and i.is_inverse),
             USDT,
         )
-        capital = run.file.capital if venue == capital_venue else 0.0
-        cex_modules[venue] = add_cex_venue(host, load_cex_venue(venue), settlement, capital)
+        capital = run.file.capital * capital_venues.get(venue, 0.0)
+        config = load_cex_venue(venue, run.venue_config_dir)
+        cex_modules[venue] = add_cex_venue(host, config, settlement, capital)
     wallet = add_wallet_venue(
         host,
-        plan.wallet_config,
+        wallet_config,
         cex_modules,
-        balances={} if capital_venue is not None else {run.share_class: run.file.capital},
+        balances={} if capital_venues else {run.share_class: run.file.capital},
         flows=[ScheduledFlow(at.value, amount) for at, amount in run.flows],
         flow_currency=run.share_class,
-        aave_params=plan.aave_params,
-        credit_rewards=plan.needs.rewards,
+        aave_params=aave_params,
+        credit_rewards=needs.rewards,
         flash_provider=getattr(run.strategy, "flash_loan_provider", None),
-        instrument_ids=plan.needs.wallet_instruments(Venue(plan.wallet_config.venue)),
+        instrument_ids=needs.wallet_instruments(Venue(wallet_config.venue)),
     )
-    add_instruments(host, plan.instruments, cex_modules)
+    add_instruments(host, instruments, cex_modules)
     return Venues(cex_modules, wallet)
 
 

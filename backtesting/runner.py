@@ -79,6 +79,7 @@ def _extra(bt: Backtest, seconds: float) -> dict[str, Any]:
     aave_liquidations = [e for e in bt.accounting.wallet_events if isinstance(e, AaveLiquidated)]
     return {
         "capital": bt.run.file.capital,
+        "account_modes": {venue: m.venue_config.account_mode for venue, m in bt.cex_modules.items()},
         "not_deployed": _idle_reason(bt),
         "actions": dict(strategy.actions),
         "funding_by_venue": funding,

@@ -57,20 +57,22 @@ def add_cex_venue(
 
     ``settlement`` is the MARGIN account's currency: USDT, or the coin of a coin-margined
     (inverse) venue; ``balance`` is pre-funded capital in it (by default the venue starts empty
-    and is funded by transfers from the wallet).
+    and is funded by transfers from the wallet), where a deposit of it lands: USDT in the spot
+    account when the exchange keeps one, the coin of a coin-margined venue on its MARGIN account.
     """
     module = CexVenueModule(config, settlement)
+    spot_venue = SPOT_VENUES.get(config.venue)
+    in_spot = balance if spot_venue is not None and settlement == USDT else 0.0
     host.add_venue(
         Venue(config.venue),
         OmsType.NETTING,
         AccountType.MARGIN,
-        [Money(balance, settlement)],
+        [Money(balance - in_spot, settlement)],
         base_currency=settlement,
         margin_model=StandardMarginModel(),
         modules=[module],
     )
     install_pre_trade_checks(host, module)
-    spot_venue = SPOT_VENUES.get(config.venue)
     if spot_venue is not None:
         coins = sorted({spec.base for spec in config.instruments if spec.kind == "spot"})
         spot = SpotAccountModule(spot_venue, module)
@@ -78,7 +80,7 @@ def add_cex_venue(
             Venue(spot_venue),
             OmsType.NETTING,
             AccountType.CASH,
-            [Money(0, USDT), *(Money(0, Currency.from_str(code)) for code in coins)],
+            [Money(in_spot, USDT), *(Money(0, Currency.from_str(code)) for code in coins)],
             modules=[spot],
         )
         install_pre_trade_checks(host, spot)

@@ -1,3 +1,2 @@
-"""Local fake venues (HTTP + WebSocket on 127.0.0.1) that Nautilus' own adapter clients trade against
-in tests: a venue-neutral server and market (recorded prices, a small matching engine), and one
-module per exchange for its routes and messages."""
+"""Local fake venues (HTTP + WebSocket on 127.0.0.1) that Nautilus' real adapter clients connect to
+by base URL, serving the project's recorded prices and filling orders at them (tests only)."""

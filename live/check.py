@@ -21,7 +21,7 @@ def _venue_lines(venue: LiveVenue, env: LiveEnv) -> list[str]:
         f"  instruments: {', '.join(map(str, venue.instruments))}",
         *(f"  {role}: {url}" for role, url in venue.endpoints.items()),
     ]
-    if venue.exec_config is not None:
+    if required_variables(venue.venue, env):
         lines.append(
             f"  keys from: {', '.join(required_variables(venue.venue, env))} (set; values not shown)"
         )

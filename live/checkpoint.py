@@ -29,7 +29,8 @@ def comparable(run: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class PaperCheckpoint:
     run: dict[str, Any]
-    """The resolved run configuration (``RunConfig.as_dict``): a resume must be the same run."""
+    """The run's identity (``RunConfig.identity``: its resolved configuration and the venues'
+    account modes): a resume must be the same run."""
     strategy_id: str
     """The id the strategy traded under (its orders carry it)."""
     points: int

@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
-from adapters.config import VENUE_CONFIG_DIR
+from adapters.config import ConfigError
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
 from data_catalog.interrupt import cleanup_on_sigterm
+from data_catalog.paths import default_catalog_dir
 from live.check import describe
 from live.checkpoint import CheckpointError
 from live.environments import LiveEnv, missing_variables
+from live.halt import HaltFileError, request_halt
 from live.journal import JournalMismatch
 from live.node_config import node_config
-from live.runner import PaperRunInterrupted, run_paper
+from live.redis_state import RedisAddress, RedisUnavailable, local_redis
+from live.runner import PaperRunHalted, PaperRunInterrupted, run_paper
+from live.trading import build_live_node, check_live_run, run_node
+from live.transfers.config import TRANSFERS_CONFIG
+from live.transfers.exchanges import MissingCredentials
 from live.venues import plan_live
 
 PAPER = "paper"
+HALTED_EXIT = 3
+"""Exit code of a run the kill switch halted (130: stopped by a signal; 2: bad input)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "through the node with the project's venue simulations as execution; sandbox, testnet, demo and "
         "mainnet use Nautilus' Binance, Bybit and OKX clients (keys from their environment variables).",
     )
-    parser.add_argument("--mode", required=True, help=f"one of: {', '.join(MODES)}")
+    parser.add_argument("--mode", help=f"one of: {', '.join(MODES)} (required, except with --halt)")
     parser.add_argument(
         "--env",
         choices=(PAPER, *(e.value for e in LiveEnv)),
@@ -52,12 +61,6 @@ def _parser() -> argparse.ArgumentParser:
         "--confirm-mainnet", action="store_true", help="required with --env mainnet: it trades real money"
     )
     parser.add_argument(
-        "--venue-config",
-        type=Path,
-        default=VENUE_CONFIG_DIR,
-        help="folder of venue YAMLs whose `live:` sections override endpoints (default configs/venues)",
-    )
-    parser.add_argument(
         "--speed", type=float, default=0.0, help="N x real time (default 0: as fast as the node consumes it)"
     )
     parser.add_argument(
@@ -69,9 +72,37 @@ def _parser() -> argparse.ArgumentParser:
         help="where a stopped run saves its state (default: beside --out, named OUT.state)",
     )
     parser.add_argument(
+        "--halt",
+        action="store_true",
+        help="the kill switch: ask the run whose state folder is --state (default OUT.state of --out) to "
+        "halt: no new plans, open orders cancelled; the node stops (exit 3) within a few seconds",
+    )
+    parser.add_argument(
+        "--flatten", action="store_true", help="with --halt: also close the CEX positions (market orders)"
+    )
+    parser.add_argument(
+        "--health-minutes",
+        type=float,
+        default=5.0,
+        help="a health line and status.json (in the state folder) every N minutes of the node's time "
+        "(paper: data time, so once per data hour); default 5",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="carry on a stopped run from its saved state (same mode, window, capital and config)",
+    )
+    parser.add_argument(
+        "--transfers-config",
+        type=Path,
+        default=TRANSFERS_CONFIG,
+        help="live environments: the transfer service's YAML (ccxt account names, networks, the "
+        "withdrawal allow-list; default configs/transfers.yaml)",
+    )
+    parser.add_argument(
+        "--redis",
+        help="live environments: redis://[:password@]HOST:PORT of the Redis server keeping the node's state "
+        "(default: a private redis-server started beside the run, its data in the --state folder)",
     )
     add_run_arguments(parser)
     return parser
@@ -79,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     """A live environment: refuse mainnet unconfirmed, plan the venue clients, require their keys;
-    ``--check`` prints the plan, running one is not there yet (exit 2)."""
+    ``--check`` prints the plan, otherwise the node runs until SIGINT/SIGTERM."""
     if env is LiveEnv.MAINNET and not args.confirm_mainnet:
         print(
             "error: --env mainnet trades real money on the venues: add --confirm-mainnet to go ahead",
@@ -89,35 +120,95 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     try:
         (run,) = load_runs(args, [args.mode])
         plan = plan_live(run, env, args.venue_config)
-        config = node_config(plan, run.strategy.max_order_notional_usd)
-    except CLEAR_ERRORS as e:
+        config = node_config(
+            plan,
+            run.strategy.max_order_notional_usd,
+            max_orders_per_minute=run.strategy.max_orders_per_minute,
+        )
+        redis = RedisAddress.from_url(args.redis) if args.redis else None
+    except (*CLEAR_ERRORS, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    traded = [v.venue for v in plan.venues if v.exec_config is not None]
-    missing = missing_variables(traded, env)
+    venues = [v.venue for v in plan.venues]
+    missing = missing_variables(venues, env)
     if missing:
         print(
-            f"error: --env {env.value}: {args.mode} trades on {', '.join(traded)}, whose keys are read from "
-            f"environment variables; not set: {', '.join(missing)}",
+            f"error: --env {env.value}: {args.mode} connects to {', '.join(venues)}, whose keys are read "
+            f"from environment variables; not set: {', '.join(missing)}",
             file=sys.stderr,
         )
         return 2
     if args.check:
         print("\n".join(describe(args.mode, plan, config)))
         return 0
-    print(
-        f"error: --env {env.value}: not yet: connecting the venue clients comes with the tests against local "
-        "fake venues; today --check shows and checks the plan, and --env paper runs the strategy",
-        file=sys.stderr,
-    )
-    return 2
+    try:
+        check_live_run(run)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    state_dir = args.state or args.out.with_name(args.out.name + ".state")
+    try:
+        with ExitStack() as stack:
+            if redis is None:
+                redis = stack.enter_context(local_redis(state_dir / "redis"))
+            catalog_dir = (args.catalog or default_catalog_dir()).resolve()  # the ML modes' saved model
+            live = build_live_node(
+                run,
+                plan,
+                redis,
+                catalog_dir,
+                state_dir,
+                args.log_level,
+                args.transfers_config,
+                args.health_minutes,
+            )
+            print(f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; Ctrl-C stops")
+            run_node(live)
+    except (*CLEAR_ERRORS, RedisUnavailable, MissingCredentials) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _halt(args: argparse.Namespace) -> int:
+    """``--halt``: write the request where the running node watches (its state folder)."""
+    state_dir = args.state or args.out.with_name(args.out.name + ".state")
+    if not state_dir.is_dir():
+        print(
+            f"error: --halt: no run uses {state_dir} as its state folder (give the running run's --out or "
+            "--state): nothing to halt",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        path = request_halt(state_dir, args.flatten)
+    except HaltFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    what = "cancel its open orders and close its CEX positions" if args.flatten else "cancel its open orders"
+    print(f"halt requested in {path}: the run halts within a few seconds ({what}; no new plans)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     cleanup_on_sigterm()
     args = _parser().parse_args(argv)
+    if args.flatten and not args.halt:
+        print(
+            "error: --flatten goes with --halt (flatten_on_stop in the mode YAML closes on a stop)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.halt:
+        return _halt(args)
+    if args.mode is None:
+        print("error: --mode is required (except with --halt)", file=sys.stderr)
+        return 2
     if args.mode not in MODES:
         print(f"error: unknown mode {args.mode!r}; available: {', '.join(MODES)}", file=sys.stderr)
+        return 2
+    if not args.health_minutes > 0:
+        print(f"error: --health-minutes must be > 0, got {args.health_minutes}", file=sys.stderr)
         return 2
     if args.env != PAPER:
         return _live(args, LiveEnv(args.env))
@@ -146,7 +237,15 @@ def main(argv: list[str] | None = None) -> int:
                 log_level=args.log_level,
                 state_dir=state_dir,
                 resume=args.resume,
+                health_minutes=args.health_minutes,
             )
+    except PaperRunHalted as e:
+        print(str(e), file=sys.stderr)
+        print(
+            f"state saved in {e.state_dir} (status.json: the node's last status); no results written",
+            file=sys.stderr,
+        )
+        return HALTED_EXIT
     except (PaperRunInterrupted, KeyboardInterrupt) as e:  # during the replay, or before it started
         saved = getattr(e, "state_dir", None)
         print(f"error: {args.mode}: paper run interrupted; no results written to {args.out}", file=sys.stderr)

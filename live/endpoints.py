@@ -31,7 +31,8 @@ class Endpoints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     http: str | None = None
     """REST base URL (all three adapters; data and execution clients)."""
     ws: str | None = None
-    """Market data streams (data client); OKX derives its business stream (bars) from it."""
+    """Market data streams (data client); OKX derives its business stream (bars) from it; Bybit's
+    are ``<ws>/spot``, ``<ws>/linear`` as on the venue (``wss://stream.bybit.com/v5/public``)."""
     ws_api: str | None = None
     """Binance: the WebSocket API the execution client trades through (required for COIN-M on
     testnet and demo, where Nautilus 1.231 knows no such endpoint)."""
@@ -60,9 +61,9 @@ class Endpoints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 SETTABLE: dict[str, frozenset[str]] = {
     "BINANCE_SPOT": frozenset({"http", "ws", "ws_api"}),
     "BINANCE": frozenset({"http", "ws", "ws_api", "ws_stream"}),
-    # Bybit's data client takes only an HTTP URL in 1.231, and passes it to its public streams too:
-    # without `http` they follow the environment, with it they connect there (live/venues.py shows it)
-    "BYBIT": frozenset({"http", "ws_private", "ws_trade"}),
+    # Bybit's data client takes only an HTTP URL in 1.231 (and passes it to its public streams):
+    # `ws` is the project's, applied by live/bybit_data.py
+    "BYBIT": frozenset({"http", "ws", "ws_private", "ws_trade"}),
     "OKX": frozenset({"http", "ws", "ws_private"}),
 }
 """The endpoints each Nautilus venue's adapter lets a config set."""

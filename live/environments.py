@@ -81,13 +81,14 @@ CREDENTIALS: dict[str, dict[LiveEnv, tuple[str, ...]]] = {
         LiveEnv.DEMO: _key_pair("BYBIT_DEMO"),
         LiveEnv.MAINNET: _key_pair("BYBIT"),
     },
-    "OKX": {  # one key set for live and demo: OKX marks demo requests with a header
+    "OKX": {  # one key set for live and demo: OKX marks demo requests with a header; Nautilus
+        # 1.231's OKX data client signs in too, so a sandbox reading OKX needs them (read-only keys do)
         env: ("OKX_API_KEY", "OKX_API_SECRET", "OKX_API_PASSPHRASE")
-        for env in (LiveEnv.TESTNET, LiveEnv.DEMO, LiveEnv.MAINNET)
+        for env in LiveEnv
     },
 }
-"""The environment variables each venue's execution client reads its keys from, per environment
-(sandbox trades on the project's simulations: no keys)."""
+"""The environment variables each venue's clients read their keys from, per environment (sandbox
+trades on the project's simulations: no keys, but for OKX's market data)."""
 
 
 def required_variables(venue: str, env: LiveEnv) -> tuple[str, ...]:

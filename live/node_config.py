@@ -15,6 +15,7 @@ from nautilus_trader.model.identifiers import TraderId
 
 from live.funding import FundingFeed, FundingFeedConfig
 from live.venues import LivePlan
+from strategies.order_rate import DEFAULT_MAX_ORDERS_PER_MINUTE, OrderRateCap
 
 
 def funding_feed_config(plan: LivePlan) -> ImportableActorConfig | None:
@@ -29,26 +30,36 @@ def funding_feed_config(plan: LivePlan) -> ImportableActorConfig | None:
     )
 
 
-def risk_engine_config(plan: LivePlan, max_order_usd: float) -> LiveRiskEngineConfig:
+def risk_engine_config(
+    plan: LivePlan, max_order_usd: float, max_orders_per_minute: int = DEFAULT_MAX_ORDERS_PER_MINUTE
+) -> LiveRiskEngineConfig:
     """Nautilus' pre-trade risk checks with the mode's per-order notional cap on every CEX
-    instrument (in its quote currency, USDT or USD; the strategy checks the same cap itself)."""
+    instrument (in its quote currency, USDT or USD) and its order-rate cap (the strategy checks
+    both itself too)."""
     caps = {str(i): max_order_usd for v in plan.venues for i in v.instruments}
-    return LiveRiskEngineConfig(max_notional_per_order=caps)
+    return LiveRiskEngineConfig(
+        max_notional_per_order=caps,
+        max_order_submit_rate=OrderRateCap(max_orders_per_minute).risk_engine_rate(),
+    )
 
 
 def node_config(
-    plan: LivePlan, max_order_usd: float, trader_id: str = "LIVE-001", log_level: str = "INFO"
+    plan: LivePlan,
+    max_order_usd: float,
+    trader_id: str = "LIVE-001",
+    log_level: str = "INFO",
+    max_orders_per_minute: int = DEFAULT_MAX_ORDERS_PER_MINUTE,
 ) -> TradingNodeConfig:
     """One data client per venue, one execution client per traded venue (each named after its
-    venue), the funding feed, the risk engine's notional cap, and reconciliation with the venues
-    at start."""
+    venue), the funding feed, the risk engine's notional and order-rate caps, and reconciliation
+    with the venues at start."""
     feed = funding_feed_config(plan)
     return TradingNodeConfig(
         trader_id=TraderId(trader_id),
         logging=LoggingConfig(log_level=log_level),
         data_clients={v.venue: v.data_config for v in plan.venues},
         exec_clients={v.venue: v.exec_config for v in plan.venues if v.exec_config is not None},
-        risk_engine=risk_engine_config(plan, max_order_usd),
+        risk_engine=risk_engine_config(plan, max_order_usd, max_orders_per_minute),
         exec_engine=LiveExecEngineConfig(reconciliation=True),
         actors=[feed] if feed is not None else [],
     )

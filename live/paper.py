@@ -238,20 +238,14 @@ class PaperHost:
         paper.inner = client
 
 
-class Replay:
-    """Feeds the data stream into the node and steps the simulated venues like the backtest engine:
-    per point, the venue sees a bar first (its modules' ``pre_process``), then the node's data
-    engine; then queued orders are settled, then every module's ``process``."""
+class VenueStepper:
+    """Steps the simulated venues of a node as the backtest engine steps them: a bar reaches its
+    venue before the node's data engine (its modules' ``pre_process``); once the node has handled
+    a data point, queued orders are settled, then every module's ``process`` runs."""
 
-    def __init__(self, node: TradingNode, host: PaperHost, client: ReplayDataClient, speed: float = 0.0):
+    def __init__(self, node: TradingNode, host: PaperHost) -> None:
         self._kernel = node.kernel
         self._host = host
-        self._client = client
-        self._speed = speed
-        self.points = 0
-        """Data points replayed so far."""
-        self.last_ns = 0
-        """``ts_init`` of the last point replayed."""
         self._queues = [
             self._kernel.data_engine.cmd_qsize,
             self._kernel.data_engine.req_qsize,
@@ -262,6 +256,64 @@ class Replay:
             self._kernel.exec_engine.cmd_qsize,
             self._kernel.exec_engine.evt_qsize,
         ]
+
+    def before(self, data: Data) -> None:
+        """The venues' time is the data's; a bar updates its venue's market first."""
+        self._host.clock.set_time(data.ts_init)
+        if isinstance(data, Bar):
+            client = self._host.clients.get(data.bar_type.instrument_id.venue)
+            if client is not None:
+                client.exchange.process_bar(data)
+
+    async def settle(self, ts: int) -> None:
+        """Fill what the strategies sent (rounds until nothing new arrives), then run the modules."""
+        clients = list(self._host.clients.values())
+        while any(c.pending for c in clients):
+            for client in clients:
+                client.pending = False
+            for client in clients:
+                modules = list(client.exchange.modules)
+                client.exchange.modules.clear()  # commands only: the modules run once, below
+                try:
+                    client.exchange.process(ts)
+                finally:
+                    client.exchange.modules.extend(modules)
+            for client in clients:
+                for instrument in self._host.cache.instruments(venue=client.exchange.id):
+                    engine = client.exchange.get_matching_engine(instrument.id)
+                    if engine is not None:
+                        engine.iterate(ts)
+            await self.drain()
+        for client in clients:
+            for module in client.exchange.modules:
+                module.process(ts)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until every live engine queue is empty (handlers run to completion in between)."""
+        quiet = 0
+        while quiet < 2:
+            await asyncio.sleep(0)
+            if not self._kernel.trader.is_running:
+                raise RuntimeError("the node stopped while its venues were stepped (see its log)")
+            quiet = 0 if any(size() for size in self._queues) else quiet + 1
+
+
+class Replay:
+    """Feeds the data stream into the node one point at a time, stepping the simulated venues
+    around each point (:class:`VenueStepper`)."""
+
+    def __init__(self, node: TradingNode, host: PaperHost, client: ReplayDataClient, speed: float = 0.0):
+        self._kernel = node.kernel
+        self._client = client
+        self._speed = speed
+        self._venues = VenueStepper(node, host)
+        self.points = 0
+        """Data points replayed so far."""
+        self.last_ns = 0
+        """``ts_init`` of the last point replayed."""
+        self.observers: list[Callable[[int], None]] = []
+        """Called with the data time after every point (the replay's clock: health lines)."""
 
     @property
     def msgbus(self):
@@ -283,51 +335,19 @@ class Replay:
             await self.step(data)
             self.points += 1
             self.last_ns = ts
+            for observe in self.observers:
+                observe(ts)
             if stop_after(self.points):
                 return
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Let the venues answer what was sent since the last point (e.g. a halt's cancels)."""
         if self.points:
-            await self._settle_venues(self.last_ns)
+            await self._venues.settle(self.last_ns)
 
     async def step(self, data: Data) -> None:
-        ts = data.ts_init
-        self._host.clock.set_time(ts)
-        if isinstance(data, Bar):
-            client = self._host.clients.get(data.bar_type.instrument_id.venue)
-            if client is not None:
-                client.exchange.process_bar(data)
+        self._venues.before(data)
         self._client.publish(data)
-        await self._drain()
-        await self._settle_venues(ts)
-
-    async def _settle_venues(self, ts: int) -> None:
-        """Fill what the strategies sent (rounds until nothing new arrives), then run the modules."""
-        clients = list(self._host.clients.values())
-        while any(c.pending for c in clients):
-            for client in clients:
-                client.pending = False
-            for client in clients:
-                modules = list(client.exchange.modules)
-                client.exchange.modules.clear()  # commands only: the modules run once, below
-                try:
-                    client.exchange.process(ts)
-                finally:
-                    client.exchange.modules.extend(modules)
-            for client in clients:
-                for instrument in self._host.cache.instruments(venue=client.exchange.id):
-                    engine = client.exchange.get_matching_engine(instrument.id)
-                    if engine is not None:
-                        engine.iterate(ts)
-            await self._drain()
-        for client in clients:
-            for module in client.exchange.modules:
-                module.process(ts)
-        await self._drain()
-
-    async def _drain(self) -> None:
-        """Wait until every live engine queue is empty (handlers run to completion in between)."""
-        quiet = 0
-        while quiet < 2:
-            await asyncio.sleep(0)
-            if not self._kernel.trader.is_running:
-                raise RuntimeError("the node stopped during the replay (see its log)")
-            quiet = 0 if any(size() for size in self._queues) else quiet + 1
+        await self._venues.drain()
+        await self._venues.settle(data.ts_init)

@@ -24,6 +24,7 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import StrategyId, TraderId
 from nautilus_trader.trading.config import ImportableControllerConfig
 
+from adapters.halt import HALT_TOPIC, HaltRequest
 from backtesting.config import RunConfig
 from backtesting.engine import (
     Backtest,
@@ -36,6 +37,8 @@ from backtesting.engine import (
 )
 from backtesting.runner import Progress, RunResult, finish_run
 from live.checkpoint import CheckpointError, PaperCheckpoint, discard
+from live.halt import HaltSwitch, HaltSwitchConfig, clear_halt
+from live.health import STATUS_FILE, HealthMonitor, write_status
 from live.journal import (
     EXEC_ENDPOINT,
     RISK_ENDPOINT,
@@ -87,6 +90,16 @@ class PaperRunInterrupted(RuntimeError):
         self.state_dir = state_dir
 
 
+class PaperRunHalted(PaperRunInterrupted):
+    """The kill switch halted the run: the strategy is HALTED, its orders cancelled (its CEX
+    positions closed when asked); the state, saved as on a stop, resumes HALTED."""
+
+    def __init__(self, message: str, state_dir: Path | None, status: dict | None) -> None:
+        super().__init__(message, state_dir)
+        self.status = status
+        """The node's status once the venues answered the halt (``status.json``)."""
+
+
 def _node(log_level: str, resuming: bool) -> TradingNode:
     config = TradingNodeConfig(
         trader_id=TraderId("PAPER-001"),
@@ -121,12 +134,16 @@ def run_paper(
     log_level: str = "ERROR",
     state_dir: Path | None = None,
     resume: bool = False,
+    health_minutes: float = 5.0,
 ) -> RunResult:
     """Replay ``run``'s window through a ``TradingNode`` (``speed`` × real time; 0 = as fast as the
     node consumes it) and write the results folder.
 
     Stopped by SIGINT/SIGTERM, the run saves its state in ``state_dir`` (when given) once the
     strategy is at rest; ``resume`` carries on from there and ends as an uninterrupted run would.
+    With a ``state_dir`` (the run's folder while it runs) the node also watches it for a halt
+    request (``live.halt``) and keeps ``status.json`` there, with a health line every
+    ``health_minutes`` of data time (``live.health``); the last status goes into the results.
     """
     started = time.perf_counter()
     plan = plan_run(run, catalog_dir)
@@ -135,11 +152,11 @@ def run_paper(
         if state_dir is None:
             raise CheckpointError("resuming needs the state folder of the stopped run")
         checkpoint = PaperCheckpoint.load(state_dir)
-        checkpoint.check_run(run.as_dict(), state_dir)
+        checkpoint.check_run(run.identity(), state_dir)
     with _signal_handlers_kept():  # the node installs its own on its loop
         node = _node(log_level, resuming=checkpoint is not None)
         result = _run_in_node(
-            node, plan, out_dir, catalog_dir, progress, speed, started, state_dir, checkpoint
+            node, plan, out_dir, catalog_dir, progress, speed, started, state_dir, checkpoint, health_minutes
         )
     if state_dir is not None:
         discard(state_dir)
@@ -166,9 +183,11 @@ def _run_in_node(
     started: float,
     state_dir: Path | None,
     checkpoint: PaperCheckpoint | None,
+    health_minutes: float,
 ) -> RunResult:
     run, strategy, kernel = plan.run, plan.strategy, node.kernel
     host = PaperHost(node)
+    strategy.use_venue_time(host.clock.timestamp_ns)  # the node's clock runs ahead of the replay
     venues = add_venues(host, plan)
     data = read_data(plan)
     client = ReplayDataClient(node)
@@ -192,6 +211,14 @@ def _run_in_node(
         kernel.msgbus, tracker, strategy_id, endpoints, checkpoint.journal if checkpoint else None
     )
     replay = Replay(node, host, client, speed)
+    halts: list[HaltRequest] = []
+    monitor = None
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)  # the run's folder: --halt writes here
+        node.trader.add_actor(HaltSwitch(HaltSwitchConfig(state_dir=str(state_dir))))
+        kernel.msgbus.subscribe(HALT_TOPIC, halts.append)
+        status_path = state_dir / STATUS_FILE
+        monitor = HealthMonitor(run.mode, strategy, accounting, status_path, progress, health_minutes)
     stop = StopRequest(progress)
     for sig in STOP_SIGNALS:
         # The node's loop handlers would stop it under the replay: silenced, and a plain handler
@@ -206,7 +233,7 @@ def _run_in_node(
     end_ns = run.end.value + 1
 
     def at_stop(points: int) -> bool:
-        return stop.forced or (stop.requested and strategy.at_rest)
+        return stop.forced or (stop.requested and strategy.at_rest) or bool(halts)
 
     saved: list[PaperCheckpoint] = []
 
@@ -219,13 +246,19 @@ def _run_in_node(
                 await _rebuild_venues(replay, stream, end_ns, tracker, journal, checkpoint, progress)
                 _rejoin(node, strategy, checkpoint)
             tracker.move_to_end()  # after the strategy's own subscriptions
+            if monitor is not None:  # from the strategy's start (a resume: once it has rejoined)
+                replay.observers.append(monitor.poll)
             await replay.run(stream, end_ns, at_stop)
-            if stop.requested and not stop.forced and strategy.at_rest:
+            if halts:
+                await replay.settle()  # the venues answer the halt's cancels and closing orders
+            if monitor is not None:
+                monitor.emit(replay.last_ns)
+            if halts or (stop.requested and not stop.forced and strategy.at_rest):
                 # taken before the node stops: the strategy's on_stop (cancelling its orders) is
                 # not part of the venues' history a resume rebuilds
                 saved.append(
                     PaperCheckpoint(
-                        run=run.as_dict(),
+                        run=run.identity(),
                         strategy_id=strategy.id.value,
                         points=replay.points,
                         deliveries=tracker.count,
@@ -242,9 +275,13 @@ def _run_in_node(
     except BaseException:
         node.dispose()
         raise
-    if stop.requested:
+    if halts or stop.requested:
         saved_in = saved[0].save(state_dir).parent if saved and state_dir is not None else None
         node.dispose()
+        if halts:
+            assert state_dir is not None and monitor is not None  # only a watched run halts
+            clear_halt(state_dir)  # answered: the saved strategy resumes HALTED
+            raise PaperRunHalted(_halt_message(run.mode, halts[0], monitor.last), saved_in, monitor.last)
         raise PaperRunInterrupted(f"{run.mode}: paper run interrupted", saved_in)
     paper = Backtest(
         run,
@@ -258,7 +295,22 @@ def _run_in_node(
         plan.manifest,
         data.points,
     )
-    return finish_run(paper, catalog_dir, out_dir, time.perf_counter() - started)
+    result = finish_run(paper, catalog_dir, out_dir, time.perf_counter() - started)
+    if monitor is not None and monitor.last is not None:
+        write_status(out_dir / STATUS_FILE, monitor.last)
+        monitor.status_path.unlink(missing_ok=True)  # the run folder's copy: the results have it
+    return result
+
+
+def _halt_message(mode: str, request: HaltRequest, status: dict | None) -> str:
+    """What the console says of a halted run: when, who asked, and what is left open."""
+    assert status is not None
+    positions = ", ".join(f"{p['instrument']} {p['side']} {p['quantity']:g}" for p in status["positions"])
+    return (
+        f"{mode} (paper): HALTED at {status['time'][:16].replace('T', ' ')} (data time) on request by "
+        f"{request.describe()}: open orders {status['open_orders']}, positions "
+        f"{positions or 'none'}{' (flattened)' if request.flatten else ' (kept)'}"
+    )
 
 
 def _run_loop(node: TradingNode, main: Coroutine[Any, Any, None]) -> None:

@@ -12,7 +12,7 @@ configs: the adapters read them from their environment variables (``live/environ
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,13 @@ from nautilus_trader.adapters.binance.common.urls import (
 )
 from nautilus_trader.adapters.binance.config import BinanceInstrumentProviderConfig
 from nautilus_trader.adapters.bybit import (
-    BybitDataClientConfig,
     BybitExecClientConfig,
-    BybitLiveDataClientFactory,
     BybitLiveExecClientFactory,
     BybitProductType,
 )
 from nautilus_trader.adapters.okx import (
     OKXDataClientConfig,
     OKXExecClientConfig,
-    OKXLiveDataClientFactory,
     OKXLiveExecClientFactory,
 )
 from nautilus_trader.config import InstrumentProviderConfig, LiveDataClientConfig, LiveExecClientConfig
@@ -48,13 +45,15 @@ from nautilus_trader.core.nautilus_pyo3 import OKXInstrumentType
 from nautilus_trader.model.identifiers import AccountId, InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 
-from adapters.cex.config import load_cex_venue
+from adapters.cex.config import UNIFIED_CAPABLE, CexVenueConfig, load_cex_venue
 from adapters.cex.instruments import exchange_of, live_account_id, venue_instruments
 from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from adapters.defi.config import load_wallet_venue
 from backtesting.config import RunConfig
+from live.bybit_data import BybitStreamsDataClientConfig, BybitStreamsDataClientFactory, public_stream_url
 from live.endpoints import Endpoints, load_endpoints
 from live.environments import LiveEnv, adapter_environment
+from live.okx_data import OKXCloseStampedDataClientFactory
 
 
 @dataclass(frozen=True)
@@ -166,21 +165,18 @@ def _bybit(
 ) -> LiveVenue:
     env_name, environment = adapter_environment("BYBIT", env)
     product_types = tuple(dict.fromkeys(_bybit_product_type(i) for i in instruments))
-    endpoints = {"http": over.http or nautilus_pyo3.get_bybit_http_base_url(environment)}
-    for product_type in product_types:
-        # Nautilus 1.231's Bybit data client gives its public streams the *HTTP* override as URL
-        # (bybit/data.py, ``new_public(url=config.base_url_http)``): show where it will connect
-        endpoints[f"ws (market data, {product_type.name.lower()})"] = (
-            f"{over.http} (Nautilus 1.231 passes the http override to Bybit's public streams)"
-            if over.http
-            else nautilus_pyo3.get_bybit_ws_url_public(product_type, environment)
-        )
     common: dict[str, Any] = {
         "product_types": product_types,
         "environment": environment,
         "base_url_http": over.http,
         "instrument_provider": InstrumentProviderConfig(load_ids=frozenset(i.id for i in instruments)),
     }
+    data_config = BybitStreamsDataClientConfig(**common, base_url_ws=over.ws)
+    endpoints = {"http": over.http or nautilus_pyo3.get_bybit_http_base_url(environment)}
+    for product_type in product_types:
+        endpoints[f"ws (market data, {product_type.name.lower()})"] = public_stream_url(
+            product_type, data_config
+        )
     exec_config = None
     if build_exec:
         endpoints["ws_private (account events)"] = over.ws_private or nautilus_pyo3.get_bybit_ws_url_private(
@@ -198,9 +194,9 @@ def _bybit(
         venue=venue,
         environment=env_name,
         **_traded(instruments),
-        data_config=BybitDataClientConfig(**common),
+        data_config=data_config,
         exec_config=exec_config,
-        data_factory=BybitLiveDataClientFactory,
+        data_factory=BybitStreamsDataClientFactory,
         exec_factory=BybitLiveExecClientFactory,
         account_id=_account_id(venue),
         account_type="UNIFIED",
@@ -240,7 +236,7 @@ def _okx(
         **_traded(instruments),
         data_config=OKXDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
-        data_factory=OKXLiveDataClientFactory,
+        data_factory=OKXCloseStampedDataClientFactory,
         exec_factory=OKXLiveExecClientFactory,
         account_id=_account_id(venue),
         account_type="UNIFIED",
@@ -265,6 +261,24 @@ def _account_id(venue: str, settlement: str = "USDT") -> AccountId:
 _BUILDERS = {"BINANCE": _binance, "BYBIT": _bybit, "OKX": _okx}
 
 
+def _in_account_mode(venue: LiveVenue, config: CexVenueConfig, build_exec: bool) -> LiveVenue:
+    """Bybit and OKX as the venue YAML's ``account_mode`` says (``UNIFIED`` or ``CLASSIC``).
+
+    The account ids do not change with the mode: the adapters report ``BYBIT-UNIFIED`` and
+    ``OKX-master`` whatever it is. OKX's mode is a setting of the account its client trades in,
+    but Nautilus 1.231's Bybit execution client reads balances and trades through the Unified
+    Trading Account's API only, so it cannot trade a classic Bybit account.
+    """
+    if config.venue not in UNIFIED_CAPABLE:
+        return venue
+    if build_exec and config.venue == "BYBIT" and not config.unified:
+        raise ConfigError(
+            "bybit.yaml: account_mode classic cannot trade live: Nautilus 1.231's Bybit adapter trades "
+            "through the Unified Trading Account only (set account_mode: unified)"
+        )
+    return replace(venue, account_type=config.account_mode.upper())
+
+
 def plan_live(run: RunConfig, env: LiveEnv, config_dir: Path = VENUE_CONFIG_DIR) -> LivePlan:
     """The live clients of ``run``'s mode in ``env``: a data client for every venue whose prices
     the strategy reads, an execution client for every venue it trades (none in sandbox)."""
@@ -278,15 +292,14 @@ def plan_live(run: RunConfig, env: LiveEnv, config_dir: Path = VENUE_CONFIG_DIR)
     venues = []
     for venue, ids in sorted(by_venue.items()):
         exchange = exchange_of(ids[0])
-        known = {
-            i: instrument
-            for i, (_, instrument) in venue_instruments(load_cex_venue(exchange, config_dir)).items()
-        }
+        config = load_cex_venue(exchange, config_dir)
+        known = {i: instrument for i, (_, instrument) in venue_instruments(config).items()}
         unknown = [str(i) for i in ids if i not in known]
         if unknown:
             raise ConfigError(f"{exchange.lower()}.yaml lists no instrument {', '.join(unknown)}")
         over = load_endpoints(exchange, config_dir).get(venue, Endpoints())
         build_exec = env.trades_on_venues and any(i in traded for i in ids)
-        venues.append(_BUILDERS[exchange](venue, [known[i] for i in ids], env, over, build_exec))
+        built = _BUILDERS[exchange](venue, [known[i] for i in ids], env, over, build_exec)
+        venues.append(_in_account_mode(built, config, build_exec))
     wallet = tuple(i for i in (*needs.required, *needs.trades) if i.venue.value == wallet_venue)
     return LivePlan(env, venues, wallet_venue, wallet)

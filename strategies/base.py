@@ -26,11 +26,13 @@ from typing import Any, ClassVar
 
 import pandas as pd
 from nautilus_trader.config import StrategyConfig
-from nautilus_trader.model.data import Bar
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.model.data import Bar, DataType
 from nautilus_trader.model.enums import OrderSide, TimeInForce
 from nautilus_trader.model.events import OrderDenied, OrderEvent, OrderFilled, OrderRejected
-from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Venue
+from nautilus_trader.model.identifiers import ClientId, ClientOrderId, InstrumentId, PositionId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
+from nautilus_trader.model.orders import Order, OrderList
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.bars import bar_type_for
@@ -40,6 +42,7 @@ from adapters.cex.margin import VenueWalletReader, VenueWallets, last_price, sha
 from adapters.defi.aave_params import EModeParams
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.currencies import account_balances, currency
+from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from adapters.defi.instruments import wallet_instrument_id
 from adapters.defi.valuation import WalletValuation
 from adapters.events import (
@@ -51,14 +54,22 @@ from adapters.events import (
     PayoutRequest,
     TransferBook,
 )
+from adapters.halt import HALT_TOPIC, HaltRequest
 from adapters.hours import HOUR_NS, closing_hour
+from adapters.signals import SignalPrediction
+from strategies.book_check import Book, book_differences, held_book
+from strategies.feed_watch import DAY_NS, FUNDING_INTERVAL_NS, FeedWatch, StaleFeed
 from strategies.hour_gate import HourGate
 from strategies.needs import DataNeeds
 from strategies.order_caps import DEFAULT_MAX_ORDER_USD, DEFAULT_MAX_POSITION_USD, OrderCaps
+from strategies.order_rate import DEFAULT_MAX_ORDERS_PER_MINUTE, OrderRateCap
 from strategies.plan import Decision, Phase, PlanRunner, PlanTimeouts
 from strategies.sizing import round_down
 from strategies.transfers import TransferActions
 from strategies.wallet_upkeep import WalletUpkeep
+
+WALLET_CAPITAL = "wallet"
+VENUES_CAPITAL = "venues"
 
 
 class YieldStrategyConfig(StrategyConfig, frozen=True):
@@ -66,8 +77,15 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
 
     SHARE_CLASSES: ClassVar[tuple[str, ...]] = ("USDT",)
     """Share classes the mode supports."""
+    CAPITAL_SOURCES: ClassVar[tuple[str, ...]] = (WALLET_CAPITAL,)
+    """Where the mode's capital may start (the first is the default)."""
 
     share_class: str = "USDT"
+    capital_source: str | None = None
+    """Where the capital starts: ``wallet`` (the on-chain wallet; the strategy sends it to the
+    venues and pays their transfers' gas) or ``venues`` (already on the CEX venues, split by the
+    mode's allocation, in each exchange's deposit account: no on-chain action, no gas reserve, no
+    capital flows). None: the mode's default (``CAPITAL_SOURCES[0]``)."""
     wallet_venue: str = "ETHEREUM"
     dex_pool: str = "ETHUSDT-UNIV3.ETHEREUM"
     """ETH/USDT pool the wallet buys its gas ETH from."""
@@ -94,12 +112,27 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     (live, Nautilus' risk engine enforces it too). Raise it on purpose for a larger book."""
     max_position_notional_usd: float = DEFAULT_MAX_POSITION_USD
     """Largest CEX position (USD notional, per instrument) an order may build."""
+    max_orders_per_minute: int = DEFAULT_MAX_ORDERS_PER_MINUTE
+    """Most orders (an order list counts as one) the strategy sends in any minute; more are refused
+    and reported (live, Nautilus' risk engine enforces it too)."""
+    stale_after_intervals: float = 3.0
+    """A feed silent for longer than this many of its intervals (bars 1 h, funding 8 h, gas and
+    model calls 1 h, Aave snapshots 1 day) is stale: no new entries until it speaks again."""
+    restart_tolerance: float = 0.01
+    """At a restart, a CEX holding may differ from the one saved by this fraction (and one size
+    increment) before the strategy starts HALTED, reporting the difference
+    (:mod:`strategies.book_check`)."""
 
     def __post_init__(self) -> None:
         if self.share_class not in self.SHARE_CLASSES:
             raise ValueError(
                 f"share_class {self.share_class!r} is not supported by this mode "
                 f"(supported: {', '.join(self.SHARE_CLASSES)})"
+            )
+        if self.capital_source is not None and self.capital_source not in self.capital_sources():
+            raise ValueError(
+                f"capital_source {self.capital_source!r} is not supported by this mode "
+                f"(supported: {', '.join(self.capital_sources())})"
             )
         if not 0 <= self.gas_reserve_min_eth <= self.gas_reserve_eth:
             raise ValueError(
@@ -117,15 +150,34 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
                 f"max_order_notional_usd and max_position_notional_usd must be > 0, got "
                 f"{self.max_order_notional_usd} and {self.max_position_notional_usd}"
             )
+        if self.max_orders_per_minute < 1:
+            raise ValueError(f"max_orders_per_minute must be >= 1, got {self.max_orders_per_minute}")
+        if not 0 <= self.restart_tolerance < 1:
+            raise ValueError(f"restart_tolerance must be in [0, 1), got {self.restart_tolerance}")
+        if not self.stale_after_intervals >= 1:
+            raise ValueError(f"stale_after_intervals must be >= 1, got {self.stale_after_intervals}")
         if not (self.order_timeout_hours > 0 and self.transfer_timeout_hours > 0):
             raise ValueError(
                 f"order_timeout_hours and transfer_timeout_hours must be > 0, got "
                 f"{self.order_timeout_hours} and {self.transfer_timeout_hours}"
             )
 
+    def capital_sources(self) -> tuple[str, ...]:
+        """Where this config's capital may start, the default first."""
+        return self.CAPITAL_SOURCES
+
+    @property
+    def prefunded(self) -> bool:
+        """The capital starts on the venues: the strategy never acts on-chain."""
+        return (self.capital_source or self.capital_sources()[0]) == VENUES_CAPITAL
+
 
 class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
     """Base of every mode: see the module docstring."""
+
+    OPENING_ACTIONS: ClassVar[frozenset[str]] = frozenset({"entry_full", "entry_partial"})
+    """Plans that open new positions: held back while a feed is stale (the rest reduce risk or
+    keep the book within its tolerances)."""
 
     def __init__(self, config: YieldStrategyConfig) -> None:
         super().__init__(config)
@@ -135,6 +187,15 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self.pool_id = InstrumentId.from_str(config.dex_pool)
         self.wallet_config = load_wallet_venue()
         self.caps = OrderCaps(config.max_order_notional_usd, config.max_position_notional_usd)
+        self.rate_cap = OrderRateCap(config.max_orders_per_minute)
+        self.feeds = FeedWatch(config.stale_after_intervals)
+        self.stale_feeds: list[StaleFeed] = []
+        """Feeds stale at the last tick: while any is, nothing new is opened."""
+        self.halted: str | None = None
+        """Why the strategy is HALTED (kill switch, restart gate), or None: halted, it starts no plan."""
+        self._saved_book: Book | None = None
+        """The CEX book at the last save, checked against the venues' on the restart's start."""
+        self._venue_time: Callable[[], int] | None = None
         self.valuation = WalletValuation(self.wallet_config, config.share_class)
         self.gate = HourGate(
             self.log,
@@ -183,16 +244,22 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         raise NotImplementedError
 
     def data_needs(self) -> DataNeeds:
-        """The catalog data a run needs: by default the legs and the gas-ETH pool."""
+        """The catalog data a run needs: by default the legs, and the gas-ETH pool and the gas
+        price when the strategy acts on-chain."""
+        if self.cfg.prefunded:
+            return DataNeeds(required=tuple(self.legs()), gas=False)
         return DataNeeds(required=(*self.legs(), self.pool_id))
 
     def report(self, nav: pd.DataFrame) -> dict[str, Any]:
         """Mode-specific figures for ``summary.json``, from the run's hourly ``nav`` frame."""
         return {}
 
-    def capital_venue(self) -> str | None:
-        """Where the starting capital sits: None for the on-chain wallet, else a CEX venue."""
-        return None
+    def capital_venues(self) -> dict[str, float]:
+        """How a pre-funded capital is split between the CEX venues (weights summing to 1); empty
+        when it starts in the on-chain wallet."""
+        if self.cfg.prefunded:
+            raise NotImplementedError(f"{type(self).__name__} names no venues for its capital")
+        return {}
 
     def check_protocol_params(self, emode: EModeParams) -> None:
         """Raise ``ValueError`` when the config cannot work under the protocol's e-mode parameters.
@@ -241,22 +308,104 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self.gate.watch(self._priced, lambda i: last_price(self.cache, i) is not None, self.clock)
         for instrument_id in dict.fromkeys([*needs.required, *needs.optional]):
             self.subscribe_bars(bar_type_for(instrument_id))
+        self._watch_feeds(needs)
         self.msgbus.subscribe(TRANSFER_TOPIC, self._on_transfer_event)
         self.msgbus.subscribe(CAPITAL_TOPIC, self._on_capital_flow)
         # every fill, not just this strategy's: live, a liquidation is the venue's own order
         self.msgbus.subscribe("events.fills.*", self._on_liquidation)
+        self.msgbus.subscribe(HALT_TOPIC, self._on_halt_request)
+        self._check_restart_book()
+
+    def _check_restart_book(self) -> None:
+        """Restarted from a saved state, the venues (reconciled by the node) must hold what the
+        strategy left; otherwise HALTED, touching nothing (:mod:`strategies.book_check`)."""
+        if self._saved_book is None:
+            return
+        differences = book_differences(
+            self._saved_book, self._held_book(), self.cfg.restart_tolerance, self._size_steps()
+        )
+        self._saved_book = None
+        if differences:
+            why = f"the venues' book differs from the saved state: {'; '.join(differences)}"
+            self.halt(why, cancel=False)
+
+    def _cex_exchanges(self) -> list[str]:
+        return sorted({exchange_of(leg) for leg in self.legs() if leg.venue != self.wallet_venue})
+
+    def _held_book(self) -> Book:
+        return held_book(self.venue_wallets(venue) for venue in self._cex_exchanges())
+
+    def _size_steps(self) -> dict[str, float]:
+        """One size increment of each CEX leg, in the units of the book."""
+        steps = {}
+        for leg in self.legs():
+            instrument = self.cache.instrument(leg)
+            if leg.venue != self.wallet_venue and instrument is not None:
+                steps[str(leg)] = instrument.size_increment.as_double() * instrument.multiplier.as_double()
+        return steps
+
+    def _watch_feeds(self, needs: DataNeeds) -> None:
+        """Expect every feed the decisions read at its interval (:mod:`strategies.feed_watch`)."""
+        self._bar_feeds = {i: f"bars {i}" for i in needs.required}
+        for feed in self._bar_feeds.values():
+            self.feeds.expect(feed, HOUR_NS)
+        for instrument_id in needs.required:
+            if isinstance(self.cache.instrument(instrument_id), CryptoPerpetual):
+                feed = f"funding {instrument_id}"
+                self.feeds.expect(feed, FUNDING_INTERVAL_NS)
+                self._subscribe_feed(feed, f"data.funding_rates.{instrument_id.venue}.{instrument_id.symbol}")
+        if needs.gas:
+            self.feeds.expect("gas price", HOUR_NS)
+            self._subscribe_feed("gas price", f"data.{DataType(GasPrice).topic}")
+        if needs.predictions:
+            self.feeds.expect("model calls", HOUR_NS)
+            self._subscribe_feed("model calls", f"data.{DataType(SignalPrediction).topic}*")
+        if needs.aave_reserves:
+            self.feeds.expect("Aave snapshots", DAY_NS)
+            self._subscribe_feed("Aave snapshots", f"data.{DataType(AaveReserveSnapshot).topic}*")
+
+    def _subscribe_feed(self, feed: str, topic: str) -> None:
+        self.msgbus.subscribe(topic, lambda data: self.feeds.seen(feed, data.ts_event))
 
     def on_stop(self) -> None:
         self.clock.cancel_timers()  # the hour gate's waits for missing legs
         if self.plans.current is not None:
             self.log.warning(f"stopped while plan {self.plans.current.name!r} was in progress")
+        self._cancel_open_orders()
+        if self.cfg.flatten_on_stop:
+            self._flatten_cex()
+            self.log.warning("flatten_on_stop: CEX positions closed; on-chain positions need exit_full")
+
+    def halt(self, why: str, flatten: bool = False, cancel: bool = True) -> None:
+        """HALTED: no plan starts any more, the one in progress is given up; the kill switch also
+        cancels every open order (``cancel``) and closes the CEX positions when ``flatten`` is
+        asked for."""
+        if self.halted is None:
+            self.halted = why
+            if self.plans.current is not None:
+                self.plans.abandon(f"halted: {why}")
+        cancelled = self._cancel_open_orders() if cancel else 0
+        if flatten:
+            self._flatten_cex()
+        self.log.warning(
+            f"HALTED ({why}): {cancelled} open order(s) cancelled; CEX positions "
+            f"{'being flattened' if flatten else 'kept'}; no new plans"
+        )
+
+    def _on_halt_request(self, request: HaltRequest) -> None:
+        self.halt(f"requested by {request.describe()}", request.flatten)
+
+    def _cancel_open_orders(self) -> int:
+        """Cancel every open order on the strategy's instruments; how many were open."""
+        count = len(self.cache.orders_open(strategy_id=self.id))
         for instrument_id in self._priced:
             self.cancel_all_orders(instrument_id)
-        if self.cfg.flatten_on_stop:
-            for instrument_id in self._priced:
-                if instrument_id.venue != self.wallet_venue:
-                    self._flatten(instrument_id)
-            self.log.warning("flatten_on_stop: CEX positions closed; on-chain positions need exit_full")
+        return count
+
+    def _flatten_cex(self) -> None:
+        for instrument_id in self._priced:
+            if instrument_id.venue != self.wallet_venue:
+                self._flatten(instrument_id)
 
     def _flatten(self, instrument_id: InstrumentId) -> None:
         """Close a CEX leg: a perp's position, or the spot coins the venue holds (on a spot
@@ -290,6 +439,9 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             "transfers": self.transfers.to_json(),
             "transfer_count": self._transfer_count,
             "plan_in_progress": self.plans.current.name if self.plans.current is not None else None,
+            "halted": self.halted,
+            "feeds": self.feeds.to_json(),
+            "book": self._held_book(),
         }
         return {"yield_strategy": json.dumps(state).encode()}
 
@@ -308,6 +460,11 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         self._pending_withdrawal = values["pending_withdrawal"]
         self.transfers.load_json(values["transfers"])
         self._transfer_count = values["transfer_count"]
+        self.halted = values["halted"]
+        self.feeds.load_json(values["feeds"])
+        self._saved_book = values.get("book")  # absent from a state saved before the restart gate
+        if self.halted is not None:
+            self.log.warning(f"restarted HALTED ({self.halted}): no new plans")
         if values["plan_in_progress"] is not None:
             self.log.warning(
                 f"restarted while plan {values['plan_in_progress']!r} was in progress: re-planning from "
@@ -315,7 +472,41 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             )
 
     def on_bar(self, bar: Bar) -> None:
+        feed = self._bar_feeds.get(bar.bar_type.instrument_id)
+        if feed is not None:
+            self.feeds.seen(feed, bar.ts_event)
         self.gate.on_bar(bar.bar_type.instrument_id, bar.ts_event)
+
+    def use_venue_time(self, now_ns: Callable[[], int]) -> None:
+        """Read the venues' time from ``now_ns`` instead of the node's clock: a paper replay's
+        data time (its node keeps a live clock that runs ahead of the replayed data)."""
+        self._venue_time = now_ns
+
+    def venue_time_ns(self) -> int:
+        """The venues' time: what the order-rate cap and the feeds' ages are measured on."""
+        return self._venue_time() if self._venue_time is not None else self.clock.timestamp_ns()
+
+    def _check_feeds(self) -> None:
+        """Note feeds going stale and coming back, in the log (entries wait while any is stale)."""
+        now = self.venue_time_ns()
+        self.feeds.start(now)
+        stale = self.feeds.stale(now)
+        before = {s.feed for s in self.stale_feeds}
+        silent = {s.feed for s in stale}
+        for feed in stale:
+            if feed.feed not in before:
+                self.log.warning(f"stale data: {feed.describe()}: no new entries until it resumes")
+        for feed in sorted(before - silent):
+            self.log.warning(f"data resumed: {feed}" + ("" if silent else ": entries allowed again"))
+        self.stale_feeds = stale
+
+    def _held_back(self, action: str) -> bool:
+        """Whether ``action`` opens positions while a feed is stale (then it waits, and says so)."""
+        if action not in self.OPENING_ACTIONS or not self.stale_feeds:
+            return False
+        feeds = "; ".join(s.describe() for s in self.stale_feeds)
+        self.log.warning(f"stale data: {action} held back ({feeds})")
+        return True
 
     @property
     def hour(self) -> int:
@@ -328,27 +519,32 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         return self.gate.tick_ns
 
     def on_tick(self) -> None:
-        """Every leg is priced at this timestamp: act on flows first, then rebalance."""
+        """Every leg is priced at this timestamp: act on flows first, then rebalance (halted:
+        nothing; a stale feed: nothing that opens positions)."""
+        if self.halted is not None:
+            return
+        self._check_feeds()
         if self.plans.busy:
             self.plans.resume()
             return
         if not self.entered:
-            if self._holds_capital():  # after an exit_full the strategy idles until a deposit
+            if self._holds_capital() and not self._held_back("entry_full"):  # idle after an exit_full
                 self.entered = True  # from now on rebalancing deploys whatever an interrupted entry left
                 self._pending_deposits = 0.0
-                why = f"{self.nav_estimate():,.6g} {self.share} in the wallet, nothing deployed yet"
+                where = "on the venues" if self.cfg.prefunded else "in the wallet"
+                why = f"{self.nav_estimate():,.6g} {self.share} {where}, nothing deployed yet"
                 self._start_plan("entry_full", [*self._gas_reserve_phases(), *self.deploy_phases()], why=why)
             self._pending_withdrawal = 0.0  # nothing deployed: a withdrawal request has nothing to raise
         elif self._pending_withdrawal > 0:
             self._start_withdrawal()
-        elif self._pending_deposits > 0:
+        elif self._pending_deposits > 0 and not self._held_back("entry_partial"):
             why = f"investor deposit of {self._pending_deposits:,.6g} {self.share}"
             self._pending_deposits = 0.0
             self._start_plan("entry_partial", [*self._gas_reserve_phases(), *self.deploy_phases()], why=why)
-        elif (eth := self.wallet_balance("ETH")) < self.cfg.gas_reserve_min_eth:
+        elif not self.cfg.prefunded and (eth := self.wallet_balance("ETH")) < self.cfg.gas_reserve_min_eth:
             why = f"wallet ETH {eth:.6g} < gas_reserve_min_eth {self.cfg.gas_reserve_min_eth:g}"
             self._start_plan("gas_top_up", self.gas_top_up_phases(), why=why)
-        elif (decision := self.rebalance_plan()) is not None:
+        elif (decision := self.rebalance_plan()) is not None and not self._held_back(decision.action):
             self._start_plan(decision.action, decision.phases, why=decision.why)
         elif dust := self.dust_phases():
             why = f"stray tokens worth > dust_threshold_usd {self.cfg.dust_threshold_usd:g}"
@@ -450,9 +646,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         share_price = prices.get(self.share) or self.valuation.numeraire_price(self.share, self.cache)
         wallet = sum(q * (prices[c] or 0.0) for c, q in self.wallet_balances().items())
         in_flight = self.transfers.in_transit_usdt(prices["ETH"] or 0.0)
-        venues = {exchange_of(leg) for leg in self.legs() if leg.venue != self.wallet_venue}
         on_venues = 0.0
-        for venue in venues:
+        for venue in self._cex_exchanges():
             wallets = self.venue_wallets(venue)
             on_venues += wallets.equity * wallets.settlement_price
         return (wallet + in_flight + on_venues) / share_price
@@ -496,6 +691,55 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             self.log.error(f"refused: {reason}")
             self.rejections.append(reason)
         return reason is not None
+
+    def submit_order(
+        self,
+        order: Order,
+        position_id: PositionId | None = None,
+        client_id: ClientId | None = None,
+        params: dict[str, object] | None = None,
+    ) -> None:
+        """Nautilus' submit, behind the order-rate cap (every order the strategy sends passes here,
+        Nautilus' own ``close_all_positions`` included)."""
+        reason = self.rate_cap.admit(self.venue_time_ns())
+        if reason is not None:
+            self._refuse([order], reason)
+            return
+        super().submit_order(order, position_id, client_id, params)
+
+    def submit_order_list(
+        self,
+        order_list: OrderList,
+        position_id: PositionId | None = None,
+        client_id: ClientId | None = None,
+        params: dict[str, object] | None = None,
+    ) -> None:
+        """Nautilus' submit of a list (one transaction: one submission), behind the rate cap."""
+        reason = self.rate_cap.admit(self.venue_time_ns())
+        if reason is not None:
+            self._refuse(order_list.orders, reason)
+            return
+        super().submit_order_list(order_list, position_id, client_id, params)
+
+    def _refuse(self, orders: list[Order], reason: str) -> None:
+        """Deny orders as Nautilus' risk engine would (``OrderDenied`` on the strategy's order
+        events): the plan waiting for them gives up and the run reports them."""
+        self.log.error(f"refused: {reason}")
+        for order in orders:
+            if not self.cache.order_exists(order.client_order_id):
+                self.cache.add_order(order)
+            denied = OrderDenied(
+                trader_id=order.trader_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                reason=reason,
+                event_id=UUID4(),
+                ts_init=self.clock.timestamp_ns(),
+            )
+            order.apply(denied)
+            self.cache.update_order(order)
+            self.msgbus.publish(f"events.order.{order.strategy_id}", denied)
 
     def submit_transaction(self, steps: list[tuple[Instrument, OrderSide, float]]) -> bool:
         """Submit wallet-venue orders as one atomic transaction (an ``OrderList``): all fill or none.

@@ -4,9 +4,18 @@ Capital starts as USDT in the on-chain wallet and is sent to the venues by ``hed
 On a venue with capital C the hedge notional is N = C / (1 + m) (m = ``perp_margin_fraction``):
 N buys spot in the spot wallet, m·N sits in the futures wallet as margin for the short. The book
 is only touched when the net delta drifts beyond ``delta_tolerance`` of gross exposure or a
-venue's futures margin leaves the [``margin_floor``, ``margin_ceiling``] band (a fraction of perp
+venue's margin leaves the [``margin_floor``, ``margin_ceiling``] band (a fraction of perp
 notional). Rebalancing resizes both legs of the venue (never close-and-reopen) and moves USDT
 between its spot and futures wallets.
+
+The venue's wallets say how its account works (``VenueWallets.unified``). A classic account
+needs the internal transfers above. A unified account (one wallet, spot coins as collateral) needs
+none: the m·N stays as the account's cash and the resize trades both legs within the one wallet.
+The band is judged on the same quantity in both modes, the hedge margin (futures wallet or
+unified cash, plus unrealized P&L): with the legs matched, equity ≈ N (1 + hedge margin / N), so
+the band keeps N between equity / (1 + ceiling) and equity / (1 + floor), the sizing C = N(1 + m)
+allows, whatever the account. On a unified account the coins' collateral keeps the venue's own
+margin balance far above maintenance meanwhile (its liquidation is a price many times today's).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.cex.instruments import cex_instrument_id
 from adapters.cex.margin import VenueWallets
 from adapters.events import TransferKind
-from strategies.base import YieldStrategy, YieldStrategyConfig
+from strategies.base import VENUES_CAPITAL, WALLET_CAPITAL, YieldStrategy, YieldStrategyConfig
 from strategies.plan import Decision, Phase
 from strategies.sizing import basis_target_qty, common_step, hedge_drift, round_down, split_by_weights
 
@@ -37,13 +46,15 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
     hedge_allocation: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_ALLOCATION))
     """Share of capital sent to each CEX venue; must sum to 1."""
     perp_margin_fraction: float = 0.25
-    """m: futures-wallet margin per unit of hedge notional (capital per venue C = N·(1 + m))."""
+    """m: perp margin per unit of hedge notional, in the futures wallet (or a unified account's
+    cash): capital per venue C = N·(1 + m)."""
     delta_tolerance: float = 0.005
     """Rebalance when |net delta| exceeds this fraction of gross exposure."""
     margin_floor: float = 0.10
-    """Rebalance a venue when its futures margin balance falls below this fraction of perp notional."""
+    """Rebalance a venue when its hedge margin (``VenueWallets.hedge_margin``: the futures wallet,
+    or a unified account's cash, plus unrealized P&L) falls below this fraction of perp notional."""
     margin_ceiling: float = 0.50
-    """Rebalance a venue (grow both legs) when its futures margin exceeds this fraction of perp notional."""
+    """Rebalance a venue (grow both legs) when its hedge margin exceeds this fraction of perp notional."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -63,6 +74,9 @@ class BasisStrategyConfig(YieldStrategyConfig, frozen=True):
     @property
     def venues(self) -> list[str]:
         return allocated_venues(self.hedge_allocation)
+
+    def capital_sources(self) -> tuple[str, ...]:
+        return (WALLET_CAPITAL, VENUES_CAPITAL)
 
 
 def validate_allocation(allocation: dict[str, float]) -> None:
@@ -98,8 +112,12 @@ class BasisStrategy(YieldStrategy):
 
     # -- deploy / raise / rebalance ----------------------------------------------------------
 
+    def capital_venues(self) -> dict[str, float]:
+        return {v: self.basis.hedge_allocation[v] for v in self.basis.venues} if self.cfg.prefunded else {}
+
     def deploy_phases(self) -> list[Phase]:
-        return [self._deposit_wallet_usdt, *self._venue_phases(dict.fromkeys(self.basis.venues, 0.0))]
+        resize = self._venue_phases(dict.fromkeys(self.basis.venues, 0.0))
+        return resize if self.cfg.prefunded else [self._deposit_wallet_usdt, *resize]
 
     def raise_cash_phases(self, amount: float) -> list[Phase]:
         if amount == float("inf"):
@@ -134,7 +152,7 @@ class BasisStrategy(YieldStrategy):
             if wallets.equity > self.cfg.dust_threshold_usd:
                 return f"no perp short against {wallets.equity:,.2f} USDT of equity"
             return ""
-        ratio = wallets.margin_balance / wallets.perp_notional
+        ratio = wallets.hedge_margin / wallets.perp_notional
         if ratio < self.basis.margin_floor:
             return f"margin {ratio:.2%} of perp notional < margin_floor {self.basis.margin_floor:.2%}"
         if ratio > self.basis.margin_ceiling:
@@ -217,7 +235,8 @@ class _VenueResize:
         """Base quantity for both legs: equity after the withdrawal, sized C = N(1 + m).
 
         Growing the spot leg needs spot cash, and only realised futures cash can move there
-        (unrealized profit stays), so growth is capped by what the wallets can actually fund.
+        (unrealized profit stays; a unified account spends the cash its margin does not need), so
+        growth is capped by what the wallets can actually fund.
         """
         spot, _, wallets = self._legs()
         price = self.s.price(self.spot.id)
@@ -227,7 +246,7 @@ class _VenueResize:
         keep = wallets.equity - self.withdrawal - self.fee
         target = basis_target_qty(keep, price, self.s.basis.perp_margin_fraction, spot_fee, self.step)
         if target > spot:
-            cash = wallets.spot_cash + wallets.transferable_from_futures - self.withdrawal - self.fee
+            cash = wallets.free_cash + wallets.transferable_from_futures - self.withdrawal - self.fee
             affordable = spot + max(0.0, cash - CENT_BUFFER) / (price * (1 + spot_fee))
             target = min(target, round_down(affordable, self.step))
         return target
@@ -259,7 +278,7 @@ class _VenueResize:
         )
         need = buy_cost + (float("inf") if self._exiting else self.withdrawal + self.fee)
         missing = need - wallets.spot_cash + CENT_BUFFER
-        if missing > CENT_BUFFER:
+        if missing > CENT_BUFFER and not wallets.unified:  # a unified account's cash is spot cash
             self.s.request_transfer(
                 TransferKind.TO_SPOT, self.venue, min(missing, wallets.transferable_from_futures)
             )
@@ -271,12 +290,11 @@ class _VenueResize:
 
     def withdraw_and_sweep(self) -> None:
         if self.withdrawal > 0:
-            cash = self.s.venue_wallets(self.venue).spot_cash
+            cash = self.s.venue_wallets(self.venue).free_cash
             amount = cash - self.fee if self._exiting else min(self.withdrawal, cash - self.fee)
             self.s.request_transfer(TransferKind.WITHDRAWAL, self.venue, amount)
         if not self._exiting:
-            cash = self.s.venue_wallets(self.venue).spot_cash
-            self.s.request_transfer(TransferKind.TO_FUTURES, self.venue, cash)
+            self.s.sweep_to_futures([self.venue])
 
     def grow_short(self) -> None:
         _, short, _ = self._legs()

@@ -26,6 +26,7 @@ Funding is settled on both by the venue simulation.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -38,7 +39,7 @@ from nautilus_trader.model.orders import Order
 
 from adapters.hours import closing_hour
 from adapters.signals import SignalPrediction
-from strategies.base import YieldStrategy, YieldStrategyConfig
+from strategies.base import VENUES_CAPITAL, WALLET_CAPITAL, YieldStrategy, YieldStrategyConfig
 from strategies.basis import CENT_BUFFER
 from strategies.needs import DataNeeds
 from strategies.plan import Decision, Phase
@@ -74,6 +75,10 @@ class DirectionalConfig(YieldStrategyConfig, frozen=True):
             )
         InstrumentId.from_str(self.signal_instrument)
 
+    def capital_sources(self) -> tuple[str, ...]:
+        # coin-margined, the capital is the venue's BTC collateral (DOMAIN.md mode 10)
+        return (VENUES_CAPITAL,) if self.share_class == "BTC" else (WALLET_CAPITAL, VENUES_CAPITAL)
+
 
 def bracket_levels(
     side: int, entry: float, sd: float, stop_loss_sd: float, take_profit_sd: float
@@ -99,12 +104,14 @@ def target_side(call: SignalPrediction | None, hour_ns: int, threshold: float) -
 class DirectionalStrategy(YieldStrategy):
     """See the module docstring."""
 
+    OPENING_ACTIONS = YieldStrategy.OPENING_ACTIONS | {"go_long", "go_short"}
+
     def __init__(self, config: DirectionalConfig) -> None:
         super().__init__(config)
         self.dir = config
         self.perp_id = InstrumentId.from_str(INVERSE_PERP if config.share_class == "BTC" else LINEAR_PERP)
         self.signal_id = InstrumentId.from_str(config.signal_instrument)
-        if self.prefunded:
+        if self.share == "BTC":
             self.valuation.price_by(self.share, self.perp_id)  # BTC in USDT: the perp's own price
         self.call: SignalPrediction | None = None
         self.calls_seen = 0
@@ -116,24 +123,17 @@ class DirectionalStrategy(YieldStrategy):
 
     # -- setup -------------------------------------------------------------------------------
 
-    @property
-    def prefunded(self) -> bool:
-        """The BTC-margined mode's capital sits on the venue (DOMAIN.md mode 10), not in the wallet."""
-        return self.share == "BTC"
-
-    def capital_venue(self) -> str | None:
-        return VENUE if self.prefunded else None
+    def capital_venues(self) -> dict[str, float]:
+        return {VENUE: 1.0} if self.cfg.prefunded else {}
 
     def legs(self) -> list[InstrumentId]:
         return [self.perp_id]
 
     def data_needs(self) -> DataNeeds:
-        gas = () if self.prefunded else (self.pool_id,)  # the wallet pays gas for its transfers
-        return DataNeeds(
-            required=(self.perp_id, *gas),
+        return replace(
+            super().data_needs(),
             predictions=(self.signal_id,),
-            gas=not self.prefunded,
-            share_price=self.perp_id if self.prefunded else None,
+            share_price=self.perp_id if self.share == "BTC" else None,
         )
 
     def on_start(self) -> None:
@@ -208,16 +208,18 @@ class DirectionalStrategy(YieldStrategy):
     # -- the five actions --------------------------------------------------------------------
 
     def deploy_phases(self) -> list[Phase]:
-        if self.prefunded:
-            return []
+        if self.share == "BTC":
+            return []  # the capital is the COIN-M wallet's collateral already
+        if self.cfg.prefunded:  # in the exchange's spot account, where a deposit lands
+            return [lambda: self.sweep_to_futures([VENUE])]
         return [
             lambda: self.deposit_to_venues({VENUE: self.wallet_balance("USDT")}),
             lambda: self.sweep_to_futures([VENUE]),
         ]
 
     def raise_cash_phases(self, amount: float) -> list[Phase]:
-        if self.prefunded:
-            return []  # refused at config time: the mode's capital is on the venue
+        if self.cfg.prefunded:
+            return []  # capital flows are refused at config time: the capital is on the venue
         held = self.wallet_balance("USDT")
         if amount != float("inf") and amount <= held:
             return []

@@ -304,7 +304,7 @@ class HedgeSleeve(DefiStrategy):
         remaining = sum(needs.values()) + CENT_BUFFER * len(needs) - self.wallet_balance("USDT")
         pulls: dict[str, float] = {}
         for venue, w in wallets.items():
-            surplus = min(w.transferable_from_futures, margins[venue] - target * exposure[venue])
+            surplus = min(w.releasable_margin, margins[venue] - target * exposure[venue])
             surplus -= self.withdrawal_fee(venue) + CENT_BUFFER
             if venue in needs or remaining <= 0 or surplus < 10 * self.withdrawal_fee(venue):
                 continue
@@ -354,7 +354,7 @@ class HedgeSleeve(DefiStrategy):
     def _buy_spot_eth(self, usdt: float) -> None:
         spot = self.cache.instrument(self.spot_id)
         price = self.price(spot.id) * (1 + float(spot.taker_fee))
-        cash = self.venue_wallets(self.purchase_venue).spot_cash
+        cash = self.venue_wallets(self.purchase_venue).free_cash
         self.submit_market(spot, OrderSide.BUY, min(usdt, cash - CENT_BUFFER) / price)
 
     def _withdraw_spot_eth(self) -> None:

@@ -155,6 +155,13 @@ class PlanRunner:
             self._abort(plan, f"timed out after {waited / HOUR_NS:.0f} h waiting for {what}")
             self.current = None
 
+    def abandon(self, why: str) -> None:
+        """Give up the plan in progress (reported like an aborted one); nothing runs after it."""
+        plan = self.current
+        if plan is not None:
+            self._abort(plan, why)
+            self.current = None
+
     def _after_step(self, failure: str | None) -> None:
         plan = self.current
         assert plan is not None

@@ -48,22 +48,28 @@ class TransferActions:
             self.request_transfer(TransferKind.DEPOSIT, venue, amount * scale)
 
     def sweep_to_futures(self, venues: list[str]) -> None:
-        """Move each venue's spot cash into its futures wallet (margin)."""
+        """Move each venue's spot cash into its futures wallet (margin); a unified account's cash
+        is margin already."""
         for venue in venues:
-            self.request_transfer(TransferKind.TO_FUTURES, venue, self.venue_wallets(venue).spot_cash)
+            wallets = self.venue_wallets(venue)
+            if not wallets.unified:
+                self.request_transfer(TransferKind.TO_FUTURES, venue, wallets.spot_cash)
 
     def move_to_spot(self, amounts: dict[str, float]) -> None:
-        """Make ``amounts`` (``inf`` = all that may leave) spot cash, from the futures wallets."""
+        """Make ``amounts`` (``inf`` = all that may leave) spot cash, from the futures wallets (a
+        unified account has one wallet: nothing to move)."""
         for venue, amount in amounts.items():
             wallets = self.venue_wallets(venue)
+            if wallets.unified:
+                continue
             need = min(amount - wallets.spot_cash, wallets.transferable_from_futures)
             if need > 0:
                 self.request_transfer(TransferKind.TO_SPOT, venue, need)
 
     def withdraw_to_wallet(self, amounts: dict[str, float]) -> None:
-        """Withdraw ``amounts`` (arriving; ``inf`` = the whole spot wallet) to the on-chain wallet."""
+        """Withdraw ``amounts`` (arriving; ``inf`` = all the venue's free cash) to the on-chain wallet."""
         for venue, amount in amounts.items():
-            available = self.venue_wallets(venue).spot_cash - self.withdrawal_fee(venue)
+            available = self.venue_wallets(venue).free_cash - self.withdrawal_fee(venue)
             self.request_transfer(TransferKind.WITHDRAWAL, venue, min(amount, available))
 
     def in_transit(self, asset: str) -> float:

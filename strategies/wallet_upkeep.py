@@ -26,8 +26,8 @@ class WalletUpkeep:
         return missing * self.price(self.pool_id) * (1 + float(pool.taker_fee)) * 1.01
 
     def _gas_reserve_phases(self) -> list[Phase]:
-        if self.share == "ETH":
-            return []  # the reserve is part of the capital, never deployed
+        if self.share == "ETH" or self.cfg.prefunded:
+            return []  # the reserve is part of the capital, never deployed; or nothing is on-chain
 
         def top_up() -> None:
             held = self.wallet_balance("ETH")

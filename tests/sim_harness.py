@@ -25,7 +25,7 @@ from nautilus_trader.model.objects import Currency, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.bars import bar_type_for
-from adapters.cex.config import load_cex_venue
+from adapters.cex.config import CexVenueConfig, load_cex_venue
 from adapters.cex.instruments import venue_instruments
 from adapters.cex.venue import CexVenueModule
 from adapters.defi.config import load_wallet_venue
@@ -156,7 +156,7 @@ def run_sim(
     *,
     venues: tuple[str, ...] = ("BINANCE",),
     bars: Callable[[dict[str, Instrument]], list[Bar]],
-    funding: Callable[[dict[str, Instrument]], list[tuple[str, int, float]]] = lambda _: [],
+    funding: Callable[[dict[str, Instrument]], list[tuple]] = lambda _: [],
     script: dict[int, list[Action]] | None = None,
     capital: float = 100_000.0,
     wallet_eth: float = 1.0,
@@ -170,21 +170,24 @@ def run_sim(
     credit_rewards: bool = True,
     flash_provider: str | None = None,
     coin_margined: dict[str, tuple[str, float]] | None = None,
+    venue_configs: dict[str, CexVenueConfig] | None = None,
 ) -> Sim:
     """Run a synthetic backtest; ``bars``/``funding`` get the instruments keyed by id string.
 
     ``balances`` (wallet starting balances) overrides ``capital`` USDT + ``wallet_eth`` ETH;
     ``chain_data`` adds custom data for the wallet venue (Aave snapshots, reward payouts);
-    ``coin_margined`` makes venues coin-margined, pre-funded: ``{venue: (coin, balance)}``.
+    ``coin_margined`` makes venues coin-margined, pre-funded: ``{venue: (coin, balance)}``;
+    ``venue_configs`` replaces a venue's YAML (e.g. another ``account_mode``).
     """
     engine = BacktestEngine(
         BacktestEngineConfig(trader_id=TraderId("TESTER-001"), logging=LoggingConfig(log_level="ERROR")),
     )
     host = BacktestHost(engine)
     coins = coin_margined or {}
+    configs = {v: (venue_configs or {}).get(v) or load_cex_venue(v) for v in venues}
     modules = {
         v: add_cex_venue(
-            host, load_cex_venue(v), *((Currency.from_str(coins[v][0]), coins[v][1]) if v in coins else ())
+            host, configs[v], *((Currency.from_str(coins[v][0]), coins[v][1]) if v in coins else ())
         )
         for v in venues
     }
@@ -213,9 +216,15 @@ def run_sim(
     ]
     chain = [CustomData(DataType(GasPrice), g) for g in gas]
     chain += [CustomData(DataType(type(d)), d) for d in chain_data or []]
-    prints = [
-        FundingRateUpdate(InstrumentId.from_str(iid), Decimal(str(rate)), t, t, interval=480)
-        for iid, t, rate in funding(instruments)
+    prints = [  # (id, t, rate) a print; (id, t, rate, next_funding_ns) a live quote of the next rate
+        FundingRateUpdate(
+            InstrumentId.from_str(iid),
+            Decimal(str(rate)),
+            t,
+            t,
+            next_funding_ns=next_ns[0] if next_ns else None,
+        )
+        for iid, t, rate, *next_ns in funding(instruments)
     ]
     # chain data and funding before the bars, as build_backtest adds them
     engine.add_data(chain, client_id=ClientId("ETHEREUM"), sort=False)

@@ -81,13 +81,30 @@ class TransferSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise ValueError(f"`transfers.{name}` must be >= 0")
 
 
+AccountMode = Literal["classic", "unified"]
+"""How the venue keeps a trader's spot and derivatives (see ``CexVenueConfig.account_mode``)."""
+
+UNIFIED_CAPABLE = ("BYBIT", "OKX")
+"""Exchanges whose unified account the simulation models. Binance's classic spot account is a
+venue of its own (``BINANCE_SPOT``), so Binance is classic only here."""
+
+
 class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A CEX venue: its instruments, liquidation fee and wallet-transfer terms."""
+    """A CEX venue: its instruments, liquidation fee, wallet-transfer terms and account mode."""
 
     venue: str
     liquidation_fee_rate: float
     transfers: TransferSpec
     instruments: tuple[CexInstrumentSpec, ...]
+    account_mode: AccountMode = "classic"
+    """``classic``: separate spot and derivatives wallets joined by internal transfers; spot coins
+    are not margin (Bybit's classic account, OKX's "spot and futures mode", Binance).
+    ``unified``: one margin account holds spot coins and perps; coins count as margin at their
+    ``collateral_ratios`` (Bybit's Unified Trading Account, OKX's multi-currency margin mode).
+    Absent: classic, the conservative reading (spot gains never support perp margin)."""
+    collateral_ratios: dict[str, float] = msgspec.field(default_factory=dict)
+    """Unified mode: the share of a coin's market value that counts as margin, by coin (Bybit's
+    collateral value ratio, OKX's discount rate). Every spot coin the venue lists needs one."""
     live: dict[str, dict[str, str]] | None = None
     """Endpoint overrides for the live clients, by Nautilus venue (``live/endpoints.py`` validates
     them; simulations ignore them). Absent: the live adapters' own endpoints."""
@@ -95,6 +112,31 @@ class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not 0 <= self.liquidation_fee_rate < 0.1:
             raise ValueError("`liquidation_fee_rate` must be in [0, 0.1)")
+        for coin, ratio in self.collateral_ratios.items():
+            if not 0 <= ratio <= 1:
+                raise ValueError(f"`collateral_ratios.{coin}` must be in [0, 1], got {ratio}")
+        if self.account_mode == "unified":
+            if self.venue not in UNIFIED_CAPABLE:
+                raise ValueError(
+                    f"`account_mode`: {self.venue} is modelled in classic mode only (its spot account is a "
+                    f"venue of its own); unified is supported for {', '.join(UNIFIED_CAPABLE)}"
+                )
+            coins = sorted({spec.base for spec in self.instruments if spec.kind == "spot"})
+            missing = [coin for coin in coins if coin not in self.collateral_ratios]
+            if missing:
+                raise ValueError(
+                    f"`collateral_ratios` needs a ratio for {', '.join(missing)}: "
+                    "account_mode unified counts spot coins as margin"
+                )
+
+    @property
+    def unified(self) -> bool:
+        """Whether spot coins and perps share one margin account (no internal transfers)."""
+        return self.account_mode == "unified"
+
+    def collateral_ratio(self, coin: str) -> float:
+        """Share of ``coin``'s value that counts as perp margin: 0 in classic mode."""
+        return self.collateral_ratios.get(coin, 0.0) if self.unified else 0.0
 
 
 def load_cex_venue(name: str, config_dir: Path = VENUE_CONFIG_DIR) -> CexVenueConfig:

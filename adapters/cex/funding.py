@@ -1,8 +1,10 @@
 """Perpetual funding settlement, which Nautilus 1.231's simulated exchange does not do.
 
-At each ``FundingRateUpdate`` print every open perp position receives ``−signed_qty × mark × rate``
-(mark = the perp bar close at the print; a coin-margined perp pays ``−qty / mark × rate`` in the
-coin), booked to the account and the position's realized PnL, once per print, and published as a
+At each ``FundingRateUpdate`` print (a rate stamped at its funding time; the rate a live stream
+quotes for the *next* funding time, with ``next_funding_ns``, is not one) every open perp
+position receives ``−signed_qty × mark × rate`` (mark = the perp bar close at the print; a
+coin-margined perp pays ``−qty / mark × rate`` in the coin), booked to the account and the
+position's realized PnL, once per print, and published as a
 :class:`~adapters.events.FundingSettled`.
 """
 
@@ -37,7 +39,9 @@ class FundingSettlement:
         being processed); without one, the last close before it, and the print is flagged stale.
         """
         update = self.exchange.cache.funding_rate(state.instrument.id)
-        if update is None or update.ts_event <= state.last_settled_ns or update.ts_event > up_to_ns:
+        if update is None or update.next_funding_ns is not None:
+            return  # nothing yet, or a live stream's rate for the next funding time: not a print
+        if update.ts_event <= state.last_settled_ns or update.ts_event > up_to_ns:
             return
         state.last_settled_ns = update.ts_event
         if incoming is not None and incoming.ts_event == update.ts_event:

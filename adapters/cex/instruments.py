@@ -60,7 +60,9 @@ def live_account_id(venue: str, settlement: str = "USDT") -> AccountId | None:
     """The account id the venue's live execution client reports (None: not a CEX venue).
 
     Binance: ``<venue>-<account type>-master``; Bybit's unified trading account ``BYBIT-UNIFIED``;
-    OKX ``OKX-master``.
+    OKX ``OKX-master``. Bybit's and OKX's ids are the same in either ``account_mode``: Nautilus
+    1.231's adapters report these whatever the account's mode (``live.venues`` says which modes
+    can trade live).
     """
     if venue in _EXCHANGE_OF_VENUE:
         return AccountId(f"{venue}-SPOT-master")

@@ -4,8 +4,9 @@ When a perp bar's adverse extreme (high for shorts, low for longs) takes the mar
 maintenance, the position is closed at the crossing price (the open on a gap) by an
 exchange-originated order shaped as the live adapter reports that venue's liquidation
 (:mod:`adapters.cex.liquidation_fills`: its client order id and the ``VENUE`` tag), so whoever
-watches fills recognises it as live; a liquidation fee is forfeited and a negative futures wallet
-is reset to zero by the insurance fund, both booked on the position at the fill's instant. The
+watches fills recognises it as live; a liquidation fee is forfeited and negative collateral (the
+futures wallet, or a unified account's cash and coins at their collateral ratios) is reset to zero
+by the insurance fund, both booked on the position at the fill's instant. The
 simulation keeps its own record of each one (a :class:`~adapters.events.LiquidationEvent`,
 also published for its tests and diagnostics); nothing the run attributes depends on it.
 """
@@ -30,14 +31,18 @@ class Liquidation:
     exchange, wallets, trigger cache and booking)."""
 
     def _liquidation_trigger(self, instrument_id: InstrumentId) -> float | None:
-        """The perp's liquidation price, cached while the venue holds just this one perp (then only
-        a fill, funding, a fee or a transfer can move it, and each of those clears the cache)."""
+        """The perp's liquidation price, cached while the venue holds just this one perp and no
+        collateral coin of another base (then only a fill, funding, a fee or a transfer can move
+        it, and each of those clears the cache; a unified account's coins of the perp's own base
+        are taken to move with its price, so only the spot/perp spread, a fraction of a percent,
+        ages the cached price)."""
         if instrument_id in self._triggers:
             return self._triggers[instrument_id]
         wallets = self.wallets()
         perp = next(p for p in wallets.perps if p.instrument_id == instrument_id)
         trigger = liquidation_price(wallets, perp)
-        if len(wallets.perps) == 1:
+        others = [s for s in wallets.spots if s.collateral_ratio > 0 and s.base != perp.base]
+        if len(wallets.perps) == 1 and not others:
             self._triggers[instrument_id] = trigger
         return trigger
 
@@ -67,7 +72,7 @@ class Liquidation:
         taker = notional * float(instrument.taker_fee)
         wallets = self.wallets()
         pnl = position_pnl(qty, position.avg_px_open, price.as_double(), inverse)
-        margin_after_close = wallets.futures_wallet + pnl - taker
+        margin_after_close = wallets.collateral + pnl - taker
         fee = min(notional * self.venue_config.liquidation_fee_rate, max(0.0, margin_after_close))
         if fee > 0:
             self._book(position, -fee, PositionAdjustmentType.COMMISSION, "liquidation fee", ts)
@@ -96,7 +101,7 @@ class Liquidation:
         )
         engine = self.exchange.get_matching_engine(instrument.id)
         engine.apply_fills(order, [(price, position.quantity)], LiquiditySide.TAKER, position.id, position)
-        shortfall = -self.wallets().futures_wallet
+        shortfall = -self.wallets().collateral
         insurance = shortfall if shortfall > 1e-6 else 0.0  # ignore float dust around zero
         if insurance > 0:
             self._book(

@@ -1,7 +1,8 @@
 """Spot and futures wallets of a CEX exchange, and the margin arithmetic on them.
 
-On a real exchange the spot wallet and the futures (margin) wallet are separate: spot gains do
-not support perp margin. They are read as the venue keeps them:
+The wallets are read as the venue's account mode keeps them (``account_mode`` in the venue YAML).
+In classic mode the spot wallet and the futures (margin) wallet are separate: spot gains do not
+support perp margin. They are read as the venue keeps them:
 
 - an exchange with a spot account of its own (Binance classic, ``SPOT_VENUES``): spot cash and
   coins are the balances of that CASH account, the futures wallet is the MARGIN account's
@@ -10,6 +11,11 @@ not support perp margin. They are read as the venue keeps them:
   and a :class:`~adapters.events.VenueLedger`: futures wallet ``F = to_futures + realized PnL of
   the venue's perps`` (fills, fees, funding, liquidation fees — everything booked on the perp
   positions), spot cash ``S = balance − F − cost basis of open spot holdings``.
+
+In unified mode (Bybit's Unified Trading Account, OKX's multi-currency margin) one MARGIN account
+is one wallet: its cash ``S = balance − cost basis of open spot holdings`` buys spot and margins the
+perps, there is no futures wallet (``F = 0``) and no internal transfer, and the spot coins count as
+margin at their collateral ratio r: margin balance ``S + Σ coin × price × r + unrealized perp PnL``.
 
 The same function serves the venue simulation (pre-trade checks, liquidation), the strategies
 and the accounting actor, so all three see identical numbers. Account ids are read from the
@@ -32,6 +38,7 @@ from nautilus_trader.model.objects import Currency
 from nautilus_trader.portfolio.portfolio import Portfolio
 
 from adapters.bars import bar_type_for
+from adapters.cex.config import CexVenueConfig, load_cex_venue
 from adapters.cex.instruments import SPOT_VENUES
 from adapters.events import VenueLedger
 
@@ -50,6 +57,8 @@ class PerpState(NamedTuple):
     maint_rate: float
     init_rate: float
     inverse: bool = False
+    base: str = ""
+    """The perp's base coin (its price moves a unified account's coins of the same base)."""
 
     @property
     def signed_notional(self) -> float:
@@ -79,10 +88,19 @@ class SpotState(NamedTuple):
     avg_px: float
     """Average entry price of the holding (its cost basis on a shared MARGIN account)."""
     price: float
+    collateral_ratio: float = 0.0
+    """Share of the holding's value that counts as perp margin (0: classic, spot is not margin)."""
+    base: str = ""
+    """The coin held (a unified account's coins of a perp's base move with its price)."""
 
     @property
     def value(self) -> float:
         return self.qty * self.price
+
+    @property
+    def collateral(self) -> float:
+        """What the holding adds to the margin balance (its value at the collateral ratio)."""
+        return self.qty * self.price * self.collateral_ratio
 
     @property
     def cost_basis(self) -> float:
@@ -96,6 +114,9 @@ class VenueWallets:
 
     The sums are taken once at construction: the wallets are read many times an hour and each
     reader looks at several of them.
+
+    ``unified`` tells the strategies what the venue allows: True, one wallet margins spot and perps
+    (``futures_wallet`` is 0, nothing moves between spot and futures); False, classic wallets.
     """
 
     venue: str
@@ -107,11 +128,17 @@ class VenueWallets:
     settlement: str = "USDT"
     settlement_price: float = 1.0
     """USDT per unit of the settlement currency (a coin-margined venue's own perp price)."""
+    unified: bool = False
     unrealized_perp: float = field(init=False)
     maintenance_margin: float = field(init=False)
     initial_margin: float = field(init=False)
     perp_notional: float = field(init=False)
     spot_value: float = field(init=False)
+    spot_collateral: float = field(init=False)
+    """Σ coin × price × collateral ratio: the spot coins' part of the margin (0 in classic mode)."""
+    collateral: float = field(init=False)
+    """What backs the perps before their P&L: the futures wallet (classic) or the cash plus the
+    coins' collateral (unified)."""
 
     def __post_init__(self) -> None:
         unrealized = notional = maintenance = initial = 0.0
@@ -123,15 +150,40 @@ class VenueWallets:
         self.unrealized_perp, self.perp_notional = unrealized, notional
         self.maintenance_margin, self.initial_margin = maintenance, initial
         self.spot_value = sum([s.value for s in self.spots])
+        if self.unified:
+            self.spot_collateral = sum([s.collateral for s in self.spots])
+            self.collateral = self.spot_cash + self.spot_collateral
+        else:
+            self.spot_collateral, self.collateral = 0.0, self.futures_wallet
 
     @property
     def margin_balance(self) -> float:
-        """Futures wallet plus unrealized perp PnL: what maintenance margin is compared with."""
-        return self.futures_wallet + self.unrealized_perp
+        """Collateral plus unrealized perp PnL: what maintenance margin is compared with."""
+        return self.collateral + self.unrealized_perp
+
+    @property
+    def hedge_margin(self) -> float:
+        """The margin balance without the coins' collateral: the futures wallet (classic) or the
+        cash (unified), plus unrealized perp PnL. What a hedged book sizes its perp margin by: on
+        a unified account the coins back the short too, but they are the hedge's other leg."""
+        return self.margin_balance - self.spot_collateral
+
+    @property
+    def margin_available(self) -> float:
+        """Margin balance beyond the perps' initial margin: what new exposure may draw on."""
+        return self.margin_balance - self.initial_margin
 
     @property
     def equity(self) -> float:
-        return self.spot_cash + self.spot_value + self.margin_balance
+        return self.spot_cash + self.spot_value + (self.futures_wallet + self.unrealized_perp)
+
+    @property
+    def free_cash(self) -> float:
+        """USDT that may buy spot or leave the venue: the spot wallet's cash (classic); in unified
+        mode the cash the margin does not need (at most the available margin)."""
+        if self.unified:
+            return max(0.0, min(self.spot_cash, self.margin_available))
+        return self.spot_cash
 
     @property
     def margin_ratio(self) -> float:
@@ -146,8 +198,17 @@ class VenueWallets:
 
     @property
     def transferable_from_futures(self) -> float:
-        """What may leave the futures wallet: no unrealized profit, initial margin stays."""
+        """What may leave the futures wallet: no unrealized profit, initial margin stays (0 in
+        unified mode, which has no futures wallet to move cash out of)."""
+        if self.unified:
+            return 0.0
         return max(0.0, self.futures_wallet + min(0.0, self.unrealized_perp) - self.initial_margin)
+
+    @property
+    def releasable_margin(self) -> float:
+        """Margin cash that may be taken from the perps' backing and withdrawn: the futures
+        wallet's transferable part (classic) or the free cash (unified)."""
+        return self.free_cash if self.unified else self.transferable_from_futures
 
 
 def notional_of(signed_qty: float, price: float, inverse: bool = False) -> float:
@@ -186,6 +247,7 @@ class _Leg:
     init_rate: float
     bar_type: BarType
     inverse: bool = False
+    collateral_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -213,10 +275,15 @@ class VenueWalletReader:
     checks) while usually only prices have moved, so the venue's instruments are looked up once
     and the balance/positions part is re-read only when the account has a new event (every fill,
     fee, funding payment and deposit produces one) or the transfer ledger changed.
+
+    ``config`` gives the account mode and collateral ratios (default: the venue's YAML in
+    ``configs/venues``; a venue simulation passes the config it was built from).
     """
 
-    def __init__(self, venue: str) -> None:
+    def __init__(self, venue: str, config: CexVenueConfig | None = None) -> None:
         self.venue = venue
+        self._config = config if config is not None else load_cex_venue(venue)
+        self.unified = self._config.unified
         self._venue = Venue(venue)
         spot_venue = SPOT_VENUES.get(venue)
         self._spot_venue = Venue(spot_venue) if spot_venue is not None else None
@@ -240,6 +307,7 @@ class VenueWalletReader:
                     float(instrument.margin_init),
                     bar_type_for(instrument.id),
                     bool(getattr(instrument, "is_inverse", False)),
+                    self._config.collateral_ratio(instrument.base_currency.code),
                 )
                 for venue in (self._venue, self._spot_venue)
                 if venue is not None
@@ -284,6 +352,8 @@ class VenueWalletReader:
                 holdings.append(_Holding(leg, positions[0].signed_qty * leg.multiplier, avg_px))
         if spot_account is not None:  # two accounts, as the exchange keeps them
             self._book = _Book(balance, balance, tuple(holdings), _total(spot_account, USDT))
+        elif self.unified:  # one wallet: no futures wallet, all cash is the account's
+            self._book = _Book(balance, 0.0, tuple(holdings))
         else:  # a coin-margined venue is one futures wallet (no spot legs); a USDT one is split
             futures = balance if self._settlement != USDT else ledger.to_futures + realized_perp
             self._book = _Book(balance, futures, tuple(holdings))
@@ -302,10 +372,11 @@ class VenueWalletReader:
             leg = holding.leg
             price = bar.close.as_double() if bar is not None else holding.avg_px
             state = (leg.instrument.id, holding.signed_qty, holding.avg_px, price)
+            base = leg.instrument.base_currency.code
             if leg.is_perp:
-                perps.append(PerpState(*state, leg.maint_rate, leg.init_rate, leg.inverse))
+                perps.append(PerpState(*state, leg.maint_rate, leg.init_rate, leg.inverse, base))
             else:
-                spots.append(SpotState(*state))
+                spots.append(SpotState(*state, leg.collateral_ratio, base))
         spot_cash = book.spot_cash
         if spot_cash is None:
             spot_cash = book.balance - book.futures_wallet - sum(s.cost_basis for s in spots)
@@ -322,6 +393,7 @@ class VenueWalletReader:
             tuple(perps),
             self._settlement.code,
             settlement_price,
+            self.unified,
         )
         self._last, self._last_book, self._last_stamps = wallets, book, stamps
         return wallets
@@ -354,19 +426,24 @@ def liquidation_price(wallets: VenueWallets, perp: PerpState) -> float | None:
     """Price of ``perp`` at which margin balance meets maintenance, other perps held at their marks.
 
     Margin balance and maintenance are both linear in the price, so the crossing solves
-    ``F + U_other + q (P − A) = M_other + |q| P m``. ``None`` when no such positive price exists.
+    ``K + c P + U_other + q (P − A) = M_other + |q| P m``, where K is the collateral that does not
+    move with the perp and ``c P`` the collateral of a unified account's coins of the perp's base
+    (value × ratio, moving in proportion to the perp's price; c = 0 in classic mode). ``None``
+    when no such positive price exists.
     """
     q, a, m = perp.signed_qty, perp.avg_px, perp.maint_rate
     if q == 0:
         return None
     others = [p for p in wallets.perps if p.instrument_id != perp.instrument_id]
-    free = wallets.futures_wallet + sum(p.unrealized for p in others) - sum(p.maintenance for p in others)
+    moving = [s.collateral for s in wallets.spots if s.collateral_ratio > 0 and s.base == perp.base]
+    fixed = wallets.collateral - sum(moving)
+    free = fixed + sum(p.unrealized for p in others) - sum(p.maintenance for p in others)
     if perp.inverse:
         # free + q (1/A − 1/P) = |q| m / P  ⇒  P = (q + |q| m) / (free + q / A)
         denominator = free + q / a
         price = (q + abs(q) * m) / denominator if denominator != 0 else -1.0
         return price if price > 0 else None
-    slope = abs(q) * m - q
+    slope = abs(q) * m - q - sum(moving) / perp.price
     if slope == 0:
         return None
     price = (free - q * a) / slope

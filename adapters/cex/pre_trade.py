@@ -2,8 +2,10 @@
 
 Nautilus 1.231's risk engine skips balance checks for MARGIN accounts (and, with bars only, for
 market orders on CASH ones); the venue's :class:`~adapters.execution.CheckedExecClient` asks these
-checks before an order reaches the matching engine: spot buys need spot cash, spot sells need the
-coins, perp orders that add exposure need initial margin in the futures wallet.
+checks before an order reaches the matching engine: spot buys need spot cash (on a unified
+account: cash its margin does not need), spot sells need the coins, perp orders that add exposure
+need initial margin in the margin balance (the futures wallet, or a unified account's cash and
+coins at their collateral ratios).
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ class PreTradeChecks:
     ) -> str | None:
         if order.side == OrderSide.BUY:
             cost = qty * price * (1 + float(instrument.taker_fee))
-            if cost > wallets.spot_cash + 1e-9:
+            if cost > wallets.free_cash + 1e-9:
                 return (
-                    f"INSUFFICIENT_BALANCE: {self.venue} spot wallet holds {wallets.spot_cash:.2f} USDT, "
+                    f"INSUFFICIENT_BALANCE: {self.venue} spot wallet holds {wallets.free_cash:.2f} USDT, "
                     f"buying {qty} {instrument.id} needs {cost:.2f}"
                 )
             return None
@@ -69,7 +71,7 @@ class PreTradeChecks:
         if required > available + 1e-12:
             unit, balance = wallets.settlement, wallets.margin_balance
             return (
-                f"INSUFFICIENT_MARGIN: {self.venue} futures margin balance {balance:.8g} {unit} "
+                f"INSUFFICIENT_MARGIN: {self.venue} margin balance {balance:.8g} {unit} "
                 f"(after fee {fee:.8g}) < initial margin {required:.8g} for {after:+.6f} {instrument.id}"
             )
         return None

@@ -59,7 +59,7 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
         self.ledger = VenueLedger()
         self.settlement = settlement
         """Currency of balances, margin, funding and P&L (a coin for a coin-margined venue)."""
-        self._reader = VenueWalletReader(self.venue)
+        self._reader = VenueWalletReader(self.venue, venue_config)
         self._funding: dict[InstrumentId, FundingState] = {}
         self._perp_bars: dict[BarType, FundingState] = {}
         self._triggers: dict[InstrumentId, float | None] = {}
@@ -95,7 +95,8 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
 
         Deposits credit and withdrawals debit the spot wallet. Internal transfers move cash
         between the spot and the futures account, or, when one MARGIN account holds both, only
-        the boundary between them (the ledger).
+        the boundary between them (the ledger). A unified account has no such boundary: it refuses
+        internal transfers, and a withdrawal may take only the cash its margin does not need.
         """
         self._triggers.clear()
         if amount <= 0:
@@ -106,11 +107,12 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
             self.ledger = VenueLedger(self.ledger.deposited + amount, self.ledger.to_futures)
             return None
         wallets = self.wallets()
+        if wallets.unified and kind in (TransferKind.TO_FUTURES, TransferKind.TO_SPOT):
+            return f"{self.venue} is a unified account: spot and futures share one wallet, no {kind}"
         if kind in (TransferKind.WITHDRAWAL, TransferKind.TO_FUTURES):
-            if amount > wallets.spot_cash + 1e-9:
-                return (
-                    f"{self.venue} spot wallet holds {wallets.spot_cash:.2f} USDT, {kind} needs {amount:.2f}"
-                )
+            if amount > wallets.free_cash + 1e-9:
+                wallet = "unified account can release" if wallets.unified else "spot wallet holds"
+                return f"{self.venue} {wallet} {wallets.free_cash:.2f} USDT, {kind} needs {amount:.2f}"
             if kind == TransferKind.WITHDRAWAL:
                 spot.adjust_account(Money(-amount, USDT))
                 self.ledger = VenueLedger(self.ledger.deposited - amount, self.ledger.to_futures)
@@ -140,13 +142,23 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
         On a spot account the coins are a balance and leave as one. When the holding is a
         position on the MARGIN account, the quantity leaves through a quantity adjustment (no
         fill: nothing is traded) and its cost basis leaves the account balance, which keeps the
-        spot wallet's cash unchanged.
+        spot wallet's cash unchanged. On a unified account the coins are margin: they may leave
+        only as far as the margin they provide is not in use.
         """
         instrument = self.exchange.cache.instrument(instrument_id)
         quantity = instrument.make_qty(qty)  # the caller rounds to the size step
-        held = self.wallets().spot_qty(instrument_id)
+        wallets = self.wallets()
+        held = wallets.spot_qty(instrument_id)
         if quantity.as_double() <= 0 or quantity.as_double() > held + 1e-12:
             return f"{self.venue} spot wallet holds {held:.6f} of {instrument_id}, withdrawal needs {qty:.6f}"
+        spot = next((s for s in wallets.spots if s.instrument_id == instrument_id), None)
+        if wallets.unified and spot is not None:
+            released = quantity.as_double() * spot.price * spot.collateral_ratio
+            if released > wallets.margin_available + 1e-9:
+                return (
+                    f"{self.venue} unified account: withdrawing {qty:.6f} of {instrument_id} takes "
+                    f"{released:.2f} USDT of margin, {wallets.margin_available:.2f} is available"
+                )
         if self.spot_exchange is not None:
             self._triggers.clear()
             self.spot_exchange.adjust_account(Money(-quantity.as_double(), instrument.base_currency))

@@ -91,6 +91,19 @@ def test_print_without_a_bar_at_its_time_uses_the_last_close_and_is_flagged():
     assert event.mark == pytest.approx(50_200.0)  # the close stamped 04:00, the last before the print
 
 
+def test_a_live_quote_of_the_next_rate_is_not_a_print():
+    # live streams quote the coming funding time's rate (next_funding_ns): only prints settle
+    sim = run_sim(
+        bars=lambda i: flat_bars(i[PERP], range(0, 10), 40_000.0),
+        funding=lambda _: [(PERP, ts(5), 0.0002, ts(8)), (PERP, ts(8), 0.0001)],
+        script=_funded("BINANCE", OrderSide.BUY, "0.500"),
+        subscribe=(PERP,),
+    )
+    events = sim.strategy.funding_events
+    assert [e.ts_event for e in events] == [ts(8)]
+    assert events[0].payment == pytest.approx(-0.5 * 40_000 * 0.0001)
+
+
 def test_print_before_any_position_pays_nothing():
     sim = run_sim(
         bars=lambda i: flat_bars(i[PERP], range(0, 6), 50_000.0),

@@ -1,4 +1,5 @@
-"""Full btc_basis / eth_basis backtests on the real history, checked against independent numbers."""
+"""Full btc_basis / eth_basis backtests on the real history, checked against independent numbers,
+with Bybit and OKX in each account mode (unified, as shipped, and classic)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import RunResult, run_backtest
 from portfolio.attribution import CATEGORIES
 from tests.integration.independent import expected_funding
+from tests.venue_modes import venue_dir_in_mode
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +40,49 @@ RESULT_FILES = (
 
 
 def _run(
-    catalog_dir: Path, out: Path, mode: str, start: str, end: str, config: Path | None = None
+    catalog_dir: Path,
+    out: Path,
+    mode: str,
+    start: str,
+    end: str,
+    config: Path | None = None,
+    venue_config_dir: Path | None = None,
 ) -> RunResult:
-    run = load_run_config(config or mode_file_path(mode), start=start, end=end, capital=100_000)
+    extra = {"venue_config_dir": venue_config_dir} if venue_config_dir is not None else {}
+    run = load_run_config(config or mode_file_path(mode), start=start, end=end, capital=100_000, **extra)
     return run_backtest(run, catalog_dir, out)
 
 
-@pytest.fixture(scope="module", params=["btc_basis", "eth_basis"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        ("btc_basis", "unified"),
+        ("btc_basis", "classic"),
+        ("eth_basis", "unified"),
+        ("eth_basis", "classic"),
+    ],
+    ids=lambda p: "-".join(p),
+)
 def full_run(request, catalog_dir, tmp_path_factory) -> RunResult:
-    return _run(catalog_dir, tmp_path_factory.mktemp(request.param), request.param, *WINDOW)
+    mode, account_mode = request.param
+    venues = venue_dir_in_mode(tmp_path_factory.mktemp(f"venues-{account_mode}"), account_mode)
+    out = tmp_path_factory.mktemp(f"{mode}-{account_mode}")
+    return _run(catalog_dir, out, mode, *WINDOW, venue_config_dir=venues)
+
+
+def test_internal_transfers_only_where_the_account_is_classic(full_run):
+    """Binance is classic in both runs; Bybit and OKX move USDT between spot and futures only in
+    classic mode: a unified account's coins are the short's margin."""
+    modes = full_run.summary["account_modes"]
+    assert modes["BINANCE"] == "classic" and modes["BYBIT"] == modes["OKX"]
+    transfers = pd.read_csv(full_run.out_dir / "transfers.csv")
+    internal = transfers[transfers["kind"].isin(["to_futures", "to_spot"])]
+    moved = set(internal.loc[internal["status"] == "arrived", "venue"])
+    if modes["BYBIT"] == "unified":
+        assert moved == {"BINANCE"}
+    else:
+        assert moved == {"BINANCE", "BYBIT", "OKX"}
+    assert internal["status"].isin(["requested", "submitted", "arrived"]).all()  # none refused
 
 
 def test_results_folder_is_complete(full_run):

@@ -20,6 +20,7 @@ from adapters.cex.liquidation_fills import VENUE_TAG
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.engine import build_backtest
 from backtesting.runner import RunResult, run_backtest
+from tests.venue_modes import venue_dir_in_mode
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +85,9 @@ def test_flows_reconcile_and_their_costs_are_attributed(flows_run):
 
 
 def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, tmp_path):
-    """3% margin with a 0.5% rebalance floor cannot survive BTC's Q4-2024 rally (≈60k → 100k)."""
+    """3% margin with a 0.5% rebalance floor cannot survive BTC's Q4-2024 rally (≈60k → 100k) on a
+    classic account (Binance); on Bybit's and OKX's unified accounts the coins are the short's
+    collateral and nothing is liquidated."""
     path = _config(
         tmp_path,
         start="2024-10-01",
@@ -97,6 +100,8 @@ def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, 
     liquidations = pd.read_csv(result.out_dir / "liquidations.csv")
     assert len(liquidations) == summary["liquidations"]
     assert (liquidations["signed_base_qty"] < 0).all()  # shorts squeezed by the rally
+    assert set(liquidations["venue"]) == {"BINANCE"}
+    assert summary["account_modes"] == {"BINANCE": "classic", "BYBIT": "unified", "OKX": "unified"}
     orders = pd.read_csv(result.out_dir / "orders.csv")
     assert orders["tags"].astype(str).str.contains(VENUE_TAG).sum() == summary["liquidations"]
     assert summary["attribution"]["liquidation_losses"] < 0
@@ -109,16 +114,18 @@ def test_thin_margin_is_liquidated_visibly_and_the_book_is_rebuilt(catalog_dir, 
 
 
 def test_liquidations_are_booked_from_the_venues_fills_as_the_simulation_recorded_them(catalog_dir, tmp_path):
-    """The thin-margin run above: the accounting finds each liquidation in the fills alone, and
-    books the rows and ``liquidation_losses`` the venue simulation's own records give (the
-    figures the run reported when the accounting still read the simulation's topic)."""
+    """The thin-margin run above with every venue classic: the accounting finds each liquidation
+    in the fills alone, and books the rows and ``liquidation_losses`` the venue simulation's own
+    records give (the figures the run reported when the accounting still read the simulation's
+    topic)."""
     run = load_run_config(
         _config(
             tmp_path,
             start="2024-10-01",
             end="2025-01-31",
             strategy={"perp_margin_fraction": 0.03, "margin_floor": 0.005, "margin_ceiling": 0.5},
-        )
+        ),
+        venue_config_dir=venue_dir_in_mode(tmp_path / "venues", "classic"),
     )
     bt = build_backtest(run, catalog_dir)
     bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))

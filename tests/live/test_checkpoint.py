@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from live.checkpoint import CHECKPOINT_FILE, CheckpointError, PaperCheckpoint, discard
+from backtesting.config import load_run_config, mode_file_path
+from live.checkpoint import CHECKPOINT_FILE, CheckpointError, PaperCheckpoint, comparable, discard
 from live.journal import JournalEntry
+from tests.venue_modes import venue_dir_in_mode
 
 RUN = {"mode": "btc_basis", "capital": 100_000.0, "start": "2024-06-01T00:00:00+00:00", "strategy": {"x": 1}}
 
@@ -51,6 +53,19 @@ def test_another_runs_state_names_what_differs(tmp_path):
     with pytest.raises(CheckpointError, match=r"differs in capital, strategy\)"):
         _checkpoint().check_run(other, tmp_path)
     _checkpoint().check_run(dict(RUN), tmp_path)  # the same run passes
+
+
+def test_a_resume_under_another_account_mode_is_another_run(tmp_path):
+    unified = load_run_config(mode_file_path("btc_basis"))
+    classic = load_run_config(
+        mode_file_path("btc_basis"), venue_config_dir=venue_dir_in_mode(tmp_path / "venues", "classic")
+    )
+    assert unified.as_dict() == classic.as_dict()  # the mode YAML is the same
+    assert unified.identity()["account_modes"] == {"BINANCE": "classic", "BYBIT": "unified", "OKX": "unified"}
+    saved = PaperCheckpoint(**{**vars(_checkpoint()), "run": comparable(unified.identity())})
+    with pytest.raises(CheckpointError, match=r"differs in account_modes\)"):
+        saved.check_run(classic.identity(), tmp_path)
+    saved.check_run(unified.identity(), tmp_path)
 
 
 def test_discard_removes_the_state(tmp_path):

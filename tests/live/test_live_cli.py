@@ -28,7 +28,7 @@ def no_keys(monkeypatch):
 
 def _set_keys(monkeypatch, env: LiveEnv, venues=CREDENTIALS) -> None:
     for venue in venues:
-        for name in CREDENTIALS[venue][env]:
+        for name in CREDENTIALS[venue].get(env, ()):
             monkeypatch.setenv(name, f"fake-{name}")
 
 
@@ -89,10 +89,20 @@ def test_only_the_unset_variables_and_only_those_of_the_venues_traded_are_named(
 
 
 def test_sandbox_check_needs_no_keys_and_shows_data_clients_only(no_keys, capsys):
+    assert main(["--mode", "ml_btc_directional_usdt_margin", "--env", "sandbox", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "execution clients none" in out and out.count("clients: data only") == 1
+    assert "keys from" not in out
+    # Nautilus 1.231's OKX data client signs in: a sandbox reading OKX needs its keys
+    assert main(["--mode", "btc_basis", "--env", "sandbox", "--check"]) == 2
+    assert (
+        capsys.readouterr().err.strip().endswith("not set: OKX_API_KEY, OKX_API_SECRET, OKX_API_PASSPHRASE")
+    )
+    _set_keys(no_keys, LiveEnv.SANDBOX, venues=["OKX"])
     assert main(["--mode", "btc_basis", "--env", "sandbox", "--check"]) == 0
     out = capsys.readouterr().out
     assert "execution clients none" in out and out.count("clients: data only") == 4
-    assert "keys from" not in out
+    assert out.count("keys from") == 1 and "fake-" not in out
 
 
 def test_check_prints_venues_clients_endpoints_account_ids_and_instruments(no_keys, capsys, tmp_path):
@@ -120,10 +130,12 @@ def test_check_prints_venues_clients_endpoints_account_ids_and_instruments(no_ke
 
 
 @pytest.mark.parametrize("env", ["sandbox", "testnet", "demo"])
-def test_running_a_live_environment_is_not_there_yet(no_keys, capsys, env):
-    _set_keys(no_keys, LiveEnv(env)) if env != "sandbox" else None
+def test_live_needs_the_capital_on_the_venues(no_keys, capsys, env):
+    _set_keys(no_keys, LiveEnv(env))
     assert main(["--mode", "btc_basis", "--env", env]) == 2
-    assert "not yet" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "starts its capital in the on-chain wallet" in err
+    assert "capital_source: venues" in err
 
 
 def test_paper_takes_no_live_flags(capsys):
@@ -132,7 +144,7 @@ def test_paper_takes_no_live_flags(capsys):
 
 
 def test_a_bad_venue_config_is_one_line_and_exit_2(no_keys, capsys, tmp_path):
-    config_dir = venue_config_dir(tmp_path, {"BYBIT": {"ws": "ws://127.0.0.1:1/public"}})
+    config_dir = venue_config_dir(tmp_path, {"BYBIT": {"ws_api": "ws://127.0.0.1:1/api"}})
     assert (
         main(["--mode", "btc_basis", "--env", "sandbox", "--check", "--venue-config", str(config_dir)]) == 2
     )

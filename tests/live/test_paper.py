@@ -106,7 +106,7 @@ def test_resume_refuses_another_runs_state_and_a_missing_one(catalog_dir, tmp_pa
     assert missing.returncode == 2
     assert "no saved paper state" in missing.stderr
     run = load_run_config(mode_file_path("btc_basis"), start="2024-06-01", end="2024-06-15")
-    PaperCheckpoint(run.as_dict(), "YieldStrategy-000", 10, 10, 0, {}, []).save(tmp_path / "paper.state")
+    PaperCheckpoint(run.identity(), "YieldStrategy-000", 10, 10, 0, {}, []).save(tmp_path / "paper.state")
     other = subprocess.run(
         [*base, "--capital", "5000"], cwd=PROJECT, capture_output=True, text=True, timeout=120
     )

@@ -97,3 +97,30 @@ def test_a_tampered_journal_is_refused(catalog_dir, tmp_path):
         run_paper(run, catalog_dir, tmp_path / "resumed", state_dir=tmp_path / "state", resume=True)
     assert not (tmp_path / "resumed").exists()
     assert path.exists()  # kept: the state is the user's to inspect
+
+
+def test_a_venue_book_unlike_the_saved_one_restarts_halted(catalog_dir, tmp_path):
+    """The restart gate: the saved book says the Binance short was half what the venues hold (as
+    if someone had traded on the account while the node was down): the strategy rejoins HALTED,
+    naming the difference, and trades nothing more."""
+    run = load_run_config(mode_file_path("btc_basis"), start="2024-07-20", end="2024-08-19")
+    checkpoint = _stopped_run(run, catalog_dir, tmp_path, "2024-08-01")
+    saved = json.loads(checkpoint.strategy["yield_strategy"])
+    perp = "BTCUSDT-PERP.BINANCE"
+    held = saved["book"][perp]
+    assert held < 0  # the short the basis holds
+    saved["book"][perp] = held / 2
+    checkpoint.strategy["yield_strategy"] = json.dumps(saved).encode()
+    checkpoint.save(tmp_path / "state")
+
+    run_paper(run, catalog_dir, tmp_path / "resumed", state_dir=tmp_path / "state", resume=True)
+    status = json.loads((tmp_path / "resumed" / "status.json").read_text())
+    assert status["state"] == "HALTED"
+    assert status["halted"].startswith("the venues' book differs from the saved state")
+    assert f"{perp}: saved {held / 2:+.8g}, venue {held:+.8g}" in status["halted"]
+    actions = pd.read_csv(tmp_path / "resumed" / "actions.csv", parse_dates=["ts"])
+    assert not (actions["ts"] > pd.Timestamp(checkpoint.stopped_at_ns, tz="UTC")).any()
+    fills = pd.read_csv(tmp_path / "resumed" / "fills.csv", parse_dates=["ts_event"])
+    assert not (
+        fills["ts_event"] > pd.Timestamp(checkpoint.stopped_at_ns, tz="UTC")
+    ).any()  # nothing flattened

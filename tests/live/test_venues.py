@@ -23,6 +23,7 @@ from live.environments import CREDENTIALS, LiveEnv
 from live.node_config import add_client_factories, node_config
 from live.venues import LivePlan, _binance, plan_live
 from tests.live.venue_configs import LOCAL, venue_config_dir
+from tests.venue_modes import set_venue_field, venue_dir_in_mode
 
 ADAPTER_ENVS = {
     # project env: (Binance, Bybit, OKX)
@@ -140,12 +141,17 @@ def test_every_settable_endpoint_is_overridden_from_the_venue_yaml(tmp_path, env
     assert okx.data_config.base_url_ws == LOCAL["OKX"]["ws"]
     assert okx.exec_config.base_url_ws == LOCAL["OKX"]["ws_private"]
     shown = {url for v in venues.values() for url in v.endpoints.values()}
-    used = {url for urls in LOCAL.values() for url in urls.values()}
+    used = {url for urls in LOCAL.values() for url in urls.values()} - {
+        LOCAL["BYBIT"]["ws"]
+    }  # per product, below
     if env is LiveEnv.DEMO:  # Bybit demo has no trade stream: orders go over HTTP
         used.remove(LOCAL["BYBIT"]["ws_trade"])
     assert used <= shown  # the plan shows the overrides, not the adapters' URLs
-    public_bybit = [url for role, url in bybit.endpoints.items() if role.startswith("ws (market data")]
-    assert len(public_bybit) == 2 and all(url.startswith(LOCAL["BYBIT"]["http"]) for url in public_bybit)
+    assert bybit.data_config.base_url_ws == LOCAL["BYBIT"]["ws"]
+    public_bybit = {role: url for role, url in bybit.endpoints.items() if role.startswith("ws (market data")}
+    assert public_bybit == {
+        f"ws (market data, {p})": f"{LOCAL['BYBIT']['ws']}/{p}" for p in ("spot", "linear")
+    }
     assert not {url for url in shown - used if url.startswith("wss:")}  # nothing left on a real venue
 
 
@@ -158,7 +164,7 @@ def test_the_backtest_reads_a_venue_yaml_with_a_live_section(tmp_path):
     ("live", "message"),
     [
         ({"BINANCE_SPOT": {"ws_stream": "ws://127.0.0.1:1/s"}}, r"cannot set ws_stream"),
-        ({"BYBIT": {"ws": "ws://127.0.0.1:1/public"}}, r"Bybit|BYBIT adapter cannot set ws"),
+        ({"BYBIT": {"ws_api": "ws://127.0.0.1:1/api"}}, r"BYBIT adapter cannot set ws_api"),
         ({"BINANCE": {"http": "ws://127.0.0.1:1"}}, r"`http` must be an http or https URL"),
         ({"OKX": {"ws": "127.0.0.1:1"}}, r"`ws` must be an ws or wss URL"),
         ({"OKX": {"htp": "http://127.0.0.1:1"}}, r"unknown field `htp`"),
@@ -223,3 +229,26 @@ def test_usdt_m_and_coin_m_on_one_binance_venue_is_refused():
     assert {i.is_inverse for i in perps} == {True, False}
     with pytest.raises(ConfigError, match="one execution client per venue"):
         _binance("BINANCE", perps, LiveEnv.MAINNET, Endpoints(), build_exec=True)
+
+
+@pytest.mark.parametrize("env", [LiveEnv.SANDBOX, LiveEnv.TESTNET])
+def test_bybit_and_okx_show_the_venue_yamls_account_mode_with_unchanged_account_ids(tmp_path, env):
+    unified = _venues(_plan("btc_basis", env))
+    assert {v: unified[v].account_type for v in ("BYBIT", "OKX")} == {"BYBIT": "UNIFIED", "OKX": "UNIFIED"}
+    # classic OKX ("spot and futures mode") trades through the same client and account id
+    folder = venue_dir_in_mode(tmp_path, "classic")
+    if env.trades_on_venues:
+        set_venue_field(folder, "BYBIT", "account_mode", "unified")
+    classic = _venues(_plan("btc_basis", env, folder))
+    assert classic["OKX"].account_type == "CLASSIC"
+    assert classic["BYBIT"].account_type == ("UNIFIED" if env.trades_on_venues else "CLASSIC")
+    assert {v: str(classic[v].account_id) for v in ("BYBIT", "OKX")} == {
+        "BYBIT": "BYBIT-UNIFIED",
+        "OKX": "OKX-master",
+    }
+
+
+def test_trading_a_classic_bybit_account_live_is_refused(tmp_path):
+    folder = venue_dir_in_mode(tmp_path, "classic")
+    with pytest.raises(ConfigError, match=r"bybit.yaml: account_mode classic cannot trade live"):
+        _plan("btc_basis", LiveEnv.DEMO, folder)

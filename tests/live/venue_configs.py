@@ -24,6 +24,7 @@ LOCAL = {
     },
     "BYBIT": {
         "http": "http://127.0.0.1:9103",
+        "ws": "ws://127.0.0.1:9103/v5/public",
         "ws_private": "ws://127.0.0.1:9103/private",
         "ws_trade": "ws://127.0.0.1:9103/trade",
     },

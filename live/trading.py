@@ -1,0 +1,214 @@
+"""A mode live: its strategy in a ``TradingNode`` with Nautilus' venue clients, state in Redis.
+
+The node is the one ``--check`` describes (``live/node_config.py``): a data client per venue the
+strategy reads, an execution client per venue it trades (in sandbox, the project's simulations:
+``live/sandbox.py``), the funding feed. Beside them it runs
+what a backtest gets from its data and engine: the hour clock (``HourClosed``), the model's
+predictor for the ML modes, and the accounting actor (NAV and attribution from the start of the
+run); and the safety layer: the kill switch watching the state folder (``live/halt.py``: the
+strategy goes HALTED, the node keeps running until Ctrl-C) and the health line with
+``status.json`` (``live/health.py``). The node's cache and the strategy's ``on_save`` state live
+in Redis, reloaded by the next node with the same trader id; Nautilus reconciles its cache with
+the venues' reports at start.
+
+Live, a mode's capital must already be on the venues (``capital_source: venues``): the on-chain
+wallet has no live client yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import pandas as pd
+from nautilus_trader.common.config import ImportableActorConfig
+from nautilus_trader.config import TradingNodeConfig
+from nautilus_trader.live.node import TradingNode
+
+from adapters.cex.instruments import cex_instrument_id, exchange_of
+from adapters.cex.margin import last_price
+from adapters.config import ConfigError
+from adapters.events import FUNDING_TOPIC, TRANSFER_TOPIC
+from adapters.hours import HOUR_NS
+from backtesting.config import RunConfig
+from live.halt import HaltSwitch, HaltSwitchConfig
+from live.health import STATUS_FILE, HealthMonitor, HealthReporter
+from live.hour_clock import HourClock, HourClockConfig
+from live.node_config import add_client_factories, node_config
+from live.redis_state import RedisAddress, cache_config
+from live.sandbox import SandboxVenues
+from live.transfers.config import TRANSFERS_CONFIG
+from live.transfers.services import LiveCexServices, build_live_cex_services
+from live.venues import LivePlan
+from portfolio.accounting import AccountingActor, AccountingConfig
+from signals.paths import saved_model_dir
+from signals.predictor import PredictorConfig, SignalPredictor
+from strategies.base import YieldStrategy
+
+LIVE_END = pd.Timestamp("2100-01-01", tz="UTC")
+"""The accounting's window end for a run that ends when it is stopped."""
+
+
+@dataclass
+class LiveNode:
+    node: TradingNode
+    strategy: YieldStrategy
+    accounting: AccountingActor
+    services: LiveCexServices | None
+    """The venues' transfers and funding paid (None in sandbox: the simulations serve them)."""
+
+
+def trader_id(run: RunConfig, plan: LivePlan) -> str:
+    """One trader per mode and environment: the key of its state in Redis."""
+    return f"{run.mode.upper()}-{plan.env.value.upper()}"
+
+
+def check_live_run(run: RunConfig) -> None:
+    """Refuse what cannot run live yet, before anything connects."""
+    if not run.strategy.prefunded:
+        raise ConfigError(
+            f"{run.source}: {run.mode} starts its capital in the on-chain wallet, which has no live client "
+            "yet: live, the capital must already be on the venues; set `capital_source: venues` in the "
+            "strategy section"
+        )
+    if run.flows:
+        raise ConfigError(f"{run.source}: capital_flows are a backtest schedule; live, flows are the venues'")
+
+
+def _importable(actor: type, config: msgspec.Struct) -> ImportableActorConfig:
+    return ImportableActorConfig(
+        actor_path=f"{actor.__module__}:{actor.__name__}",
+        config_path=f"{type(config).__module__}:{type(config).__name__}",
+        config=msgspec.to_builtins(config),
+    )
+
+
+def live_node_config(
+    run: RunConfig, plan: LivePlan, redis: RedisAddress, catalog_dir: Path, log_level: str, state_dir: Path
+) -> TradingNodeConfig:
+    """``node_config``'s clients, funding feed and risk caps, with Redis as the cache, the
+    strategy's state saved and loaded, the hour clock, the kill switch watching ``state_dir``, and
+    for the ML modes the predictor with the saved model."""
+    config = node_config(
+        plan,
+        run.strategy.max_order_notional_usd,
+        trader_id(run, plan),
+        log_level,
+        max_orders_per_minute=run.strategy.max_orders_per_minute,
+    )
+    actors = [
+        *config.actors,
+        _importable(HourClock, HourClockConfig()),
+        _importable(HaltSwitch, HaltSwitchConfig(state_dir=str(state_dir))),
+    ]
+    for instrument_id in run.spec.strategy(run.strategy).data_needs().predictions:
+        model_dir = saved_model_dir(catalog_dir, str(instrument_id))
+        if not (model_dir / "manifest.json").exists():
+            raise ConfigError(
+                f"{run.mode} trades the model's calls: no saved model in {model_dir} "
+                "(python -m signals build writes it)"
+            )
+        predictor = PredictorConfig(model_dir=str(model_dir), instrument_id=str(instrument_id))
+        actors.append(_importable(SignalPredictor, predictor))
+    # a sandbox's venues are simulations that start afresh: so does its state
+    fresh = not plan.env.trades_on_venues
+    cache = msgspec.structs.replace(cache_config(redis), flush_on_start=fresh)
+    return msgspec.structs.replace(config, cache=cache, load_state=not fresh, save_state=True, actors=actors)
+
+
+def accounting_config(run: RunConfig, plan: LivePlan, start_ns: int) -> AccountingConfig:
+    """The accounting of a live run: every CEX exchange traded, sampled hourly from ``start_ns``."""
+    needs = run.spec.strategy(run.strategy).data_needs()
+    return AccountingConfig(
+        cex_venues=tuple(dict.fromkeys(exchange_of(i) for v in plan.venues for i in v.instruments)),
+        start_ns=start_ns,
+        end_ns=LIVE_END.value,
+        wallet_venue=plan.wallet_venue,
+        share_class=run.share_class,
+        share_price_instrument=str(needs.share_price) if needs.share_price is not None else None,
+    )
+
+
+def build_live_node(
+    run: RunConfig,
+    plan: LivePlan,
+    redis: RedisAddress,
+    catalog_dir: Path,
+    state_dir: Path,
+    log_level: str = "INFO",
+    transfers_config: Path = TRANSFERS_CONFIG,
+    health_minutes: float = 5.0,
+    print_line: Callable[[str], None] = print,
+) -> LiveNode:
+    """The node of ``run`` on ``plan``'s venues, built (clients created) but not started. Its run
+    folder ``state_dir`` receives ``status.json`` and ``run_live.py --halt``'s requests, and keeps
+    the transfer service's requests."""
+    check_live_run(run)
+    config = live_node_config(run, plan, redis, catalog_dir, log_level, state_dir)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    node = TradingNode(config=config, loop=loop)
+    add_client_factories(node, plan)
+    node.build()
+    now = node.kernel.clock.timestamp_ns()
+    accounting = AccountingActor(accounting_config(run, plan, now // HOUR_NS * HOUR_NS + HOUR_NS))
+    node.trader.add_actor(accounting)
+    strategy = run.spec.strategy(run.strategy)
+    services = None
+    if plan.env.trades_on_venues:
+        services = _venue_services(node, plan, accounting.acfg, state_dir, transfers_config)
+    else:
+        SandboxVenues(node, run, plan, strategy)
+    node.trader.add_strategy(strategy)
+    if config.load_state:  # the kernel loads state at build, for strategies built from config only
+        node.kernel.cache.load_strategy(strategy)
+    status = state_dir / STATUS_FILE
+    node.trader.add_actor(
+        HealthReporter(HealthMonitor(run.mode, strategy, accounting, status, print_line, health_minutes))
+    )
+    return LiveNode(node, strategy, accounting, services)
+
+
+def _venue_services(
+    node: TradingNode, plan: LivePlan, accounting: AccountingConfig, state_dir: Path, transfers_config: Path
+) -> LiveCexServices:
+    """The ccxt transfer service at the endpoint strategies send transfers to, and the funding the
+    venues paid on the topic the accounting books it from."""
+    kernel = node.kernel
+    exchanges = list(accounting.cex_venues)
+
+    def usdt_price(exchange: str, asset: str) -> float | None:
+        return last_price(kernel.cache, cex_instrument_id(exchange, asset, "spot"))
+
+    services = build_live_cex_services(
+        exchanges,
+        plan.env,
+        state_dir / "cex_services.sqlite",
+        publish_transfer=lambda event: kernel.msgbus.publish(TRANSFER_TOPIC, event),
+        publish_funding=lambda event: kernel.msgbus.publish(FUNDING_TOPIC, event),
+        funding_start_ms=accounting.start_ns // 1_000_000,
+        usdt_price=usdt_price,
+        config_path=transfers_config,
+        log=kernel.logger.info,
+    )
+    for endpoint, handler in services.service_endpoints().items():
+        kernel.msgbus.register(endpoint, handler)
+    return services
+
+
+def run_node(live: LiveNode) -> None:
+    """Run the node until SIGINT/SIGTERM (Nautilus' own handlers stop it: the strategy cancels its
+    orders and its state is saved), then release its clients and loop."""
+    loop = live.node.kernel.loop
+    polling = loop.create_task(live.services.run()) if live.services is not None else None
+    try:
+        live.node.run(raise_exception=True)
+    finally:
+        if polling is not None and not loop.is_closed():
+            polling.cancel()
+            loop.run_until_complete(asyncio.gather(polling, return_exceptions=True))
+            loop.run_until_complete(live.services.close())
+        live.node.dispose()
