@@ -641,10 +641,12 @@ def _in_own_process(scenario: str, catalog_dir: Path, tmp_path: Path) -> None:
 
 
 def test_spot_and_usdt_futures(catalog_dir, tmp_path):
+    """btc_basis' Binance spot and USDT-M venues, end to end (``_spot_and_usdt_futures``)."""
     _in_own_process("spot_and_usdt_futures", catalog_dir, tmp_path)
 
 
 def test_coin_futures(catalog_dir, tmp_path):
+    """The coin-margined mode's Binance COIN-M venue, end to end (``_coin_futures``)."""
     _in_own_process("coin_futures", catalog_dir, tmp_path)
 
 
