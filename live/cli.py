@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         "--flatten", action="store_true", help="with --halt: also close the CEX positions (market orders)"
     )
     parser.add_argument(
+        "--clear-halt",
+        action="store_true",
+        help="live environments: start the strategy un-HALTED, taking the venues' book as it is now "
+        "(after a kill switch, or a restart that found the venues' book unlike the saved one)",
+    )
+    parser.add_argument(
         "--health-minutes",
         type=float,
         default=5.0,
@@ -161,6 +167,7 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
                 args.log_level,
                 args.transfers_config,
                 args.health_minutes,
+                clear_halt=args.clear_halt,
             )
             print(f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; Ctrl-C stops")
             run_node(live)
@@ -212,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.env != PAPER:
         return _live(args, LiveEnv(args.env))
-    if args.check or args.confirm_mainnet:
+    if args.check or args.confirm_mainnet or args.clear_halt:
         print(
-            "error: --check and --confirm-mainnet are for the live environments, not --env paper",
+            "error: --check, --confirm-mainnet and --clear-halt are for the live environments, "
+            "not --env paper",
             file=sys.stderr,
         )
         return 2

@@ -143,10 +143,12 @@ def build_live_node(
     health_minutes: float = 5.0,
     print_line: Callable[[str], None] = print,
     loop: asyncio.AbstractEventLoop | None = None,
+    clear_halt: bool = False,
 ) -> LiveNode:
     """The node of ``run`` on ``plan``'s venues, built (clients created) but not started. Its run
     folder ``state_dir`` receives ``status.json`` and ``run_live.py --halt``'s requests, and keeps
-    the transfer service's requests."""
+    the transfer service's requests. ``clear_halt``: the operator's go-ahead after a halt
+    (:meth:`~strategies.base.YieldStrategy.clear_halt`)."""
     check_live_run(run)
     config = live_node_config(run, plan, redis, catalog_dir, log_level, state_dir)
     if loop is None:  # a node's dispose closes its loop: each node gets its own
@@ -167,6 +169,8 @@ def build_live_node(
     node.trader.add_strategy(strategy)
     if config.load_state:  # the kernel loads state at build, for strategies built from config only
         node.kernel.cache.load_strategy(strategy)
+    if clear_halt:
+        strategy.clear_halt()
     status = state_dir / STATUS_FILE
     node.trader.add_actor(
         HealthReporter(HealthMonitor(run.mode, strategy, accounting, status, print_line, health_minutes))

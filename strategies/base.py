@@ -393,6 +393,14 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             f"{'being flattened' if flatten else 'kept'}; no new plans"
         )
 
+    def clear_halt(self) -> None:
+        """The operator's go-ahead after a halt (``run_live.py --clear-halt``): no longer HALTED,
+        and the venues' book as it is now is the strategy's (the restart gate is not applied)."""
+        if self.halted is not None:
+            self.log.warning(f"HALTED cleared by the operator (it was: {self.halted})")
+        self.halted = None
+        self._saved_book = None
+
     def _on_halt_request(self, request: HaltRequest) -> None:
         self.halt(f"requested by {request.describe()}", request.flatten)
 

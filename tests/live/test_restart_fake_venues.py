@@ -17,7 +17,8 @@ switch in production code.
 - A clean restart: the state is restored (entered, the same action log), the node reconciles its
   positions with the venues', sends no order again, flattens nothing and acts on the next hour.
 - A venue position changed while the node was down (as if traded by hand): the restart starts
-  HALTED naming the instrument, the saved and the venue's quantity, and sends nothing.
+  HALTED naming the instrument, the saved and the venue's quantity, and sends nothing; restarted
+  with ``--clear-halt`` it takes the venues' book and trades again.
 """
 
 from __future__ import annotations
@@ -226,13 +227,18 @@ class Deployment:
         ]
         self.runs: list[Run] = []
 
-    def start(self) -> Run:
-        """Start the node and wait until it follows the bars (so the next step reaches it)."""
+    def start(self, extra: list[str] | None = None) -> Run:
+        """Start the node (``extra`` arguments appended) and wait until it follows the bars (so
+        the next step reaches it)."""
         (self.state_dir / "status.json").unlink(missing_ok=True)
         log = self.tmp_path / f"node{len(self.runs)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                self.command, cwd=ROOT, env=os.environ | KEYS, stdout=out, stderr=subprocess.STDOUT
+                [*self.command, *(extra or [])],
+                cwd=ROOT,
+                env=os.environ | KEYS,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         run = Run(process, log)
         self.runs.append(run)
@@ -402,6 +408,15 @@ def test_a_position_changed_while_down_halts_the_restart(entered_then_killed):
     assert fakes.holdings() == held
     # and its saved book is still the one the venues were checked against
     assert deployment.saved()["book"] == before_kill["book"]
+
+    # the operator's go-ahead: restarted with --clear-halt, it takes the venues' book as it is and
+    # trades again (the halved short leaves the net delta out of tolerance: a rebalance)
+    deployment.stop_all()
+    deployment.start(["--clear-halt"])
+    assert deployment.status()["state"] == "RUNNING"
+    deployment.acted_on(4)
+    assert deployment.saved()["halted"] is None
+    deployment.wait("the rebalance's orders", lambda: len(fakes.orders()) > len(orders))
 
 
 def _perp(fakes: FakeVenues):
