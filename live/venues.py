@@ -74,6 +74,9 @@ class LiveVenue:
     instruments: tuple[InstrumentId, ...]
     perps: tuple[InstrumentId, ...]
     """The perpetuals among them (whose funding the node follows)."""
+    inverse_contract_usd: dict[InstrumentId, float]
+    """The USD face value of one contract of each inverse perp among them (Nautilus' risk engine
+    counts an inverse order's notional in contracts: ``live/node_config.py``)."""
     data_config: LiveDataClientConfig
     exec_config: LiveExecClientConfig | None
     """None in sandbox: orders go to the project's simulations."""
@@ -261,11 +264,13 @@ def _okx(
     )
 
 
-def _traded(instruments: list[Instrument]) -> dict[str, tuple[InstrumentId, ...]]:
-    """A venue's instrument ids and the perps among them (``LiveVenue`` fields)."""
+def _traded(instruments: list[Instrument]) -> dict[str, Any]:
+    """A venue's instrument ids, the perps among them and the inverse perps' contract size
+    (``LiveVenue`` fields)."""
     return {
         "instruments": tuple(i.id for i in instruments),
         "perps": tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
+        "inverse_contract_usd": {i.id: i.multiplier.as_double() for i in instruments if i.is_inverse},
     }
 
 

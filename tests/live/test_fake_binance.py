@@ -97,7 +97,7 @@ from live.binance_exec import (
     with_terms,
 )
 from live.environments import LiveEnv
-from live.node_config import add_client_factories, node_config
+from live.node_config import add_client_factories, node_config, risk_engine_config
 from live.venues import LivePlan, plan_live
 from tests.live.venue_configs import venue_config_dir
 
@@ -607,6 +607,19 @@ def test_a_venue_tick_or_step_other_than_the_yamls_is_refused(field, venue_value
     adapter = _as_the_adapter_parses(project, **{field: venue_value, precision: precision_of(venue_value)})
     with pytest.raises(ContractMismatch, match=f"BTCUSD-PERP.BINANCE: the venue's {field} is {venue_value}"):
         with_terms(adapter, ContractTerms.of(project))
+
+
+def test_the_risk_engines_cap_on_a_coin_m_order_is_the_modes_usd_cap():
+    """Nautilus' risk engine values an inverse order at its quantity (contracts) in USD: with the
+    mode's 250,000 USD per-order cap, 2,500 contracts of 100 USD pass and 2,501 are beyond it."""
+    plan = plan_live(load_run_config(mode_file_path("ml_btc_directional_btc_margin")), LiveEnv.MAINNET)
+    cap = risk_engine_config(plan, 250_000.0).max_notional_per_order[str(INVERSE)]
+    project = _spec_instrument(INVERSE)
+    held = with_terms(_as_the_adapter_parses(project), ContractTerms.of(project))  # as the node holds it
+    price = Price.from_str("64000.0")
+    for contracts, within in ((2_500, True), (2_501, False)):
+        notional = held.notional_value(Quantity.from_int(contracts), price, use_quote_for_inverse=True)
+        assert (notional.as_double() <= cap) is within
 
 
 def test_binance_futures_venues_get_the_projects_clients_and_terms():
