@@ -249,7 +249,12 @@ def _okx(
         endpoints["ws_private (orders, account events)"] = (
             over.ws_private or nautilus_pyo3.get_okx_ws_url_private(environment)
         )
-        exec_config = OKXExecClientConfig(**common, base_url_ws=over.ws_private)
+        # a unified account holds its spot as coins, not positions: without reports built from the
+        # coin balances, a restart's reconciliation takes the spot fills' position for a venue that
+        # is flat and books an inferred opposite fill (a phantom short beside the real coins)
+        exec_config = OKXExecClientConfig(
+            **common, base_url_ws=over.ws_private, use_spot_cash_position_reports=True
+        )
     return LiveVenue(
         venue=venue,
         environment=env_name,

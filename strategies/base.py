@@ -425,6 +425,19 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         code, not state; transfers in flight are in the saved transfer book)."""
         return not self.plans.busy
 
+    def _checkpoint(self) -> None:
+        """Write :meth:`on_save`'s state to the node's cache database now (without one, as in a
+        backtest, Nautilus writes nothing).
+
+        Nautilus saves a strategy's state only on a graceful stop: a node killed outright (SIGKILL,
+        a crash, the host lost) would restart from the state of its last stop, or none, and could
+        deploy its capital a second time. So the strategy also saves at every tick it starts at
+        rest, before deciding: a kill loses at most the plan in flight, or one finished since the
+        last tick. Either way the venues then hold more or less than the saved book and the restart
+        gate starts HALTED naming the difference: never an order sent twice. A halted strategy no
+        longer saves on ticks, so its saved book stays the one the venues were checked against."""
+        self.cache.update_strategy(self)
+
     def on_save(self) -> dict[str, bytes]:
         """What a restart needs to carry on: the decision state, flows awaited, transfers in flight,
         the venues' transfer ledgers and the run's record so far (the balances are the venues')."""
@@ -524,6 +537,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         nothing; a stale feed: nothing that opens positions)."""
         if self.halted is not None:
             return
+        if self.at_rest:
+            self._checkpoint()
         self._check_feeds()
         if self.plans.busy:
             self.plans.resume()

@@ -35,6 +35,7 @@ from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Currency
+from nautilus_trader.model.position import Position
 from nautilus_trader.portfolio.portfolio import Portfolio
 
 from adapters.bars import bar_type_for
@@ -233,6 +234,23 @@ def last_price(cache: Cache, instrument_id: InstrumentId) -> float | None:
     return None if price is None else price.as_double()
 
 
+def net_position(positions: list[Position], inverse: bool = False) -> tuple[float, float]:
+    """The venue's one (netting) position on an instrument, from Nautilus' open positions on it:
+    (signed contracts, entry price); (0, 0) when flat.
+
+    Usually there is one. A restart's reconciliation books what the venue holds beyond the cached
+    position as a second one owned by ``EXTERNAL`` (e.g. a trade made by hand while the node was
+    down): the venue's position is their sum, at the entry price that keeps their summed P&L."""
+    if len(positions) == 1:
+        return positions[0].signed_qty, positions[0].avg_px_open
+    contracts = sum(p.signed_qty for p in positions)
+    if not contracts:
+        return 0.0, 0.0
+    if inverse:  # P&L = q (1/a - 1/p)
+        return contracts, contracts / sum(p.signed_qty / p.avg_px_open for p in positions)
+    return contracts, sum(p.signed_qty * p.avg_px_open for p in positions) / contracts
+
+
 def base_qty(instrument: Instrument, signed_qty: float) -> float:
     """Position size in base units (OKX swaps count contracts of ``multiplier`` base each)."""
     return signed_qty * instrument.multiplier.as_double()
@@ -349,13 +367,13 @@ class VenueWalletReader:
                 realized = portfolio.realized_pnl(leg.instrument.id, account.id)
                 realized_perp += realized.as_double() if realized is not None else 0.0
             positions = cache.positions_open(venue=None, instrument_id=leg.instrument.id)
-            avg_px = positions[0].avg_px_open if positions else 0.0
+            contracts, avg_px = net_position(positions, leg.inverse)
             if not leg.is_perp and (spot_account is not None or self._coin_balances):  # coins held
                 coins = _total(spot_account or account, leg.instrument.base_currency)
                 if coins > 0:
                     holdings.append(_Holding(leg, coins, avg_px))
-            elif positions:
-                holdings.append(_Holding(leg, positions[0].signed_qty * leg.multiplier, avg_px))
+            elif contracts:
+                holdings.append(_Holding(leg, contracts * leg.multiplier, avg_px))
         if spot_account is not None:  # two accounts, as the exchange keeps them
             self._book = _Book(balance, balance, tuple(holdings), _total(spot_account, USDT))
         else:
