@@ -35,8 +35,14 @@ def risk_engine_config(
 ) -> LiveRiskEngineConfig:
     """Nautilus' pre-trade risk checks with the mode's per-order notional cap on every CEX
     instrument (in its quote currency, USDT or USD) and its order-rate cap (the strategy checks
-    both itself too)."""
-    caps = {str(i): max_order_usd for v in plan.venues for i in v.instruments}
+    both itself too).
+
+    Nautilus values an inverse perp's order at its quantity in the quote currency
+    (``Instrument.notional_value(..., use_quote_for_inverse=True)``), i.e. in contracts whatever
+    their size: the cap of a perp of 100 USD contracts is the USD cap ÷ 100."""
+    caps = {
+        str(i): max_order_usd / v.inverse_contract_usd.get(i, 1.0) for v in plan.venues for i in v.instruments
+    }
     return LiveRiskEngineConfig(
         max_notional_per_order=caps,
         max_order_submit_rate=OrderRateCap(max_orders_per_minute).risk_engine_rate(),

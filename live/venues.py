@@ -7,6 +7,8 @@ Nautilus venue (Nautilus allows one execution client per venue): Binance spot ``
 (SPOT account), Binance futures ``BINANCE`` (USDT_FUTURES, or COIN_FUTURES for a coin-margined
 mode), Bybit (spot + linear, one unified account) and OKX (spot + swap). Keys stay out of the
 configs: the adapters read them from their environment variables (``live/environments.py``).
+Binance futures run the adapter's clients as ``live/binance_exec.py`` corrects them (the venue
+YAML's contract terms, a reconciliation that reports each fill once).
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ from adapters.cex.instruments import exchange_of, live_account_id, venue_instrum
 from adapters.config import VENUE_CONFIG_DIR, ConfigError
 from adapters.defi.config import load_wallet_venue
 from backtesting.config import RunConfig
+from live.binance_exec import (
+    BinanceFuturesDataClientFactory,
+    BinanceFuturesExecClientFactory,
+    ContractTerms,
+    ProjectTermsProviderConfig,
+)
 from live.bybit_data import BybitStreamsDataClientConfig, BybitStreamsDataClientFactory, public_stream_url
 from live.endpoints import Endpoints, load_endpoints
 from live.environments import LiveEnv, adapter_environment
@@ -66,6 +74,9 @@ class LiveVenue:
     instruments: tuple[InstrumentId, ...]
     perps: tuple[InstrumentId, ...]
     """The perpetuals among them (whose funding the node follows)."""
+    inverse_contract_usd: dict[InstrumentId, float]
+    """The USD face value of one contract of each inverse perp among them (Nautilus' risk engine
+    counts an inverse order's notional in contracts: ``live/node_config.py``)."""
     data_config: LiveDataClientConfig
     exec_config: LiveExecClientConfig | None
     """None in sandbox: orders go to the project's simulations."""
@@ -120,12 +131,19 @@ def _binance(
         "ws (market data)": over.ws
         or _adapter_url("ws", venue, lambda: get_ws_base_url(account_type, environment, False)),
     }
+    load_ids = frozenset(i.id for i in instruments)
+    futures = account_type.is_futures
+    terms = tuple(ContractTerms.of(i) for i in instruments if isinstance(i, CryptoPerpetual))
     common: dict[str, Any] = {
         "venue": Venue(venue),
         "account_type": account_type,
         "environment": environment,
         "base_url_http": over.http,
-        "instrument_provider": BinanceInstrumentProviderConfig(load_ids=frozenset(i.id for i in instruments)),
+        "instrument_provider": (
+            ProjectTermsProviderConfig(load_ids=load_ids, contract_terms=terms)
+            if futures
+            else BinanceInstrumentProviderConfig(load_ids=load_ids)
+        ),
     }
     exec_config = None
     if build_exec:
@@ -137,7 +155,7 @@ def _binance(
         exec_config = BinanceExecClientConfig(
             **common,
             base_url_ws=over.ws_api,
-            base_url_ws_stream=over.ws_stream if account_type.is_futures else None,
+            base_url_ws_stream=over.ws_stream if futures else None,
         )
     settlement = next((i.settlement_currency.code for i in instruments if i.is_inverse), "USDT")
     return LiveVenue(
@@ -146,8 +164,10 @@ def _binance(
         **_traded(instruments),
         data_config=BinanceDataClientConfig(**common, base_url_ws=over.ws),
         exec_config=exec_config,
-        data_factory=BinanceLiveDataClientFactory,
-        exec_factory=BinanceLiveExecClientFactory,
+        # futures: the adapter's clients with the project's contract terms and a reconciliation
+        # that asks each symbol once (live/binance_exec.py)
+        data_factory=BinanceFuturesDataClientFactory if futures else BinanceLiveDataClientFactory,
+        exec_factory=BinanceFuturesExecClientFactory if futures else BinanceLiveExecClientFactory,
         account_id=_account_id(venue, settlement),
         account_type=account_type.value,
         endpoints=endpoints,
@@ -249,11 +269,13 @@ def _okx(
     )
 
 
-def _traded(instruments: list[Instrument]) -> dict[str, tuple[InstrumentId, ...]]:
-    """A venue's instrument ids and the perps among them (``LiveVenue`` fields)."""
+def _traded(instruments: list[Instrument]) -> dict[str, Any]:
+    """A venue's instrument ids, the perps among them and the inverse perps' contract size
+    (``LiveVenue`` fields)."""
     return {
         "instruments": tuple(i.id for i in instruments),
         "perps": tuple(i.id for i in instruments if isinstance(i, CryptoPerpetual)),
+        "inverse_contract_usd": {i.id: i.multiplier.as_double() for i in instruments if i.is_inverse},
     }
 
 

@@ -337,10 +337,10 @@ class VenueWalletReader:
                 if venue is not None
                 for instrument in cache.instruments(venue=venue)
             ]
-            account = cache.account_for_venue(self._venue)
-            if account is not None and account.base_currency not in (None, USDT):
+            coin = _settlement_coin(cache.account_for_venue(self._venue), self._legs)
+            if coin is not None:
                 # a coin-margined venue: balances and P&L in the coin, priced by its inverse perp
-                self._settlement = account.base_currency
+                self._settlement = coin
                 self._settlement_bar = next(
                     leg.bar_type
                     for leg in self._legs
@@ -423,6 +423,24 @@ class VenueWalletReader:
         )
         self._last, self._last_book, self._last_stamps = wallets, book, stamps
         return wallets
+
+
+def _settlement_coin(account, legs: list[_Leg]) -> Currency | None:
+    """The coin a coin-margined venue settles in (None: a USDT venue).
+
+    A simulated venue's account has it as base currency. A live venue reports a multi-currency
+    account (no base currency, e.g. Binance COIN-M's wallets of BTC, ETH...): there the venue is
+    coin-margined when all its perps are inverse ones settled in one coin (a live Binance futures
+    venue is USDT-M or COIN-M, never both: ``live/venues.py``)."""
+    if account is None:
+        return None
+    if account.base_currency is not None:
+        return None if account.base_currency == USDT else account.base_currency
+    perps = [leg for leg in legs if leg.is_perp]
+    coins = {leg.instrument.settlement_currency for leg in perps}
+    if perps and all(leg.inverse for leg in perps) and len(coins) == 1:
+        return coins.pop()
+    return None
 
 
 def _total(account, currency: Currency) -> float:

@@ -27,12 +27,14 @@ fill to its balances itself on top of what the venue reports (seen in a full tes
 held after a 0.00999 BTC fill). A process that runs a backtest and then a live node would do the
 same.
 
-What Nautilus 1.231's Binance adapter does that the checks work around (each seen here):
+What Nautilus 1.231's Binance adapter does, each seen here:
 
-- The COIN-M instrument it builds is ``is_inverse=False`` with multiplier 1 (hard-coded in
-  ``futures/providers.py``), where the project's ``BTCUSD-PERP.BINANCE`` is an inverse perp of
-  100 USD contracts: for COIN-M the test checks the id, tick and step of the loaded instrument, and
-  reads fees and balances from the venue's messages (BTC), never from Nautilus' instrument maths.
+- The COIN-M instrument it builds is ``is_inverse=False`` with multiplier 1 and margin rates 1
+  (hard-coded in ``futures/providers.py``), where the project's ``BTCUSD-PERP.BINANCE`` is an
+  inverse perp of 100 USD contracts. The node's futures clients (``live/binance_exec.py``) load it
+  with the venue YAML's contract terms: the test checks them on the node's instrument, and reads
+  the short as the strategies do live (``shared_wallet_reader``): 100 USD per contract, notional,
+  P&L and wallet in BTC, each equal to the venue's ``positionRisk`` and balance.
 - Its data client has no funding-rate subscription (``subscribe_funding_rates`` raises
   ``NotImplementedError``): funding reaches the node only through the mark-price bridge.
 - Kline stamps go through a float (``millis_to_nanos``): a bar closing at …:59:59.999 is stamped
@@ -43,10 +45,10 @@ What Nautilus 1.231's Binance adapter does that the checks work around (each see
   so every fill is reported twice. After the user stream reconnects (a dropped connection, or any
   listenKey rotation) the client reconciles with that mass status and the execution engine books
   an ``EXTERNAL`` position opposite to the strategy's (seen: -0.010 + 0.010), so the node's net
-  position on the instrument no longer equals the venue's. With the symbols normalised the
-  duplicate and the ``EXTERNAL`` position disappear (checked by patching the adapter). The test
-  therefore compares the *strategy's* position, not the node's net position, with the venue after
-  the reconnect, and compares the reconciliation reports by distinct trade id.
+  position on the instrument no longer equals the venue's. ``live/binance_exec.py``'s execution
+  client asks each venue symbol once: the test checks that a mass status queries the trades once
+  and reports each fill once, and that after the reconnect the node's net position is the venue's
+  with no ``EXTERNAL`` position (both fail with the adapter's own client).
 """
 
 from __future__ import annotations
@@ -67,24 +69,35 @@ from urllib.parse import urlsplit
 import ccxt
 import pandas as pd
 import pytest
+from nautilus_trader.adapters.binance import BinanceLiveDataClientFactory, BinanceLiveExecClientFactory
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.enums import LiquiditySide, OrderSide, OrderStatus
 from nautilus_trader.model.events import OrderAccepted, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.instruments import CryptoPerpetual
 from nautilus_trader.model.objects import Currency, Price, Quantity
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from nautilus_trader.trading.strategy import Strategy
 
 from adapters.bars import bar_type_for
 from adapters.cex.config import CexInstrumentSpec, load_cex_venue
-from adapters.cex.instruments import venue_instruments
+from adapters.cex.instruments import precision_of, venue_instruments
+from adapters.cex.margin import shared_wallet_reader
+from adapters.events import VenueLedger
 from backtesting.config import load_run_config, mode_file_path
 from fakevenues.binance import BinanceAccount, FakeBinance
 from fakevenues.market import HOUR_NS, FundingPaid, RecordedPrices, VenueMarket, listed_instruments
+from live.binance_exec import (
+    BinanceFuturesDataClientFactory,
+    BinanceFuturesExecClientFactory,
+    ContractMismatch,
+    ContractTerms,
+    with_terms,
+)
 from live.environments import LiveEnv
-from live.node_config import add_client_factories, node_config
+from live.node_config import add_client_factories, node_config, risk_engine_config
 from live.venues import LivePlan, plan_live
 from tests.live.venue_configs import venue_config_dir
 
@@ -147,6 +160,11 @@ class Probe(Strategy):
 
 def _spec(instrument_id: InstrumentId) -> CexInstrumentSpec:
     return venue_instruments(load_cex_venue("BINANCE"))[instrument_id][0]
+
+
+def _spec_instrument(instrument_id: InstrumentId) -> CryptoPerpetual:
+    """The project's definition of a Binance perp (``configs/venues/binance.yaml``)."""
+    return venue_instruments(load_cex_venue("BINANCE"))[instrument_id][1]
 
 
 def _fake(account: BinanceAccount, catalog_dir: Path, balances: dict[str, str]) -> FakeBinance:
@@ -272,6 +290,9 @@ async def _until_balance(
 
 
 def _loads_the_projects_instruments(node: TradingNode, ids: tuple[InstrumentId, ...]) -> None:
+    """The node holds the project's instruments: tick and step, and for a perp the contract terms
+    of the venue YAML (``live/binance_exec.py`` sets them: 1.231 parses every Binance perp as linear,
+    multiplier 1, margin rates 1)."""
     project = venue_instruments(load_cex_venue("BINANCE"))
     for instrument_id in ids:
         loaded = node.kernel.cache.instrument(instrument_id)
@@ -281,6 +302,10 @@ def _loads_the_projects_instruments(node: TradingNode, ids: tuple[InstrumentId, 
             expected.price_increment,
             expected.size_increment,
         )
+        if isinstance(expected, CryptoPerpetual):
+            terms = ("is_inverse", "multiplier", "margin_init", "margin_maint", "maker_fee", "taker_fee")
+            assert {t: getattr(loaded, t) for t in terms} == {t: getattr(expected, t) for t in terms}
+            assert loaded.settlement_currency == expected.settlement_currency
 
 
 async def _bars_stream_and_history(
@@ -361,14 +386,16 @@ async def _venue_reports_match(
     fills = [e for e in probe.events if isinstance(e, OrderFilled) and e.instrument_id == instrument_id]
     order = node.kernel.cache.order(fills[0].client_order_id)
     client = next(iter(node.kernel.exec_engine.get_clients_for_orders([order])))
+    queried = fake.requests.count(("GET", fake.account.trades_path))
     mass = await client.generate_mass_status(lookback_mins=None)
     reports = {r.client_order_id: r for r in mass.order_reports.values() if r.instrument_id == instrument_id}
     for fill in fills:
         report = reports[fill.client_order_id]
         assert report.order_status == OrderStatus.FILLED
         assert (report.filled_qty, Decimal(str(report.avg_px))) == (fill.last_qty, fill.last_px.as_decimal())
-    trades = {r.trade_id for rs in mass.fill_reports.values() for r in rs if r.instrument_id == instrument_id}
-    assert trades == {f.trade_id for f in fills}  # distinct ids: 1.231 reports futures fills twice
+    trades = [r.trade_id for rs in mass.fill_reports.values() for r in rs if r.instrument_id == instrument_id]
+    assert sorted(trades) == sorted(f.trade_id for f in fills)  # each once (1.231: futures fills twice)
+    assert fake.requests.count(("GET", fake.account.trades_path)) == queried + 1  # the symbol asked once
     if fake.account.is_futures:
         (position,) = mass.position_reports[instrument_id]
         assert position.signed_decimal_qty == fake.read(lambda m: m.position(instrument_id).quantity)
@@ -394,14 +421,19 @@ async def _funding_paid(
 
 
 async def _reconnects_after_drop(
-    probe: Probe, fakes: list[FakeBinance], orders: list[tuple[InstrumentId, OrderSide, str]]
+    node: TradingNode,
+    probe: Probe,
+    fakes: list[FakeBinance],
+    orders: list[tuple[InstrumentId, OrderSide, str]],
 ) -> None:
     """Every WebSocket of every fake dropped at once: the clients reconnect (market data, the spot
-    WebSocket API, the futures user stream on a new listenKey), bars keep arriving, and orders
-    placed afterwards fill through the new user streams, the strategy's positions following the
-    venue's."""
+    WebSocket API, the futures user stream on a new listenKey, after which the futures client
+    reconciles with the venue's reports), bars keep arriving, and orders placed afterwards fill
+    through the new user streams. The node's net position on each perp is then the venue's, with no
+    ``EXTERNAL`` position (1.231 books one from the fills it reports twice: ``live/binance_exec.py``)."""
     before = [f.server.websocket_count for f in fakes]
     keys_before = [f.listen_keys for f in fakes]
+    trades_asked = [f.requests.count(("GET", f.account.trades_path)) for f in fakes]
     assert all(n > 0 for n in before)
     assert sum(await asyncio.gather(*(_in_thread(f.drop_websockets) for f in fakes))) == sum(before)
     await _until(
@@ -409,11 +441,15 @@ async def _reconnects_after_drop(
         lambda: [f.server.websocket_count for f in fakes] == before,
         timeout=30,
     )
-    for fake, keys_then in zip(fakes, keys_before, strict=True):
+    for fake, keys_then, asked in zip(fakes, keys_before, trades_asked, strict=True):
         if fake.account.is_futures:
             await _until(
                 "a user stream on a new listenKey",
                 lambda f=fake, k=keys_then: f.streaming_listen_keys - k,
+            )
+            await _until(  # the mass status the client sends after the user stream resubscribed
+                "the reconciliation after the reconnect",
+                lambda f=fake, n=asked: f.requests.count(("GET", f.account.trades_path)) > n,
             )
     seen = len(probe.bars)
     for fake in fakes:
@@ -428,10 +464,46 @@ async def _reconnects_after_drop(
         for instrument_id in {i for i, _, _ in orders if i.venue.value == fake.account.venue}:
             if fake.account.is_futures:
                 venue_qty = fake.read(lambda m, i=instrument_id: m.position(i).quantity)
-                (strategy_position,) = probe.cache.positions_open(
-                    instrument_id=instrument_id, strategy_id=probe.id
-                )
-                assert strategy_position.signed_qty == float(venue_qty)
+                held = node.kernel.cache.positions_open(instrument_id=instrument_id)
+                assert sum(p.signed_decimal_qty() for p in held) == venue_qty, [str(p) for p in held]
+                assert [p.strategy_id for p in held] == [probe.id]
+                every = node.kernel.cache.positions(instrument_id=instrument_id)
+                assert not [p for p in every if p.strategy_id.value == "EXTERNAL"], [str(p) for p in every]
+
+
+async def _coin_wallets_read_as_live(
+    node: TradingNode, fake: FakeBinance, perp: InstrumentId, contracts: int, at_ns: int
+) -> None:
+    """The strategies' reading of the COIN-M venue as a live node builds it (``shared_wallet_reader``:
+    no simulation lends one, so the venue's reports are read with ``coin_balances``), marked at the
+    bar closing at ``at_ns``: a short of ``contracts`` is ``contracts`` × 100 USD of face value, its
+    notional and unrealized P&L are in BTC and equal the venue's ``positionRisk``, the wallet is the
+    venue's BTC balance."""
+    bar_type = bar_type_for(perp)
+    await _until(
+        "the mark's bar in the cache",
+        lambda: (
+            (bar := node.kernel.cache.bar(bar_type)) is not None
+            and abs(bar.ts_event - (at_ns - 1_000_000)) < 1_000
+        ),
+    )
+    reader = shared_wallet_reader(node.kernel.msgbus, perp.venue.value)
+    wallets = reader.read(node.kernel.cache, node.kernel.portfolio, VenueLedger())
+    (risk,) = [r for r in await _in_thread(lambda: _signed(fake, fake.account.position_risk_path))]
+    assert risk["symbol"] == fake.symbol(perp)
+    (state,) = wallets.perps
+    assert (state.instrument_id, state.inverse, state.signed_qty) == (perp, True, -contracts * 100.0)
+    assert state.price == pytest.approx(float(risk["markPrice"]), abs=1e-6)
+    assert state.notional * state.price == pytest.approx(contracts * 100.0)  # USD face value
+    assert abs(state.signed_notional - float(risk["notional"])) < 1e-8  # BTC, at 8 dp
+    assert abs(state.unrealized - float(risk["unRealizedProfit"])) < 1e-8
+    assert state.unrealized != 0, "the mark must have moved since the fill for the P&L to be tested"
+    wallet = fake.read(lambda m: m.balance("BTC").total)
+    assert (wallets.settlement, wallets.balance, wallets.futures_wallet) == (
+        "BTC",
+        float(_reported(wallet)),
+        float(_reported(wallet)),
+    )
 
 
 def _signed(
@@ -497,6 +569,82 @@ def test_ccxt_reads_the_funding_payment_from_the_income_history(catalog_dir):
         fake.stop()
 
 
+def _as_the_adapter_parses(instrument: CryptoPerpetual, **venue: object) -> CryptoPerpetual:
+    """``instrument`` as 1.231's futures provider builds it from exchangeInfo: linear, multiplier 1,
+    margin rates 1, the venue's limits (``venue`` overrides the rest)."""
+    values = CryptoPerpetual.to_dict(instrument)
+    values.update(is_inverse=False, multiplier="1", margin_init="1", margin_maint="1", max_quantity="1000000")
+    values.update(venue)
+    return CryptoPerpetual.from_dict(values)
+
+
+def test_the_coin_m_perp_gets_the_yamls_contract_and_keeps_the_venues_limits():
+    """``live/binance_exec.py`` turns the adapter's COIN-M perp into the YAML's inverse 100 USD
+    contract: 10 contracts at 64,000 are worth 1,000 USD = 0.015625 BTC (the adapter's linear parse
+    made them 10 BTC); the venue's own limits stay."""
+    project = _spec_instrument(INVERSE)
+    corrected = with_terms(_as_the_adapter_parses(project), ContractTerms.of(project))
+    assert (corrected.is_inverse, corrected.multiplier, corrected.margin_init, corrected.margin_maint) == (
+        True,
+        Quantity.from_int(100),
+        Decimal("0.008"),
+        Decimal("0.004"),
+    )
+    assert (corrected.maker_fee, corrected.taker_fee) == (Decimal("0.0002"), Decimal("0.0005"))
+    assert corrected.max_quantity == Quantity.from_int(1_000_000)
+    notional = corrected.notional_value(Quantity.from_int(10), Price.from_str("64000.0"))
+    assert (notional.as_decimal(), notional.currency.code) == (Decimal("0.015625"), "BTC")  # 1,000 USD
+
+
+@pytest.mark.parametrize("field, venue_value", [("price_increment", "0.01"), ("size_increment", "10")])
+def test_a_venue_tick_or_step_other_than_the_yamls_is_refused(field, venue_value):
+    """Orders are priced and sized by the YAML: a venue that trades the contract in other
+    increments would refuse them, so the instrument is refused at load, naming what differs (not a
+    ``ValueError``, which 1.231's provider logs as a warning, leaving the instrument out: the
+    clients fail to connect with this error instead)."""
+    project = _spec_instrument(INVERSE)
+    precision = "price_precision" if field == "price_increment" else "size_precision"
+    adapter = _as_the_adapter_parses(project, **{field: venue_value, precision: precision_of(venue_value)})
+    with pytest.raises(ContractMismatch, match=f"BTCUSD-PERP.BINANCE: the venue's {field} is {venue_value}"):
+        with_terms(adapter, ContractTerms.of(project))
+
+
+def test_the_risk_engines_cap_on_a_coin_m_order_is_the_modes_usd_cap():
+    """Nautilus' risk engine values an inverse order at its quantity (contracts) in USD: with the
+    mode's 250,000 USD per-order cap, 2,500 contracts of 100 USD pass and 2,501 are beyond it."""
+    plan = plan_live(load_run_config(mode_file_path("ml_btc_directional_btc_margin")), LiveEnv.MAINNET)
+    cap = risk_engine_config(plan, 250_000.0).max_notional_per_order[str(INVERSE)]
+    project = _spec_instrument(INVERSE)
+    held = with_terms(_as_the_adapter_parses(project), ContractTerms.of(project))  # as the node holds it
+    price = Price.from_str("64000.0")
+    for contracts, within in ((2_500, True), (2_501, False)):
+        notional = held.notional_value(Quantity.from_int(contracts), price, use_quote_for_inverse=True)
+        assert (notional.as_double() <= cap) is within
+
+
+def test_binance_futures_venues_get_the_projects_clients_and_terms():
+    """The live plan builds Binance futures (USDT-M and COIN-M) with ``live/binance_exec.py``'s
+    factories and the YAML's contract terms, spot with the adapter's own."""
+    for mode, perp in (("btc_basis", PERP), ("ml_btc_directional_btc_margin", INVERSE)):
+        plan = plan_live(load_run_config(mode_file_path(mode)), LiveEnv.MAINNET)
+        futures = next(v for v in plan.venues if v.venue == "BINANCE")
+        assert (futures.data_factory, futures.exec_factory) == (
+            BinanceFuturesDataClientFactory,
+            BinanceFuturesExecClientFactory,
+        )
+        for config in (futures.data_config, futures.exec_config):
+            assert config.instrument_provider.contract_terms == (ContractTerms.of(_spec_instrument(perp)),)
+    spot = next(
+        v
+        for v in plan_live(load_run_config(mode_file_path("btc_basis")), LiveEnv.MAINNET).venues
+        if v.venue == "BINANCE_SPOT"
+    )
+    assert (spot.data_factory, spot.exec_factory) == (
+        BinanceLiveDataClientFactory,
+        BinanceLiveExecClientFactory,
+    )
+
+
 # -- the node scenarios, each run in a fresh interpreter --------------------------------------------------
 
 
@@ -560,7 +708,7 @@ def _spot_and_usdt_futures(catalog_dir: Path, tmp_path: Path) -> None:
             await _rejected(probe, SPOT, OrderSide.BUY, "2", "-2010")  # ≈ 135,000 USDT > the 100,000 held
             await _rejected(probe, PERP, OrderSide.SELL, "200", "-2019")  # margin ≈ 108,000 > 100,000
             await _reconnects_after_drop(
-                probe, fakes, [(SPOT, OrderSide.SELL, "0.001"), (PERP, OrderSide.BUY, "0.001")]
+                node, probe, fakes, [(SPOT, OrderSide.SELL, "0.001"), (PERP, OrderSide.BUY, "0.001")]
             )
 
         _run_node(plan, (SPOT, PERP), scenario)
@@ -599,9 +747,10 @@ def _coin_futures(catalog_dir: Path, tmp_path: Path) -> None:
             mark = _recorded(catalog_dir, INVERSE, EIGHT).close.as_decimal()
             received = Decimal(1000) / mark * _recorded_funding(catalog_dir, INVERSE, EIGHT)
             await _funding_paid(node, futures, INVERSE, received, wallet)
+            await _coin_wallets_read_as_live(node, futures, INVERSE, 10, EIGHT)
 
             await _rejected(probe, INVERSE, OrderSide.SELL, "9000", "-2019")  # margin ≈ 0.106 BTC > 0.1
-            await _reconnects_after_drop(probe, [futures], [(INVERSE, OrderSide.BUY, "1")])
+            await _reconnects_after_drop(node, probe, [futures], [(INVERSE, OrderSide.BUY, "1")])
 
         _run_node(plan, (INVERSE,), scenario)
     finally:
