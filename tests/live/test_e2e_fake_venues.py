@@ -13,6 +13,10 @@ and for its plan to be done before the next.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +25,8 @@ import pandas as pd
 import pytest
 import yaml
 from nautilus_trader.model.enums import OrderStatus
+from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.objects import Currency
 
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import run_backtest
@@ -174,3 +180,236 @@ def test_btc_basis_trades_on_the_fake_venues_as_its_backtest(catalog_dir, tmp_pa
     assert strategy.actions["entry_full"] == 1 and not strategy.rejections
     # the book as the strategy reads it from the venues' reports, against the backtest's NAV
     assert nav == pytest.approx(backtest_nav, rel=1e-9)
+
+
+# -- ml_btc_directional_usdt_margin on the fake Binance (spot data + USDT-M) --------------------------
+
+ML_MODE = "ml_btc_directional_usdt_margin"
+ML_FIRST = pd.Timestamp("2025-09-23 05:00", tz="UTC")
+"""The first hour the node and the backtest act on. The saved model is the last walk-forward
+window's (bars from 2025-09-01): in it the backtest goes long on the 07:00 call of 2025-09-23 and
+its stop-loss fills at 18:00 on the 25th (checked below on the backtest itself)."""
+ML_HOURS = 62
+ML_KEY, ML_SECRET = "FAKE-E2E-BINANCE-KEY", "FAKE-E2E-BINANCE-SECRET"
+SPOT_ID = "BTCUSDT.BINANCE_SPOT"
+PERP_ID = "BTCUSDT-PERP.BINANCE"
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _ml_mode_file(tmp_path: Path) -> Path:
+    raw = yaml.safe_load(mode_file_path(ML_MODE).read_text())
+    raw["capital"] = CAPITAL
+    raw["strategy"]["capital_source"] = "venues"
+    path = tmp_path / f"{ML_MODE}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _binance_fake(account, catalog_dir: Path, start_ns: int, balances: dict[str, str]):
+    """A started fake Binance ``account`` with binance.yaml's BTC instrument of its kind, the
+    recorded history from ten days before ``start_ns`` (the predictor's warm-up) to the end."""
+    from fakevenues.binance import FakeBinance
+    from fakevenues.market import HOUR_NS, RecordedPrices, VenueMarket, listed_instruments
+
+    listed = [
+        i for i in listed_instruments("BINANCE") if i.spec.kind == account.kind and i.spec.base == "BTC"
+    ]
+    prices = RecordedPrices.from_catalog(
+        catalog_dir, [i.id for i in listed], start_ns - 240 * HOUR_NS, start_ns + (ML_HOURS + 2) * HOUR_NS
+    )
+    market = VenueMarket(listed, prices, start_ns, {a: Decimal(v) for a, v in balances.items()})
+    return FakeBinance(account, market, ML_KEY).start()
+
+
+def _with_predictor_inputs(plan, spot_plan):
+    """The ML mode's plan with what its predictor reads that ``plan_live`` does not give it (see
+    ``_ml_session``): Binance spot's data client and the funding history on the futures one."""
+    from dataclasses import replace
+
+    from live.binance_data import BinanceFundingHistoryDataClientFactory
+
+    (spot,) = [v for v in spot_plan.venues if v.venue == "BINANCE_SPOT"]
+    venues = [replace(v, data_factory=BinanceFundingHistoryDataClientFactory) for v in plan.venues]
+    return replace(plan, venues=[*venues, replace(spot, exec_config=None)])
+
+
+def _ml_session(catalog_dir: Path, tmp_path: Path) -> None:
+    """The live node of ml_btc_directional_usdt_margin against the fake Binance spot (data) and
+    USDT-M (data, orders, the 100,000 USDT margin), ``ML_HOURS`` hours from ``ML_FIRST``; writes
+    what it did to ``tmp_path/live.json``.
+
+    What ``plan_live`` (``live/venues.py``) does not give the predictor yet, composed here: a
+    data client for Binance spot (the basis features read the spot close; the strategy's own data
+    needs are the perp only) and the funding history its warm-up requests (Nautilus 1.231's
+    Binance client answers no funding request: ``live/binance_data.py``). The predictor and the
+    strategy measure time on the fakes' clock (they replay 2025 to a node on today's clock)."""
+    from adapters.signals import SignalPrediction
+    from fakevenues.binance import BinanceAccount
+    from signals.predictor import SignalPredictor
+
+    start_ns = (ML_FIRST - pd.Timedelta(hours=1)).value
+    spot = _binance_fake(BinanceAccount.SPOT, catalog_dir, start_ns, {})
+    futures = _binance_fake(BinanceAccount.USDT_FUTURES, catalog_dir, start_ns, {"USDT": str(CAPITAL)})
+    config_dir = venue_config_dir(
+        tmp_path, {"BINANCE_SPOT": spot.endpoints(), "BINANCE": futures.endpoints()}
+    )
+    transfers = _transfers_config(tmp_path, {"BINANCE": futures.server.http_url})
+    run = load_run_config(_ml_mode_file(tmp_path), venue_config_dir=config_dir)
+    basis = load_run_config(mode_file_path("btc_basis"), venue_config_dir=config_dir)
+    plan = _with_predictor_inputs(
+        plan_live(run, LiveEnv.MAINNET, config_dir), plan_live(basis, LiveEnv.MAINNET, config_dir)
+    )
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    calls: list = []
+    with local_redis() as redis:
+        live = build_live_node(
+            run,
+            plan,
+            redis,
+            catalog_dir,
+            tmp_path / "state",
+            "WARNING",
+            transfers,
+            print_line=print,
+            loop=loop,
+        )
+        node, strategy = live.node, live.strategy
+        (predictor,) = [a for a in node.trader.actors() if isinstance(a, SignalPredictor)]
+        venue_now = lambda: futures.market.now_ns  # noqa: E731
+        strategy.use_venue_time(venue_now)
+        predictor.use_venue_time(venue_now)
+        node.kernel.msgbus.subscribe("data.SignalPrediction*", lambda data: calls.append(data))
+        cache = node.kernel.cache
+
+        def settled() -> bool:
+            return not strategy.plans.busy and not cache.orders_inflight(strategy_id=strategy.id)
+
+        async def session() -> None:
+            await node.kernel.start_async()
+            assert node.kernel.trader.is_running
+            await _until(
+                "the kline subscriptions",
+                lambda: (
+                    "btcusdt@kline_1h" in spot.market_streams and "btcusdt@kline_1h" in futures.market_streams
+                ),
+            )
+            await _until("the predictor's warm-up", lambda: not predictor._pending_requests, timeout=60)
+            assert predictor.features is not None and predictor.features.warm
+            for hour in range(ML_HOURS):
+                closing = (ML_FIRST + pd.Timedelta(hours=hour)).value
+                await loop.run_in_executor(None, spot.advance_hour)
+                await _until(
+                    f"the spot bar of {pd.Timestamp(closing, tz='UTC')}",
+                    lambda closing=closing: closing in predictor.features._spot,
+                )
+                await loop.run_in_executor(None, futures.advance_hour)
+                await _until(
+                    f"the strategy acting on {pd.Timestamp(closing, tz='UTC')}",
+                    lambda closing=closing: strategy.hour == closing and settled(),
+                )
+            wallet = futures.read(lambda m: m.balance("USDT").total)
+            account = cache.account_for_venue(Venue("BINANCE"))
+            usdt = Currency.from_str("USDT")
+            try:
+                await _until(
+                    "the venue's last balance in the node",
+                    lambda: account.balance_total(usdt).as_decimal() == round(wallet, 8),
+                )
+            except AssertionError as e:
+                raise AssertionError(
+                    f"{e}: the venue holds {wallet}, the node {account.balance_total(usdt)}"
+                ) from None
+
+        try:
+            loop.run_until_complete(asyncio.wait_for(session(), 600))
+            orders = [
+                {
+                    "instrument_id": str(o.instrument_id),
+                    "order_side": o.side_string(),
+                    "order_type": o.type_string(),
+                    "last_qty": o.filled_qty.as_double(),
+                    "last_px": o.avg_px,
+                }
+                for o in sorted(cache.orders(strategy_id=strategy.id), key=lambda o: o.ts_init)
+                if o.status == OrderStatus.FILLED
+            ]
+            result = {
+                "orders": orders,
+                "canceled": [o.type_string() for o in cache.orders(strategy_id=strategy.id) if o.is_canceled],
+                "nav": strategy.nav_estimate(),
+                "venue_usdt": str(futures.read(lambda m: m.balance("USDT").total)),
+                "calls": [SignalPrediction.to_dict(c) for c in calls],
+                "actions": dict(strategy.actions),
+                "rejections": len(strategy.rejections),
+            }
+        finally:
+            if node.kernel.trader.is_running:
+                loop.run_until_complete(node.kernel.stop_async())
+            loop.run_until_complete(live.services.close())
+            spot.stop()
+            futures.stop()
+            node.dispose()
+    (tmp_path / "live.json").write_text(json.dumps(result, default=str))
+
+
+def _in_fresh_interpreter(scenario: str, catalog_dir: Path, tmp_path: Path, env: dict[str, str]) -> dict:
+    """Run ``scenario`` of this module in a new Python process (a live node trading Binance must
+    not inherit Nautilus' ``AccountFactory`` registrations of the suite's backtests: see
+    ``tests/live/test_fake_binance.py``) and return what it wrote."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", __name__, scenario, str(catalog_dir), str(tmp_path)],
+        cwd=PROJECT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-8000:]
+    for secret in env.values():
+        assert secret not in output
+    return json.loads((tmp_path / "live.json").read_text())
+
+
+def test_ml_directional_trades_on_the_fake_binance_as_its_backtest(built_signals, tmp_path):
+    """The model's calls, the entry, its stop-loss and take-profit orders, the stop-loss fill and the
+    NAV of the live node on the fake Binance equal the catalog's calls and the backtest's."""
+    catalog, _ = built_signals
+    env = {"BINANCE_API_KEY": ML_KEY, "BINANCE_API_SECRET": ML_SECRET}
+    live = _in_fresh_interpreter("ml", catalog, tmp_path / "live", env)
+
+    last = ML_FIRST + pd.Timedelta(hours=ML_HOURS - 1)
+    run = load_run_config(_ml_mode_file(tmp_path), start=str(ML_FIRST), end=str(last))
+    result = run_backtest(run, catalog, tmp_path / "backtest")
+    fills = pd.read_csv(result.out_dir / "fills.csv")
+    expected = fills[["instrument_id", "order_side", "order_type", "last_qty", "last_px"]]
+    # the day as the backtest trades it: a market entry, then its stop-loss fills
+    assert list(expected["order_type"]) == ["MARKET", "STOP_MARKET"]
+    ours = pd.DataFrame(live["orders"], columns=expected.columns)
+    pd.testing.assert_frame_equal(ours, expected.reset_index(drop=True), check_dtype=False)
+    assert live["canceled"] == ["LIMIT"]  # the take-profit, canceled by the stop-loss's fill
+    assert live["actions"].get("go_long") == 1 and live["actions"].get("stop_loss") == 1
+    assert live["rejections"] == 0
+    assert live["nav"] == pytest.approx(result.summary["final_nav"], rel=1e-9)
+
+    # every call the live predictor made equals the catalog's for that hour, bit for bit
+    from signals.store import read_predictions
+
+    catalog_calls = {p.ts_event: p for p in read_predictions(catalog, PERP_ID, ML_FIRST.value, last.value)}
+    assert len(live["calls"]) == ML_HOURS == len(catalog_calls)
+    for call in live["calls"]:
+        recorded = catalog_calls[call["ts_event"]]
+        assert (call["signal"], call["confidence"], call["sd"]) == (
+            recorded.signal,
+            recorded.confidence,
+            recorded.sd,
+        ), pd.Timestamp(call["ts_event"], tz="UTC")
+
+
+SCENARIOS = {"ml": _ml_session}
+
+if __name__ == "__main__":
+    SCENARIOS[sys.argv[1]](Path(sys.argv[2]), Path(sys.argv[3]))
