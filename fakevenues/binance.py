@@ -23,6 +23,13 @@ ones it parses (``fakevenues/binance_messages.py``):
   ``ORDER`` after a fill, ``FUNDING_FEE`` for a funding payment), ``ALGO_UPDATE`` (a stop accepted,
   canceled, or finished: its fill itself is the triggered order's ``ORDER_TRADE_UPDATE``).
 
+A spot fake linked to a USDT-M fake (:meth:`FakeBinance.link_futures`) is also the exchange's
+wallet as ccxt sees it (one host for every Binance API): ``/sapi/v1/asset/transfer`` moves USDT
+between the two accounts (``MAIN_UMFUTURE``, ``UMFUTURE_MAIN``; each account streams its new
+balance: ``outboundAccountPosition``, ``ACCOUNT_UPDATE`` reason ``DEPOSIT`` / ``WITHDRAW``) and lists
+them, and the market lists ccxt loads first (``/api/v3``, ``/fapi/v1``, ``/dapi/v1`` exchangeInfo;
+``/sapi/v1/capital/config/getall``, the (empty) margin pairs) are served.
+
 Signed and user-stream routes require the ``X-MBX-APIKEY`` header with the fake's key and answer a
 missing or wrong key as Binance does (HTTP 401, codes -2014 / -2015); a signed route also needs
 ``timestamp`` and ``signature`` (-1102), whose value is not checked. A refused order is Binance's
@@ -31,6 +38,8 @@ HTTP 400 error JSON (-2010 spot balance, -2019 futures margin).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -63,6 +72,8 @@ from fakevenues.market import (
 from fakevenues.server import FakeServer
 
 API_KEY_HEADER = "X-MBX-APIKEY"
+TRANSFER_SIGNS = {"MAIN_UMFUTURE": 1, "UMFUTURE_MAIN": -1}
+"""The internal transfer types the fake wallet serves: +1 spot → USDT-M, −1 back."""
 
 
 class BinanceAccount(Enum):
@@ -177,6 +188,17 @@ class FakeBinance:
         self.server = FakeServer(self._app())
         self.requests: list[tuple[str, str]] = []
         """Every REST request served (method, path): what the client called."""
+        self._futures: FakeBinance | None = None
+        self.transfers: list[dict[str, Any]] = []
+        """Every internal transfer done, as ``GET /sapi/v1/asset/transfer`` lists it."""
+
+    def link_futures(self, futures: FakeBinance) -> FakeBinance:
+        """Make this spot account the exchange's wallet, with ``futures`` (USDT-M) as the account
+        its internal transfers reach (see the module docstring); returns self."""
+        if self.account is not BinanceAccount.SPOT or futures.account is not BinanceAccount.USDT_FUTURES:
+            raise ValueError("a spot fake links a USDT-M fake")
+        self._futures = futures
+        return self
 
     # -- lifecycle and test controls ------------------------------------------------------------
 
@@ -252,7 +274,7 @@ class FakeBinance:
 
     async def _rest(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.path))
-        params = dict(request.query)
+        params = dict(request.query) | dict(await request.post())  # ccxt posts a form, Nautilus a query
         try:
             handler, security = self._route(request.method, request.path)
             if security != "public":
@@ -260,6 +282,8 @@ class FakeBinance:
             if security == "signed" and not {"signature", "timestamp"} <= params.keys():
                 raise BinanceError(400, -1102, "Mandatory parameter 'signature' was not sent.")
             reply = handler(params)
+            if inspect.isawaitable(reply):
+                reply = await reply
         except OrderRefused as e:
             code, text = REFUSAL_ERRORS[e.reason]
             return _error(400, code, text)
@@ -290,6 +314,16 @@ class FakeBinance:
         }
         if a is BinanceAccount.SPOT:
             routes[("GET", "/sapi/v1/asset/tradeFee")] = (self._spot_trade_fees, "signed")
+            if self._futures is not None:
+                routes |= {
+                    ("POST", "/sapi/v1/asset/transfer"): (self._transfer, "signed"),
+                    ("GET", "/sapi/v1/asset/transfer"): (self._transfer_history, "signed"),
+                    ("GET", "/sapi/v1/capital/config/getall"): (const([]), "signed"),
+                    ("GET", "/sapi/v1/margin/allPairs"): (const([]), "key"),  # no margin trading
+                    ("GET", "/sapi/v1/margin/isolated/allPairs"): (const([]), "signed"),
+                    ("GET", "/fapi/v1/exchangeInfo"): (self._futures_exchange_info, "public"),
+                    ("GET", "/dapi/v1/exchangeInfo"): (const(msg.exchange_info([], _now_ms())), "public"),
+                }
         else:
             routes |= {
                 ("GET", p + "positionSide/dual"): (const({"dualSidePosition": False}), "signed"),
@@ -555,6 +589,55 @@ class FakeBinance:
 
     def _user_trades(self, params: dict[str, str]) -> Reply:
         return Reply([trade for order in self._orders(params) for trade in msg.user_trades(order)])
+
+    # -- the wallet: internal transfers (spot fake linked to a USDT-M fake) --------------------------
+
+    async def _transfer(self, params: dict[str, str]) -> Reply:
+        """Move ``amount`` of ``asset`` between this spot account and the linked USDT-M account."""
+        futures = self._futures
+        assert futures is not None  # the route exists only when linked
+        kind, asset, amount = params.get("type"), params.get("asset", ""), Decimal(params.get("amount", "0"))
+        if kind not in TRANSFER_SIGNS or amount <= 0:
+            raise BinanceError(400, -1100, f"the fake moves USDT spot <-> USDT-M only, got {kind} {amount}")
+        to_futures = TRANSFER_SIGNS[kind] * amount
+        if to_futures > 0 and self.market.balance(asset).free < amount:
+            raise BinanceError(400, -5013, "Asset transfer failed: insufficient balance")
+        moved = asyncio.run_coroutine_threadsafe(futures._credit(asset, to_futures), futures.server.loop)
+        if not await asyncio.wrap_future(moved):
+            raise BinanceError(400, -5013, "Asset transfer failed: insufficient balance")
+        self.market.balance(asset).free -= to_futures
+        record = {
+            "timestamp": msg.ms(self.market.now_ns),
+            "asset": asset,
+            "amount": msg.number(amount),
+            "type": kind,
+            "status": "CONFIRMED",
+            "tranId": len(self.transfers) + 1,
+        }
+        self.transfers.append(record)
+        for listed in self._by_symbol.values():
+            if asset in (listed.spec.base, listed.spec.quote):
+                await self._to_user(msg.outbound_account_position(self.market, listed))
+        return Reply({"tranId": record["tranId"]})
+
+    async def _credit(self, asset: str, amount: Decimal) -> bool:
+        """Add ``amount`` (negative: take) to this futures wallet and stream the new balance;
+        False (nothing moved) when it would take more than the available margin."""
+        if amount < 0 and self.market.available_margin(asset) < -amount:
+            return False
+        self.market.balance(asset).free += amount
+        await self._to_user(msg.transfer_update(self.market, asset, amount))
+        return True
+
+    def _transfer_history(self, params: dict[str, str]) -> Reply:
+        rows = [t for t in self.transfers if t["type"] == params.get("type")]
+        return Reply({"total": len(rows), "rows": rows})
+
+    def _futures_exchange_info(self, _: dict[str, str]) -> Reply:
+        futures = self._futures
+        assert futures is not None
+        symbols = [msg.futures_symbol(i) for i in futures._by_symbol.values()]
+        return Reply(msg.exchange_info(symbols, _now_ms()))
 
     # -- user data streams ------------------------------------------------------------------------------
 

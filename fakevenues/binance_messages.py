@@ -499,6 +499,16 @@ def outbound_account_position(market: VenueMarket, listed: ListedInstrument) -> 
     return {"e": "outboundAccountPosition", "E": now, "u": now, "B": balances}
 
 
+def transfer_update(market: VenueMarket, asset: str, change: Decimal) -> dict[str, Any]:
+    """The futures user stream's ``ACCOUNT_UPDATE`` for an internal transfer in (``DEPOSIT``) or out
+    (``WITHDRAW``) of the wallet."""
+    now = ms(market.now_ns)
+    wallet = amount(market.balance(asset).total)
+    balance = {"a": asset, "wb": wallet, "cw": wallet, "bc": amount(change)}
+    reason = "DEPOSIT" if change > 0 else "WITHDRAW"
+    return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {"m": reason, "B": [balance], "P": []}}
+
+
 def account_update(
     market: VenueMarket, listed: ListedInstrument, funding: FundingPaid | None
 ) -> dict[str, Any]:
