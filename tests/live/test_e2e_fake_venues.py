@@ -95,6 +95,7 @@ async def _until(what: str, predicate, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.fresh_process  # a live node (see tests/conftest.py)
 def test_btc_basis_trades_on_the_fake_venues_as_its_backtest(catalog_dir, tmp_path, monkeypatch):
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)

@@ -43,6 +43,7 @@ BYBIT = VenueCase(
 )
 
 
+@pytest.mark.fresh_process  # a live node (see tests/conftest.py)
 @pytest.mark.parametrize("env", [LiveEnv.TESTNET, LiveEnv.DEMO])
 def test_nautilus_bybit_clients_trade_against_the_fake_bybit(catalog_dir, tmp_path, monkeypatch, env):
     key_var, secret_var = CREDENTIALS["BYBIT"][env]
@@ -60,6 +61,7 @@ def test_nautilus_bybit_clients_trade_against_the_fake_bybit(catalog_dir, tmp_pa
     assert {o.status for o in fake.account.orders.values()} == {"FILLED", "REJECTED"}
 
 
+@pytest.mark.fresh_process  # a live node (see tests/conftest.py)
 def test_a_node_starting_on_a_traded_bybit_account_rebuilds_its_orders_and_position(
     catalog_dir, tmp_path, monkeypatch
 ):

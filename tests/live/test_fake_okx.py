@@ -53,6 +53,7 @@ def keys(monkeypatch):
     monkeypatch.setenv("OKX_API_PASSPHRASE", PASSPHRASE)
 
 
+@pytest.mark.fresh_process  # a live node (see tests/conftest.py)
 def test_nautilus_okx_clients_trade_against_the_fake_okx(catalog_dir, tmp_path, keys):
     fake = FakeOKX(
         catalog_dir, START, hours=6, api_key=KEY, passphrase=PASSPHRASE, balances={"USDT": CAPITAL}
@@ -62,6 +63,7 @@ def test_nautilus_okx_clients_trade_against_the_fake_okx(catalog_dir, tmp_path, 
     assert {o.status for o in fake.account.orders.values()} == {"FILLED", "REJECTED"}
 
 
+@pytest.mark.fresh_process  # a live node (see tests/conftest.py)
 def test_a_node_starting_on_a_traded_okx_account_rebuilds_its_orders_and_position(
     catalog_dir, tmp_path, keys
 ):
