@@ -1,22 +1,27 @@
-"""End to end on the fake venues: ``run_live.py``'s node (``live/trading.py``: Nautilus' own Bybit
-and OKX clients, Redis, the hour clock, the accounting, the ccxt services) trades btc_basis over a
-replayed day against the fake Bybit and OKX (``fakevenues/``), which serve the recorded prices and
-fill at them; its orders and fills are those of a backtest of the same day, and the book it reads
-from the venues' reports is worth the backtest's NAV.
+"""End to end on the fake venues: ``run_live.py``'s node (``live/trading.py``: Nautilus' own Binance,
+Bybit and OKX clients, Redis, the hour clock, the predictor, the accounting, the ccxt services)
+trades replayed hours against the fake exchanges (``fakevenues/``), which serve the recorded prices
+and fill at them; its orders and fills are those of a backtest of the same hours, and the book it
+reads from the venues' reports is worth the backtest's NAV.
 
-The mode is btc_basis with its capital already on the venues (``capital_source: venues``, the
-live requirement) split between Bybit and OKX, both unified accounts: no transfer is needed. The
-test steps the fakes one hour at a time and waits for the strategy to have acted on that hour
-and for its plan to be done before the next.
+Three runs, each with the mode's capital already on the venues (``capital_source: venues``, the
+live requirement); each test steps the fakes one hour at a time and waits for the strategy to have
+acted on that hour (and its plan to be done) before the next:
+
+- btc_basis split between Bybit and OKX, both unified accounts: no transfer is needed;
+- btc_basis on all three exchanges with the YAML's split: Binance classic needs a spot → USDT-M
+  transfer, sent by the ccxt transfer service to the fake Binance wallet;
+- ml_btc_directional_usdt_margin on the fake Binance: the predictor on the catalog's saved model
+  makes the calls from the streamed bars, the strategy enters, its stop-loss fills.
+
+The two Binance tests run in an interpreter of their own, the live node before the backtest
+(``fresh_process``: a backtest earlier in the process makes a live Binance spot account count every
+fill twice).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -200,7 +205,6 @@ ML_HOURS = 62
 ML_KEY, ML_SECRET = "FAKE-E2E-BINANCE-KEY", "FAKE-E2E-BINANCE-SECRET"
 SPOT_ID = "BTCUSDT.BINANCE_SPOT"
 PERP_ID = "BTCUSDT-PERP.BINANCE"
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _ml_mode_file(tmp_path: Path) -> Path:
@@ -240,10 +244,10 @@ def _with_predictor_inputs(plan, spot_plan):
     return replace(plan, venues=[*venues, replace(spot, exec_config=None)])
 
 
-def _ml_session(catalog_dir: Path, tmp_path: Path) -> None:
+def _ml_session(catalog_dir: Path, tmp_path: Path) -> dict:
     """The live node of ml_btc_directional_usdt_margin against the fake Binance spot (data) and
     USDT-M (data, orders, the 100,000 USDT margin), ``ML_HOURS`` hours from ``ML_FIRST``; writes
-    what it did to ``tmp_path/live.json``.
+    what it did.
 
     What ``plan_live`` (``live/venues.py``) does not give the predictor yet, composed here: a
     data client for Binance spot (the basis features read the spot close; the strategy's own data
@@ -362,36 +366,18 @@ def _ml_session(catalog_dir: Path, tmp_path: Path) -> None:
             spot.stop()
             futures.stop()
             node.dispose()
-    (tmp_path / "live.json").write_text(json.dumps(result, default=str))
+    return result
 
 
-def _in_fresh_interpreter(scenario: str, catalog_dir: Path, tmp_path: Path, env: dict[str, str]) -> dict:
-    """Run ``scenario`` of this module in a new Python process (a live node trading Binance must
-    not inherit Nautilus' ``AccountFactory`` registrations of the suite's backtests: see
-    ``tests/live/test_fake_binance.py``) and return what it wrote."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", __name__, scenario, str(catalog_dir), str(tmp_path)],
-        cwd=PROJECT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-8000:]
-    for secret in env.values():
-        assert secret not in output
-    return json.loads((tmp_path / "live.json").read_text())
-
-
-def test_ml_directional_trades_on_the_fake_binance_as_its_backtest(built_signals, tmp_path):
+@pytest.mark.fresh_process  # a live Binance node, before this test's backtest (see tests/conftest.py)
+def test_ml_directional_trades_on_the_fake_binance_as_its_backtest(built_signals, tmp_path, monkeypatch):
     """The model's calls, the entry, its stop-loss and take-profit orders, the stop-loss fill and the
     NAV of the live node on the fake Binance equal the catalog's calls and the backtest's."""
     catalog, _ = built_signals
-    env = {"BINANCE_API_KEY": ML_KEY, "BINANCE_API_SECRET": ML_SECRET}
-    live = _in_fresh_interpreter("ml", catalog, tmp_path / "live", env)
+    monkeypatch.setenv("BINANCE_API_KEY", ML_KEY)
+    monkeypatch.setenv("BINANCE_API_SECRET", ML_SECRET)
+    (tmp_path / "live").mkdir()
+    live = _ml_session(catalog, tmp_path / "live")
 
     last = ML_FIRST + pd.Timedelta(hours=ML_HOURS - 1)
     run = load_run_config(_ml_mode_file(tmp_path), start=str(ML_FIRST), end=str(last))
@@ -436,10 +422,10 @@ BASIS_KEYS = {
 so no internal transfer; every URL points at a fake on 127.0.0.1."""
 
 
-def _basis_session(catalog_dir: Path, tmp_path: Path) -> None:
+def _basis_session(catalog_dir: Path, tmp_path: Path) -> dict:
     """btc_basis' live node on the three fake exchanges, capital split as the YAML says (0.4 in
     Binance's spot account, 0.3 in each unified account), ``HOURS`` hours from ``DAY``; writes
-    what it did to ``tmp_path/live.json``. Binance's short needs margin in the USDT-M wallet: the
+    what it did. Binance's short needs margin in the USDT-M wallet: the
     strategy sends a spot → USDT-M transfer through the ccxt transfer service, whose client for
     Binance is pointed at the fake spot account linked to the fake USDT-M one (the exchange's
     wallet)."""
@@ -564,13 +550,17 @@ def _basis_session(catalog_dir: Path, tmp_path: Path) -> None:
             spot.stop()
             futures.stop()
             node.dispose()
-    (tmp_path / "live.json").write_text(json.dumps(result, default=str))
+    return result
 
 
-def test_btc_basis_trades_on_all_three_fake_exchanges_as_its_backtest(catalog_dir, tmp_path):
+@pytest.mark.fresh_process  # a live Binance node, before this test's backtest (see tests/conftest.py)
+def test_btc_basis_trades_on_all_three_fake_exchanges_as_its_backtest(catalog_dir, tmp_path, monkeypatch):
     """btc_basis with the YAML's split (0.4 Binance, 0.3 Bybit, 0.3 OKX): the live node's fills,
     its Binance spot → USDT-M transfer and its NAV equal the backtest's."""
-    live = _in_fresh_interpreter("basis", catalog_dir, tmp_path / "live", BASIS_KEYS)
+    for name, value in BASIS_KEYS.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "live").mkdir()
+    live = _basis_session(catalog_dir, tmp_path / "live")
     mode_file = _mode_file(tmp_path, None)
     expected, backtest_nav = _backtest(mode_file, catalog_dir, tmp_path / "backtest")
     assert set(expected["instrument_id"]) == {
@@ -614,9 +604,3 @@ def test_btc_basis_trades_on_all_three_fake_exchanges_as_its_backtest(catalog_di
     assert live["nav"] == pytest.approx(
         float(Decimal(str(backtest_nav)) + fee_usdt - fee_btc * close), rel=1e-9
     )
-
-
-SCENARIOS = {"ml": _ml_session, "basis": _basis_session}
-
-if __name__ == "__main__":
-    SCENARIOS[sys.argv[1]](Path(sys.argv[2]), Path(sys.argv[3]))
