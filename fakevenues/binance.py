@@ -6,9 +6,13 @@ ones it parses (``fakevenues/binance_messages.py``):
 
 - REST under ``/api/v3/`` (spot), ``/fapi/v1|v2|v3/`` (USDT-M) or ``/dapi/v1/`` (COIN-M): ping,
   time, exchangeInfo (exactly the account's instruments of ``configs/venues/binance.yaml``, with the
-  YAML's tick and step sizes), klines; signed: account, trade fees or commission rate, position
-  mode, positionRisk, symbolConfig, order (new, query, cancel; 1.231 places orders over REST),
-  openOrders, allOrders, myTrades / userTrades, (empty) algo orders; the futures listenKey;
+  YAML's tick and step sizes), klines, the futures' fundingRate history (the recorded prints the
+  clock has passed); signed: account, trade fees or commission rate, position mode, positionRisk,
+  symbolConfig, order (MARKET and LIMIT: new, query, cancel; 1.231 places orders over REST),
+  openOrders, allOrders, myTrades / userTrades; the futures' algo orders (``algoOrder`` new, query,
+  cancel; ``openAlgoOrders``, ``allAlgoOrders``): STOP_MARKET orders, which Binance takes through
+  its algo service only since 2025-12 (Nautilus 1.231 sends them there), hidden from the regular
+  order routes until triggered; the futures listenKey;
 - market streams on ``<ws>/stream?streams=...`` plus SUBSCRIBE messages, answered with
   combined-stream frames ``{"stream", "data"}``: ``<symbol>@kline_1h`` when the fake's clock closes
   an hour and, for futures, ``<symbol>@markPrice@1s`` (on subscription and every hour);
@@ -16,7 +20,15 @@ ones it parses (``fakevenues/binance_messages.py``):
   wrapped as ``{"subscriptionId", "event"}``: ``executionReport``, ``outboundAccountPosition``;
 - futures account events (HMAC keys use the REST listenKey) on ``<ws_stream>?listenKey=K``
   (USDT-M) or ``<ws_stream>/K`` (COIN-M): ``ORDER_TRADE_UPDATE``, ``ACCOUNT_UPDATE`` (reason
-  ``ORDER`` after a fill, ``FUNDING_FEE`` for a funding payment).
+  ``ORDER`` after a fill, ``FUNDING_FEE`` for a funding payment), ``ALGO_UPDATE`` (a stop accepted,
+  canceled, or finished: its fill itself is the triggered order's ``ORDER_TRADE_UPDATE``).
+
+A spot fake linked to a USDT-M fake (:meth:`FakeBinance.link_futures`) is also the exchange's
+wallet as ccxt sees it (one host for every Binance API): ``/sapi/v1/asset/transfer`` moves USDT
+between the two accounts (``MAIN_UMFUTURE``, ``UMFUTURE_MAIN``; each account streams its new
+balance: ``outboundAccountPosition``, ``ACCOUNT_UPDATE`` reason ``DEPOSIT`` / ``WITHDRAW``) and lists
+them, and the market lists ccxt loads first (``/api/v3``, ``/fapi/v1``, ``/dapi/v1`` exchangeInfo;
+``/sapi/v1/capital/config/getall``, the (empty) margin pairs) are served.
 
 Signed and user-stream routes require the ``X-MBX-APIKEY`` header with the fake's key and answer a
 missing or wrong key as Binance does (HTTP 401, codes -2014 / -2015); a signed route also needs
@@ -26,6 +38,8 @@ HTTP 400 error JSON (-2010 spot balance, -2019 futures margin).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -58,6 +72,8 @@ from fakevenues.market import (
 from fakevenues.server import FakeServer
 
 API_KEY_HEADER = "X-MBX-APIKEY"
+TRANSFER_SIGNS = {"MAIN_UMFUTURE": 1, "UMFUTURE_MAIN": -1}
+"""The internal transfer types the fake wallet serves: +1 spot → USDT-M, −1 back."""
 
 
 class BinanceAccount(Enum):
@@ -108,6 +124,11 @@ REFUSAL_ERRORS: dict[Refusal, tuple[int, str]] = {
     Refusal.UNKNOWN_ORDER: (-2013, "Order does not exist."),
     Refusal.BAD_QUANTITY: (-1013, "Filter failure: LOT_SIZE"),
     Refusal.NO_PRICE: (-1013, "Filter failure: no market price"),
+    Refusal.WOULD_TRIGGER: (-2021, "Order would immediately trigger."),
+    Refusal.BAD_TRIGGER: (
+        -1102,
+        "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.",
+    ),
 }
 
 
@@ -167,6 +188,17 @@ class FakeBinance:
         self.server = FakeServer(self._app())
         self.requests: list[tuple[str, str]] = []
         """Every REST request served (method, path): what the client called."""
+        self._futures: FakeBinance | None = None
+        self.transfers: list[dict[str, Any]] = []
+        """Every internal transfer done, as ``GET /sapi/v1/asset/transfer`` lists it."""
+
+    def link_futures(self, futures: FakeBinance) -> FakeBinance:
+        """Make this spot account the exchange's wallet, with ``futures`` (USDT-M) as the account
+        its internal transfers reach (see the module docstring); returns self."""
+        if self.account is not BinanceAccount.SPOT or futures.account is not BinanceAccount.USDT_FUTURES:
+            raise ValueError("a spot fake links a USDT-M fake")
+        self._futures = futures
+        return self
 
     # -- lifecycle and test controls ------------------------------------------------------------
 
@@ -242,7 +274,7 @@ class FakeBinance:
 
     async def _rest(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.path))
-        params = dict(request.query)
+        params = dict(request.query) | dict(await request.post())  # ccxt posts a form, Nautilus a query
         try:
             handler, security = self._route(request.method, request.path)
             if security != "public":
@@ -250,6 +282,8 @@ class FakeBinance:
             if security == "signed" and not {"signature", "timestamp"} <= params.keys():
                 raise BinanceError(400, -1102, "Mandatory parameter 'signature' was not sent.")
             reply = handler(params)
+            if inspect.isawaitable(reply):
+                reply = await reply
         except OrderRefused as e:
             code, text = REFUSAL_ERRORS[e.reason]
             return _error(400, code, text)
@@ -280,6 +314,16 @@ class FakeBinance:
         }
         if a is BinanceAccount.SPOT:
             routes[("GET", "/sapi/v1/asset/tradeFee")] = (self._spot_trade_fees, "signed")
+            if self._futures is not None:
+                routes |= {
+                    ("POST", "/sapi/v1/asset/transfer"): (self._transfer, "signed"),
+                    ("GET", "/sapi/v1/asset/transfer"): (self._transfer_history, "signed"),
+                    ("GET", "/sapi/v1/capital/config/getall"): (const([]), "signed"),
+                    ("GET", "/sapi/v1/margin/allPairs"): (const([]), "key"),  # no margin trading
+                    ("GET", "/sapi/v1/margin/isolated/allPairs"): (const([]), "signed"),
+                    ("GET", "/fapi/v1/exchangeInfo"): (self._futures_exchange_info, "public"),
+                    ("GET", "/dapi/v1/exchangeInfo"): (const(msg.exchange_info([], _now_ms())), "public"),
+                }
         else:
             routes |= {
                 ("GET", p + "positionSide/dual"): (const({"dualSidePosition": False}), "signed"),
@@ -287,8 +331,18 @@ class FakeBinance:
                 ("GET", p + "symbolConfig"): (self._symbol_config, "signed"),
                 ("GET", p + "commissionRate"): (self._commission_rate, "signed"),
                 ("GET", p + "income"): (self._income, "signed"),
-                ("GET", p + "openAlgoOrders"): (const([]), "signed"),  # the fake has no algo orders
-                ("GET", p + "allAlgoOrders"): (const([]), "signed"),
+                ("GET", p + "fundingRate"): (self._funding_rates, "public"),
+                ("POST", p + "algoOrder"): (self._new_algo_order, "signed"),
+                ("GET", p + "algoOrder"): (
+                    lambda q: Reply(msg.algo_order_json(self._find_algo(q))),
+                    "signed",
+                ),
+                ("DELETE", p + "algoOrder"): (self._cancel_algo_order, "signed"),
+                ("GET", p + "openAlgoOrders"): (
+                    lambda q: self._algo_orders_json(q, OrderStatus.NEW),
+                    "signed",
+                ),
+                ("GET", p + "allAlgoOrders"): (lambda q: self._algo_orders_json(q, None), "signed"),
                 ("POST", p + "listenKey"): (self._new_listen_key, "key"),
                 ("PUT", p + "listenKey"): (const({}), "key"),
                 ("DELETE", p + "listenKey"): (self._close_listen_keys, "key"),
@@ -338,6 +392,29 @@ class FakeBinance:
         ]
         bars = bars[:limit] if "startTime" in params else bars[-limit:]
         return Reply([msg.kline_row(b) for b in bars])
+
+    def _funding_rates(self, params: dict[str, str]) -> Reply:
+        """Settled funding prints (the clock has passed them) with ``fundingTime`` in
+        ``[startTime, endTime]``, oldest first: the first ``limit`` from ``startTime``, else the last."""
+        listed = self._listed(params.get("symbol"))
+        limit = int(params.get("limit", 100))
+        start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+        prints = [
+            msg.funding_rate_row(
+                listed,
+                f.ts_event,
+                Decimal(str(f.rate)),
+                self._close_at(listed, f.ts_event),
+            )
+            for f in self.market.prices.funding.get(listed.id, [])
+            if f.ts_event <= self.market.now_ns and start <= msg.ms(f.ts_event) <= end
+        ]
+        return Reply(prints[:limit] if "startTime" in params else prints[-limit:])
+
+    def _close_at(self, listed: ListedInstrument, ts_ns: int) -> Decimal:
+        """The recorded close at ``ts_ns`` (a funding print's mark price; 0 before the history)."""
+        bar = self.market.prices.last_bar(listed.id, ts_ns)
+        return bar.close.as_decimal() if bar is not None else Decimal(0)
 
     async def _market_ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = await self.server.open_websocket(request)
@@ -446,7 +523,53 @@ class FakeBinance:
 
     def _find(self, params: dict[str, str]) -> Order:
         order_id = int(params["orderId"]) if "orderId" in params else None
-        return self.market.find_order(order_id=order_id, client_order_id=params.get("origClientOrderId"))
+        order = self.market.find_order(order_id=order_id, client_order_id=params.get("origClientOrderId"))
+        if not _is_regular(order):
+            raise OrderRefused(Refusal.UNKNOWN_ORDER, f"{order.client_order_id} is an algo order")
+        return order
+
+    def _new_algo_order(self, params: dict[str, str]) -> Reply:
+        listed = self._listed(params.get("symbol"))
+        if params.get("algoType") != "CONDITIONAL" or params.get("type") != OrderType.STOP_MARKET.value:
+            raise BinanceError(400, -1116, "the fake takes CONDITIONAL STOP_MARKET algo orders only")
+        client_order_id = params.get("clientAlgoId") or f"fake-algo-{len(self.market.orders) + 1}"
+        if any(o.client_order_id == client_order_id for o in self.market.orders.values()):
+            raise BinanceError(400, -4015, "Client order id is not valid.")
+        order, events = self.market.submit(
+            listed.id,
+            Side(params["side"]),
+            OrderType.STOP_MARKET,
+            Decimal(params["quantity"]),
+            None,
+            client_order_id,
+            reduce_only=params.get("reduceOnly") == "true",
+            trigger_price=Decimal(params["triggerPrice"]) if "triggerPrice" in params else None,
+        )
+        return Reply(msg.algo_order_json(order), events)
+
+    def _find_algo(self, params: dict[str, str]) -> Order:
+        order_id = int(params["algoId"]) if "algoId" in params else None
+        order = self.market.find_order(order_id=order_id, client_order_id=params.get("clientAlgoId"))
+        if _is_regular(order):
+            raise OrderRefused(Refusal.UNKNOWN_ORDER, f"{order.client_order_id} is not an algo order")
+        return order
+
+    def _cancel_algo_order(self, params: dict[str, str]) -> Reply:
+        order = self._find_algo(params)
+        events = self.market.cancel(order.order_id)
+        return Reply(msg.algo_canceled(order), events)
+
+    def _algo_orders_json(self, params: dict[str, str], status: OrderStatus | None) -> Reply:
+        listed = {i.id for i in self._selected(params)}
+        return Reply(
+            [
+                msg.algo_order_json(o)
+                for o in self.market.orders.values()
+                if o.instrument.id in listed
+                and o.order_type is OrderType.STOP_MARKET
+                and status in (None, o.status)
+            ]
+        )
 
     def _cancel_order(self, params: dict[str, str]) -> Reply:
         order = self._find(params)
@@ -454,8 +577,9 @@ class FakeBinance:
         return Reply(self._order_json(order), events)
 
     def _orders(self, params: dict[str, str]) -> list[Order]:
+        """The regular orders on the selected instruments (a stop once triggered is one)."""
         listed = {i.id for i in self._selected(params)}
-        return [o for o in self.market.orders.values() if o.instrument.id in listed]
+        return [o for o in self.market.orders.values() if o.instrument.id in listed and _is_regular(o)]
 
     def _orders_json(self, params: dict[str, str], status: OrderStatus | None) -> Reply:
         return Reply([self._order_json(o) for o in self._orders(params) if status in (None, o.status)])
@@ -465,6 +589,55 @@ class FakeBinance:
 
     def _user_trades(self, params: dict[str, str]) -> Reply:
         return Reply([trade for order in self._orders(params) for trade in msg.user_trades(order)])
+
+    # -- the wallet: internal transfers (spot fake linked to a USDT-M fake) --------------------------
+
+    async def _transfer(self, params: dict[str, str]) -> Reply:
+        """Move ``amount`` of ``asset`` between this spot account and the linked USDT-M account."""
+        futures = self._futures
+        assert futures is not None  # the route exists only when linked
+        kind, asset, amount = params.get("type"), params.get("asset", ""), Decimal(params.get("amount", "0"))
+        if kind not in TRANSFER_SIGNS or amount <= 0:
+            raise BinanceError(400, -1100, f"the fake moves USDT spot <-> USDT-M only, got {kind} {amount}")
+        to_futures = TRANSFER_SIGNS[kind] * amount
+        if to_futures > 0 and self.market.balance(asset).free < amount:
+            raise BinanceError(400, -5013, "Asset transfer failed: insufficient balance")
+        moved = asyncio.run_coroutine_threadsafe(futures._credit(asset, to_futures), futures.server.loop)
+        if not await asyncio.wrap_future(moved):
+            raise BinanceError(400, -5013, "Asset transfer failed: insufficient balance")
+        self.market.balance(asset).free -= to_futures
+        record = {
+            "timestamp": msg.ms(self.market.now_ns),
+            "asset": asset,
+            "amount": msg.number(amount),
+            "type": kind,
+            "status": "CONFIRMED",
+            "tranId": len(self.transfers) + 1,
+        }
+        self.transfers.append(record)
+        for listed in self._by_symbol.values():
+            if asset in (listed.spec.base, listed.spec.quote):
+                await self._to_user(msg.outbound_account_position(self.market, listed))
+        return Reply({"tranId": record["tranId"]})
+
+    async def _credit(self, asset: str, amount: Decimal) -> bool:
+        """Add ``amount`` (negative: take) to this futures wallet and stream the new balance;
+        False (nothing moved) when it would take more than the available margin."""
+        if amount < 0 and self.market.available_margin(asset) < -amount:
+            return False
+        self.market.balance(asset).free += amount
+        await self._to_user(msg.transfer_update(self.market, asset, amount))
+        return True
+
+    def _transfer_history(self, params: dict[str, str]) -> Reply:
+        rows = [t for t in self.transfers if t["type"] == params.get("type")]
+        return Reply({"total": len(rows), "rows": rows})
+
+    def _futures_exchange_info(self, _: dict[str, str]) -> Reply:
+        futures = self._futures
+        assert futures is not None
+        symbols = [msg.futures_symbol(i) for i in futures._by_symbol.values()]
+        return Reply(msg.exchange_info(symbols, _now_ms()))
 
     # -- user data streams ------------------------------------------------------------------------------
 
@@ -557,9 +730,13 @@ class FakeBinance:
     async def _publish_order(self, event: OrderAccepted | OrderFilled | OrderCanceled) -> None:
         listed = event.order.instrument
         if self.account.is_futures:
-            await self._to_user(msg.order_trade_update(event))
+            algo = event.order.order_type is OrderType.STOP_MARKET
+            if not algo or isinstance(event, OrderFilled):  # a triggered stop fills as an order
+                await self._to_user(msg.order_trade_update(event))
             if isinstance(event, OrderFilled):
                 await self._to_user(msg.account_update(self.market, listed, None))
+            if algo:
+                await self._to_user(msg.algo_update(event.order))
         else:
             await self._to_user(msg.execution_report(event))
             if isinstance(event, OrderFilled):
@@ -571,6 +748,12 @@ class FakeBinance:
                 await _send(user.ws, payload)
             elif user.subscription_id is not None:
                 await _send(user.ws, {"subscriptionId": user.subscription_id, "event": payload})
+
+
+def _is_regular(order: Order) -> bool:
+    """Whether the regular order routes show ``order``: a stop-market order is an algo order until
+    it triggers (the fake triggers and fills it at once)."""
+    return order.order_type is not OrderType.STOP_MARKET or order.status is OrderStatus.FILLED
 
 
 async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from fakevenues.market import (
     OrderCanceled,
     OrderFilled,
     OrderStatus,
+    OrderType,
     Side,
     VenueMarket,
 )
@@ -363,7 +364,7 @@ def order_json(order: Order, futures: bool) -> dict[str, Any]:
         "origType": order.order_type.value,
         "workingType": "CONTRACT_PRICE",
         "priceProtect": False,
-        "stopPrice": "0",
+        "stopPrice": number(order.trigger_price or Decimal(0)),
         "closePosition": False,
     }
 
@@ -455,12 +456,12 @@ def order_trade_update(event: OrderEvent) -> dict[str, Any]:
             "s": symbol_of(order.instrument),
             "c": order.client_order_id,
             "S": order.side.value,
-            "o": order.order_type.value,
+            "o": _executed_type(order),
             "f": "GTC",
             "q": number(order.quantity),
             "p": number(order.price or Decimal(0)),
             "ap": number(order.avg_price if fill else Decimal(0)),
-            "sp": "0",
+            "sp": number(order.trigger_price or Decimal(0)),
             "x": EXECUTION_TYPES[type(event)],
             "X": status,
             "i": order.order_id,
@@ -498,6 +499,16 @@ def outbound_account_position(market: VenueMarket, listed: ListedInstrument) -> 
     return {"e": "outboundAccountPosition", "E": now, "u": now, "B": balances}
 
 
+def transfer_update(market: VenueMarket, asset: str, change: Decimal) -> dict[str, Any]:
+    """The futures user stream's ``ACCOUNT_UPDATE`` for an internal transfer in (``DEPOSIT``) or out
+    (``WITHDRAW``) of the wallet."""
+    now = ms(market.now_ns)
+    wallet = amount(market.balance(asset).total)
+    balance = {"a": asset, "wb": wallet, "cw": wallet, "bc": amount(change)}
+    reason = "DEPOSIT" if change > 0 else "WITHDRAW"
+    return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {"m": reason, "B": [balance], "P": []}}
+
+
 def account_update(
     market: VenueMarket, listed: ListedInstrument, funding: FundingPaid | None
 ) -> dict[str, Any]:
@@ -523,3 +534,96 @@ def account_update(
         }
     ]
     return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {"m": "ORDER", "B": [balance], "P": positions}}
+
+
+def _executed_type(order: Order) -> str:
+    """The type the matching engine runs an order as: a triggered stop-market is a MARKET order
+    (its original type stays in ``ot``)."""
+    return OrderType.MARKET.value if order.order_type is OrderType.STOP_MARKET else order.order_type.value
+
+
+# -- algo (conditional) orders: USDT-M stop-market orders since Binance's 2025-12 migration ----------
+
+ALGO_STATUS = {OrderStatus.NEW: "NEW", OrderStatus.CANCELED: "CANCELED", OrderStatus.FILLED: "FINISHED"}
+"""An algo order's status: resting, canceled, or triggered and done (its fill is a regular order's)."""
+
+
+def algo_order_json(order: Order) -> dict[str, Any]:
+    """``POST|GET /fapi/v1/algoOrder`` and ``openAlgoOrders``' entry for a stop-market order (the
+    algo id is the order id: the fake runs the triggered order under the same number)."""
+    triggered = order.status is OrderStatus.FILLED
+    return {
+        "algoId": order.order_id,
+        "clientAlgoId": order.client_order_id,
+        "algoType": "CONDITIONAL",
+        "orderType": order.order_type.value,
+        "symbol": symbol_of(order.instrument),
+        "side": order.side.value,
+        "positionSide": "BOTH",
+        "timeInForce": "GTC",
+        "quantity": number(order.quantity),
+        "algoStatus": ALGO_STATUS[order.status],
+        "triggerPrice": number(order.trigger_price or Decimal(0)),
+        "price": "0",
+        "workingType": "CONTRACT_PRICE",
+        "priceMatch": "NONE",
+        "closePosition": False,
+        "priceProtect": False,
+        "reduceOnly": order.reduce_only,
+        "createTime": ms(order.ts_ns),
+        "updateTime": ms(order.update_ns),
+        "triggerTime": ms(order.update_ns) if triggered else 0,
+        "goodTillDate": 0,
+        "actualOrderId": str(order.order_id) if triggered else None,
+    }
+
+
+def algo_canceled(order: Order) -> dict[str, Any]:
+    """``DELETE /fapi/v1/algoOrder``'s answer."""
+    return {"algoId": order.order_id, "clientAlgoId": order.client_order_id, "code": "200", "msg": "success"}
+
+
+def algo_update(order: Order) -> dict[str, Any]:
+    """The futures user stream's ``ALGO_UPDATE`` for a stop-market order's status (``NEW``,
+    ``CANCELED``, or ``FINISHED`` with the executed quantity and price once it filled)."""
+    now = ms(order.update_ns)
+    filled = order.status is OrderStatus.FILLED
+    return {
+        "e": "ALGO_UPDATE",
+        "E": now,
+        "T": now,
+        "o": {
+            "caid": order.client_order_id,
+            "aid": order.order_id,
+            "at": "CONDITIONAL",
+            "o": order.order_type.value,
+            "s": symbol_of(order.instrument),
+            "S": order.side.value,
+            "ps": "BOTH",
+            "f": "GTC",
+            "q": number(order.quantity),
+            "X": ALGO_STATUS[order.status],
+            "tp": number(order.trigger_price or Decimal(0)),
+            "p": "0",
+            "wt": "CONTRACT_PRICE",
+            "pm": "NONE",
+            "cp": False,
+            "pP": False,
+            "R": order.reduce_only,
+            "tt": now if filled else 0,
+            "gtd": 0,
+            "ai": str(order.order_id) if filled else None,
+            "ap": number(order.avg_price) if filled else None,
+            "aq": number(order.filled_qty) if filled else None,
+        },
+    }
+
+
+def funding_rate_row(listed: ListedInstrument, ts_ns: int, rate: Decimal, mark: Decimal) -> dict[str, Any]:
+    """A ``GET /fapi/v1/fundingRate`` entry: one settled funding print."""
+    return {
+        "symbol": symbol_of(listed),
+        "fundingTime": ms(ts_ns),
+        "fundingRate": number(rate),
+        "markPrice": number(mark),
+    }

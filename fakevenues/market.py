@@ -8,7 +8,11 @@ fill on a fake venue can be checked against the same numbers a backtest uses:
 
 - a MARKET order fills at once at the current price (the close of the last bar closed at the
   clock's time) and pays the taker fee; a LIMIT order rests and fills at its limit price, maker fee,
-  when an hour's bar crosses it (its low for a buy, its high for a sell);
+  when an hour's bar crosses it (its low for a buy, its high for a sell); a STOP_MARKET order (a
+  perp's stop-loss) rests until an hour's bar reaches its trigger (its high for a buy, its low for
+  a sell) and fills at the trigger, taker fee, before the limits that bar crosses (a stop-loss
+  trades before a take-profit, DOMAIN.md's conservative reading); a reduce-only order that no
+  longer reduces the position does not fill;
 - spot trades move coin balances (the fee taken in the asset received, as Binance, Bybit and OKX
   do); perps keep one net position per instrument in a margin wallet (linear: USDT, inverse: the
   base coin), realise P&L when reduced, and need the YAML's initial margin free before an order
@@ -53,6 +57,7 @@ class Side(Enum):
 class OrderType(Enum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
+    STOP_MARKET = "STOP_MARKET"
 
 
 class OrderStatus(Enum):
@@ -69,6 +74,8 @@ class Refusal(Enum):
     UNKNOWN_INSTRUMENT = "unknown instrument"
     UNKNOWN_ORDER = "unknown order"
     BAD_QUANTITY = "quantity is not a positive multiple of the size increment"
+    WOULD_TRIGGER = "the stop's trigger is already reached at the current price"
+    BAD_TRIGGER = "a stop order needs a perp and a positive trigger price"
     NO_PRICE = "no recorded price at the venue's time"
 
 
@@ -184,6 +191,8 @@ class Order:
     price: Decimal | None
     reduce_only: bool
     ts_ns: int
+    trigger_price: Decimal | None = None
+    """A STOP_MARKET order's trigger (None for the others)."""
     status: OrderStatus = OrderStatus.NEW
     fills: list[Fill] = field(default_factory=list)
     update_ns: int = 0
@@ -355,9 +364,12 @@ class VenueMarket:
         price: Decimal | None,
         client_order_id: str,
         reduce_only: bool = False,
+        trigger_price: Decimal | None = None,
     ) -> tuple[Order, list[Event]]:
         """Accept (or refuse with :class:`OrderRefused`) an order; a MARKET order fills at once,
-        a LIMIT order that is already marketable too (at the current price, taker)."""
+        a LIMIT order that is already marketable too (at the current price, taker); a STOP_MARKET
+        order (perps only, with ``trigger_price``) rests, refused when the current price has
+        already reached its trigger (as Binance refuses an order that would trigger at once)."""
         listed = self.instruments.get(instrument_id)
         if listed is None:
             raise OrderRefused(Refusal.UNKNOWN_INSTRUMENT, str(instrument_id))
@@ -365,8 +377,12 @@ class VenueMarket:
         if quantity <= 0 or quantity % increment:
             raise OrderRefused(Refusal.BAD_QUANTITY, f"{quantity} (increment {increment})")
         current = self.price(instrument_id)
-        fill_price = current if order_type is OrderType.MARKET else price
-        assert fill_price is not None  # a LIMIT order carries its price
+        if order_type is OrderType.STOP_MARKET:
+            self._check_stop(listed, side, trigger_price, current)
+            fill_price = trigger_price
+        else:
+            fill_price = current if order_type is OrderType.MARKET else price
+        assert fill_price is not None  # a LIMIT order carries its price, a stop its trigger
         self._check_funds(listed, side, quantity, fill_price, reduce_only)
         order = Order(
             order_id=self._next_order_id,
@@ -378,11 +394,14 @@ class VenueMarket:
             price=price,
             reduce_only=reduce_only,
             ts_ns=self.now_ns,
+            trigger_price=trigger_price,
             update_ns=self.now_ns,
         )
         self._next_order_id += 1
         self.orders[order.order_id] = order
         events: list[Event] = [OrderAccepted(order)]
+        if order_type is OrderType.STOP_MARKET:
+            return order, events
         marketable = order_type is OrderType.MARKET or (side.sign * (price - current) >= 0)
         if marketable:
             events.append(self._fill(order, current, is_maker=False))
@@ -408,6 +427,15 @@ class VenueMarket:
             if order.order_id == order_id or order.client_order_id == client_order_id:
                 return order
         raise OrderRefused(Refusal.UNKNOWN_ORDER, f"order id {order_id}, client id {client_order_id}")
+
+    @staticmethod
+    def _check_stop(
+        listed: ListedInstrument, side: Side, trigger_price: Decimal | None, current: Decimal
+    ) -> None:
+        if not listed.is_perp or trigger_price is None or trigger_price <= 0:
+            raise OrderRefused(Refusal.BAD_TRIGGER, f"{listed.id} at {trigger_price}")
+        if side.sign * (trigger_price - current) <= 0:  # a buy stop above the price, a sell stop below
+            raise OrderRefused(Refusal.WOULD_TRIGGER, f"trigger {trigger_price}, price {current}")
 
     def _check_funds(
         self, listed: ListedInstrument, side: Side, quantity: Decimal, price: Decimal, reduce_only: bool
@@ -516,24 +544,40 @@ class VenueMarket:
     # -- the clock -------------------------------------------------------------------------------
 
     def advance_hour(self) -> list[Event]:
-        """Move the clock one hour: the bars closing in it, resting LIMIT orders the hour's bar
-        crosses (filled at their price, maker), then funding if the hour is a funding time."""
+        """Move the clock one hour: the bars closing in it, the resting stops the hour's bar
+        reaches (filled at their trigger, taker), then the resting LIMIT orders it crosses
+        (filled at their price, maker), then funding if the hour is a funding time."""
         before, self.now_ns = self.now_ns, self.now_ns + HOUR_NS
         events: list[Event] = []
         for listed in self.instruments.values():
             for bar in self.prices.bars_closing_in(listed.id, before, self.now_ns):
                 events.append(BarClosed(listed, bar))
-                for order in [o for o in self.open_orders() if o.instrument.id == listed.id]:
-                    crossed = (
-                        bar.low.as_decimal() <= order.price
-                        if order.side is Side.BUY
-                        else bar.high.as_decimal() >= order.price
+                low, high = bar.low.as_decimal(), bar.high.as_decimal()
+                resting = [o for o in self.open_orders() if o.instrument.id == listed.id]
+                stops = [o for o in resting if o.order_type is OrderType.STOP_MARKET]
+                limits = [o for o in resting if o.order_type is OrderType.LIMIT]
+                for order in stops:
+                    assert order.trigger_price is not None
+                    reached = (
+                        high >= order.trigger_price if order.side is Side.BUY else low <= order.trigger_price
                     )
-                    if crossed:
+                    if reached and self._may_fill(order):
+                        events.append(self._fill(order, order.trigger_price, is_maker=False))
+                for order in limits:
+                    assert order.price is not None
+                    crossed = low <= order.price if order.side is Side.BUY else high >= order.price
+                    if crossed and self._may_fill(order):
                         events.append(self._fill(order, order.price, is_maker=True))
         if self.now_ns % FUNDING_INTERVAL_NS == 0:
             events.extend(self._settle_funding())
         return events
+
+    def _may_fill(self, order: Order) -> bool:
+        """A reduce-only order fills only against an opposite position at least its size."""
+        if not order.reduce_only:
+            return True
+        held = self.position(order.instrument.id).quantity
+        return -order.side.sign * held >= order.quantity
 
     def _settle_funding(self) -> list[Event]:
         events: list[Event] = []

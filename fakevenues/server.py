@@ -35,6 +35,11 @@ class FakeServer:
         self.port = 0
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the server's handlers run on (another fake's handler hands work to it)."""
+        return self._loop
+
+    @property
     def http_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.core.data import Data
@@ -99,6 +100,12 @@ class SignalPredictor(Actor):
         self._history: list[Data] = []
         self._queued: list[Data] = []
         self._early_warned = False
+        self._venue_time: Callable[[], int] | None = None
+
+    def use_venue_time(self, now_ns: Callable[[], int]) -> None:
+        """Measure the warm-up window back from ``now_ns`` instead of the node's clock: the time of
+        venues replaying history (their node keeps a live clock that runs ahead of it)."""
+        self._venue_time = now_ns
 
     # -- start: model, subscriptions, warm-up ------------------------------------------------
 
@@ -125,7 +132,8 @@ class SignalPredictor(Actor):
 
     def _request_history(self) -> None:
         assert self.features is not None
-        bars_from = self.clock.utc_now() - timedelta(hours=self.features.capacity)
+        now = self.clock.utc_now() if self._venue_time is None else pd.Timestamp(self._venue_time(), tz="UTC")
+        bars_from = now - timedelta(hours=self.features.capacity)
         funding_from = bars_from - timedelta(hours=FUNDING_WARMUP_HOURS)
         spot, perp, funding = UUID4(), UUID4(), UUID4()
         # all three are pending before the first is sent: a backtest engine answers inside the call

@@ -158,8 +158,13 @@ class FeatureState:
         )
 
     def on_funding(self, update: FundingRateUpdate) -> None:
+        """A funding print is stamped at its funding time. The catalog's prints are (``ts_event``);
+        a venue's stream announces the rate of the coming print, ``next_funding_ns``, at any
+        time before it (Binance's mark price, Bybit's and OKX's tickers): stamped at its
+        ``ts_event`` the announced rate would replace the current print's from that hour on."""
         if str(update.instrument_id) == self.config.instrument_id:
-            self.add_funding(update.ts_event, float(update.rate))
+            at = update.next_funding_ns if update.next_funding_ns is not None else update.ts_event
+            self.add_funding(at, float(update.rate))
 
     # -- output ------------------------------------------------------------------------------
 

@@ -166,10 +166,17 @@ class DirectionalStrategy(YieldStrategy):
         self._entry = (ClientOrderId(entry[0]), entry[1], entry[2]) if entry is not None else None
 
     def _on_prediction(self, call: SignalPrediction) -> None:
-        if call.instrument_id == self.signal_id:
-            self.call = call
-            self.calls_seen += 1
-            self.confident_calls += call.confidence >= self.dir.confidence_threshold
+        """Keep the call; a call for the hour already acted on is acted on now. Replayed (backtest,
+        paper) a call stamped t arrives before the bar stamped t and the bar's tick reads it;
+        live, the predictor makes it from that bar, so it arrives after the tick, which found no
+        call of its hour and did nothing."""
+        if call.instrument_id != self.signal_id:
+            return
+        self.call = call
+        self.calls_seen += 1
+        self.confident_calls += call.confidence >= self.dir.confidence_threshold
+        if self.entered and closing_hour(call.ts_event) == self.hour:
+            self.on_tick()
 
     def report(self, nav: pd.DataFrame) -> dict[str, Any]:
         """Trades, time in the market and the calls seen, beside the returns."""

@@ -376,6 +376,10 @@ class VenueWalletReader:
                 holdings.append(_Holding(leg, contracts * leg.multiplier, avg_px))
         if spot_account is not None:  # two accounts, as the exchange keeps them
             self._book = _Book(balance, balance, tuple(holdings), _total(spot_account, USDT))
+        elif self._coin_balances and self._spot_venue is not None:
+            # live, a futures account whose exchange keeps spot apart (Binance) and a node that
+            # trades no spot: the venue's balance is all futures wallet, the spot wallet unknown
+            self._book = _Book(balance, balance, tuple(holdings), 0.0)
         else:
             if self.unified:  # one wallet: no futures wallet, all cash is the account's
                 futures = 0.0

@@ -78,6 +78,11 @@ class CcxtTransferService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
 
+    def use_venue_time(self, now_ms: Callable[[], int]) -> None:
+        """Stamp the lifecycle with ``now_ms`` instead of the wall clock: the time of venues
+        replaying history (the strategy waits for the data hour a transfer landed in)."""
+        self._now_ms = now_ms
+
     # -- intake ------------------------------------------------------------------------------
 
     def on_request(self, request: TransferRequest) -> None:

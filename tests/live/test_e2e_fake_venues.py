@@ -1,13 +1,22 @@
-"""End to end on the fake venues: ``run_live.py``'s node (``live/trading.py``: Nautilus' own Bybit
-and OKX clients, Redis, the hour clock, the accounting, the ccxt services) trades btc_basis over a
-replayed day against the fake Bybit and OKX (``fakevenues/``), which serve the recorded prices and
-fill at them; its orders and fills are those of a backtest of the same day, and the book it reads
-from the venues' reports is worth the backtest's NAV.
+"""End to end on the fake venues: ``run_live.py``'s node (``live/trading.py``: Nautilus' own Binance,
+Bybit and OKX clients, Redis, the hour clock, the predictor, the accounting, the ccxt services)
+trades replayed hours against the fake exchanges (``fakevenues/``), which serve the recorded prices
+and fill at them; its orders and fills are those of a backtest of the same hours, and the book it
+reads from the venues' reports is worth the backtest's NAV.
 
-The mode is btc_basis with its capital already on the venues (``capital_source: venues``, the
-live requirement) split between Bybit and OKX, both unified accounts: no transfer is needed. The
-test steps the fakes one hour at a time and waits for the strategy to have acted on that hour
-and for its plan to be done before the next.
+Three runs, each with the mode's capital already on the venues (``capital_source: venues``, the
+live requirement); each test steps the fakes one hour at a time and waits for the strategy to have
+acted on that hour (and its plan to be done) before the next:
+
+- btc_basis split between Bybit and OKX, both unified accounts: no transfer is needed;
+- btc_basis on all three exchanges with the YAML's split: Binance classic needs a spot → USDT-M
+  transfer, sent by the ccxt transfer service to the fake Binance wallet;
+- ml_btc_directional_usdt_margin on the fake Binance: the predictor on the catalog's saved model
+  makes the calls from the streamed bars, the strategy enters, its stop-loss fills.
+
+The two Binance tests run in an interpreter of their own, the live node before the backtest
+(``fresh_process``: a backtest earlier in the process makes a live Binance spot account count every
+fill twice).
 """
 
 from __future__ import annotations
@@ -21,7 +30,12 @@ import pandas as pd
 import pytest
 import yaml
 from nautilus_trader.model.enums import OrderStatus
+from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.objects import Currency
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.cex.config import load_cex_venue
+from adapters.cex.instruments import venue_instruments
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import run_backtest
 from fakevenues.bybit import FakeBybit
@@ -48,10 +62,13 @@ KEYS = {
 }
 
 
-def _mode_file(tmp_path: Path) -> Path:
+def _mode_file(tmp_path: Path, allocation: dict[str, float] | None = ALLOCATION) -> Path:
+    """btc_basis with its capital on the venues, split by ``allocation`` (None: the YAML's)."""
     raw = yaml.safe_load(mode_file_path("btc_basis").read_text())
     raw["capital"] = CAPITAL
-    raw["strategy"].update(capital_source="venues", hedge_allocation=ALLOCATION)
+    raw["strategy"]["capital_source"] = "venues"
+    if allocation is not None:
+        raw["strategy"]["hedge_allocation"] = allocation
     path = tmp_path / "btc_basis.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -175,3 +192,415 @@ def test_btc_basis_trades_on_the_fake_venues_as_its_backtest(catalog_dir, tmp_pa
     assert strategy.actions["entry_full"] == 1 and not strategy.rejections
     # the book as the strategy reads it from the venues' reports, against the backtest's NAV
     assert nav == pytest.approx(backtest_nav, rel=1e-9)
+
+
+# -- ml_btc_directional_usdt_margin on the fake Binance (spot data + USDT-M) --------------------------
+
+ML_MODE = "ml_btc_directional_usdt_margin"
+ML_FIRST = pd.Timestamp("2025-09-23 05:00", tz="UTC")
+"""The first hour the node and the backtest act on. The saved model is the last walk-forward
+window's (bars from 2025-09-01): in it the backtest goes long on the 07:00 call of 2025-09-23 and
+its stop-loss fills at 18:00 on the 25th (checked below on the backtest itself)."""
+ML_HOURS = 62
+ML_KEY, ML_SECRET = "FAKE-E2E-BINANCE-KEY", "FAKE-E2E-BINANCE-SECRET"
+SPOT_ID = "BTCUSDT.BINANCE_SPOT"
+PERP_ID = "BTCUSDT-PERP.BINANCE"
+
+
+def _ml_mode_file(tmp_path: Path) -> Path:
+    raw = yaml.safe_load(mode_file_path(ML_MODE).read_text())
+    raw["capital"] = CAPITAL
+    raw["strategy"]["capital_source"] = "venues"
+    path = tmp_path / f"{ML_MODE}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _binance_fake(account, catalog_dir: Path, start_ns: int, balances: dict[str, str], api_key: str = ML_KEY):
+    """A started fake Binance ``account`` with binance.yaml's BTC instrument of its kind, the
+    recorded history from ten days before ``start_ns`` (the predictor's warm-up) to the end."""
+    from fakevenues.binance import FakeBinance
+    from fakevenues.market import HOUR_NS, RecordedPrices, VenueMarket, listed_instruments
+
+    listed = [
+        i for i in listed_instruments("BINANCE") if i.spec.kind == account.kind and i.spec.base == "BTC"
+    ]
+    prices = RecordedPrices.from_catalog(
+        catalog_dir, [i.id for i in listed], start_ns - 240 * HOUR_NS, start_ns + (ML_HOURS + 2) * HOUR_NS
+    )
+    market = VenueMarket(listed, prices, start_ns, {a: Decimal(v) for a, v in balances.items()})
+    return FakeBinance(account, market, api_key).start()
+
+
+def _with_predictor_inputs(plan, spot_plan):
+    """The ML mode's plan with what its predictor reads that ``plan_live`` does not give it (see
+    ``_ml_session``): Binance spot's data client and the funding history on the futures one."""
+    from dataclasses import replace
+
+    from live.binance_data import BinanceFundingHistoryDataClientFactory
+
+    (spot,) = [v for v in spot_plan.venues if v.venue == "BINANCE_SPOT"]
+    venues = [replace(v, data_factory=BinanceFundingHistoryDataClientFactory) for v in plan.venues]
+    return replace(plan, venues=[*venues, replace(spot, exec_config=None)])
+
+
+def _ml_session(catalog_dir: Path, tmp_path: Path) -> dict:
+    """The live node of ml_btc_directional_usdt_margin against the fake Binance spot (data) and
+    USDT-M (data, orders, the 100,000 USDT margin), ``ML_HOURS`` hours from ``ML_FIRST``; writes
+    what it did.
+
+    What ``plan_live`` (``live/venues.py``) does not give the predictor yet, composed here: a
+    data client for Binance spot (the basis features read the spot close; the strategy's own data
+    needs are the perp only) and the funding history its warm-up requests (Nautilus 1.231's
+    Binance client answers no funding request: ``live/binance_data.py``). The predictor and the
+    strategy measure time on the fakes' clock (they replay 2025 to a node on today's clock)."""
+    from adapters.signals import SignalPrediction
+    from fakevenues.binance import BinanceAccount
+    from signals.predictor import SignalPredictor
+
+    start_ns = (ML_FIRST - pd.Timedelta(hours=1)).value
+    spot = _binance_fake(BinanceAccount.SPOT, catalog_dir, start_ns, {})
+    futures = _binance_fake(BinanceAccount.USDT_FUTURES, catalog_dir, start_ns, {"USDT": str(CAPITAL)})
+    config_dir = venue_config_dir(
+        tmp_path, {"BINANCE_SPOT": spot.endpoints(), "BINANCE": futures.endpoints()}
+    )
+    transfers = _transfers_config(tmp_path, {"BINANCE": futures.server.http_url})
+    run = load_run_config(_ml_mode_file(tmp_path), venue_config_dir=config_dir)
+    basis = load_run_config(mode_file_path("btc_basis"), venue_config_dir=config_dir)
+    plan = _with_predictor_inputs(
+        plan_live(run, LiveEnv.MAINNET, config_dir), plan_live(basis, LiveEnv.MAINNET, config_dir)
+    )
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    calls: list = []
+    with local_redis() as redis:
+        live = build_live_node(
+            run,
+            plan,
+            redis,
+            catalog_dir,
+            tmp_path / "state",
+            "WARNING",
+            transfers,
+            print_line=print,
+            loop=loop,
+        )
+        node, strategy = live.node, live.strategy
+        (predictor,) = [a for a in node.trader.actors() if isinstance(a, SignalPredictor)]
+        venue_now = lambda: futures.market.now_ns  # noqa: E731
+        strategy.use_venue_time(venue_now)
+        predictor.use_venue_time(venue_now)
+        node.kernel.msgbus.subscribe("data.SignalPrediction*", lambda data: calls.append(data))
+        cache = node.kernel.cache
+
+        def settled() -> bool:
+            return not strategy.plans.busy and not cache.orders_inflight(strategy_id=strategy.id)
+
+        async def session() -> None:
+            await node.kernel.start_async()
+            assert node.kernel.trader.is_running
+            await _until(
+                "the kline subscriptions",
+                lambda: (
+                    "btcusdt@kline_1h" in spot.market_streams and "btcusdt@kline_1h" in futures.market_streams
+                ),
+            )
+            await _until("the predictor's warm-up", lambda: not predictor._pending_requests, timeout=60)
+            assert predictor.features is not None and predictor.features.warm
+            for hour in range(ML_HOURS):
+                closing = (ML_FIRST + pd.Timedelta(hours=hour)).value
+                await loop.run_in_executor(None, spot.advance_hour)
+                await _until(
+                    f"the spot bar of {pd.Timestamp(closing, tz='UTC')}",
+                    lambda closing=closing: closing in predictor.features._spot,
+                )
+                await loop.run_in_executor(None, futures.advance_hour)
+                await _until(
+                    f"the strategy acting on {pd.Timestamp(closing, tz='UTC')}",
+                    lambda closing=closing: strategy.hour == closing and settled(),
+                )
+            # the day ends flat: the stop-loss filled and its take-profit is canceled
+            await _until(
+                "no open order left",
+                lambda: not cache.orders_open(strategy_id=strategy.id) and settled(),
+            )
+            wallet = futures.read(lambda m: m.balance("USDT").total)
+            account = cache.account_for_venue(Venue("BINANCE"))
+            usdt = Currency.from_str("USDT")
+            try:
+                await _until(
+                    "the venue's last balance in the node",
+                    lambda: account.balance_total(usdt).as_decimal() == round(wallet, 8),
+                )
+            except AssertionError as e:
+                raise AssertionError(
+                    f"{e}: the venue holds {wallet}, the node {account.balance_total(usdt)}"
+                ) from None
+
+        try:
+            loop.run_until_complete(asyncio.wait_for(session(), 600))
+            orders = [
+                {
+                    "instrument_id": str(o.instrument_id),
+                    "order_side": o.side_string(),
+                    "order_type": o.type_string(),
+                    "last_qty": o.filled_qty.as_double(),
+                    "last_px": o.avg_px,
+                }
+                for o in sorted(cache.orders(strategy_id=strategy.id), key=lambda o: o.ts_init)
+                if o.status == OrderStatus.FILLED
+            ]
+            result = {
+                "orders": orders,
+                "canceled": [o.type_string() for o in cache.orders(strategy_id=strategy.id) if o.is_canceled],
+                "nav": strategy.nav_estimate(),
+                "venue_usdt": str(futures.read(lambda m: m.balance("USDT").total)),
+                "calls": [SignalPrediction.to_dict(c) for c in calls],
+                "actions": dict(strategy.actions),
+                "rejections": len(strategy.rejections),
+            }
+        finally:
+            if node.kernel.trader.is_running:
+                loop.run_until_complete(node.kernel.stop_async())
+            loop.run_until_complete(live.services.close())
+            spot.stop()
+            futures.stop()
+            node.dispose()
+    return result
+
+
+@pytest.mark.fresh_process  # a live Binance node, before this test's backtest (see tests/conftest.py)
+def test_ml_directional_trades_on_the_fake_binance_as_its_backtest(built_signals, tmp_path, monkeypatch):
+    """The model's calls, the entry, its stop-loss and take-profit orders, the stop-loss fill and the
+    NAV of the live node on the fake Binance equal the catalog's calls and the backtest's."""
+    catalog, _ = built_signals
+    monkeypatch.setenv("BINANCE_API_KEY", ML_KEY)
+    monkeypatch.setenv("BINANCE_API_SECRET", ML_SECRET)
+    (tmp_path / "live").mkdir()
+    live = _ml_session(catalog, tmp_path / "live")
+
+    last = ML_FIRST + pd.Timedelta(hours=ML_HOURS - 1)
+    run = load_run_config(_ml_mode_file(tmp_path), start=str(ML_FIRST), end=str(last))
+    result = run_backtest(run, catalog, tmp_path / "backtest")
+    fills = pd.read_csv(result.out_dir / "fills.csv")
+    expected = fills[["instrument_id", "order_side", "order_type", "last_qty", "last_px"]]
+    # the day as the backtest trades it: a market entry, then its stop-loss fills
+    assert list(expected["order_type"]) == ["MARKET", "STOP_MARKET"]
+    ours = pd.DataFrame(live["orders"], columns=expected.columns)
+    pd.testing.assert_frame_equal(ours, expected.reset_index(drop=True), check_dtype=False)
+    assert live["canceled"] == ["LIMIT"]  # the take-profit, canceled by the stop-loss's fill
+    assert live["actions"].get("go_long") == 1 and live["actions"].get("stop_loss") == 1
+    assert live["rejections"] == 0
+    assert live["nav"] == pytest.approx(result.summary["final_nav"], rel=1e-9)
+
+    # every call the live predictor made equals the catalog's for that hour, bit for bit
+    from signals.store import read_predictions
+
+    catalog_calls = {p.ts_event: p for p in read_predictions(catalog, PERP_ID, ML_FIRST.value, last.value)}
+    assert len(live["calls"]) == ML_HOURS == len(catalog_calls)
+    for call in live["calls"]:
+        recorded = catalog_calls[call["ts_event"]]
+        assert (call["signal"], call["confidence"], call["sd"]) == (
+            recorded.signal,
+            recorded.confidence,
+            recorded.sd,
+        ), pd.Timestamp(call["ts_event"], tz="UTC")
+
+
+# -- btc_basis on Binance (classic: spot and USDT-M), Bybit and OKX ---------------------------------
+
+BASIS_KEYS = {
+    "BYBIT_API_KEY": "FAKE-E2E-BYBIT-KEY",
+    "BYBIT_API_SECRET": "FAKE-E2E-BYBIT-SECRET",
+    "OKX_API_KEY": "FAKE-E2E-OKX-KEY",
+    "OKX_API_SECRET": "FAKE-E2E-OKX-SECRET",
+    "OKX_API_PASSPHRASE": "FAKE-E2E-OKX-PASS",
+    "BINANCE_API_KEY": "FAKE-E2E-BINANCE-KEY",
+    "BINANCE_API_SECRET": "FAKE-E2E-BINANCE-SECRET",
+}
+"""On the exchanges' main environments: Binance's testnet has no wallet API (ccxt: no sapi URL),
+so no internal transfer; every URL points at a fake on 127.0.0.1."""
+
+
+def _basis_session(catalog_dir: Path, tmp_path: Path) -> dict:
+    """btc_basis' live node on the three fake exchanges, capital split as the YAML says (0.4 in
+    Binance's spot account, 0.3 in each unified account), ``HOURS`` hours from ``DAY``; writes
+    what it did. Binance's short needs margin in the USDT-M wallet: the
+    strategy sends a spot → USDT-M transfer through the ccxt transfer service, whose client for
+    Binance is pointed at the fake spot account linked to the fake USDT-M one (the exchange's
+    wallet)."""
+    from fakevenues.binance import BinanceAccount
+
+    allocation = yaml.safe_load(mode_file_path("btc_basis").read_text())["strategy"]["hedge_allocation"]
+    balances = {v: {"USDT": Decimal(str(CAPITAL * w))} for v, w in allocation.items()}
+    start = DAY - pd.Timedelta(hours=1)
+    bybit = FakeBybit(catalog_dir, start, HOURS + 1, BASIS_KEYS["BYBIT_API_KEY"], balances["BYBIT"])
+    okx = FakeOKX(
+        catalog_dir,
+        start,
+        HOURS + 1,
+        BASIS_KEYS["OKX_API_KEY"],
+        BASIS_KEYS["OKX_API_PASSPHRASE"],
+        balances["OKX"],
+    )
+    spot = _binance_fake(
+        BinanceAccount.SPOT,
+        catalog_dir,
+        start.value,
+        {"USDT": str(balances["BINANCE"]["USDT"])},
+        BASIS_KEYS["BINANCE_API_KEY"],
+    )
+    futures = _binance_fake(
+        BinanceAccount.USDT_FUTURES,
+        catalog_dir,
+        start.value,
+        {},
+        BASIS_KEYS["BINANCE_API_KEY"],
+    )
+    spot.link_futures(futures)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(bybit.start())
+    loop.run_until_complete(okx.start())
+    endpoints = {
+        "BYBIT": bybit.endpoints(),
+        "OKX": okx.endpoints(),
+        "BINANCE_SPOT": spot.endpoints(),
+        "BINANCE": futures.endpoints(),
+    }
+    config_dir = venue_config_dir(tmp_path, endpoints)
+    transfers = _transfers_config(
+        tmp_path,
+        {"BYBIT": bybit.server.http_url, "OKX": okx.server.http_url, "BINANCE": spot.server.http_url},
+    )
+    run = load_run_config(_mode_file(tmp_path, None), venue_config_dir=config_dir)
+    plan = plan_live(run, LiveEnv.MAINNET, config_dir)
+    with local_redis() as redis:
+        live = build_live_node(
+            run,
+            plan,
+            redis,
+            catalog_dir,
+            tmp_path / "state",
+            "WARNING",
+            transfers,
+            print_line=print,
+            loop=loop,
+        )
+        node, strategy = live.node, live.strategy
+        venue_now = lambda: bybit.market.now.value  # noqa: E731
+        strategy.use_venue_time(venue_now)
+        assert live.services is not None
+        live.services.transfers.use_venue_time(lambda: venue_now() // 1_000_000)
+
+        def subscribed() -> bool:
+            bybit_klines = [
+                any(t.startswith("kline") for t in bybit.subscriptions(f"/v5/public/{category}"))
+                for category in ("spot", "linear")
+            ]
+            okx_candles = {dict(c).get("instId") for c in okx.subscriptions("/ws/v5/business")}
+            binance = (
+                "btcusdt@kline_1h" in spot.market_streams and "btcusdt@kline_1h" in futures.market_streams
+            )
+            return all(bybit_klines) and {"BTC-USDT", "BTC-USDT-SWAP"} <= okx_candles and binance
+
+        async def session() -> None:
+            await node.kernel.start_async()
+            assert node.kernel.trader.is_running
+            await _until("the strategy's bar subscriptions on the fakes", subscribed)
+            for hour in range(HOURS):
+                await bybit.step()
+                await okx.step()
+                await loop.run_in_executor(None, spot.advance_hour)
+                await loop.run_in_executor(None, futures.advance_hour)
+                closing = (DAY + pd.Timedelta(hours=hour)).value
+                await _until(
+                    f"the strategy acting on {pd.Timestamp(closing, tz='UTC')}",
+                    lambda closing=closing: strategy.hour == closing and not strategy.plans.busy,
+                    timeout=60,
+                )
+
+        try:
+            loop.run_until_complete(asyncio.wait_for(session(), 600))
+            cache = node.kernel.cache
+            result = {
+                "orders": [
+                    {
+                        "instrument_id": str(o.instrument_id),
+                        "order_side": o.side_string(),
+                        "last_qty": o.filled_qty.as_double(),
+                        "last_px": o.avg_px,
+                    }
+                    for o in sorted(cache.orders(strategy_id=strategy.id), key=lambda o: o.ts_init)
+                    if o.status == OrderStatus.FILLED
+                ],
+                "nav": strategy.nav_estimate(),
+                "transfers": spot.transfers,
+                "binance_spot_btc": str(spot.read(lambda m: m.balance("BTC").total)),
+                "futures_usdt": str(futures.read(lambda m: m.balance("USDT").total)),
+                "actions": dict(strategy.actions),
+                "rejections": len(strategy.rejections),
+            }
+        finally:
+            if node.kernel.trader.is_running:
+                loop.run_until_complete(node.kernel.stop_async())
+            loop.run_until_complete(live.services.close())
+            loop.run_until_complete(bybit.stop())
+            loop.run_until_complete(okx.stop())
+            spot.stop()
+            futures.stop()
+            node.dispose()
+    return result
+
+
+@pytest.mark.fresh_process  # a live Binance node, before this test's backtest (see tests/conftest.py)
+def test_btc_basis_trades_on_all_three_fake_exchanges_as_its_backtest(catalog_dir, tmp_path, monkeypatch):
+    """btc_basis with the YAML's split (0.4 Binance, 0.3 Bybit, 0.3 OKX): the live node's fills,
+    its Binance spot → USDT-M transfer and its NAV equal the backtest's."""
+    for name, value in BASIS_KEYS.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "live").mkdir()
+    live = _basis_session(catalog_dir, tmp_path / "live")
+    mode_file = _mode_file(tmp_path, None)
+    expected, backtest_nav = _backtest(mode_file, catalog_dir, tmp_path / "backtest")
+    assert set(expected["instrument_id"]) == {
+        "BTCUSDT.BINANCE_SPOT",
+        "BTCUSDT-PERP.BINANCE",
+        "BTCUSDT-SPOT.BYBIT",
+        "BTCUSDT-LINEAR.BYBIT",
+        "BTC-USDT.OKX",
+        "BTC-USDT-SWAP.OKX",
+    }
+    ours = pd.DataFrame(live["orders"], columns=expected.columns)
+    key = ["instrument_id", "order_side"]
+    pd.testing.assert_frame_equal(
+        ours.sort_values(key).reset_index(drop=True),
+        expected.sort_values(key).reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert live["actions"]["entry_full"] == 1 and live["rejections"] == 0
+
+    # One difference, the backtest's: Binance takes a spot buy's fee in the coin bought (as the fake
+    # does), the backtest in USDT. So the live spot account holds the fee's BTC less and its USDT
+    # more: more USDT is left to move to the USDT-M wallet, and the NAV differs by the fee's BTC
+    # revalued at the last close.
+    fills = pd.read_csv(tmp_path / "backtest" / "fills.csv")
+    (spot_fill,) = fills[fills["instrument_id"] == "BTCUSDT.BINANCE_SPOT"].to_dict("records")
+    fee_usdt = Decimal(spot_fill["commission"].split()[0])
+    spec = venue_instruments(load_cex_venue("BINANCE"))[InstrumentId.from_str("BTCUSDT.BINANCE_SPOT")][0]
+    fee_btc = Decimal(str(spot_fill["last_qty"])) * Decimal(spec.taker_fee)
+    assert Decimal(live["binance_spot_btc"]) == Decimal(str(spot_fill["last_qty"])) - fee_btc
+    transfers = pd.read_csv(tmp_path / "backtest" / "transfers.csv")
+    (moved,) = transfers[transfers["status"] == "arrived"]["amount"]
+    (transfer,) = live["transfers"]
+    assert transfer["type"] == "MAIN_UMFUTURE"
+    assert abs(Decimal(transfer["amount"]) - (Decimal(str(moved)) + fee_usdt)) <= Decimal("0.01")  # cents
+    last = DAY + pd.Timedelta(hours=HOURS - 1)
+    close = (
+        ParquetDataCatalog(str(catalog_dir))
+        .bars(bar_types=["BTCUSDT.BINANCE_SPOT-1-HOUR-LAST-EXTERNAL"], start=last.value, end=last.value)[0]
+        .close.as_decimal()
+    )
+    assert live["nav"] == pytest.approx(
+        float(Decimal(str(backtest_nav)) + fee_usdt - fee_btc * close), rel=1e-9
+    )

@@ -170,3 +170,30 @@ def test_quantities_must_be_positive_multiples_of_the_yaml_step_and_the_clock_wh
         assert refused.value.reason is Refusal.BAD_QUANTITY
     with pytest.raises(ValueError, match="whole hour"):
         VenueMarket([], RecordedPrices({}, {}), T0 + 1, {})
+
+
+def test_a_stop_loss_fills_at_its_trigger_before_a_take_profit_the_same_bar_crosses():
+    """One hour reaching both a long's stop (low 58,000 <= 59,000) and its take-profit (high
+    62,000 >= 61,000): the stop fills at its trigger with the taker fee, the reduce-only
+    take-profit stays unfilled (the position is gone), and a stop already reached is refused."""
+    market = _market(PERP, {"USDT": "10000"}, [FLAT[0], ("58000", "62000", "60000"), *FLAT])
+    market.submit(PERP, Side.BUY, OrderType.MARKET, Decimal("0.1"), None, "entry")
+    with pytest.raises(OrderRefused) as refused:
+        market.submit(
+            PERP, Side.SELL, OrderType.STOP_MARKET, Decimal("0.1"), None, "late", True, Decimal("60500")
+        )
+    assert refused.value.reason is Refusal.WOULD_TRIGGER
+    stop, accepted = market.submit(
+        PERP, Side.SELL, OrderType.STOP_MARKET, Decimal("0.1"), None, "sl", True, Decimal("59000")
+    )
+    target, _ = market.submit(PERP, Side.SELL, OrderType.LIMIT, Decimal("0.1"), Decimal("61000"), "tp", True)
+    assert [type(e) for e in accepted] == [OrderAccepted] and stop.status is OrderStatus.NEW
+    wallet = market.balance("USDT").total
+    events = market.advance_hour()
+    (filled,) = [e for e in events if isinstance(e, OrderFilled)]
+    assert filled.order is stop
+    assert (filled.fill.price, filled.fill.is_maker) == (Decimal("59000"), False)
+    # 0.1 BTC bought at 60,000 sold at 59,000: -100 USDT, and 0.05 % taker on 5,900 USDT
+    assert market.balance("USDT").total == wallet - Decimal("100") - Decimal("2.95")
+    assert market.position(PERP).quantity == 0
+    assert target.status is OrderStatus.NEW
