@@ -42,7 +42,6 @@ from nautilus_trader.adapters.binance.common.symbol import BinanceSymbol
 from nautilus_trader.adapters.binance.common.urls import get_ws_base_url
 from nautilus_trader.adapters.binance.config import BinanceInstrumentProviderConfig
 from nautilus_trader.adapters.binance.factories import _resolve_environment
-from nautilus_trader.adapters.binance.futures.data import BinanceFuturesDataClient
 from nautilus_trader.adapters.binance.futures.execution import BinanceFuturesExecutionClient
 from nautilus_trader.adapters.binance.futures.providers import BinanceFuturesInstrumentProvider
 from nautilus_trader.adapters.binance.http.client import BinanceHttpClient
@@ -52,6 +51,8 @@ from nautilus_trader.config import NautilusConfig
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Quantity
+
+from live.binance_data import BinanceFundingHistoryDataClient, BinanceFundingHistoryDataClientFactory
 
 
 class ContractTerms(NautilusConfig, frozen=True):
@@ -163,7 +164,8 @@ class BinanceFuturesReconcilingExecClient(BinanceFuturesExecutionClient):
 
 
 class BinanceFuturesDataClientFactory(BinanceLiveDataClientFactory):
-    """Builds Nautilus' Binance futures data client with a :class:`ProjectTermsInstrumentProvider`."""
+    """Builds the Binance futures data client (:mod:`live.binance_data`: with the funding history)
+    with a :class:`ProjectTermsInstrumentProvider`."""
 
     @staticmethod
     def create(  # type: ignore[override]
@@ -173,9 +175,9 @@ class BinanceFuturesDataClientFactory(BinanceLiveDataClientFactory):
         msgbus: MessageBus,
         cache: Cache,
         clock: LiveClock,
-    ) -> BinanceFuturesDataClient:
-        client = BinanceLiveDataClientFactory.create(loop, name, config, msgbus, cache, clock)
-        assert isinstance(client, BinanceFuturesDataClient)
+    ) -> BinanceFundingHistoryDataClient:
+        client = BinanceFundingHistoryDataClientFactory.create(loop, name, config, msgbus, cache, clock)
+        assert isinstance(client, BinanceFundingHistoryDataClient)
         client._instrument_provider = _provider_of(client._http_client, clock, config)
         return client
 

@@ -62,6 +62,7 @@ from live.bybit_data import BybitStreamsDataClientConfig, BybitStreamsDataClient
 from live.endpoints import Endpoints, load_endpoints
 from live.environments import LiveEnv, adapter_environment
 from live.okx_data import OKXCloseStampedDataClientFactory
+from signals.predictor import MODEL_SPOT_INSTRUMENT
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,10 @@ def plan_live(run: RunConfig, env: LiveEnv, config_dir: Path = VENUE_CONFIG_DIR)
     needs = run.spec.strategy(run.strategy).data_needs()
     wallet_venue = load_wallet_venue(config_dir).venue
     traded = [i for i in needs.required if i.venue.value != wallet_venue]
-    read = list(dict.fromkeys([*traded, *(i for i in needs.optional if i.venue.value != wallet_venue)]))
+    # the predictor of an ML mode reads the model's spot pair beside the perp it trades
+    model_inputs = [InstrumentId.from_str(MODEL_SPOT_INSTRUMENT)] if needs.predictions else []
+    optional = [i for i in (*needs.optional, *model_inputs) if i.venue.value != wallet_venue]
+    read = list(dict.fromkeys([*traded, *optional]))
     by_venue: dict[str, list[InstrumentId]] = {}
     for instrument_id in read:
         by_venue.setdefault(instrument_id.venue.value, []).append(instrument_id)

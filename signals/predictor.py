@@ -55,6 +55,10 @@ FUNDING_WARMUP_HOURS = 24
 print at or before it, and prints come every 8 h (24 h also covers a late or missing print)."""
 
 
+MODEL_SPOT_INSTRUMENT = "BTCUSDT.BINANCE_SPOT"
+"""The spot pair the model's basis features read (a live node streams it for the predictor)."""
+
+
 class PredictorConfig(ActorConfig, frozen=True):
     """The predictor's settings; the feature and label parameters come from the saved model."""
 
@@ -63,7 +67,7 @@ class PredictorConfig(ActorConfig, frozen=True):
     ``python -m signals build`` and replaced by ``python -m signals retrain``."""
     instrument_id: str = "BTCUSDT-PERP.BINANCE"
     """Perp whose bars feed the features and whose calls are published; must be the model's."""
-    spot_instrument_id: str = "BTCUSDT.BINANCE_SPOT"
+    spot_instrument_id: str = MODEL_SPOT_INSTRUMENT
     """Spot pair of the basis features; must be the model's."""
     confidence_threshold: float = 0.8
     """Calls at or above it are counted and logged as confident (default 0.8, the signal config's

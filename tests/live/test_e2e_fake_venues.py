@@ -232,28 +232,16 @@ def _binance_fake(account, catalog_dir: Path, start_ns: int, balances: dict[str,
     return FakeBinance(account, market, api_key).start()
 
 
-def _with_predictor_inputs(plan, spot_plan):
-    """The ML mode's plan with what its predictor reads that ``plan_live`` does not give it (see
-    ``_ml_session``): Binance spot's data client and the funding history on the futures one."""
-    from dataclasses import replace
-
-    from live.binance_data import BinanceFundingHistoryDataClientFactory
-
-    (spot,) = [v for v in spot_plan.venues if v.venue == "BINANCE_SPOT"]
-    venues = [replace(v, data_factory=BinanceFundingHistoryDataClientFactory) for v in plan.venues]
-    return replace(plan, venues=[*venues, replace(spot, exec_config=None)])
-
-
 def _ml_session(catalog_dir: Path, tmp_path: Path) -> dict:
     """The live node of ml_btc_directional_usdt_margin against the fake Binance spot (data) and
     USDT-M (data, orders, the 100,000 USDT margin), ``ML_HOURS`` hours from ``ML_FIRST``; writes
     what it did.
 
-    What ``plan_live`` (``live/venues.py``) does not give the predictor yet, composed here: a
-    data client for Binance spot (the basis features read the spot close; the strategy's own data
-    needs are the perp only) and the funding history its warm-up requests (Nautilus 1.231's
-    Binance client answers no funding request: ``live/binance_data.py``). The predictor and the
-    strategy measure time on the fakes' clock (they replay 2025 to a node on today's clock)."""
+    ``plan_live`` gives the predictor a data client for Binance spot (the basis features read the
+    spot close; the strategy's own data needs are the perp only) and the funding history its
+    warm-up requests (Nautilus 1.231's Binance client answers no funding request:
+    ``live/binance_data.py``). The predictor and the strategy measure time on the fakes' clock
+    (they replay 2025 to a node on today's clock)."""
     from adapters.signals import SignalPrediction
     from fakevenues.binance import BinanceAccount
     from signals.predictor import SignalPredictor
@@ -266,10 +254,8 @@ def _ml_session(catalog_dir: Path, tmp_path: Path) -> dict:
     )
     transfers = _transfers_config(tmp_path, {"BINANCE": futures.server.http_url})
     run = load_run_config(_ml_mode_file(tmp_path), venue_config_dir=config_dir)
-    basis = load_run_config(mode_file_path("btc_basis"), venue_config_dir=config_dir)
-    plan = _with_predictor_inputs(
-        plan_live(run, LiveEnv.MAINNET, config_dir), plan_live(basis, LiveEnv.MAINNET, config_dir)
-    )
+    plan = plan_live(run, LiveEnv.MAINNET, config_dir)
+    assert [v.venue for v in plan.venues if v.exec_config is None] == ["BINANCE_SPOT"]  # data only
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     calls: list = []

@@ -91,7 +91,8 @@ def test_only_the_unset_variables_and_only_those_of_the_venues_traded_are_named(
 def test_sandbox_check_needs_no_keys_and_shows_data_clients_only(no_keys, capsys):
     assert main(["--mode", "ml_btc_directional_usdt_margin", "--env", "sandbox", "--check"]) == 0
     out = capsys.readouterr().out
-    assert "execution clients none" in out and out.count("clients: data only") == 1
+    # the perp, and the spot pair the model's predictor reads
+    assert "execution clients none" in out and out.count("clients: data only") == 2
     assert "keys from" not in out
     # Nautilus 1.231's OKX data client signs in: a sandbox reading OKX needs its keys
     assert main(["--mode", "btc_basis", "--env", "sandbox", "--check"]) == 2

@@ -99,18 +99,21 @@ def test_a_hedge_on_perps_only_asks_bybit_and_okx_for_their_derivatives_only():
 
 
 def test_a_coin_margined_mode_trades_binance_coin_futures():
-    (futures,) = _plan("ml_btc_directional_btc_margin", LiveEnv.MAINNET).venues
-    assert futures.venue == "BINANCE" and futures.exec_config.account_type == BinanceAccountType.COIN_FUTURES
+    venues = _venues(_plan("ml_btc_directional_btc_margin", LiveEnv.MAINNET))
+    futures, spot = venues["BINANCE"], venues["BINANCE_SPOT"]
+    assert futures.exec_config.account_type == BinanceAccountType.COIN_FUTURES
     assert str(futures.account_id) == "BINANCE-COIN_FUTURES-master"
     assert futures.instruments == (InstrumentId.from_str("BTCUSD-PERP.BINANCE"),)
     assert futures.endpoints["http"] == "https://dapi.binance.com"
+    # the model's predictor reads the spot pair too: streamed, never traded
+    assert spot.instruments == (InstrumentId.from_str("BTCUSDT.BINANCE_SPOT"),) and spot.exec_config is None
 
 
 def test_coin_futures_on_testnet_needs_the_ws_api_the_adapter_does_not_know(tmp_path):
     with pytest.raises(ConfigError, match=r"live\.BINANCE\.ws_api"):
         _plan("ml_btc_directional_btc_margin", LiveEnv.TESTNET)
     config_dir = venue_config_dir(tmp_path, {"BINANCE": {"ws_api": "ws://127.0.0.1:9102/api"}})
-    (futures,) = _plan("ml_btc_directional_btc_margin", LiveEnv.TESTNET, config_dir).venues
+    futures = _venues(_plan("ml_btc_directional_btc_margin", LiveEnv.TESTNET, config_dir))["BINANCE"]
     assert futures.exec_config.base_url_ws == "ws://127.0.0.1:9102/api"
 
 
