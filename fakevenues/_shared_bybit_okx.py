@@ -24,12 +24,9 @@ import pandas as pd
 from aiohttp import WSCloseCode, web
 from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.identifiers import InstrumentId
-from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from adapters.cex.config import CexInstrumentSpec, load_cex_venue
-from adapters.cex.instruments import venue_instruments
-from adapters.config import VENUE_CONFIG_DIR
+from fakevenues.market import ListedInstrument
 
 HOUR = pd.Timedelta(hours=1)
 FUNDING_INTERVAL_HOURS = 8
@@ -39,33 +36,6 @@ FUNDING_INTERVAL_HOURS = 8
 def ms(ts: pd.Timestamp) -> int:
     """Milliseconds since the epoch (the venues' time unit)."""
     return int(ts.value // 1_000_000)
-
-
-@dataclass(frozen=True)
-class ListedInstrument:
-    """One instrument the fake venue lists: the project's definition (venue YAML) and its spec."""
-
-    instrument: Instrument
-    spec: CexInstrumentSpec
-
-    @property
-    def id(self) -> InstrumentId:
-        return self.instrument.id
-
-    @property
-    def is_perp(self) -> bool:
-        return self.spec.kind != "spot"
-
-    @property
-    def multiplier(self) -> Decimal:
-        """Base units per contract (1 except OKX swaps: ctVal)."""
-        return Decimal(self.spec.multiplier)
-
-
-def listed_instruments(exchange: str, config_dir: Path = VENUE_CONFIG_DIR) -> list[ListedInstrument]:
-    """Every instrument of ``configs/venues/<exchange>.yaml``, as the project defines it."""
-    config = load_cex_venue(exchange, config_dir)
-    return [ListedInstrument(instrument, spec) for spec, instrument in venue_instruments(config).values()]
 
 
 class RecordedMarket:

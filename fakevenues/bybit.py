@@ -32,17 +32,16 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.config import VENUE_CONFIG_DIR
 from fakevenues._shared_bybit_okx import (
     FakeVenueServer,
-    ListedInstrument,
     Order,
     OrderRefused,
     RecordedMarket,
     Refusal,
     Subscriptions,
     UnifiedAccount,
-    listed_instruments,
     ms,
     plain,
 )
+from fakevenues.market import ListedInstrument, listed_instruments
 
 CATEGORIES = ("spot", "linear")
 KLINE_INTERVAL = "60"

@@ -103,6 +103,11 @@ class ListedInstrument:
         return self.spec.kind != "spot"
 
     @property
+    def multiplier(self) -> Decimal:
+        """Base units per contract (1 except OKX swaps: ctVal), or USD per inverse contract."""
+        return Decimal(self.spec.multiplier)
+
+    @property
     def is_inverse(self) -> bool:
         return self.spec.kind == "inverse"
 

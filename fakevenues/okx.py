@@ -34,17 +34,16 @@ from adapters.config import VENUE_CONFIG_DIR
 from fakevenues._shared_bybit_okx import (
     FakeVenueServer,
     Fill,
-    ListedInstrument,
     Order,
     OrderRefused,
     RecordedMarket,
     Refusal,
     Subscriptions,
     UnifiedAccount,
-    listed_instruments,
     ms,
     plain,
 )
+from fakevenues.market import ListedInstrument, listed_instruments
 
 WS_PATHS = {"public": "/ws/v5/public", "business": "/ws/v5/business", "private": "/ws/v5/private"}
 CANDLE_CHANNEL = "candle1H"
