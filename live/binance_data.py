@@ -16,10 +16,9 @@ import asyncio
 from decimal import Decimal
 
 import msgspec
-from nautilus_trader.adapters.binance import BinanceDataClientConfig, BinanceLiveDataClientFactory
+from nautilus_trader.adapters.binance import BinanceDataClientConfig
 from nautilus_trader.adapters.binance.common.symbol import BinanceSymbol
 from nautilus_trader.adapters.binance.futures.data import BinanceFuturesDataClient
-from nautilus_trader.adapters.binance.spot.data import BinanceSpotDataClient
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.component import LiveClock, MessageBus
 from nautilus_trader.core.nautilus_pyo3 import HttpMethod
@@ -75,32 +74,27 @@ class BinanceFundingHistoryDataClient(BinanceFuturesDataClient):
         )
 
 
-class BinanceFundingHistoryDataClientFactory(BinanceLiveDataClientFactory):
-    """Builds :class:`BinanceFundingHistoryDataClient` for a futures account (spot: the adapter's
-    own client) on the adapter's HTTP client and instrument provider."""
-
-    @staticmethod
-    def create(  # type: ignore[override]
-        loop: asyncio.AbstractEventLoop,
-        name: str,
-        config: BinanceDataClientConfig,
-        msgbus: MessageBus,
-        cache: Cache,
-        clock: LiveClock,
-    ) -> BinanceFundingHistoryDataClient | BinanceSpotDataClient:
-        built = BinanceLiveDataClientFactory.create(loop, name, config, msgbus, cache, clock)
-        if not isinstance(built, BinanceFuturesDataClient):
-            return built
-        return BinanceFundingHistoryDataClient(
-            loop=loop,
-            client=built._http_client,
-            msgbus=msgbus,
-            cache=cache,
-            clock=clock,
-            instrument_provider=built._instrument_provider,
-            base_url_ws=built._ws_client._base_url,
-            config=config,
-            account_type=config.account_type,
-            name=name,
-            base_url_ws_public=built._ws_public_client._base_url,
-        )
+def with_funding_history(
+    built: BinanceFuturesDataClient,
+    loop: asyncio.AbstractEventLoop,
+    name: str,
+    config: BinanceDataClientConfig,
+    msgbus: MessageBus,
+    cache: Cache,
+    clock: LiveClock,
+) -> BinanceFundingHistoryDataClient:
+    """:class:`BinanceFundingHistoryDataClient` on the HTTP client, instrument provider and stream
+    URLs of the adapter's own (never connected) futures client ``built``."""
+    return BinanceFundingHistoryDataClient(
+        loop=loop,
+        client=built._http_client,
+        msgbus=msgbus,
+        cache=cache,
+        clock=clock,
+        instrument_provider=built._instrument_provider,
+        base_url_ws=built._ws_client._base_url,
+        config=config,
+        account_type=config.account_type,
+        name=name,
+        base_url_ws_public=built._ws_public_client._base_url,
+    )

@@ -42,6 +42,7 @@ from nautilus_trader.adapters.binance.common.symbol import BinanceSymbol
 from nautilus_trader.adapters.binance.common.urls import get_ws_base_url
 from nautilus_trader.adapters.binance.config import BinanceInstrumentProviderConfig
 from nautilus_trader.adapters.binance.factories import _resolve_environment
+from nautilus_trader.adapters.binance.futures.data import BinanceFuturesDataClient
 from nautilus_trader.adapters.binance.futures.execution import BinanceFuturesExecutionClient
 from nautilus_trader.adapters.binance.futures.providers import BinanceFuturesInstrumentProvider
 from nautilus_trader.adapters.binance.http.client import BinanceHttpClient
@@ -52,7 +53,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Quantity
 
-from live.binance_data import BinanceFundingHistoryDataClient, BinanceFundingHistoryDataClientFactory
+from live.binance_data import BinanceFundingHistoryDataClient, with_funding_history
 
 
 class ContractTerms(NautilusConfig, frozen=True):
@@ -176,8 +177,9 @@ class BinanceFuturesDataClientFactory(BinanceLiveDataClientFactory):
         cache: Cache,
         clock: LiveClock,
     ) -> BinanceFundingHistoryDataClient:
-        client = BinanceFundingHistoryDataClientFactory.create(loop, name, config, msgbus, cache, clock)
-        assert isinstance(client, BinanceFundingHistoryDataClient)
+        built = BinanceLiveDataClientFactory.create(loop, name, config, msgbus, cache, clock)
+        assert isinstance(built, BinanceFuturesDataClient)
+        client = with_funding_history(built, loop, name, config, msgbus, cache, clock)
         client._instrument_provider = _provider_of(client._http_client, clock, config)
         return client
 

@@ -47,6 +47,7 @@ from portfolio.accounting import AccountingActor, AccountingConfig
 from signals.paths import saved_model_dir
 from signals.predictor import PredictorConfig, SignalPredictor
 from strategies.base import YieldStrategy
+from strategies.needs import DataNeeds
 
 LIVE_END = pd.Timestamp("2100-01-01", tz="UTC")
 """The accounting's window end for a run that ends when it is stopped."""
@@ -87,7 +88,13 @@ def _importable(actor: type, config: msgspec.Struct) -> ImportableActorConfig:
 
 
 def live_node_config(
-    run: RunConfig, plan: LivePlan, redis: RedisAddress, catalog_dir: Path, log_level: str, state_dir: Path
+    run: RunConfig,
+    plan: LivePlan,
+    needs: DataNeeds,
+    redis: RedisAddress,
+    catalog_dir: Path,
+    log_level: str,
+    state_dir: Path,
 ) -> TradingNodeConfig:
     """``node_config``'s clients, funding feed and risk caps, with Redis as the cache, the
     strategy's state saved and loaded, the hour clock, the kill switch watching ``state_dir``, and
@@ -104,7 +111,7 @@ def live_node_config(
         _importable(HourClock, HourClockConfig()),
         _importable(HaltSwitch, HaltSwitchConfig(state_dir=str(state_dir))),
     ]
-    for instrument_id in run.spec.strategy(run.strategy).data_needs().predictions:
+    for instrument_id in needs.predictions:
         model_dir = saved_model_dir(catalog_dir, str(instrument_id))
         if not (model_dir / "manifest.json").exists():
             raise ConfigError(
@@ -119,9 +126,8 @@ def live_node_config(
     return msgspec.structs.replace(config, cache=cache, load_state=not fresh, save_state=True, actors=actors)
 
 
-def accounting_config(run: RunConfig, plan: LivePlan, start_ns: int) -> AccountingConfig:
+def accounting_config(run: RunConfig, plan: LivePlan, needs: DataNeeds, start_ns: int) -> AccountingConfig:
     """The accounting of a live run: every CEX exchange traded, sampled hourly from ``start_ns``."""
-    needs = run.spec.strategy(run.strategy).data_needs()
     return AccountingConfig(
         cex_venues=tuple(dict.fromkeys(exchange_of(i) for v in plan.venues for i in v.instruments)),
         start_ns=start_ns,
@@ -150,7 +156,9 @@ def build_live_node(
     the transfer service's requests. ``clear_halt``: the operator's go-ahead after a halt
     (:meth:`~strategies.base.YieldStrategy.clear_halt`)."""
     check_live_run(run)
-    config = live_node_config(run, plan, redis, catalog_dir, log_level, state_dir)
+    strategy = run.spec.strategy(run.strategy)
+    needs = strategy.data_needs()
+    config = live_node_config(run, plan, needs, redis, catalog_dir, log_level, state_dir)
     if loop is None:  # a node's dispose closes its loop: each node gets its own
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
@@ -158,9 +166,8 @@ def build_live_node(
     add_client_factories(node, plan)
     node.build()
     now = node.kernel.clock.timestamp_ns()
-    accounting = AccountingActor(accounting_config(run, plan, now // HOUR_NS * HOUR_NS + HOUR_NS))
+    accounting = AccountingActor(accounting_config(run, plan, needs, now // HOUR_NS * HOUR_NS + HOUR_NS))
     node.trader.add_actor(accounting)
-    strategy = run.spec.strategy(run.strategy)
     services = None
     if plan.env.trades_on_venues:
         services = _venue_services(node, plan, accounting.acfg, state_dir, transfers_config)

@@ -115,8 +115,9 @@ def test_the_live_node_carries_the_yamls_caps_and_the_kill_switch(tmp_path):
         run.strategy, capital_source="venues", max_orders_per_minute=12, max_order_notional_usd=90_000.0
     )
     plan = plan_live(run, LiveEnv.SANDBOX)
+    needs = run.spec.strategy(run.strategy).data_needs()
     config = live_node_config(
-        run, plan, RedisAddress("127.0.0.1", 6379), tmp_path, "ERROR", tmp_path / "state"
+        run, plan, needs, RedisAddress("127.0.0.1", 6379), tmp_path, "ERROR", tmp_path / "state"
     )
     assert config.risk_engine.max_order_submit_rate == "12/00:01:00"
     assert set(config.risk_engine.max_notional_per_order.values()) == {90_000.0}
