@@ -41,7 +41,19 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
             value = pyfuncitem.funcargs[fixture]
             env[variable] = str(value[0] if isinstance(value, tuple) else value)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", pyfuncitem.nodeid, "-q", "-p", "no:cacheprovider"],
+        # Nautilus' executor leaves coroutines that warn once the loop is closed: noise that would
+        # bury a failure's report
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            pyfuncitem.nodeid,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "ignore::pytest.PytestUnraisableExceptionWarning",
+        ],
         cwd=PROJECT,
         env=env,
         capture_output=True,
@@ -50,7 +62,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         check=False,
     )
     if proc.returncode != 0:
-        pytest.fail(f"in its own interpreter:\n{(proc.stdout + proc.stderr)[-8000:]}", pytrace=False)
+        output = proc.stdout + proc.stderr
+        failures = output.find("= FAILURES =")
+        report = output[failures:][:8000] if failures >= 0 else output[-8000:]
+        pytest.fail(f"in its own interpreter:\n{report}", pytrace=False)
     return True
 
 

@@ -25,6 +25,7 @@ cache, so live ids (``BINANCE-USDT_FUTURES-master``, ``BYBIT-UNIFIED``) work as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import NamedTuple
 
 from nautilus_trader.cache.cache import Cache
@@ -292,7 +293,8 @@ class VenueWalletReader:
     It is asked for the same venue many times an hour (strategy, accounting, the venue's own
     checks) while usually only prices have moved, so the venue's instruments are looked up once
     and the balance/positions part is re-read only when the account has a new event (every fill,
-    fee, funding payment and deposit produces one) or the transfer ledger changed.
+    fee, funding payment and deposit produces one), a net position moved or the transfer ledger
+    changed.
 
     ``config`` gives the account mode and collateral ratios (default: the venue's YAML in
     ``configs/venues``; a venue simulation passes the config it was built from).
@@ -315,7 +317,7 @@ class VenueWalletReader:
         self._settlement: Currency = USDT
         self._settlement_bar: BarType | None = None
         self._book: _Book | None = None
-        self._book_key: tuple[int, VenueLedger] | None = None
+        self._book_key: tuple[int, int, VenueLedger, tuple[Decimal, ...]] | None = None
         self._last: VenueWallets | None = None
         self._last_book: _Book | None = None
         self._last_stamps: list[int] = []
@@ -351,14 +353,16 @@ class VenueWalletReader:
     def _read_book(self, cache: Cache, portfolio: Portfolio, ledger: VenueLedger) -> _Book:
         account = cache.account_for_venue(self._venue)
         spot_account = cache.account_for_venue(self._spot_venue) if self._spot_venue is not None else None
+        # live, a venue's account state and the fills behind it arrive on separate paths, in either
+        # order: the book is stale when either has moved
         key = (
             account.event_count if account is not None else 0,
             spot_account.event_count if spot_account is not None else 0,
             ledger,
+            tuple(portfolio.net_position(leg.instrument.id) for leg in self._instrument_legs(cache)),
         )
         if self._book is not None and key == self._book_key:
             return self._book
-        self._instrument_legs(cache)
         balance = _total(account, self._settlement)
         holdings = []
         realized_perp = 0.0
