@@ -47,9 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--env",
         choices=(PAPER, *(e.value for e in LiveEnv)),
-        default=PAPER,
-        help="paper (default): replay of the catalog; sandbox: live data, simulated orders; testnet, demo, "
-        "mainnet: the venues' own environments",
+        default=LiveEnv.SANDBOX.value,
+        help="sandbox (default): live market data, orders filled by the project's venue simulations; "
+        "paper: replay of the catalog's history; testnet, demo, mainnet: the venues' own environments",
     )
     parser.add_argument(
         "--check",
@@ -169,12 +169,22 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
                 args.health_minutes,
                 clear_halt=args.clear_halt,
             )
-            print(f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; Ctrl-C stops")
-            run_node(live)
+            print(
+                f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; "
+                "Ctrl-C halts (cancels open orders) and stops"
+            )
+            stopped_by = run_node(live)
     except (*CLEAR_ERRORS, RedisUnavailable, MissingCredentials) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
+    if stopped_by is None:
+        return 0
+    print(
+        f"{args.mode} on {env.value}: HALTED by {stopped_by.name}: open orders cancelled, positions kept; "
+        "the next start stays HALTED until run with --clear-halt",
+        file=sys.stderr,
+    )
+    return 130
 
 
 def _halt(args: argparse.Namespace) -> int:
@@ -218,6 +228,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --health-minutes must be > 0, got {args.health_minutes}", file=sys.stderr)
         return 2
     if args.env != PAPER:
+        replay_only = [
+            flag
+            for flag, given in (
+                ("--start", args.start),
+                ("--end", args.end),
+                ("--speed", args.speed),
+                ("--resume", args.resume),
+            )
+            if given
+        ]
+        if replay_only:
+            print(
+                f"error: {', '.join(replay_only)}: for --env paper (a replay of history); --env {args.env} "
+                "runs on the live market from now",
+                file=sys.stderr,
+            )
+            return 2
         return _live(args, LiveEnv(args.env))
     if args.check or args.confirm_mainnet or args.clear_halt:
         print(

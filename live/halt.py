@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ from nautilus_trader.common.config import ActorConfig
 from adapters.halt import HALT_TOPIC, HaltRequest
 
 HALT_FILE = "HALT"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""The signals that stop a run (live: its kill switch)."""
 
 
 class HaltFileError(ValueError):

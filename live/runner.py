@@ -37,7 +37,7 @@ from backtesting.engine import (
 )
 from backtesting.runner import Progress, RunResult, finish_run
 from live.checkpoint import CheckpointError, PaperCheckpoint, discard
-from live.halt import HaltSwitch, HaltSwitchConfig, clear_halt
+from live.halt import STOP_SIGNALS, HaltSwitch, HaltSwitchConfig, clear_halt
 from live.health import STATUS_FILE, HealthMonitor, write_status
 from live.journal import (
     EXEC_ENDPOINT,
@@ -56,9 +56,6 @@ RUNTIME_CONTROLLER = ImportableControllerConfig(
     config_path="nautilus_trader.common.config:ActorConfig",
     config={},
 )
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-"""Stop the replay; outside a run the caller's handlers apply."""
 
 
 class StopRequest:

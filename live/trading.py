@@ -6,7 +6,8 @@ strategy reads, an execution client per venue it trades (in sandbox, the project
 what a backtest gets from its data and engine: the hour clock (``HourClosed``), the model's
 predictor for the ML modes, and the accounting actor (NAV and attribution from the start of the
 run); and the safety layer: the kill switch watching the state folder (``live/halt.py``: the
-strategy goes HALTED, the node keeps running until Ctrl-C) and the health line with
+strategy goes HALTED, the node keeps running; SIGINT/SIGTERM halt it and stop the node) and the
+health line with
 ``status.json`` (``live/health.py``). The node's cache and the strategy's ``on_save`` state live
 in Redis, reloaded by the next node with the same trader id; Nautilus reconciles its cache with
 the venues' reports at start.
@@ -18,6 +19,7 @@ wallet has no live client yet.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +34,10 @@ from adapters.cex.instruments import cex_instrument_id, exchange_of
 from adapters.cex.margin import last_price
 from adapters.config import ConfigError
 from adapters.events import FUNDING_TOPIC, TRANSFER_TOPIC
+from adapters.halt import HALT_TOPIC, HaltRequest
 from adapters.hours import HOUR_NS
 from backtesting.config import RunConfig
-from live.halt import HaltSwitch, HaltSwitchConfig
+from live.halt import STOP_SIGNALS, HaltSwitch, HaltSwitchConfig
 from live.health import STATUS_FILE, HealthMonitor, HealthReporter
 from live.hour_clock import HourClock, HourClockConfig
 from live.node_config import add_client_factories, node_config
@@ -73,7 +76,7 @@ def check_live_run(run: RunConfig) -> None:
         raise ConfigError(
             f"{run.source}: {run.mode} starts its capital in the on-chain wallet, which has no live client "
             "yet: live, the capital must already be on the venues; set `capital_source: venues` in the "
-            "strategy section"
+            "strategy section (or replay its history as configured with --env paper)"
         )
     if run.flows:
         raise ConfigError(f"{run.source}: capital_flows are a backtest schedule; live, flows are the venues'")
@@ -212,10 +215,28 @@ def _venue_services(
     return services
 
 
-def run_node(live: LiveNode) -> None:
-    """Run the node until SIGINT/SIGTERM (Nautilus' own handlers stop it: the strategy cancels its
-    orders and its state is saved), then release its clients and loop."""
-    loop = live.node.kernel.loop
+def run_node(live: LiveNode) -> signal.Signals | None:
+    """Run the node until SIGINT/SIGTERM, then release its clients and loop; the signal that
+    stopped it (None when it stopped on its own).
+
+    A signal is the kill switch: the strategy goes HALTED (the plan in progress given up, every
+    open order cancelled, nothing flattened) before the node stops and saves its state, so the
+    next start stays HALTED until the operator's ``--clear-halt``. It replaces Nautilus' own
+    handlers, which would only stop the node."""
+    kernel = live.node.kernel
+    loop = kernel.loop
+    received: list[signal.Signals] = []
+
+    def halt_and_stop(sig: signal.Signals) -> None:
+        if received:
+            return  # the stop is under way
+        received.append(sig)
+        requested_at = pd.Timestamp.now(tz="UTC").isoformat()
+        kernel.msgbus.publish(HALT_TOPIC, HaltRequest(False, requested_at, sig.name))
+        live.node.stop()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, halt_and_stop, sig)
     polling = loop.create_task(live.services.run()) if live.services is not None else None
     try:
         live.node.run(raise_exception=True)
@@ -225,3 +246,4 @@ def run_node(live: LiveNode) -> None:
             loop.run_until_complete(asyncio.gather(polling, return_exceptions=True))
             loop.run_until_complete(live.services.close())
         live.node.dispose()
+    return received[0] if received else None

@@ -136,12 +136,30 @@ def test_live_needs_the_capital_on_the_venues(no_keys, capsys, env):
     assert main(["--mode", "btc_basis", "--env", env]) == 2
     err = capsys.readouterr().err
     assert "starts its capital in the on-chain wallet" in err
-    assert "capital_source: venues" in err
+    assert "capital_source: venues" in err and "--env paper" in err
 
 
 def test_paper_takes_no_live_flags(capsys):
     assert main(["--mode", "btc_basis", "--env", "paper", "--check"]) == 2
     assert "for the live environments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--start", "2024-06-01"], "--start"),
+        (["--end", "2024-06-02", "--speed", "10"], "--end, --speed"),
+        (["--resume"], "--resume"),
+    ],
+)
+def test_the_default_environment_is_sandbox_and_takes_no_replay_flags(no_keys, capsys, flags, named):
+    _set_keys(no_keys, LiveEnv.SANDBOX, venues=["OKX"])
+    assert main(["--mode", "btc_basis", "--check"]) == 0
+    assert capsys.readouterr().out.startswith("btc_basis on sandbox: plan checked")
+    assert main(["--mode", "btc_basis", *flags]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {named}: for --env paper (a replay of history); --env sandbox runs on the live market from now"
+    )
 
 
 def test_a_bad_venue_config_is_one_line_and_exit_2(no_keys, capsys, tmp_path):

@@ -16,6 +16,7 @@ switch in production code.
 
 - A clean restart: the state is restored (entered, the same action log), the node reconciles its
   positions with the venues', sends no order again, flattens nothing and acts on the next hour.
+  Then SIGTERM: the kill switch halts the node and stops it, its HALTED state saved.
 - A venue position changed while the node was down (as if traded by hand): the restart starts
   HALTED naming the instrument, the saved and the venue's quantity, and sends nothing; restarted
   with ``--clear-halt`` it takes the venues' book and trades again.
@@ -372,6 +373,16 @@ def test_a_killed_node_restarts_where_it_left_off(entered_then_killed):
     assert fakes.orders() == orders
     assert fakes.holdings() == held
     assert _positions(deployment.status()) == venue_positions
+
+    # SIGTERM is the kill switch: the node halts (nothing sent, nothing flattened), saves that it
+    # is HALTED for the next start, and stops
+    run = deployment.runs[-1]
+    run.process.send_signal(signal.SIGTERM)
+    assert run.process.wait(timeout=60) == 130
+    assert "HALTED by SIGTERM: open orders cancelled, positions kept" in run.log.read_text()
+    assert deployment.saved()["halted"].startswith("requested by SIGTERM at ")
+    assert fakes.orders() == orders
+    assert fakes.holdings() == held
 
 
 def test_a_position_changed_while_down_halts_the_restart(entered_then_killed):
