@@ -50,7 +50,7 @@ from tests.live.venue_configs import venue_config_dir
 pytestmark = pytest.mark.integration
 
 DAY = pd.Timestamp("2024-06-01", tz="UTC")
-HOURS = 12
+HOURS = 24
 CAPITAL = 100_000.0
 ALLOCATION = {"BYBIT": 0.5, "OKX": 0.5}
 KEYS = {
@@ -195,26 +195,30 @@ def test_btc_basis_trades_on_the_fake_venues_as_its_backtest(catalog_dir, tmp_pa
     )
     assert strategy.actions["entry_full"] == 1 and not strategy.rejections
     # the book as the strategy reads it from the venues' reports, against the backtest's NAV; the
-    # sandbox's simulations settle the 08:00 funding at the rate the fakes quoted for it (their
-    # latest recorded print, 00:00's), where the backtest pays the 08:00 print
+    # sandbox's simulations settle each funding after the entry (08:00, 16:00) at the rate the
+    # fakes quoted for it (their latest recorded print, the one before), where the backtest pays
+    # that time's own print
     quoted = _quoted_funding_difference(catalog_dir, expected) if env is LiveEnv.SANDBOX else 0.0
     assert nav == pytest.approx(backtest_nav + quoted, abs=1e-6)
 
 
 def _quoted_funding_difference(catalog_dir: Path, fills: pd.DataFrame) -> float:
-    """What the perps' shorts receive at 08:00 at 00:00's rate rather than 08:00's (USDT)."""
+    """What the perps' shorts receive at each 8-hourly funding of the day after 00:00 at the
+    previous print's rate rather than its own (USDT)."""
     catalog = ParquetDataCatalog(str(catalog_dir))
-    eight = DAY + pd.Timedelta(hours=8)
+    last = DAY + pd.Timedelta(hours=HOURS - 1)
     total = 0.0
     for perp in ("BTCUSDT-LINEAR.BYBIT", "BTC-USDT-SWAP.OKX"):
         contracts = fills.loc[fills["instrument_id"] == perp, "last_qty"].sum()
         multiplier = catalog.instruments(instrument_ids=[perp])[0].multiplier.as_double()
         rates = {
             f.ts_event: float(f.rate)
-            for f in catalog.funding_rates(instrument_ids=[perp], start=DAY, end=eight)
+            for f in catalog.funding_rates(instrument_ids=[perp], start=DAY, end=last)
         }
-        mark = catalog.bars(bar_types=[f"{perp}-1-HOUR-LAST-EXTERNAL"], start=eight, end=eight)[0].close
-        total += contracts * multiplier * mark.as_double() * (rates[DAY.value] - rates[eight.value])
+        for paid in (DAY + pd.Timedelta(hours=h) for h in range(8, HOURS, 8)):
+            mark = catalog.bars(bar_types=[f"{perp}-1-HOUR-LAST-EXTERNAL"], start=paid, end=paid)[0].close
+            quoted_rate = rates[(paid - pd.Timedelta(hours=8)).value]
+            total += contracts * multiplier * mark.as_double() * (quoted_rate - rates[paid.value])
     return total
 
 
