@@ -19,6 +19,7 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.objects import Currency, Money
 
 from adapters.cex.config import CexVenueConfig
+from adapters.cex.fees import spot_fee_model
 from adapters.cex.instruments import SPOT_VENUES, exchange_of
 from adapters.cex.spot_account import SpotAccountModule
 from adapters.cex.venue import CexVenueModule
@@ -57,7 +58,8 @@ def add_cex_venue(
     spot_balance: float = 0.0,
 ) -> CexVenueModule:
     """A CEX as a NETTING MARGIN venue with its simulation module and checks, and, for an exchange
-    that keeps spot in an account of its own, that account as a CASH venue beside it.
+    that keeps spot in an account of its own, that account as a CASH venue beside it, charging
+    fees in the currency the YAML's ``spot_fee_currency`` names.
 
     ``settlement`` is the MARGIN account's currency: USDT, or the coin of a coin-margined
     (inverse) venue; ``balance`` is pre-funded capital in it and ``spot_balance`` pre-funded USDT
@@ -87,6 +89,7 @@ def add_cex_venue(
             AccountType.CASH,
             [Money(spot_balance, USDT), *(Money(0, Currency.from_str(code)) for code in coins)],
             modules=[spot],
+            fee_model=spot_fee_model(config.spot_fee_currency),
         )
         install_pre_trade_checks(host, spot)
     return module

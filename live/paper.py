@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from nautilus_trader.backtest.engine import SimulatedExchange
 from nautilus_trader.backtest.execution_client import BacktestExecClient
-from nautilus_trader.backtest.models import FillModel, MakerTakerFeeModel
+from nautilus_trader.backtest.models import FeeModel, FillModel, MakerTakerFeeModel
 from nautilus_trader.common.component import TestClock
 from nautilus_trader.common.providers import InstrumentProvider
 from nautilus_trader.core.data import Data
@@ -176,6 +176,7 @@ class PaperHost:
         margin_model=None,
         modules=None,
         allow_cash_borrowing: bool = False,
+        fee_model: FeeModel | None = None,
     ) -> None:
         """A ``SimulatedExchange`` with ``BacktestEngine.add_venue``'s defaults, behind a paper client."""
         kernel = self.node.kernel
@@ -193,7 +194,7 @@ class PaperHost:
             msgbus=kernel.msgbus,
             cache=kernel.cache,
             fill_model=FillModel(),
-            fee_model=MakerTakerFeeModel(),
+            fee_model=fee_model or MakerTakerFeeModel(),
             latency_model=None,
             book_type=BookType.L1_MBP,
             clock=self.clock,

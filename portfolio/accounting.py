@@ -258,10 +258,14 @@ class AccountingActor(Actor):
         commission = fill.commission.as_double() if fill.commission is not None else 0.0
         instrument = self.cache.instrument(fill.instrument_id)
         liquidation = is_liquidation_fill(fill, self.cache.order(fill.client_order_id))
+        coin_fee = 0.0  # a spot buy's fee taken from the coins bought (Binance): never delivered
         if fill.commission is not None and fill.commission.currency != USDT:
-            # a coin fee (coin-margined perp): valued with the coin's other holdings, at the sample
-            category = "liquidation_losses" if liquidation else "trading_fees"
-            self._interval.coin_amounts.append((exchange_of(fill.instrument_id), category, -commission))
+            if instrument.is_inverse:
+                # a coin-margined perp's fee: valued with the coin's other holdings, at the sample
+                category = "liquidation_losses" if liquidation else "trading_fees"
+                self._interval.coin_amounts.append((exchange_of(fill.instrument_id), category, -commission))
+            else:
+                coin_fee = commission
             commission = 0.0
         if liquidation:  # marked at the bar it happened in, once that bar is in the cache
             position = self.cache.position(fill.position_id) if fill.position_id is not None else None
@@ -274,13 +278,15 @@ class AccountingActor(Actor):
             if fill.order_type == OrderType.MARKET
             else fill.last_px.as_double()
         )
-        self._add("trading_fees", -commission)
+        taken_at = fill.last_px.as_double() if mark is None else mark
+        # the fee's coins count at the market they were taken at; their later moves were never the book's
+        self._add("trading_fees", -commission - coin_fee * taken_at)
         if mark is not None:
             side = 1 if fill.order_side == OrderSide.BUY else -1
             signed = base_qty(instrument, fill.last_qty.as_double()) * side
             if instrument.is_inverse:  # USD face → the coin it is worth at the fill
                 signed /= fill.last_px.as_double()
-            self._interval.trades.append((fill.instrument_id, signed, mark))
+            self._interval.trades.append((fill.instrument_id, signed - coin_fee, mark))
             self._add("slippage", -signed * (fill.last_px.as_double() - mark))
 
     # -- sampling ----------------------------------------------------------------------------

@@ -88,6 +88,12 @@ UNIFIED_CAPABLE = ("BYBIT", "OKX")
 """Exchanges whose unified account the simulation models. Binance's classic spot account is a
 venue of its own (``BINANCE_SPOT``), so Binance is classic only here."""
 
+SPOT_VENUES = {"BINANCE": "BINANCE_SPOT"}
+"""Exchanges whose spot account is a venue of its own (exchange → Nautilus venue, a CASH account)."""
+
+SpotFeeCurrency = Literal["quote", "received"]
+"""The currency a spot fill's fee is charged in (see ``CexVenueConfig.spot_fee_currency``)."""
+
 
 class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A CEX venue: its instruments, liquidation fee, wallet-transfer terms and account mode."""
@@ -105,6 +111,13 @@ class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     collateral_ratios: dict[str, float] = msgspec.field(default_factory=dict)
     """Unified mode: the share of a coin's market value that counts as margin, by coin (Bybit's
     collateral value ratio, OKX's discount rate). Every spot coin the venue lists needs one."""
+    spot_fee_currency: SpotFeeCurrency = "quote"
+    """``received``: a spot fill's fee is taken from the asset it delivers, a buy's in the coin
+    (quantity × rate), a sell's in the quote (notional × rate), as Binance spot charges without BNB
+    discounts; only for an exchange whose spot account is a venue of its own (``SPOT_VENUES``:
+    coins are its balances). ``quote`` (absent field): both sides in the quote (Nautilus'
+    ``MakerTakerFeeModel``), how the simulation books Bybit's and OKX's spot, as positions on
+    their MARGIN accounts."""
     live: dict[str, dict[str, str]] | None = None
     """Endpoint overrides for the live clients, by Nautilus venue (``live/endpoints.py`` validates
     them; simulations ignore them). Absent: the live adapters' own endpoints."""
@@ -112,6 +125,11 @@ class CexVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not 0 <= self.liquidation_fee_rate < 0.1:
             raise ValueError("`liquidation_fee_rate` must be in [0, 0.1)")
+        if self.spot_fee_currency == "received" and self.venue not in SPOT_VENUES:
+            raise ValueError(
+                f"`spot_fee_currency: received`: {self.venue}'s spot is simulated on its margin account "
+                f"(spot as positions, fees in the quote); received is supported for {', '.join(SPOT_VENUES)}"
+            )
         for coin, ratio in self.collateral_ratios.items():
             if not 0 <= ratio <= 1:
                 raise ValueError(f"`collateral_ratios.{coin}` must be in [0, 1], got {ratio}")

@@ -19,10 +19,8 @@ from nautilus_trader.model.identifiers import AccountId, InstrumentId, Symbol
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Instrument
 from nautilus_trader.model.objects import Currency, Money, Price, Quantity
 
-from adapters.cex.config import CexInstrumentSpec, CexVenueConfig
+from adapters.cex.config import SPOT_VENUES, CexInstrumentSpec, CexVenueConfig
 
-SPOT_VENUES = {"BINANCE": "BINANCE_SPOT"}
-"""Exchanges whose spot account is a venue of its own (exchange → Nautilus venue)."""
 _EXCHANGE_OF_VENUE = {venue: exchange for exchange, venue in SPOT_VENUES.items()}
 
 _SYMBOL_FORMATS = {

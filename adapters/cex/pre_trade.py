@@ -19,7 +19,7 @@ from adapters.cex.margin import VenueWallets, base_qty, last_price, notional_of
 
 class PreTradeChecks:
     """Pre-trade checks of :class:`~adapters.cex.venue.CexVenueModule` (a mixin: it reads the
-    module's exchange, venue name and wallets)."""
+    module's exchange, venue name and config, and wallets)."""
 
     def check_order(self, order: Order) -> str | None:
         """Reason the venue would reject ``order`` for lack of balance or margin, or None."""
@@ -41,7 +41,9 @@ class PreTradeChecks:
         self, order: Order, instrument: Instrument, qty: float, price: float, wallets: VenueWallets
     ) -> str | None:
         if order.side == OrderSide.BUY:
-            cost = qty * price * (1 + float(instrument.taker_fee))
+            # a fee taken from the coins bought (``spot_fee_currency: received``) costs no cash
+            fee = float(instrument.taker_fee) if self.venue_config.spot_fee_currency == "quote" else 0.0
+            cost = qty * price * (1 + fee)
             if cost > wallets.free_cash + 1e-9:
                 return (
                     f"INSUFFICIENT_BALANCE: {self.venue} spot wallet holds {wallets.free_cash:.2f} USDT, "

@@ -49,8 +49,10 @@ def test_shipped_venues_bybit_and_okx_unified_binance_classic():
         config = load_cex_venue(venue)
         assert config.account_mode == "unified" and config.unified
         assert config.collateral_ratio("BTC") == 0.95 and config.collateral_ratio("ETH") == 0.95
+        assert config.spot_fee_currency == "quote"
     binance = load_cex_venue("BINANCE")
     assert binance.account_mode == "classic" and binance.collateral_ratio("BTC") == 0.0
+    assert binance.spot_fee_currency == "received"
 
 
 def test_a_classic_venue_counts_no_coin_as_collateral(tmp_path):
@@ -68,6 +70,8 @@ def test_a_classic_venue_counts_no_coin_as_collateral(tmp_path):
         ("BINANCE", "account_mode", "unified", "BINANCE is modelled in classic mode only"),
         ("BYBIT", "collateral_ratios", {"BTC": 0.95}, "`collateral_ratios` needs a ratio for ETH"),
         ("OKX", "collateral_ratios", {"BTC": 1.2, "ETH": 0.9}, "`collateral_ratios.BTC` must be in [0, 1]"),
+        ("BINANCE", "spot_fee_currency", "base", "spot_fee_currency"),
+        ("BYBIT", "spot_fee_currency", "received", "BYBIT's spot is simulated on its margin account"),
     ],
 )
 def test_a_bad_account_setting_is_a_config_error_naming_file_and_field(

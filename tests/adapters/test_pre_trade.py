@@ -10,6 +10,7 @@ from adapters.events import TransferKind
 from tests.sim_harness import do, flat_bars, run_sim, ts
 
 SPOT, PERP, POOL = "BTCUSDT.BINANCE_SPOT", "BTCUSDT-PERP.BINANCE", "ETHUSDT-UNIV3.ETHEREUM"
+TAKER = 0.001  # configs/venues/binance.yaml, spot
 
 
 def _bars(instruments):
@@ -43,16 +44,20 @@ def _market(iid: str, side: OrderSide, qty: str, reduce_only: bool = False):
 
 
 def test_spot_buy_beyond_the_spot_wallet_is_rejected():
-    # 10,000 USDT buys at most 0.1998 BTC at 50,000 with the 0.1% fee
-    sim = _run([_market(SPOT, OrderSide.BUY, "0.20000")])
+    # 10,000 USDT buys at most 10,000 / 50,000 = 0.2 BTC: Binance takes the fee in the BTC bought
+    sim = _run([_market(SPOT, OrderSide.BUY, "0.20001")])
     assert len(sim.strategy.rejections) == 1 and "INSUFFICIENT_BALANCE" in sim.strategy.rejections[0]
-    sim = _run([_market(SPOT, OrderSide.BUY, "0.19900")])
+    sim = _run([_market(SPOT, OrderSide.BUY, "0.20000")])
     assert sim.strategy.rejections == [] and len(sim.strategy.fills) == 1
 
 
 def test_spot_sell_of_coins_not_held_is_rejected():
-    sim = _run([_market(SPOT, OrderSide.BUY, "0.10000")], at_4=[_market(SPOT, OrderSide.SELL, "0.10000")])
+    # Binance takes the buy's fee in the coins bought: 0.1 BTC bought leaves 0.1 × (1 − 0.1 %)
+    held = f"{0.1 * (1 - TAKER):.5f}"
+    sim = _run([_market(SPOT, OrderSide.BUY, "0.10000")], at_4=[_market(SPOT, OrderSide.SELL, held)])
     assert sim.strategy.rejections == []
+    sim = _run([_market(SPOT, OrderSide.BUY, "0.10000")], at_4=[_market(SPOT, OrderSide.SELL, "0.10000")])
+    assert "INSUFFICIENT_BALANCE" in sim.strategy.rejections[0]
     sim = _run([_market(SPOT, OrderSide.SELL, "0.01000")])
     assert "INSUFFICIENT_BALANCE" in sim.strategy.rejections[0]
 

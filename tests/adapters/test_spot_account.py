@@ -80,19 +80,48 @@ def test_spot_coins_are_cash_balances_and_withdrawals_take_them_off_the_account(
             ],
         }
     )
-    fee = (0.2 * PRICE + 2 * ETH_PRICE) * TAKER
-    assert sim.balance("BINANCE_SPOT") == pytest.approx(30_000 - 0.2 * PRICE - 2 * ETH_PRICE - fee)
-    assert sim.balance("BINANCE_SPOT", BTC) == pytest.approx(0.2)
+    assert sim.balance("BINANCE_SPOT") == pytest.approx(30_000 - 0.2 * PRICE - 2 * ETH_PRICE)
+    btc = 0.2 * (1 - TAKER)  # the buys' fees are taken in the coins bought
+    assert sim.balance("BINANCE_SPOT", BTC) == pytest.approx(btc)
     eth_fee = 0.0008  # configs/venues/binance.yaml withdrawal_fee_eth
-    assert sim.balance("BINANCE_SPOT", ETH) == pytest.approx(2.0 - 1.5 - eth_fee)
+    eth = 2.0 * (1 - TAKER) - 1.5 - eth_fee
+    assert sim.balance("BINANCE_SPOT", ETH) == pytest.approx(eth)
     assert sim.balance("BINANCE", USDT) == 0.0  # nothing touched the futures account
     wallets = sim.cex["BINANCE"].wallets()
     held = {str(s.instrument_id): s.qty for s in wallets.spots}
-    assert held == pytest.approx({SPOT: 0.2, ETH_SPOT: 0.5 - eth_fee})
+    assert held == pytest.approx({SPOT: btc, ETH_SPOT: eth})
     assert wallets.spot_cash == pytest.approx(sim.balance("BINANCE_SPOT"))
-    assert wallets.equity == pytest.approx(
-        sim.balance("BINANCE_SPOT") + 0.2 * PRICE + (0.5 - eth_fee) * ETH_PRICE
+    assert wallets.equity == pytest.approx(sim.balance("BINANCE_SPOT") + btc * PRICE + eth * ETH_PRICE)
+
+
+def test_a_spot_buy_pays_its_fee_in_the_coin_bought_and_a_sell_in_usdt():
+    """As Binance spot charges (no BNB discount): a buy of q at p leaves q(1 − fee) coins for q·p
+    USDT; a sell of q leaves q·p(1 − fee) USDT."""
+    bought, sold = 0.2, 0.15
+    held = []
+    spot = InstrumentId.from_str(SPOT)
+    sim = _run(
+        {
+            ts(0): [do(lambda s: s.transfer(TransferKind.DEPOSIT, "BINANCE", 30_000))],
+            ts(2): [do(lambda s: s.market(spot, OrderSide.BUY, f"{bought:.5f}"))],
+            ts(3): [do(lambda s: held.append(_spot_balances(s)))],
+            ts(4): [do(lambda s: s.market(spot, OrderSide.SELL, f"{sold:.5f}"))],
+        }
     )
+    (after_buy,) = held
+    assert after_buy == pytest.approx({"USDT": 30_000 - bought * PRICE, "BTC": bought * (1 - TAKER)})
+    assert sim.balance("BINANCE_SPOT") == pytest.approx(30_000 - bought * PRICE + sold * PRICE * (1 - TAKER))
+    assert sim.balance("BINANCE_SPOT", BTC) == pytest.approx(bought * (1 - TAKER) - sold)
+    buy, sell = sim.strategy.fills
+    assert (buy.commission.currency, sell.commission.currency) == (BTC, USDT)
+    assert buy.commission.as_double() == pytest.approx(bought * TAKER)
+    assert sell.commission.as_double() == pytest.approx(sold * PRICE * TAKER)
+
+
+def _spot_balances(strategy) -> dict[str, float]:
+    """The spot account's USDT and BTC totals, as the strategy sees them."""
+    account = strategy.cache.account_for_venue(Venue("BINANCE_SPOT"))
+    return {c.code: account.balance_total(c).as_double() for c in (USDT, BTC)}
 
 
 def test_a_move_to_futures_beyond_the_spot_cash_is_refused_and_moves_nothing():

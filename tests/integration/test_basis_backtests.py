@@ -124,6 +124,20 @@ def test_nav_equals_the_sum_of_attribution(full_run):
     assert daily[list(CATEGORIES)].to_numpy().sum() == pytest.approx(change, abs=1e-4)
 
 
+def test_trading_fees_are_the_fills_commissions_a_coin_one_at_its_fill_price(full_run):
+    """Binance takes a spot buy's fee in the coin bought (``spot_fee_currency: received``); every
+    other fee is in USDT. The attribution counts the coins at the fill's price."""
+    fills = pd.read_csv(full_run.out_dir / "fills.csv")
+    parts = fills["commission"].str.split()
+    amount, currency = parts.str[0].astype(float), parts.str[1]
+    in_coin = fills[currency != "USDT"]
+    asset = "BTC" if full_run.summary["mode"] == "btc_basis" else "ETH"
+    assert set(in_coin["instrument_id"]) == {f"{asset}USDT.BINANCE_SPOT"}
+    assert set(in_coin["order_side"]) == {"BUY"} and set(currency) == {"USDT", asset}
+    expected = amount[currency == "USDT"].sum() + (amount * fills["last_px"])[currency != "USDT"].sum()
+    assert full_run.summary["attribution"]["trading_fees"] == pytest.approx(-expected, rel=1e-9)
+
+
 def test_funding_matches_a_sum_computed_from_the_raw_files_and_the_runs_positions(full_run, data_dir):
     asset = "BTC" if full_run.summary["mode"] == "btc_basis" else "ETH"
     start, end = (pd.Timestamp(t, tz="UTC") for t in WINDOW)

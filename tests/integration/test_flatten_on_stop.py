@@ -34,11 +34,15 @@ def test_a_stopped_basis_strategy_closes_its_perps_and_sells_its_spot_coins(cata
     bt.strategy.stop()
     bt.engine.run(start=stop_at, end=stop_at + pd.Timedelta(hours=2), streaming=True)  # the venues fill
     try:
-        assert _cex_positions(bt) == {}
         assert bt.strategy.rejections == []
         for venue, module in bt.cex_modules.items():
             wallets = module.wallets()
-            assert (wallets.spots, wallets.perps) == ((), ()), venue
+            assert wallets.perps == (), venue
+            # Binance took the buys' fees in BTC: what is left is less than one size increment,
+            # which no order can sell (as on the exchange)
+            for spot in wallets.spots:
+                step = bt.engine.cache.instrument(spot.instrument_id).size_increment.as_double()
+                assert spot.instrument_id.venue.value == "BINANCE_SPOT" and spot.qty < step
             # all cash now: the hedged book's value, less two hours of moves and the closing fees
             assert wallets.spot_cash + wallets.futures_wallet == pytest.approx(equity[venue], rel=0.005)
     finally:
