@@ -1,0 +1,219 @@
+"""The real Aave v3 contracts on anvil, configured from the real mainnet parameters.
+
+Expected numbers are computed here from the params files (through the project's loaders) and the
+oracle prices the test set, never copied from a chain run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3.exceptions import ContractLogicError
+
+from adapters.defi.aave_params import load_emode, load_optimal_utilization, load_reserve_params
+from adapters.defi.config import load_wallet_venue
+from data_catalog import raw_files
+from localchain.aave import ETH_EMODE_CATEGORY, RAY, RESERVES, LocalAave
+from localchain.anvil import advance_time
+
+YEAR = 365 * 24 * 3600  # Aave's SECONDS_PER_YEAR
+COLLATERAL_CANNOT_COVER_NEW_BORROW = "36"  # Aave v3 Errors.sol
+MAX = 2**256 - 1
+
+
+def units(aave: LocalAave, symbol: str, amount: float) -> int:
+    return round(amount * 10 ** aave.tokens[symbol].functions.decimals().call())
+
+
+def price(aave: LocalAave, symbol: str) -> float:
+    """USD price the test set on the asset's aggregator (8 decimals, as AaveOracle reports it)."""
+    return aave.aggregators[symbol].functions.latestAnswer().call() / 1e8
+
+
+def send(aave: LocalAave, call: Any, sender: str, value: int = 0) -> None:
+    tx = call.transact({"from": sender, "value": value})
+    assert aave.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+
+
+def fund(aave: LocalAave, user: str, symbol: str, amount: float) -> int:
+    """Give ``user`` the token (WETH by wrapping ETH, USDT minted by its owner); approve the Pool."""
+    raw = units(aave, symbol, amount)
+    token = aave.tokens[symbol]
+    if symbol == "WETH":
+        send(aave, token.functions.deposit(), user, value=raw)
+    else:
+        send(aave, token.functions.mint(user, raw), aave.admin)
+    send(aave, token.functions.approve(aave.pool.address, raw), user)
+    return raw
+
+
+def supply(aave: LocalAave, user: str, symbol: str, amount: float) -> int:
+    raw = fund(aave, user, symbol, amount)
+    send(aave, aave.pool.functions.supply(aave.tokens[symbol].address, raw, user, 0), user)
+    return raw
+
+
+def account(aave: LocalAave, user: str) -> dict[str, int]:
+    names = ("collateral", "debt", "available", "threshold", "ltv", "health_factor")
+    return dict(zip(names, aave.pool.functions.getUserAccountData(user).call(), strict=True))
+
+
+@pytest.fixture
+def users(aave: LocalAave) -> list[str]:
+    return aave.w3.eth.accounts[1:4]
+
+
+@pytest.fixture(scope="module")
+def params(data_dir: Path) -> dict[str, Any]:
+    csv_path = data_dir / raw_files.AAVE_PARAMS_FILE
+    return {
+        "reserves": load_reserve_params(csv_path, RESERVES),
+        "kinks": load_optimal_utilization(csv_path, RESERVES),
+        "emode": load_emode(data_dir / raw_files.AAVE_RISK_FILE),
+    }
+
+
+def bits(word: int, start: int, length: int) -> int:
+    return (word >> start) & ((1 << length) - 1)
+
+
+def test_reserves_carry_the_real_mainnet_parameters(aave: LocalAave, params: dict[str, Any]) -> None:
+    """Decode each reserve's on-chain configuration word (Aave's ReserveConfiguration bit layout)."""
+    for symbol, p in params["reserves"].items():
+        word = aave.pool.functions.getConfiguration(aave.tokens[symbol].address).call()[0]
+        assert bits(word, 0, 16) == round(p.ltv * 10_000)
+        assert bits(word, 16, 16) == round(p.liquidation_threshold * 10_000)
+        assert bits(word, 32, 16) == 10_000 + round(p.liquidation_bonus * 10_000)
+        assert bits(word, 58, 1) == p.borrowing_enabled
+        assert bits(word, 63, 1) == p.flashloan_enabled
+        assert bits(word, 64, 16) == round(p.reserve_factor * 10_000)
+        assert bits(word, 80, 36) == round(p.borrow_cap or 0)
+        assert bits(word, 116, 36) == round(p.supply_cap or 0)
+        assert bits(word, 168, 8) == (ETH_EMODE_CATEGORY if symbol in params["emode"].assets else 0)
+    category = aave.pool.functions.getEModeCategoryData(ETH_EMODE_CATEGORY).call()
+    emode = params["emode"]
+    assert category[:3] == (
+        round(emode.ltv * 10_000),
+        round(emode.liquidation_threshold * 10_000),
+        10_000 + round(emode.liquidation_bonus * 10_000),
+    )
+    model_fee = load_wallet_venue().flash_loans.fees["AAVE"]
+    assert aave.pool.functions.FLASHLOAN_PREMIUM_TOTAL().call() == round(model_fee * 10_000)
+
+
+def test_supply_borrow_repay_withdraw(aave: LocalAave, users: list[str]) -> None:
+    lender, borrower = users[:2]
+    supply(aave, lender, "WETH", 50)
+    supply(aave, borrower, "USDT", 100_000)
+    weth, usdt = aave.tokens["WETH"], aave.tokens["USDT"]
+    borrowed = units(aave, "WETH", 5)
+    send(aave, aave.pool.functions.borrow(weth.address, borrowed, 2, 0, borrower), borrower)
+    assert weth.functions.balanceOf(borrower).call() == borrowed
+    assert aave.debt_tokens["WETH"].functions.balanceOf(borrower).call() == borrowed
+    state = account(aave, borrower)
+    assert state["debt"] == pytest.approx(5 * price(aave, "WETH") * 1e8, rel=1e-9)
+
+    send(aave, weth.functions.deposit(), borrower, value=units(aave, "WETH", 1))  # covers interest
+    send(aave, weth.functions.approve(aave.pool.address, MAX), borrower)
+    send(aave, aave.pool.functions.repay(weth.address, MAX, 2, borrower), borrower)
+    assert aave.debt_tokens["WETH"].functions.balanceOf(borrower).call() == 0
+
+    send(aave, aave.pool.functions.withdraw(usdt.address, MAX, borrower), borrower)
+    assert aave.a_tokens["USDT"].functions.balanceOf(borrower).call() == 0
+    assert usdt.functions.balanceOf(borrower).call() == units(aave, "USDT", 100_000)
+    assert account(aave, borrower)["collateral"] == 0
+
+
+def test_outside_emode_the_ltv_is_the_value_weighted_reserve_ltv(
+    aave: LocalAave, users: list[str], params: dict[str, Any]
+) -> None:
+    user = users[0]
+    supply(aave, user, "WETH", 3)
+    supply(aave, user, "USDT", 20_000)
+    values = {"WETH": 3 * price(aave, "WETH"), "USDT": 20_000 * price(aave, "USDT")}
+    expected = sum(v * params["reserves"][s].ltv for s, v in values.items()) / sum(values.values())
+    state = account(aave, user)
+    assert state["collateral"] == pytest.approx(sum(values.values()) * 1e8, rel=1e-9)
+    assert state["ltv"] == pytest.approx(expected * 10_000, abs=1)
+
+
+def test_emode_ltv_is_the_real_eth_correlated_category(
+    aave: LocalAave, users: list[str], params: dict[str, Any]
+) -> None:
+    user = users[0]
+    supply(aave, user, "WETH", 10)
+    assert account(aave, user)["ltv"] == round(params["reserves"]["WETH"].ltv * 10_000)
+    send(aave, aave.pool.functions.setUserEMode(ETH_EMODE_CATEGORY), user)
+    state = account(aave, user)
+    assert state["ltv"] == round(params["emode"].ltv * 10_000)
+    assert state["threshold"] == round(params["emode"].liquidation_threshold * 10_000)
+    weth = aave.tokens["WETH"].address
+    send(
+        aave,
+        aave.pool.functions.borrow(weth, units(aave, "WETH", 10 * params["emode"].ltv * 0.999), 2, 0, user),
+        user,
+    )
+
+
+def test_a_borrow_beyond_the_ltv_reverts(aave: LocalAave, users: list[str], params: dict[str, Any]) -> None:
+    lender, user = users[:2]
+    supply(aave, lender, "USDT", 1_000_000)
+    supply(aave, user, "WETH", 10)
+    limit = 10 * price(aave, "WETH") * params["reserves"]["WETH"].ltv / price(aave, "USDT")
+    usdt = aave.tokens["USDT"].address
+    with pytest.raises(ContractLogicError, match=COLLATERAL_CANNOT_COVER_NEW_BORROW):
+        aave.pool.functions.borrow(usdt, units(aave, "USDT", limit * 1.001), 2, 0, user).transact(
+            {"from": user}
+        )
+    send(aave, aave.pool.functions.borrow(usdt, units(aave, "USDT", limit * 0.999), 2, 0, user), user)
+    assert account(aave, user)["available"] < 0.002 * limit * 1e8
+
+
+def test_usdt_returns_no_value_yet_moves_through_the_pool(aave: LocalAave, users: list[str]) -> None:
+    """Like mainnet USDT: ``approve``/``transfer`` return empty data, and a non-zero allowance can
+    only be reset through 0; Aave's SafeERC20 still pulls it into the aToken."""
+    user, other = users[:2]
+    usdt = aave.tokens["USDT"]
+    send(aave, usdt.functions.mint(user, 10**6), aave.admin)
+    for call in (usdt.functions.approve(other, 1), usdt.functions.transfer(other, 1)):
+        assert (
+            aave.w3.eth.call({"from": user, "to": usdt.address, "data": call._encode_transaction_data()})
+            == b""
+        )
+    send(aave, usdt.functions.approve(other, 1), user)
+    with pytest.raises(ContractLogicError, match="reset allowance to 0 first"):
+        usdt.functions.approve(other, 2).transact({"from": user})
+
+    raw = supply(aave, users[2], "USDT", 1_234.5)
+    assert aave.a_tokens["USDT"].functions.balanceOf(users[2]).call() == raw
+    assert usdt.functions.balanceOf(aave.a_tokens["USDT"].address).call() == raw
+
+
+def test_time_accrues_interest_at_the_real_curve(
+    aave: LocalAave, users: list[str], params: dict[str, Any]
+) -> None:
+    """Utilization 50 % of USDT: the borrow rate follows the curve with the real kink, suppliers earn
+    it times utilization less the real reserve factor, and a year grows the liquidity index by it."""
+    lender, borrower = users[:2]
+    supply(aave, lender, "USDT", 1_000_000)
+    supply(aave, borrower, "WETH", 400)
+    usdt = aave.tokens["USDT"].address
+    send(aave, aave.pool.functions.borrow(usdt, units(aave, "USDT", 500_000), 2, 0, borrower), borrower)
+
+    curve, reserve = aave.curves["USDT"], params["reserves"]["USDT"]
+    assert curve.optimal == params["kinks"]["USDT"]
+    borrow_rate = curve.base + curve.slope1 * 0.5 / curve.optimal
+    supply_rate = borrow_rate * 0.5 * (1 - reserve.reserve_factor)
+    data = aave.pool.functions.getReserveData(usdt).call()
+    assert data[4] / RAY == pytest.approx(borrow_rate, rel=1e-9)
+    assert data[2] / RAY == pytest.approx(supply_rate, rel=1e-9)
+
+    advance_time(aave.w3, YEAR)
+    elapsed = aave.w3.eth.get_block("latest")["timestamp"] - data[6]
+    income = aave.pool.functions.getReserveNormalizedIncome(usdt).call() / RAY
+    assert income == pytest.approx(data[1] / RAY * (1 + supply_rate * elapsed / YEAR), rel=1e-9)
+    assert aave.a_tokens["USDT"].functions.balanceOf(lender).call() == pytest.approx(
+        units(aave, "USDT", 1_000_000) * income, abs=1
+    )
