@@ -9,8 +9,8 @@ What comes from where:
 * the ETH-correlated e-mode category (LTV / LT / bonus): the risk JSON's ``emode`` block;
 * the flash-loan premium: the model's Aave fee (``configs/venues/ethereum.yaml``), since a fresh
   pool's premium differs from mainnet's;
-* the starting oracle prices and the rate curve's first slope: the last daily snapshot in
-  ``aave/rates`` (see :func:`rate_curve`).
+* the starting oracle prices, the LSTs' exchange rates and each rate curve's one free number: the
+  last daily snapshot in ``aave/rates`` (see :func:`rate_curve`).
 """
 
 from __future__ import annotations
@@ -44,8 +44,11 @@ ETH_EMODE_CATEGORY = 1
 SLOPE2 = 0.80
 """Rate slope above the kink. Not in the data set (no recorded day sits far enough above the kink to
 identify it); Aave's usual steep value for ETH and stablecoin reserves. Only matters past the kink."""
+IDLE_UTILIZATION = 0.01
 ZERO = "0x0000000000000000000000000000000000000000"
-RESERVES = ("WETH", "USDT")
+RESERVES = ("WETH", "USDT", "wstETH", "weETH")
+LSTS = {"wstETH": ("LidoStETH", "WstETH"), "weETH": ("EtherFiEETH", "WeETH")}
+"""Each LST reserve's stand-ins: (rebasing staking token, wrapped token held on Aave)."""
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,14 @@ def last_snapshot(data_dir: Path, symbol: str) -> Snapshot:
 def rate_curve(optimal: float, snapshot: Snapshot) -> RateCurve:
     """A curve with the real kink that passes through the last recorded (utilization, rate).
 
-    The params snapshot carries the kink only. With a zero base rate, slope1 follows from one
-    recorded day below the kink (WETH gives ≈2.6 %, USDT ≈6.5 %).
+    The params snapshot carries the kink only, and one recorded day fixes one more number: with a
+    zero base rate, slope1 (WETH gives ≈2.6 %, USDT ≈6.5 %). A reserve almost nobody borrows
+    (utilization under 1 %, weETH) says nothing about its slope: its rate is its base rate.
     """
-    if not 0.0 < snapshot.utilization < optimal:
+    if not 0.0 <= snapshot.utilization < optimal:
         raise ValueError(f"utilization {snapshot.utilization} is not below the kink {optimal}")
+    if snapshot.utilization < IDLE_UTILIZATION:
+        return RateCurve(optimal, snapshot.borrow_rate, 0.0, SLOPE2)
     return RateCurve(optimal, 0.0, snapshot.borrow_rate * optimal / snapshot.utilization, SLOPE2)
 
 
@@ -108,6 +114,8 @@ class LocalAave:
     a_tokens: dict[str, Contract]
     debt_tokens: dict[str, Contract]
     aggregators: dict[str, Contract]
+    staking: dict[str, Contract]
+    """Each LST's rebasing staking contract (Lido stETH, EtherFi eETH): its rate steers the LST."""
     reserves: dict[str, ReserveParams]
     emode: EModeParams
     curves: dict[str, RateCurve]
@@ -148,6 +156,11 @@ class _Deployer:
                     code = code[:start] + address + code[start + 2 * spot["length"] :]
         return "0x" + code
 
+    def deploy_ours(self, name: str, *args: Any) -> Contract:
+        """Deploy a contract of ``localchain/contracts`` (compiled once per process)."""
+        compiled = compile_contracts()[name]
+        return self.deploy(compiled.abi, compiled.bytecode, *args)
+
     def at(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=address, abi=aave_artifact(name)["abi"])
 
@@ -157,7 +170,11 @@ def _bps(fraction: float) -> int:
 
 
 def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
-    """Deploy Aave v3 with WETH and USDT reserves and the ETH-correlated e-mode (≈50 transactions)."""
+    """Deploy Aave v3 with WETH, USDT, wstETH and weETH reserves and the ETH-correlated e-mode.
+
+    The LSTs are stand-ins (:file:`localchain/contracts/LiquidStaking.sol`) starting at the
+    recorded exchange rate; their Aave price is ETH/USD × that rate, as on mainnet.
+    """
     data_dir = data_dir or resolve_data_dir()
     params_csv, risk_json = data_dir / raw_files.AAVE_PARAMS_FILE, data_dir / raw_files.AAVE_RISK_FILE
     reserves = load_reserve_params(params_csv, RESERVES)
@@ -180,19 +197,20 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
     d.send(provider.functions.setPoolConfiguratorImpl(d.deploy_aave("PoolConfigurator").address))
     configurator = d.at("PoolConfigurator", provider.functions.getPoolConfigurator().call())
 
-    ours = compile_contracts()
-    tokens = {
-        "WETH": d.deploy_aave("WETH9"),
-        "USDT": d.deploy(ours["TetherLike"].abi, ours["TetherLike"].bytecode),
-    }
+    tokens = {"WETH": d.deploy_aave("WETH9"), "USDT": d.deploy_ours("TetherLike")}
     aggregators = {
-        symbol: d.deploy(
-            ours["SettableAggregator"].abi,
-            ours["SettableAggregator"].bytecode,
-            round(snapshots[symbol].price * 10**ORACLE_DECIMALS),
-        )
-        for symbol in RESERVES
+        symbol: d.deploy_ours("SettableAggregator", round(snapshots[symbol].price * 10**ORACLE_DECIMALS))
+        for symbol in ("WETH", "USDT")
     }
+    staking = {}
+    for symbol, (staking_name, wrapper_name) in LSTS.items():
+        staking[symbol] = d.deploy_ours(staking_name)
+        exchange_rate = snapshots[symbol].price / snapshots["WETH"].price  # as Aave's oracle priced it
+        d.send(staking[symbol].functions.setEthPerShare(round(exchange_rate * 10**18)))
+        tokens[symbol] = d.deploy_ours(wrapper_name, staking[symbol].address)
+        aggregators[symbol] = d.deploy_ours(
+            "ExchangeRateAggregator", aggregators["WETH"].address, staking[symbol].address
+        )
     oracle = d.deploy_aave(
         "AaveOracle",
         provider.address,
@@ -284,6 +302,7 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
         a_tokens={s: d.at("AToken", data[8]) for s, data in reserve_data.items()},
         debt_tokens={s: d.at("VariableDebtToken", data[10]) for s, data in reserve_data.items()},
         aggregators=aggregators,
+        staking=staking,
         reserves=reserves,
         emode=emode,
         curves=curves,

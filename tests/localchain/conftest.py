@@ -26,3 +26,9 @@ def aave(deployed: LocalAave) -> Iterator[LocalAave]:
     snapshot_id = snapshot(deployed.w3)
     yield deployed
     revert(deployed.w3, snapshot_id)
+
+
+@pytest.fixture
+def users(aave: LocalAave) -> list[str]:
+    """Funded accounts other than the deployer (anvil gives each 10,000 ETH)."""
+    return aave.w3.eth.accounts[1:4]
