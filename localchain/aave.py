@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
@@ -33,8 +32,8 @@ from adapters.defi.aave_params import (
 from adapters.defi.config import load_wallet_venue
 from data_catalog import raw_files
 from data_catalog.paths import resolve_data_dir
-from localchain.solidity import compile_contracts
-from localchain.tools import aave_artifact
+from localchain.deployer import Deployer
+from localchain.tools import AAVE
 
 RAY = 10**27
 BPS = 10_000
@@ -122,49 +121,6 @@ class LocalAave:
     flash_premium: float
 
 
-class _Deployer:
-    """Sends the admin's transactions (anvil's unlocked first account) and links Aave's libraries."""
-
-    def __init__(self, w3: Web3) -> None:
-        self.w3 = w3
-        self.libraries: dict[str, str] = {}
-
-    def send(self, call: Any) -> Any:
-        receipt = self.w3.eth.wait_for_transaction_receipt(call.transact())
-        if receipt["status"] != 1:
-            raise RuntimeError(f"transaction reverted: {call.fn_name}")
-        return receipt
-
-    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any) -> Contract:
-        receipt = self.send(self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args))
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=abi)
-
-    def deploy_aave(self, name: str, *args: Any) -> Contract:
-        artifact = aave_artifact(name)
-        return self.deploy(artifact["abi"], self._linked(artifact), *args)
-
-    def _linked(self, artifact: dict[str, Any]) -> str:
-        """The bytecode with each logic library's placeholder replaced by its deployed address."""
-        code = artifact["bytecode"][2:]
-        for references in artifact["linkReferences"].values():
-            for library, spots in references.items():
-                if library not in self.libraries:
-                    self.libraries[library] = self.deploy_aave(library).address
-                address = self.libraries[library][2:].lower()
-                for spot in spots:
-                    start = 2 * spot["start"]
-                    code = code[:start] + address + code[start + 2 * spot["length"] :]
-        return "0x" + code
-
-    def deploy_ours(self, name: str, *args: Any) -> Contract:
-        """Deploy a contract of ``localchain/contracts`` (compiled once per process)."""
-        compiled = compile_contracts()[name]
-        return self.deploy(compiled.abi, compiled.bytecode, *args)
-
-    def at(self, name: str, address: str) -> Contract:
-        return self.w3.eth.contract(address=address, abi=aave_artifact(name)["abi"])
-
-
 def _bps(fraction: float) -> int:
     return round(fraction * BPS)
 
@@ -185,19 +141,19 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
     curves = {symbol: rate_curve(kinks[symbol], snapshots[symbol]) for symbol in RESERVES}
     flash_premium = wallet.flash_loans.fees["AAVE"]
 
-    d = _Deployer(w3)
+    d = Deployer(w3)
     admin = w3.eth.default_account
-    provider = d.deploy_aave("PoolAddressesProvider", "Local Aave v3", admin)
+    provider = d.deploy_artifact(AAVE, "PoolAddressesProvider", "Local Aave v3", admin)
     d.send(provider.functions.setACLAdmin(admin))
-    acl = d.deploy_aave("ACLManager", provider.address)
+    acl = d.deploy_artifact(AAVE, "ACLManager", provider.address)
     d.send(provider.functions.setACLManager(acl.address))
     d.send(acl.functions.addPoolAdmin(admin))
-    d.send(provider.functions.setPoolImpl(d.deploy_aave("Pool", provider.address).address))
-    pool = d.at("Pool", provider.functions.getPool().call())
-    d.send(provider.functions.setPoolConfiguratorImpl(d.deploy_aave("PoolConfigurator").address))
-    configurator = d.at("PoolConfigurator", provider.functions.getPoolConfigurator().call())
+    d.send(provider.functions.setPoolImpl(d.deploy_artifact(AAVE, "Pool", provider.address).address))
+    pool = d.at(AAVE, "Pool", provider.functions.getPool().call())
+    d.send(provider.functions.setPoolConfiguratorImpl(d.deploy_artifact(AAVE, "PoolConfigurator").address))
+    configurator = d.at(AAVE, "PoolConfigurator", provider.functions.getPoolConfigurator().call())
 
-    tokens = {"WETH": d.deploy_aave("WETH9"), "USDT": d.deploy_ours("TetherLike")}
+    tokens = {"WETH": d.deploy_artifact(AAVE, "WETH9"), "USDT": d.deploy_ours("TetherLike")}
     aggregators = {
         symbol: d.deploy_ours("SettableAggregator", round(snapshots[symbol].price * 10**ORACLE_DECIMALS))
         for symbol in ("WETH", "USDT")
@@ -211,7 +167,8 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
         aggregators[symbol] = d.deploy_ours(
             "ExchangeRateAggregator", aggregators["WETH"].address, staking[symbol].address
         )
-    oracle = d.deploy_aave(
+    oracle = d.deploy_artifact(
+        AAVE,
         "AaveOracle",
         provider.address,
         [tokens[s].address for s in RESERVES],
@@ -223,13 +180,14 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
     d.send(provider.functions.setPriceOracle(oracle.address))
 
     implementations = {
-        name: d.deploy_aave(name, pool.address).address
+        name: d.deploy_artifact(AAVE, name, pool.address).address
         for name in ("AToken", "StableDebtToken", "VariableDebtToken")
     }
     inputs = []
     for symbol in RESERVES:
         curve = curves[symbol]
-        strategy = d.deploy_aave(
+        strategy = d.deploy_artifact(
+            AAVE,
             "DefaultReserveInterestRateStrategy",
             provider.address,
             round(curve.optimal * RAY),
@@ -299,8 +257,8 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
         configurator=configurator,
         oracle=oracle,
         tokens=tokens,
-        a_tokens={s: d.at("AToken", data[8]) for s, data in reserve_data.items()},
-        debt_tokens={s: d.at("VariableDebtToken", data[10]) for s, data in reserve_data.items()},
+        a_tokens={s: d.at(AAVE, "AToken", data[8]) for s, data in reserve_data.items()},
+        debt_tokens={s: d.at(AAVE, "VariableDebtToken", data[10]) for s, data in reserve_data.items()},
         aggregators=aggregators,
         staking=staking,
         reserves=reserves,
