@@ -18,8 +18,8 @@ class Deployer:
         self.w3 = w3
         self.libraries: dict[str, str] = {}
 
-    def send(self, call: Any) -> Any:
-        receipt = self.w3.eth.wait_for_transaction_receipt(call.transact())
+    def send(self, call: Any, value: int = 0) -> Any:
+        receipt = self.w3.eth.wait_for_transaction_receipt(call.transact({"value": value}))
         if receipt["status"] != 1:
             raise RuntimeError(f"transaction reverted: {call.fn_name}")
         return receipt

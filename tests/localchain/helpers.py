@@ -6,6 +6,7 @@ from typing import Any
 
 from localchain.aave import LocalAave
 
+ETHER = 10**18
 MAX = 2**256 - 1
 """Aave's "all of it" amount for repay and withdraw."""
 
@@ -45,3 +46,19 @@ def supply(aave: LocalAave, user: str, symbol: str, amount: float) -> int:
 def account(aave: LocalAave, user: str) -> dict[str, int]:
     names = ("collateral", "debt", "available", "threshold", "ltv", "health_factor")
     return dict(zip(names, aave.pool.functions.getUserAccountData(user).call(), strict=True))
+
+
+def stake_and_wrap(aave: LocalAave, user: str, symbol: str, eth: float) -> int:
+    """ETH → stETH (``submit``) → wstETH, or ETH → eETH (``deposit``) → weETH; returns the wrapped amount."""
+    staking, wrapper = aave.staking[symbol], aave.tokens[symbol]
+    stake = staking.functions.submit(user) if symbol == "wstETH" else staking.functions.deposit()
+    send(aave, stake, user, value=round(eth * ETHER))
+    rebasing = staking.functions.balanceOf(user).call()
+    send(aave, staking.functions.approve(wrapper.address, rebasing), user)
+    send(aave, wrapper.functions.wrap(rebasing), user)
+    return wrapper.functions.balanceOf(user).call()
+
+
+def rate(aave: LocalAave, symbol: str) -> float:
+    wrapper = aave.tokens[symbol].functions
+    return (wrapper.stEthPerToken() if symbol == "wstETH" else wrapper.getRate()).call() / ETHER

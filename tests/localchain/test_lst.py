@@ -9,25 +9,7 @@ import pytest
 from adapters.defi.aave_params import load_emode
 from data_catalog import raw_files
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
-from tests.localchain.helpers import account, price, send, units
-
-ETHER = 10**18
-
-
-def stake_and_wrap(aave: LocalAave, user: str, symbol: str, eth: float) -> int:
-    """ETH → stETH (``submit``) → wstETH, or ETH → eETH (``deposit``) → weETH; returns the wrapped amount."""
-    staking, wrapper = aave.staking[symbol], aave.tokens[symbol]
-    stake = staking.functions.submit(user) if symbol == "wstETH" else staking.functions.deposit()
-    send(aave, stake, user, value=round(eth * ETHER))
-    rebasing = staking.functions.balanceOf(user).call()
-    send(aave, staking.functions.approve(wrapper.address, rebasing), user)
-    send(aave, wrapper.functions.wrap(rebasing), user)
-    return wrapper.functions.balanceOf(user).call()
-
-
-def rate(aave: LocalAave, symbol: str) -> float:
-    wrapper = aave.tokens[symbol].functions
-    return (wrapper.stEthPerToken() if symbol == "wstETH" else wrapper.getRate()).call() / ETHER
+from tests.localchain.helpers import ETHER, account, price, rate, send, stake_and_wrap, units
 
 
 @pytest.mark.parametrize("symbol", ["wstETH", "weETH"])
