@@ -2,8 +2,9 @@
 pragma solidity 0.8.24;
 
 /// @title Stand-ins for Lido and EtherFi, which are not published as npm artifacts: the real
-/// interface subset the project calls (Lido `submit`, wstETH `wrap`/`unwrap`/`stEthPerToken`,
-/// EtherFi `deposit`, weETH `wrap`/`unwrap`/`getRate`) over one share model. Staking mints shares
+/// interface subset the project calls (Lido `submit`, wstETH `wrap`/`unwrap`/`stEthPerToken`, the
+/// withdrawal queue's `requestWithdrawals`/`claimWithdrawals`, EtherFi `deposit`, weETH
+/// `wrap`/`unwrap`/`getRate`) over one share model. Staking mints shares
 /// at the current ETH-per-share rate; the rebasing token (stETH, eETH) shows shares × rate; the
 /// wrapped token (wstETH, weETH) is a plain ERC-20 of shares, so its rate is ETH per share. The
 /// owner (the test) sets the rate, standing in for staking rewards and slashing.
@@ -82,17 +83,40 @@ abstract contract ShareToken {
     }
 }
 
-/// @notice A rebasing staking token (stETH, eETH): balances are shares × ETH-per-share.
+/// @notice A rebasing staking token (stETH, eETH): balances are shares × ETH-per-share, with a
+/// withdrawal queue (Lido's WithdrawalQueue calls, served by the same contract): a request locks
+/// the tokens, the owner finalizes requests in order (the protocol's delay, steered by the test),
+/// and a finalized request pays the ETH it was worth when requested, or less if the rate fell since
+/// (Lido's discount). Rewards raise the rate; the owner sends the ETH that backs them.
 contract StakingPool is ShareToken {
+    struct WithdrawalRequest {
+        address owner;
+        uint256 shares;
+        uint256 amount;
+        bool claimed;
+    }
+
     address public immutable owner;
     uint256 public ethPerShare = 1e18;
+    WithdrawalRequest[] public requests;
+    uint256 public lastFinalizedRequestId;
+
+    event WithdrawalRequested(uint256 indexed requestId, address indexed owner, uint256 amount);
+    event WithdrawalClaimed(uint256 indexed requestId, address indexed owner, uint256 amount);
 
     constructor(string memory name_, string memory symbol_) ShareToken(name_, symbol_) {
         owner = msg.sender;
     }
 
-    function setEthPerShare(uint256 rate) external {
+    modifier onlyOwner() {
         require(msg.sender == owner, "only owner");
+        _;
+    }
+
+    /// @notice ETH backing staking rewards (the test sends it along with a rate increase).
+    receive() external payable {}
+
+    function setEthPerShare(uint256 rate) external onlyOwner {
         require(rate > 0, "rate must be positive");
         ethPerShare = rate;
     }
@@ -107,6 +131,46 @@ contract StakingPool is ShareToken {
         if (msg.sender != from) _spendAllowance(from, msg.sender, amount);
         _moveShares(from, to, share);
         emit Transfer(from, to, amount);
+    }
+
+    /// @notice Queue `amounts` of the caller's tokens for ETH; ids start at 1, as Lido's.
+    function requestWithdrawals(uint256[] calldata amounts, address owner_) external returns (uint256[] memory ids) {
+        address holder = owner_ == address(0) ? msg.sender : owner_;
+        ids = new uint256[](amounts.length);
+        for (uint256 i = 0; i < amounts.length; i++) {
+            uint256 share = _toShares(amounts[i]);
+            _moveShares(msg.sender, address(this), share);
+            requests.push(WithdrawalRequest(holder, share, amounts[i], false));
+            ids[i] = requests.length;
+            emit WithdrawalRequested(ids[i], holder, amounts[i]);
+        }
+    }
+
+    /// @notice Finalize requests up to `lastId`; each is paid at most what its shares are worth now.
+    function finalize(uint256 lastId) external onlyOwner {
+        require(lastId > lastFinalizedRequestId && lastId <= requests.length, "bad request id");
+        for (uint256 id = lastFinalizedRequestId + 1; id <= lastId; id++) {
+            WithdrawalRequest storage request = requests[id - 1];
+            uint256 worth = _toAmount(request.shares);
+            if (worth < request.amount) request.amount = worth;
+        }
+        lastFinalizedRequestId = lastId;
+    }
+
+    /// @notice Pay finalized requests to their owner (the hints of Lido's call are not needed here).
+    function claimWithdrawals(uint256[] calldata ids, uint256[] calldata) external {
+        for (uint256 i = 0; i < ids.length; i++) {
+            require(ids[i] >= 1 && ids[i] <= lastFinalizedRequestId, "request not finalized");
+            WithdrawalRequest storage request = requests[ids[i] - 1];
+            require(request.owner == msg.sender, "not the request owner");
+            require(!request.claimed, "already claimed");
+            request.claimed = true;
+            shares[address(this)] -= request.shares;
+            totalShares -= request.shares;
+            (bool paid, ) = msg.sender.call{value: request.amount}("");
+            require(paid, "ETH transfer failed");
+            emit WithdrawalClaimed(ids[i], msg.sender, request.amount);
+        }
     }
 
     function _toShares(uint256 amount) internal view override returns (uint256) {

@@ -20,9 +20,12 @@ def price(aave: LocalAave, symbol: str) -> float:
     return aave.aggregators[symbol].functions.latestAnswer().call() / 1e8
 
 
-def send(aave: LocalAave, call: Any, sender: str, value: int = 0) -> None:
+def send(aave: LocalAave, call: Any, sender: str, value: int = 0) -> int:
+    """Send and check the transaction succeeded; returns the ETH (wei) it cost in gas."""
     tx = call.transact({"from": sender, "value": value})
-    assert aave.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    receipt = aave.w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt["status"] == 1
+    return receipt["gasUsed"] * receipt["effectiveGasPrice"]
 
 
 def fund(aave: LocalAave, user: str, symbol: str, amount: float) -> int:

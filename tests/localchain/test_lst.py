@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from web3.exceptions import ContractLogicError
 
 from adapters.defi.aave_params import load_emode
 from data_catalog import raw_files
@@ -59,3 +60,36 @@ def test_an_emode_loop_on_weeth_and_its_health_factor_under_a_rate_drop(
     send(aave, aave.staking["weETH"].functions.setEthPerShare(round(new_rate * ETHER)), aave.admin)
     expected = wrapped / ETHER * new_rate * emode.liquidation_threshold / debt
     assert account(aave, user)["health_factor"] / ETHER == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("symbol", ["wstETH", "weETH"])
+def test_the_withdrawal_queue_pays_once_finalized_discounted_if_the_rate_fell(
+    aave: LocalAave, users: list[str], symbol: str
+) -> None:
+    """Lido's ``requestWithdrawals`` / ``claimWithdrawals`` on the rebasing token (stETH, eETH)."""
+    user, staking = users[0], aave.staking[symbol]
+    send(
+        aave,
+        staking.functions.submit(user) if symbol == "wstETH" else staking.functions.deposit(),
+        user,
+        value=20 * ETHER,
+    )
+    first, second = 8 * ETHER, 10 * ETHER
+    send(aave, staking.functions.requestWithdrawals([first], user), user)
+    send(aave, staking.functions.requestWithdrawals([second], user), user)
+    with pytest.raises(ContractLogicError, match="request not finalized"):
+        staking.functions.claimWithdrawals([1], [0]).transact({"from": user})
+
+    send(aave, staking.functions.finalize(1), aave.admin)
+    before = aave.w3.eth.get_balance(user)
+    gas = send(aave, staking.functions.claimWithdrawals([1], [0]), user)
+    assert aave.w3.eth.get_balance(user) - before + gas == pytest.approx(first, abs=2)
+
+    start = staking.functions.ethPerShare().call()
+    send(aave, staking.functions.setEthPerShare(start * 99 // 100), aave.admin)
+    send(aave, staking.functions.finalize(2), aave.admin)
+    before = aave.w3.eth.get_balance(user)
+    gas = send(aave, staking.functions.claimWithdrawals([2], [0]), user)
+    assert aave.w3.eth.get_balance(user) - before + gas == pytest.approx(second * 0.99, rel=1e-12)
+    with pytest.raises(ContractLogicError, match="already claimed"):
+        staking.functions.claimWithdrawals([2], [0]).transact({"from": user})
