@@ -44,6 +44,7 @@ SLOPE2 = 0.80
 """Rate slope above the kink. Not in the data set (no recorded day sits far enough above the kink to
 identify it); Aave's usual steep value for ETH and stablecoin reserves. Only matters past the kink."""
 IDLE_UTILIZATION = 0.01
+"""Below this recorded utilization a reserve's rate tells its base rate, not its slope."""
 ZERO = "0x0000000000000000000000000000000000000000"
 RESERVES = ("WETH", "USDT", "wstETH", "weETH")
 LSTS = {"wstETH": ("LidoStETH", "WstETH"), "weETH": ("EtherFiEETH", "WeETH")}
@@ -58,12 +59,6 @@ class RateCurve:
     base: float
     slope1: float
     slope2: float
-
-    def borrow_rate(self, utilization: float) -> float:
-        if utilization <= self.optimal:
-            return self.base + self.slope1 * utilization / self.optimal
-        excess = (utilization - self.optimal) / (1.0 - self.optimal)
-        return self.base + self.slope1 + self.slope2 * excess
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ oracle prices the test set, never copied from a chain run.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from adapters.defi.config import load_wallet_venue
 from data_catalog import raw_files
 from localchain.aave import ETH_EMODE_CATEGORY, RAY, RESERVES, LocalAave
 from localchain.anvil import advance_time
+from localchain.tools import AAVE, artifact
 from tests.localchain.helpers import MAX, account, price, send, supply, units
 
 YEAR = 365 * 24 * 3600  # Aave's SECONDS_PER_YEAR
@@ -149,21 +151,53 @@ def test_usdt_returns_no_value_yet_moves_through_the_pool(aave: LocalAave, users
     assert usdt.functions.balanceOf(aave.a_tokens["USDT"].address).call() == raw
 
 
-def test_time_accrues_interest_at_the_real_curve(
-    aave: LocalAave, users: list[str], params: dict[str, Any]
+def test_rate_curves_have_the_real_kink_and_meet_the_last_recorded_day(
+    aave: LocalAave, params: dict[str, Any], data_dir: Path
 ) -> None:
-    """Utilization 50 % of USDT: the borrow rate follows the curve with the real kink, suppliers earn
-    it times utilization less the real reserve factor, and a year grows the liquidity index by it."""
+    """Each reserve's on-chain strategy: the CSV's optimal utilization, and at the utilization of
+    the last day in ``aave/rates`` it quotes that day's variable borrow rate."""
+    for symbol in RESERVES:
+        strategy_address = aave.pool.functions.getReserveData(aave.tokens[symbol].address).call()[11]
+        strategy = aave.w3.eth.contract(
+            address=strategy_address, abi=artifact(AAVE, "DefaultReserveInterestRateStrategy")["abi"]
+        )
+        optimal = strategy.functions.OPTIMAL_USAGE_RATIO().call() / RAY
+        assert optimal == pytest.approx(params["kinks"][symbol], abs=1e-18)
+        [path] = data_dir.glob(raw_files.aave_rates_glob(symbol))
+        with path.open() as handle:
+            *_, last = csv.DictReader(handle)
+        used = (float(last["totalVariableDebt"]) + float(last["totalStableDebt"])) / float(
+            last["totalAToken"]
+        )
+        base = strategy.functions.getBaseVariableBorrowRate().call() / RAY
+        slope1 = strategy.functions.getVariableRateSlope1().call() / RAY
+        assert base + slope1 * used / optimal == pytest.approx(
+            float(last["currentVariableBorrowRate"]), rel=1e-9
+        )
+
+
+@pytest.mark.parametrize("utilization", [0.5, 0.95])
+def test_time_accrues_interest_at_the_real_curve(
+    aave: LocalAave, users: list[str], params: dict[str, Any], utilization: float
+) -> None:
+    """USDT lent at 50 % (below the real 92 % kink) and 95 % (above it): the borrow rate follows the
+    configured curve, suppliers earn it times utilization less the real reserve factor, and a year
+    grows the liquidity index by that."""
     lender, borrower = users[:2]
     supply(aave, lender, "USDT", 1_000_000)
     supply(aave, borrower, "WETH", 400)
     usdt = aave.tokens["USDT"].address
-    send(aave, aave.pool.functions.borrow(usdt, units(aave, "USDT", 500_000), 2, 0, borrower), borrower)
+    send(
+        aave,
+        aave.pool.functions.borrow(usdt, units(aave, "USDT", 1_000_000 * utilization), 2, 0, borrower),
+        borrower,
+    )
 
-    curve, reserve = aave.curves["USDT"], params["reserves"]["USDT"]
-    assert curve.optimal == params["kinks"]["USDT"]
-    borrow_rate = curve.base + curve.slope1 * 0.5 / curve.optimal
-    supply_rate = borrow_rate * 0.5 * (1 - reserve.reserve_factor)
+    curve, kink = aave.curves["USDT"], params["kinks"]["USDT"]
+    borrow_rate = curve.base + curve.slope1 * min(utilization, kink) / kink
+    if utilization > kink:
+        borrow_rate += curve.slope2 * (utilization - kink) / (1 - kink)
+    supply_rate = borrow_rate * utilization * (1 - params["reserves"]["USDT"].reserve_factor)
     data = aave.pool.functions.getReserveData(usdt).call()
     assert data[4] / RAY == pytest.approx(borrow_rate, rel=1e-9)
     assert data[2] / RAY == pytest.approx(supply_rate, rel=1e-9)
