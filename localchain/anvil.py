@@ -27,9 +27,9 @@ class Anvil:
     the npm launcher spawns.
     """
 
-    def __init__(self, startup_timeout: float = 30.0) -> None:
+    def __init__(self, port: int | None = None, startup_timeout: float = 30.0) -> None:
         self.startup_timeout = startup_timeout
-        self.port = 0
+        self.port = port or 0
         self._process: subprocess.Popen[bytes] | None = None
         self.w3: Web3 | None = None
 
@@ -41,7 +41,7 @@ class Anvil:
         problem = missing_tools()
         if problem:
             raise RuntimeError(problem)
-        self.port = _free_port()
+        self.port = self.port or _free_port()
         self._process = subprocess.Popen(
             [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
             stdout=subprocess.DEVNULL,

@@ -17,7 +17,7 @@ from math import isqrt
 from web3.contract import Contract
 
 from adapters.defi.config import PoolSpec, load_wallet_venue
-from localchain.aave import LocalAave
+from localchain.aave import ZERO, LocalAave
 from localchain.anvil import rpc
 from localchain.deployer import Deployer
 from localchain.tools import UNISWAP_CORE, UNISWAP_PERIPHERY
@@ -76,7 +76,11 @@ def deploy_uniswap(aave: LocalAave) -> LocalUniswap:
     router = d.deploy_artifact(UNISWAP_PERIPHERY, "SwapRouter", factory.address, weth)
     quoter = d.deploy_artifact(UNISWAP_PERIPHERY, "QuoterV2", factory.address, weth)
     positions = d.deploy_artifact(
-        UNISWAP_PERIPHERY, "NonfungiblePositionManager", factory.address, weth, "0x" + "00" * 20
+        UNISWAP_PERIPHERY,
+        "NonfungiblePositionManager",
+        factory.address,
+        weth,
+        ZERO,  # no NFT art
     )
     rpc(w3, "anvil_setBalance", admin, hex(RICH))
 
