@@ -1,11 +1,13 @@
 """Compile the repo's Solidity sources offline with solc-js (npm ``solc``, pinned in package.json).
 
 The compiled output is never committed: a deploy compiles ``localchain/contracts/*.sol`` in one
-solc-js run (a few seconds) and keeps the result for the process.
+solc-js run (≈3 s) and caches solc's output in the git-ignored ``localchain/build/``, keyed by the
+request (sources, settings) and the solc-js version, so a later process skips the compiler.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any
 from localchain.tools import CHAIN_DIR, SOLCJS, missing_tools
 
 CONTRACTS_DIR = CHAIN_DIR / "contracts"
+BUILD_DIR = CHAIN_DIR / "build"
 _COMPILE = f"""
 const solc = require({json.dumps(str(SOLCJS))});
 process.stdout.write(solc.compile(require("fs").readFileSync(0, "utf8")));
@@ -43,14 +46,7 @@ def compile_contracts() -> dict[str, Compiled]:
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
         },
     }
-    result = subprocess.run(
-        ["node", "-e", _COMPILE],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    output = json.loads(result.stdout)
+    output = _solc(json.dumps(request, sort_keys=True))
     errors = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]
     if errors:
         raise RuntimeError("solc-js failed:\n" + "\n".join(errors))
@@ -59,3 +55,19 @@ def compile_contracts() -> dict[str, Compiled]:
         for file in output["contracts"].values()
         for name, contract in file.items()
     }
+
+
+def _solc(request: str) -> dict[str, Any]:
+    """solc-js's output for a standard-JSON request, from the build cache when it has it."""
+    version = json.loads((SOLCJS / "package.json").read_text())["version"]
+    cached = BUILD_DIR / f"{hashlib.sha256((version + request).encode()).hexdigest()}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    result = subprocess.run(
+        ["node", "-e", _COMPILE], input=request, capture_output=True, text=True, check=True
+    )
+    output = json.loads(result.stdout)
+    if not any(e["severity"] == "error" for e in output.get("errors", [])):
+        BUILD_DIR.mkdir(exist_ok=True)
+        cached.write_text(result.stdout)
+    return output
