@@ -22,13 +22,7 @@ from pathlib import Path
 from web3 import Web3
 from web3.contract import Contract
 
-from adapters.defi.aave_params import (
-    EModeParams,
-    ReserveParams,
-    load_emode,
-    load_optimal_utilization,
-    load_reserve_params,
-)
+from adapters.defi.aave_params import load_emode, load_optimal_utilization, load_reserve_params
 from adapters.defi.config import load_wallet_venue
 from data_catalog import raw_files
 from data_catalog.paths import resolve_data_dir
@@ -97,7 +91,7 @@ def rate_curve(optimal: float, snapshot: Snapshot) -> RateCurve:
 
 @dataclass(frozen=True)
 class LocalAave:
-    """The deployed market: contract handles by role, the parameters it was configured from."""
+    """The deployed market: contract handles by role and symbol."""
 
     w3: Web3
     admin: str
@@ -110,10 +104,8 @@ class LocalAave:
     aggregators: dict[str, Contract]
     staking: dict[str, Contract]
     """Each LST's rebasing staking contract (Lido stETH, EtherFi eETH): its rate steers the LST."""
-    reserves: dict[str, ReserveParams]
-    emode: EModeParams
     curves: dict[str, RateCurve]
-    flash_premium: float
+    """The interest-rate curves the reserves were given (slopes derived from the data)."""
 
 
 def _bps(fraction: float) -> int:
@@ -127,14 +119,10 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
     recorded exchange rate; their Aave price is ETH/USD × that rate, as on mainnet.
     """
     data_dir = data_dir or resolve_data_dir()
-    params_csv, risk_json = data_dir / raw_files.AAVE_PARAMS_FILE, data_dir / raw_files.AAVE_RISK_FILE
-    reserves = load_reserve_params(params_csv, RESERVES)
+    params_csv = data_dir / raw_files.AAVE_PARAMS_FILE
     kinks = load_optimal_utilization(params_csv, RESERVES)
-    wallet = load_wallet_venue()
-    emode = load_emode(risk_json, wallet.aave.emode_category)
     snapshots = {symbol: last_snapshot(data_dir, symbol) for symbol in RESERVES}
     curves = {symbol: rate_curve(kinks[symbol], snapshots[symbol]) for symbol in RESERVES}
-    flash_premium = wallet.flash_loans.fees["AAVE"]
 
     d = Deployer(w3)
     admin = w3.eth.default_account
@@ -148,6 +136,41 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
     d.send(provider.functions.setPoolConfiguratorImpl(d.deploy_artifact(AAVE, "PoolConfigurator").address))
     configurator = d.at(AAVE, "PoolConfigurator", provider.functions.getPoolConfigurator().call())
 
+    tokens, aggregators, staking = _deploy_assets(d, snapshots)
+    oracle = d.deploy_artifact(
+        AAVE,
+        "AaveOracle",
+        provider.address,
+        [tokens[s].address for s in RESERVES],
+        [aggregators[s].address for s in RESERVES],
+        ZERO,
+        ZERO,  # base currency USD, as on Ethereum mainnet
+        10**ORACLE_DECIMALS,
+    )
+    d.send(provider.functions.setPriceOracle(oracle.address))
+    _init_reserves(d, provider, pool, configurator, tokens, curves)
+    _configure_risk(d, configurator, tokens, data_dir)
+
+    reserve_data = {s: pool.functions.getReserveData(tokens[s].address).call() for s in RESERVES}
+    return LocalAave(
+        w3=w3,
+        admin=admin,
+        pool=pool,
+        configurator=configurator,
+        oracle=oracle,
+        tokens=tokens,
+        a_tokens={s: d.at(AAVE, "AToken", data[8]) for s, data in reserve_data.items()},
+        debt_tokens={s: d.at(AAVE, "VariableDebtToken", data[10]) for s, data in reserve_data.items()},
+        aggregators=aggregators,
+        staking=staking,
+        curves=curves,
+    )
+
+
+def _deploy_assets(
+    d: Deployer, snapshots: dict[str, Snapshot]
+) -> tuple[dict[str, Contract], dict[str, Contract], dict[str, Contract]]:
+    """The reserve tokens, their USD price feeds at the recorded prices, and the LSTs' staking pools."""
     tokens = {"WETH": d.deploy_artifact(AAVE, "WETH9"), "USDT": d.deploy_ours("TetherLike")}
     aggregators = {
         symbol: d.deploy_ours("SettableAggregator", round(snapshots[symbol].price * 10**ORACLE_DECIMALS))
@@ -162,18 +185,18 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
         aggregators[symbol] = d.deploy_ours(
             "ExchangeRateAggregator", aggregators["WETH"].address, staking[symbol].address
         )
-    oracle = d.deploy_artifact(
-        AAVE,
-        "AaveOracle",
-        provider.address,
-        [tokens[s].address for s in RESERVES],
-        [aggregators[s].address for s in RESERVES],
-        ZERO,
-        ZERO,  # base currency USD, as on Ethereum mainnet
-        10**ORACLE_DECIMALS,
-    )
-    d.send(provider.functions.setPriceOracle(oracle.address))
+    return tokens, aggregators, staking
 
+
+def _init_reserves(
+    d: Deployer,
+    provider: Contract,
+    pool: Contract,
+    configurator: Contract,
+    tokens: dict[str, Contract],
+    curves: dict[str, RateCurve],
+) -> None:
+    """List the reserves: aToken / debt-token proxies and one interest-rate strategy each."""
     implementations = {
         name: d.deploy_artifact(AAVE, name, pool.address).address
         for name in ("AToken", "StableDebtToken", "VariableDebtToken")
@@ -203,7 +226,7 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
                 tokens[symbol].functions.decimals().call(),
                 strategy.address,
                 tokens[symbol].address,
-                admin,  # treasury
+                d.w3.eth.default_account,  # treasury
                 ZERO,  # no incentives controller
                 f"Aave Ethereum {symbol}",
                 f"aEth{symbol}",
@@ -216,6 +239,12 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
         )
     d.send(configurator.functions.initReserves(inputs))
 
+
+def _configure_risk(d: Deployer, configurator: Contract, tokens: dict[str, Contract], data_dir: Path) -> None:
+    """Each reserve's real risk parameters, the ETH-correlated e-mode, and the model's flash fee."""
+    reserves = load_reserve_params(data_dir / raw_files.AAVE_PARAMS_FILE, RESERVES)
+    wallet = load_wallet_venue()
+    emode = load_emode(data_dir / raw_files.AAVE_RISK_FILE, wallet.aave.emode_category)
     for symbol, p in reserves.items():
         asset = tokens[symbol].address
         d.send(
@@ -242,22 +271,4 @@ def deploy_aave(w3: Web3, data_dir: Path | None = None) -> LocalAave:
     for symbol in RESERVES:
         if symbol in emode.assets:
             d.send(configurator.functions.setAssetEModeCategory(tokens[symbol].address, ETH_EMODE_CATEGORY))
-    d.send(configurator.functions.updateFlashloanPremiumTotal(_bps(flash_premium)))
-
-    reserve_data = {s: pool.functions.getReserveData(tokens[s].address).call() for s in RESERVES}
-    return LocalAave(
-        w3=w3,
-        admin=admin,
-        pool=pool,
-        configurator=configurator,
-        oracle=oracle,
-        tokens=tokens,
-        a_tokens={s: d.at(AAVE, "AToken", data[8]) for s, data in reserve_data.items()},
-        debt_tokens={s: d.at(AAVE, "VariableDebtToken", data[10]) for s, data in reserve_data.items()},
-        aggregators=aggregators,
-        staking=staking,
-        reserves=reserves,
-        emode=emode,
-        curves=curves,
-        flash_premium=flash_premium,
-    )
+    d.send(configurator.functions.updateFlashloanPremiumTotal(_bps(wallet.flash_loans.fees["AAVE"])))

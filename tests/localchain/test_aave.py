@@ -18,8 +18,9 @@ from adapters.defi.config import load_wallet_venue
 from data_catalog import raw_files
 from localchain.aave import ETH_EMODE_CATEGORY, RAY, RESERVES, LocalAave
 from localchain.anvil import advance_time
+from localchain.deployer import Deployer
 from localchain.tools import AAVE, artifact
-from tests.localchain.helpers import MAX, account, price, send, supply, units
+from tests.localchain.helpers import ETHER, MAX, account, price, send, supply, units
 
 YEAR = 365 * 24 * 3600  # Aave's SECONDS_PER_YEAR
 COLLATERAL_CANNOT_COVER_NEW_BORROW = "36"  # Aave v3 Errors.sol
@@ -208,4 +209,24 @@ def test_time_accrues_interest_at_the_real_curve(
     assert income == pytest.approx(data[1] / RAY * (1 + supply_rate * elapsed / YEAR), rel=1e-9)
     assert aave.a_tokens["USDT"].functions.balanceOf(lender).call() == pytest.approx(
         units(aave, "USDT", 1_000_000) * income, abs=1
+    )
+
+
+def test_a_flash_loan_pays_the_models_premium(aave: LocalAave, users: list[str]) -> None:
+    """A flash loan of WETH costs amount × the model's Aave fee, and that premium goes to suppliers."""
+    lender = users[0]
+    supply(aave, lender, "WETH", 100)
+    weth = aave.tokens["WETH"]
+    probe = Deployer(aave.w3).deploy_ours("FlashLoanProbe", aave.pool.address)
+    fee = load_wallet_venue().flash_loans.fees["AAVE"]
+    amount = 50 * ETHER
+    send(aave, weth.functions.deposit(), lender, value=ETHER)
+    send(aave, weth.functions.transfer(probe.address, ETHER), lender)  # pays the premium
+
+    send(aave, probe.functions.borrow(weth.address, amount), lender)
+    premium = probe.functions.lastPremium().call()
+    assert premium == round(amount * fee)
+    assert weth.functions.balanceOf(probe.address).call() == ETHER - premium
+    assert aave.a_tokens["WETH"].functions.balanceOf(lender).call() == pytest.approx(
+        100 * ETHER + premium, abs=2
     )
