@@ -223,3 +223,27 @@ def load_emode(json_path: str | Path, category: str = "ETH_WETH") -> EModeParams
         )
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def load_optimal_utilization(csv_path: str | Path, symbols: Iterable[str]) -> dict[str, float]:
+    """Each reserve's interest-rate kink ("Optimal Utilization") from the reserve CSV, as a fraction.
+
+    The simulated backend does not need it (rates come from the recorded indices); a local chain
+    running Aave's own interest-rate strategy does.
+    """
+    path = Path(csv_path)
+    header, fields = _read_transposed(path)
+    row = fields.get("Optimal Utilization")
+    if row is None:
+        raise ValueError(f"{path}: field 'Optimal Utilization' missing")
+    result: dict[str, float] = {}
+    for symbol in symbols:
+        if symbol not in header:
+            raise ValueError(f"{path}: unknown reserve {symbol!r}")
+        text = row[header.index(symbol)]
+        try:
+            result[symbol] = _parse_percent(text)
+        except ValueError as exc:
+            where = f"{path}: reserve {symbol!r}, field 'Optimal Utilization'"
+            raise ValueError(f"{where}: {text!r}: {exc}") from None
+    return result

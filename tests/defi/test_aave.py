@@ -26,7 +26,13 @@ from adapters.defi.aave import (
     validate_thresholds,
 )
 from adapters.defi.aave_index import ReserveIndex
-from adapters.defi.aave_params import EModeParams, ReserveParams, load_emode, load_reserve_params
+from adapters.defi.aave_params import (
+    EModeParams,
+    ReserveParams,
+    load_emode,
+    load_optimal_utilization,
+    load_reserve_params,
+)
 from adapters.hours import DAY_NS
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -281,6 +287,19 @@ def test_params_missing_field(tmp_path: Path) -> None:
     path = write_params_csv(tmp_path / "p.csv", drop="Borrow Cap")
     with pytest.raises(ValueError, match=r"p\.csv: field 'Borrow Cap' missing \(needed for reserve 'WETH'\)"):
         load_reserve_params(path, ["WETH"])
+
+
+@needs_params
+def test_real_optimal_utilization() -> None:
+    # "92%", "92%", "80%", "30%": the interest-rate kinks a local chain's strategies get
+    kinks = load_optimal_utilization(PARAMS_CSV, ["WETH", "USDT", "wstETH", "weETH"])
+    assert kinks == pytest.approx({"WETH": 0.92, "USDT": 0.92, "wstETH": 0.80, "weETH": 0.30}, abs=1e-12)
+
+
+def test_optimal_utilization_missing_field(tmp_path: Path) -> None:
+    path = write_params_csv(tmp_path / "p.csv")
+    with pytest.raises(ValueError, match=r"p\.csv: field 'Optimal Utilization' missing"):
+        load_optimal_utilization(path, ["WETH"])
 
 
 def test_params_ltv_above_threshold_rejected(tmp_path: Path) -> None:
