@@ -210,6 +210,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
                 order_ns=int(config.order_timeout_hours * HOUR_NS),
                 transfer_ns=int(config.transfer_timeout_hours * HOUR_NS),
             ),
+            on_rest=self._plan_ended,
         )
         self.transfers = TransferBook()
         self._readers: dict[str, VenueWalletReader] = {}
@@ -440,11 +441,22 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         Nautilus saves a strategy's state only on a graceful stop: a node killed outright (SIGKILL,
         a crash, the host lost) would restart from the state of its last stop, or none, and could
         deploy its capital a second time. So the strategy also saves at every tick it starts at
-        rest, before deciding: a kill loses at most the plan in flight, or one finished since the
-        last tick. Either way the venues then hold more or less than the saved book and the restart
-        gate starts HALTED naming the difference: never an order sent twice. A halted strategy no
-        longer saves on ticks, so its saved book stays the one the venues were checked against."""
+        rest, before deciding, and as soon as a plan ends (:meth:`_plan_ended`): a kill loses at
+        most the plan in flight; the venues then hold more or less than the saved book and the
+        restart gate starts HALTED naming the difference: never an order sent twice. A halted
+        strategy no longer saves, so its saved book stays the one the venues were checked
+        against."""
         self.cache.update_strategy(self)
+
+    def _plan_ended(self) -> None:
+        """A plan ended (the strategy is at rest again): save its outcome now, not at the next
+        tick. What the plan did — the venues' new book, and what a mode derives from its fills,
+        such as the directional long's stop-loss and take-profit, placed when the entry fills — is
+        otherwise saved only at the next hour's tick, and a node killed in between would restart
+        from the state before the plan: HALTED by the restart gate (the book differs), or
+        forgetting the orders it placed."""
+        if self.halted is None:
+            self._checkpoint()
 
     def on_save(self) -> dict[str, bytes]:
         """What a restart needs to carry on: the decision state, flows awaited, transfers in flight,

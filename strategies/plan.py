@@ -84,12 +84,21 @@ class PlanRunner:
     from reality).
 
     ``now`` is the strategy's data time: the closing hour of the last data it acted on.
+    ``on_rest`` is called each time a plan ends (done, aborted or abandoned), after its
+    ``on_done``: the strategy is at rest again, with what the plan changed.
     """
 
-    def __init__(self, log, now: Callable[[], int], timeouts: PlanTimeouts | None = None) -> None:
+    def __init__(
+        self,
+        log,
+        now: Callable[[], int],
+        timeouts: PlanTimeouts | None = None,
+        on_rest: Callable[[], None] | None = None,
+    ) -> None:
         self._log = log
         self._now = now
         self.timeouts = timeouts or PlanTimeouts()
+        self._on_rest = on_rest
         self.current: Plan | None = None
         self.failures: list[str] = []
         self._advancing = False
@@ -154,6 +163,7 @@ class PlanRunner:
             what = ", ".join(pending) if pending else "its condition"
             self._abort(plan, f"timed out after {waited / HOUR_NS:.0f} h waiting for {what}")
             self.current = None
+            self._rested()
 
     def abandon(self, why: str) -> None:
         """Give up the plan in progress (reported like an aborted one); nothing runs after it."""
@@ -161,6 +171,7 @@ class PlanRunner:
         if plan is not None:
             self._abort(plan, why)
             self.current = None
+            self._rested()
 
     def _after_step(self, failure: str | None) -> None:
         plan = self.current
@@ -181,6 +192,11 @@ class PlanRunner:
         plan.until = None
         plan.on_done = None  # an aborted plan did not achieve what on_done records
 
+    def _rested(self) -> None:
+        """A plan ended: tell ``on_rest``, unless its ``on_done`` started another."""
+        if self.current is None and self._on_rest is not None:
+            self._on_rest()
+
     def _advance(self) -> None:
         """Run phases until one leaves something to wait for (re-entrant calls are folded in)."""
         self._advancing = True
@@ -191,6 +207,7 @@ class PlanRunner:
                     self.current = None
                     if plan.on_done is not None:
                         plan.on_done()
+                    self._rested()
                     return
                 plan.phases.popleft()()
                 plan = self.current

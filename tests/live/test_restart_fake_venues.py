@@ -1,12 +1,12 @@
 """Restart: ``run_live.py``'s node is killed outright (SIGKILL) mid-run and started again with the
 same command and the same Redis, against the fake Bybit and OKX (``fakevenues/``).
 
-The node runs as a real subprocess; the fakes run on an event loop in a thread of this test,
-which steps them hour by hour. The node trades btc_basis with its capital already on the venues
-(both unified accounts). What a killed node leaves is what it wrote to Redis as it ran: Nautilus'
-cache (orders, positions, accounts) and the strategy's state, which the strategy checkpoints at
-every tick it starts at rest (``YieldStrategy._checkpoint``: Nautilus itself saves it only on a
-graceful stop). The test reads that state back from Redis: it is how it sees which hour the node
+The node runs as a real subprocess (``tests/live/node_process.py``); the fakes run on an event
+loop in a thread of this test, which steps them hour by hour. The node trades btc_basis with its
+capital already on the venues (both unified accounts). What a killed node leaves is what it wrote
+to Redis as it ran: Nautilus' cache (orders, positions, accounts) and the strategy's state, which
+the strategy checkpoints at every tick it starts at rest and when a plan ends
+(``YieldStrategy._checkpoint``: Nautilus itself saves it only on a graceful stop). The test reads that state back from Redis: it is how it sees which hour the node
 acted on, and what it remembers.
 
 The fakes replay 2024 to a node on today's clock, so every feed is about two years old. The test's
@@ -25,11 +25,7 @@ switch in production code.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -39,7 +35,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pandas as pd
 import pytest
 import yaml
@@ -49,11 +44,11 @@ from fakevenues.bybit import FakeBybit
 from fakevenues.okx import FakeOKX
 from live.redis_state import RedisAddress, local_redis
 from live.transfers.config import TRANSFERS_CONFIG
+from tests.live.node_process import ROOT, NodeProcess, positions, state_key
 from tests.live.venue_configs import venue_config_dir
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 DAY = pd.Timestamp("2024-06-01", tz="UTC")
 HOURS = 8
 """Hours the fakes can replay (the tests use the first five)."""
@@ -66,10 +61,8 @@ KEYS = {
     "OKX_API_SECRET": "FAKE-RESTART-OKX-SECRET",
     "OKX_API_PASSPHRASE": "FAKE-RESTART-OKX-PASS",
 }
-STATE_KEY = "trader-BTC_BASIS-TESTNET:strategies:BasisStrategy-000:state"
-"""Where Nautilus keeps the strategy's saved state in Redis (trader id: mode and environment)."""
+STATE_KEY = state_key("BTC_BASIS-TESTNET", "BasisStrategy-000")
 BYBIT_PERP = "BTCUSDT-LINEAR.BYBIT"
-NODE_START_SECS = 60.0
 
 
 def _hour(n: int) -> int:
@@ -164,140 +157,50 @@ class FakeVenues:
         return self.on_loop(read)
 
 
-def _saved_state(redis: RedisAddress) -> dict[str, Any] | None:
-    """The strategy's last saved state, read from Redis (None before the first save).
-
-    Nautilus stores it as one value, the msgpack of ``{name: bytes}``; the strategy's own part is
-    JSON. Read over Redis' wire protocol (no client library needed)."""
-    with socket.create_connection((redis.host, redis.port), timeout=5) as conn:
-        command = [b"GET", STATE_KEY.encode()]
-        conn.sendall(b"*%d\r\n" % len(command) + b"".join(b"$%d\r\n%s\r\n" % (len(c), c) for c in command))
-        reply = conn.makefile("rb")
-        header = reply.readline()
-        assert header.startswith(b"$"), header
-        size = int(header[1:])
-        if size < 0:
-            return None
-        payload = reply.read(size)
-    state = msgspec.msgpack.decode(payload)
-    return json.loads(state["yield_strategy"])
-
-
-@dataclass
-class Run:
-    """One ``run_live.py`` process and where its output goes."""
-
-    process: subprocess.Popen
-    log: Path
-
-
-class Deployment:
-    """The node's command (one mode YAML, venue and transfers configs, Redis and state folder),
-    started and killed as a subprocess as often as a test wants."""
-
-    def __init__(self, tmp_path: Path, fakes: FakeVenues, redis: RedisAddress):
-        self.tmp_path, self.fakes, self.redis = tmp_path, fakes, redis
-        self.state_dir = tmp_path / "state"
-        mode = yaml.safe_load(mode_file_path("btc_basis").read_text())
-        mode["capital"] = CAPITAL
-        mode["strategy"].update(
-            capital_source="venues",
-            hedge_allocation=ALLOCATION,
-            # the replayed feeds are ~2 years behind the node's clock: not stale for this test
-            stale_after_intervals=1e6,
-        )
-        (tmp_path / "btc_basis.yaml").write_text(yaml.safe_dump(mode))
-        config_dir = venue_config_dir(
-            tmp_path, {"BYBIT": fakes.bybit.endpoints(), "OKX": fakes.okx.endpoints()}
-        )
-        transfers = yaml.safe_load(TRANSFERS_CONFIG.read_text())
-        transfers["exchanges"]["BYBIT"]["base_url"] = fakes.bybit.server.http_url
-        transfers["exchanges"]["OKX"]["base_url"] = fakes.okx.server.http_url
-        (tmp_path / "transfers.yaml").write_text(yaml.safe_dump(transfers))
-        self.command = [
-            sys.executable,
-            str(ROOT / "run_live.py"),
-            *("--mode", "btc_basis", "--env", "testnet"),
-            *("--config", str(tmp_path / "btc_basis.yaml")),
-            *("--venue-config", str(config_dir)),
-            *("--transfers-config", str(tmp_path / "transfers.yaml")),
-            *("--redis", str(redis)),
-            *("--state", str(self.state_dir)),
-            *("--out", str(tmp_path / "out")),
-            *("--health-minutes", "0.02", "--log-level", "WARNING"),
-        ]
-        self.runs: list[Run] = []
-
-    def start(self, extra: list[str] | None = None) -> Run:
-        """Start the node (``extra`` arguments appended) and wait until it follows the bars (so
-        the next step reaches it)."""
-        (self.state_dir / "status.json").unlink(missing_ok=True)
-        log = self.tmp_path / f"node{len(self.runs)}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [*self.command, *(extra or [])],
-                cwd=ROOT,
-                env=os.environ | KEYS,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        run = Run(process, log)
-        self.runs.append(run)
-        self.wait(f"node {len(self.runs)} subscribed to the bars", self.fakes.subscribed, NODE_START_SECS)
-        self.wait(f"node {len(self.runs)}'s first status.json", lambda: self.status() is not None)
-        return run
-
-    def kill(self, run: Run) -> None:
-        run.process.send_signal(signal.SIGKILL)
-        assert run.process.wait(timeout=10) == -signal.SIGKILL
-
-    def stop_all(self) -> None:
-        for run in self.runs:
-            if run.process.poll() is None:
-                run.process.kill()
-                run.process.wait(timeout=10)
-
-    def status(self) -> dict[str, Any] | None:
-        path = self.state_dir / "status.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def saved(self) -> dict[str, Any] | None:
-        return _saved_state(self.redis)
-
-    def acted_on(self, n: int) -> None:
-        """Step the fakes one hour and wait for the node to have started the tick of the ``n``-th
-        hour at rest (its checkpoint in Redis names that hour)."""
-        self.fakes.step()
-        self.wait(
-            f"the node's checkpoint of {pd.Timestamp(_hour(n), tz='UTC')}",
-            lambda: (self.saved() or {}).get("gate", {}).get("hour") == _hour(n),
-        )
-
-    def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            for run in self.runs[-1:]:
-                if run.process.poll() is not None:
-                    raise AssertionError(
-                        f"the node exited ({run.process.returncode}) while waiting for {what}:\n"
-                        + run.log.read_text()[-3000:]
-                    )
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(0.1)
-
-    def outputs(self) -> str:
-        return "".join(r.log.read_text(errors="replace") for r in self.runs)
+def _btc_basis_node(tmp_path: Path, fakes: FakeVenues, redis: RedisAddress) -> NodeProcess:
+    """The node's command: btc_basis with its capital on the venues, the venue and transfers
+    configs pointing at the fakes, the test's Redis and state folder."""
+    mode = yaml.safe_load(mode_file_path("btc_basis").read_text())
+    mode["capital"] = CAPITAL
+    mode["strategy"].update(
+        capital_source="venues",
+        hedge_allocation=ALLOCATION,
+        # the replayed feeds are ~2 years behind the node's clock: not stale for this test
+        stale_after_intervals=1e6,
+    )
+    (tmp_path / "btc_basis.yaml").write_text(yaml.safe_dump(mode))
+    config_dir = venue_config_dir(tmp_path, {"BYBIT": fakes.bybit.endpoints(), "OKX": fakes.okx.endpoints()})
+    transfers = yaml.safe_load(TRANSFERS_CONFIG.read_text())
+    transfers["exchanges"]["BYBIT"]["base_url"] = fakes.bybit.server.http_url
+    transfers["exchanges"]["OKX"]["base_url"] = fakes.okx.server.http_url
+    (tmp_path / "transfers.yaml").write_text(yaml.safe_dump(transfers))
+    state_dir = tmp_path / "state"
+    command = [
+        sys.executable,
+        str(ROOT / "run_live.py"),
+        *("--mode", "btc_basis", "--env", "testnet"),
+        *("--config", str(tmp_path / "btc_basis.yaml")),
+        *("--venue-config", str(config_dir)),
+        *("--transfers-config", str(tmp_path / "transfers.yaml")),
+        *("--redis", str(redis)),
+        *("--state", str(state_dir)),
+        *("--out", str(tmp_path / "out")),
+        *("--health-minutes", "0.02", "--log-level", "WARNING"),
+    ]
+    return NodeProcess(tmp_path, command, KEYS, redis, STATE_KEY, state_dir, fakes.subscribed)
 
 
-def _positions(status: dict[str, Any]) -> list[tuple[str, str, float]]:
-    """The node's open CEX positions in ``status``: (instrument, side, quantity)."""
-    return sorted((p["instrument"], p["side"], p["quantity"]) for p in status["positions"])
+def _acted_on(node: NodeProcess, fakes: FakeVenues, n: int) -> None:
+    """Step the fakes one hour and wait for the node to have started the tick of the ``n``-th hour
+    at rest."""
+    fakes.step()
+    node.checkpointed(_hour(n))
 
 
 @dataclass
 class Killed:
-    deployment: Deployment
+    deployment: NodeProcess
+    fakes: FakeVenues
     saved: dict[str, Any]
     """The strategy's state in Redis when the node was killed."""
     positions: list[tuple[str, str, float]]
@@ -309,19 +212,19 @@ def entered_then_killed(catalog_dir, tmp_path) -> Iterator[Killed]:
     """A node that entered at the first hour, checkpointed the second and was SIGKILLed; one
     more hour passes while it is down."""
     with FakeVenues(catalog_dir) as fakes, local_redis(tmp_path / "redis") as redis:
-        deployment = Deployment(tmp_path, fakes, redis)
+        deployment = _btc_basis_node(tmp_path, fakes, redis)
         try:
             first = deployment.start()
             assert deployment.saved() is None  # a fresh Redis: nothing saved before
-            deployment.acted_on(0)
+            _acted_on(deployment, fakes, 0)
             deployment.wait(
                 "the entry's four orders filled",
                 lambda: [o[4] for o in fakes.orders()] == ["FILLED"] * 4,
             )
-            deployment.acted_on(1)
+            _acted_on(deployment, fakes, 1)
             # both legs on both venues (a unified account's spot holdings are positions too)
             deployment.wait("the entry in status.json", lambda: len(deployment.status()["positions"]) == 4)
-            killed = Killed(deployment, deployment.saved(), _positions(deployment.status()))
+            killed = Killed(deployment, fakes, deployment.saved(), positions(deployment.status()))
             deployment.kill(first)
             fakes.step()  # the third hour closes while the node is down
             yield killed
@@ -332,7 +235,7 @@ def entered_then_killed(catalog_dir, tmp_path) -> Iterator[Killed]:
 
 def test_a_killed_node_restarts_where_it_left_off(entered_then_killed):
     deployment, before_kill = entered_then_killed.deployment, entered_then_killed.saved
-    fakes = deployment.fakes
+    fakes = entered_then_killed.fakes
     # what the killed node had saved: entered at the first hour, its book the venues' holdings
     assert before_kill["entered"] and before_kill["actions"]["entry_full"] == 1
     assert [(ts, action) for ts, action, _ in before_kill["action_log"]] == [(_hour(0), "entry_full")]
@@ -361,9 +264,9 @@ def test_a_killed_node_restarts_where_it_left_off(entered_then_killed):
     status = deployment.status()
     assert status["state"] == "RUNNING" and status["halted"] is None
     # positions reconciled: the restarted node holds the venues' positions, no inferred extra one
-    assert _positions(status) == venue_positions
+    assert positions(status) == venue_positions
     # it carries on: the next hour is acted on, with the state it had (no second entry)
-    deployment.acted_on(3)
+    _acted_on(deployment, fakes, 3)
     after = deployment.saved()
     assert after["entered"] and after["halted"] is None
     assert after["actions"] == before_kill["actions"]
@@ -372,7 +275,7 @@ def test_a_killed_node_restarts_where_it_left_off(entered_then_killed):
     # no order sent again, nothing flattened
     assert fakes.orders() == orders
     assert fakes.holdings() == held
-    assert _positions(deployment.status()) == venue_positions
+    assert positions(deployment.status()) == venue_positions
 
     # SIGTERM is the kill switch: the node halts (nothing sent, nothing flattened), saves that it
     # is HALTED for the next start, and stops
@@ -387,7 +290,7 @@ def test_a_killed_node_restarts_where_it_left_off(entered_then_killed):
 
 def test_a_position_changed_while_down_halts_the_restart(entered_then_killed):
     deployment, before_kill = entered_then_killed.deployment, entered_then_killed.saved
-    fakes = deployment.fakes
+    fakes = entered_then_killed.fakes
     saved_contracts = fakes.on_loop(lambda: fakes.bybit.account.positions[_perp(fakes)].qty)
     by_hand = (saved_contracts / 2).quantize(Decimal("0.001"))  # the Bybit perp's size step
 
@@ -425,7 +328,7 @@ def test_a_position_changed_while_down_halts_the_restart(entered_then_killed):
     deployment.stop_all()
     deployment.start(["--clear-halt"])
     assert deployment.status()["state"] == "RUNNING"
-    deployment.acted_on(4)
+    _acted_on(deployment, fakes, 4)
     assert deployment.saved()["halted"] is None
     deployment.wait("the rebalance's orders", lambda: len(fakes.orders()) > len(orders))
 

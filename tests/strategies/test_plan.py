@@ -18,9 +18,14 @@ class _World:
         self.hour = H
         self.log = RecordingLog()
         self.runner = PlanRunner(
-            self.log, now=lambda: self.hour, timeouts=PlanTimeouts(2 * HOUR_NS, 48 * HOUR_NS)
+            self.log,
+            now=lambda: self.hour,
+            timeouts=PlanTimeouts(2 * HOUR_NS, 48 * HOUR_NS),
+            on_rest=lambda: self.rests.append(list(self.done)),
         )
         self.done: list[str] = []
+        self.rests: list[list[str]] = []
+        """What had been done each time the runner came to rest."""
 
     def order(self, name: str):
         return lambda: (self.done.append(name), self.runner.expect_order(ClientOrderId(name)))
@@ -81,3 +86,28 @@ def test_a_transfer_gets_the_transfer_allowance_and_a_failure_aborts():
     w.runner.transfer_done("withdraw", w.hour, failure="timed_out")
     assert not w.runner.busy and w.done == ["withdraw"]
     assert w.runner.failures == ["exit_full: timed_out"]
+
+
+def test_every_end_of_a_plan_comes_to_rest_once_after_its_on_done():
+    """Done, failed, timed out or abandoned: the strategy is at rest again (it saves its state)."""
+    w = _World()
+    w.runner.start("rebalance", [w.order("sell")], on_done=w.step("done"))
+    assert w.rests == []
+    w.runner.order_closed(ClientOrderId("sell"))
+    assert w.rests == [["sell", "done"]]
+    w.runner.start("rebalance", [w.order("buy"), w.step("never")])
+    w.runner.order_closed(ClientOrderId("buy"), failure="rejected")
+    w.runner.start("rebalance", [w.order("sell again"), w.step("never")])
+    w.hour = H + 3 * HOUR_NS
+    w.runner.resume()
+    w.runner.start("exit_full", [w.transfer("withdraw")])
+    w.runner.abandon("halted")
+    assert [r[-1] for r in w.rests] == ["done", "buy", "sell again", "withdraw"]
+
+
+def test_a_plan_started_by_on_done_is_not_at_rest():
+    w = _World()
+    w.runner.start("exit_full", [w.step("paid")], on_done=lambda: w.runner.start("next", [w.order("buy")]))
+    assert w.done == ["paid", "buy"] and w.runner.busy and w.rests == []
+    w.runner.order_closed(ClientOrderId("buy"))
+    assert w.rests == [["paid", "buy"]]
