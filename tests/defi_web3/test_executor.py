@@ -15,7 +15,15 @@ from web3.exceptions import ContractLogicError
 
 from adapters.defi import dex
 from adapters.defi.config import load_wallet_venue
-from adapters.defi.web3.executor import WAD, ExecutorResult, LoopExecutor, LoopExecutorReverted, Route, to_wad
+from adapters.defi.web3.executor import (
+    WAD,
+    ExecutorCall,
+    ExecutorResult,
+    LoopExecutor,
+    LoopExecutorReverted,
+    Route,
+    to_wad,
+)
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.uniswap import LocalUniswap, mark
 from tests.localchain.helpers import account, rate, send, supply
@@ -45,31 +53,27 @@ class Setup:
     gas_paid: int = 0
     """Wei the owner paid in gas for the grants and the executor calls ``run`` sent."""
 
-    @property
-    def a_token(self):
-        return self.aave.a_tokens[self.lst]
-
     def eth(self) -> int:
         """The owner's ETH in wei (exact, as gas is)."""
         return self.aave.w3.eth.get_balance(self.owner)
 
     def position(self) -> tuple[float, float]:
         """The owner's (supplied LST, WETH debt) in token units."""
-        supplied = self.a_token.functions.balanceOf(self.owner).call()
+        supplied = self.aave.a_tokens[self.lst].functions.balanceOf(self.owner).call()
         debt = self.aave.debt_tokens["WETH"].functions.balanceOf(self.owner).call()
         return supplied / WAD, debt / WAD
 
-    def run(self, call, gas: int | None = None) -> ExecutorResult:
+    def run(self, call: ExecutorCall, gas: int | None = None) -> ExecutorResult:
         """Grant what the call needs, then send it; the result of the executor's transaction."""
-        for grant in self.executor.grants(call, self.a_token):
+        for grant in call.grants:
             self.gas_paid += send(self.aave, grant, self.owner)
         result = self.executor.send(call, gas)
         assert result is not None
         self.gas_paid += result.gas_cost
         return result
 
-    def open(self, flash: float = FLASH, min_hf: float = 1.0) -> ExecutorResult:
-        return self.run(self.executor.open_loop(self.aave.tokens[self.lst].address, flash, OWN_ETH, min_hf))
+    def open(self, min_hf: float = 1.0) -> ExecutorResult:
+        return self.run(self.executor.open_loop(self.aave.tokens[self.lst].address, FLASH, OWN_ETH, min_hf))
 
 
 @pytest.fixture(params=["wstETH", "weETH"])
@@ -81,9 +85,9 @@ def setup(request: pytest.FixtureRequest, aave: LocalAave, uniswap: LocalUniswap
     executor = LoopExecutor.deploy(
         aave.w3,
         owner,
-        aave.pool,
+        aave.pool.address,
         aave.tokens["WETH"].address,
-        aave.debt_tokens["WETH"],
+        aave.debt_tokens["WETH"].address,
         uniswap.router.address,
     )
     for symbol, pool in POOLS.items():
@@ -128,6 +132,19 @@ def test_the_loop_opens_to_the_target_leverage_in_one_transaction(setup: Setup) 
     assert result.gas_used < GAS_UNITS["atomic_leverage"]
 
 
+def test_the_owner_may_pay_in_weth(setup: Setup) -> None:
+    """Half the equity as WETH (pulled with an allowance of exactly that), half as ETH sent along."""
+    s = setup
+    weth = s.aave.tokens["WETH"]
+    send(s.aave, weth.functions.deposit(), s.owner, value=to_wad(OWN_ETH / 2))
+    call = s.executor.open_loop(s.aave.tokens[s.lst].address, FLASH, OWN_ETH / 2, 1.0, own_weth=OWN_ETH / 2)
+    result = s.run(call)
+    assert result.raw["ownEth"] == to_wad(OWN_ETH)
+    assert s.position()[0] == pytest.approx((OWN_ETH + FLASH) / rate(s.aave, s.lst), rel=1e-12)
+    assert weth.functions.balanceOf(s.owner).call() == 0
+    assert weth.functions.allowance(s.owner, s.executor.contract.address).call() == 0
+
+
 def test_deleverage_repays_debt_with_the_sold_collateral(setup: Setup) -> None:
     s = setup
     s.open()
@@ -155,7 +172,7 @@ def test_unwind_repays_everything_and_returns_the_equity(setup: Setup) -> None:
     eth_start = s.eth()
     s.open()
     supplied, debt = s.position()
-    result = s.run(s.executor.unwind(s.aave.tokens[s.lst].address, s.a_token, min_eth_out=0.0))
+    result = s.run(s.executor.unwind(s.aave.tokens[s.lst].address, min_eth_out=0.0))
 
     assert s.position() == (0.0, 0.0)
     repaid = result.amounts["repaid"]  # the debt at the unwind's block
@@ -166,6 +183,20 @@ def test_unwind_repays_everything_and_returns_the_equity(setup: Setup) -> None:
     assert returned < OWN_ETH - 2 * FLASH * FEE  # two premiums, the pool's fee and impact
 
 
+def test_the_slippage_bound_refuses_a_sale_below_it(setup: Setup) -> None:
+    s = setup
+    s.open()
+    before = s.position()
+    withdraw = 10.0
+    bound = sale(s, withdraw) * 1.0001  # just above what the pool pays
+    call = s.executor.deleverage(s.aave.tokens[s.lst].address, 20.0, withdraw, bound, 1.0)
+    for grant in call.grants:
+        send(s.aave, grant, s.owner)
+    with pytest.raises(ContractLogicError, match="Too little received"):  # Uniswap's SwapRouter
+        s.executor.send(call)
+    assert s.position() == before
+
+
 def test_an_oversized_loop_reverts_whole_and_pays_its_gas(setup: Setup) -> None:
     """Borrowing past the e-mode LTV (93 %): Aave refuses the borrow, so nothing of the loop happens."""
     s = setup
@@ -173,7 +204,7 @@ def test_an_oversized_loop_reverts_whole_and_pays_its_gas(setup: Setup) -> None:
     call = s.executor.open_loop(s.aave.tokens[s.lst].address, oversized, OWN_ETH, 1.0)
     with pytest.raises(ContractLogicError, match="36"):  # Aave's COLLATERAL_CANNOT_COVER_NEW_BORROW
         call.call.call({"from": s.owner, "value": call.value})
-    for grant in s.executor.grants(call):
+    for grant in call.grants:
         send(s.aave, grant, s.owner)
     eth_before = s.eth()
     with pytest.raises(LoopExecutorReverted) as reverted:
@@ -187,7 +218,7 @@ def test_the_health_factor_floor_refuses_a_loop_that_ends_below_it(setup: Setup)
     s = setup
     expected_hf = EMODE_LIQUIDATION_THRESHOLD / (TARGET_LTV * (1 + FEE))
     call = s.executor.open_loop(s.aave.tokens[s.lst].address, FLASH, OWN_ETH, expected_hf * 1.001)
-    for grant in s.executor.grants(call):
+    for grant in call.grants:
         send(s.aave, grant, s.owner)
     with pytest.raises(ContractLogicError, match="health factor below the floor"):
         s.executor.send(call)
