@@ -72,9 +72,12 @@ interface ISwapRouter {
 }
 
 contract LoopExecutor {
-    /// @notice How an LST is minted and sold: its staking contract and the Uniswap pool's fee tier.
+    /// @notice How an LST is minted and sold: the contract that stakes ETH (Lido stETH, EtherFi's
+    /// LiquidityPool), the rebasing token it mints (stETH, eETH: the same contract for Lido, another
+    /// for EtherFi), the Uniswap pool's fee tier and the LST's Aave aToken.
     struct Route {
         address staking;
+        address rebasing;
         bool lido;
         uint24 poolFee;
         address aToken;
@@ -105,6 +108,7 @@ contract LoopExecutor {
     struct Plan {
         Op op;
         address lst;
+        uint256 ownWeth;
         uint256 ownEth;
         uint256 withdrawLst;
         uint256 minWethOut;
@@ -124,14 +128,17 @@ contract LoopExecutor {
         _;
     }
 
-    /// @notice ETH from unwrapping WETH (before staking) arrives here.
+    /// @notice ETH arrives only from unwrapping WETH (to stake it, or to pay the owner out).
     receive() external payable {
         require(msg.sender == address(weth), "LoopExecutor: ETH only from WETH");
     }
 
-    /// @notice Register an LST (`lido`: Lido stETH → wstETH, else EtherFi eETH → weETH).
-    function setRoute(address lst, address staking, bool lido, uint24 poolFee, address aToken) external onlyOwner {
-        routes[lst] = Route(staking, lido, poolFee, aToken);
+    /// @notice Register an LST (`lido`: Lido `submit` → wstETH, else EtherFi `deposit` → weETH).
+    function setRoute(address lst, address staking, address rebasing, bool lido, uint24 poolFee, address aToken)
+        external
+        onlyOwner
+    {
+        routes[lst] = Route(staking, rebasing, lido, poolFee, aToken);
     }
 
     /// @notice Lever: stake the owner's `ownerWethIn` WETH plus the ETH sent plus `flashAmountWeth` of
@@ -143,8 +150,7 @@ contract LoopExecutor {
         onlyOwner
     {
         if (ownerWethIn > 0) _pay(weth.transferFrom(owner, address(this), ownerWethIn));
-        if (msg.value > 0) weth.deposit{value: msg.value}();
-        _flash(flashAmountWeth, Plan(Op.Open, lst, ownerWethIn + msg.value, 0, 0));
+        _flash(flashAmountWeth, Plan(Op.Open, lst, ownerWethIn, msg.value, 0, 0));
         _checkHealth(minHealthFactor);
     }
 
@@ -155,13 +161,14 @@ contract LoopExecutor {
         external
         onlyOwner
     {
-        _flash(repayWeth, Plan(Op.Close, lst, 0, withdrawLst, minWethOut));
+        _flash(repayWeth, Plan(Op.Close, lst, 0, 0, withdrawLst, minWethOut));
         _checkHealth(minHealthFactor);
     }
 
     /// @notice Unwind: deleverage all of the owner's WETH debt and all of its `lst` collateral.
     function unwind(address lst, uint256 minWethOut) external onlyOwner {
-        _flash(wethDebt.balanceOf(owner), Plan(Op.Close, lst, 0, IERC20(_route(lst).aToken).balanceOf(owner), minWethOut));
+        uint256 collateral = IERC20(_route(lst).aToken).balanceOf(owner);
+        _flash(wethDebt.balanceOf(owner), Plan(Op.Close, lst, 0, 0, collateral, minWethOut));
     }
 
     /// @notice Aave's IFlashLoanSimpleReceiver callback: run the plan, approve the repayment.
@@ -179,11 +186,13 @@ contract LoopExecutor {
 
     function _open(Plan memory plan, uint256 amount, uint256 premium) private {
         Route memory route = _route(plan.lst);
-        uint256 supplied = _stake(route, plan.lst, amount + plan.ownEth);
+        uint256 wrapped = amount + plan.ownWeth;
+        weth.withdraw(wrapped);
+        uint256 supplied = _stake(route, plan.lst, wrapped + plan.ownEth);
         _pay(IERC20(plan.lst).approve(address(pool), supplied));
         pool.supply(plan.lst, supplied, owner, 0);
         pool.borrow(address(weth), amount + premium, VARIABLE_RATE, 0, owner);
-        emit LoopOpened(plan.lst, amount, plan.ownEth, premium, supplied, amount + premium);
+        emit LoopOpened(plan.lst, amount, plan.ownWeth + plan.ownEth, premium, supplied, amount + premium);
     }
 
     function _close(Plan memory plan, uint256 amount, uint256 premium) private {
@@ -209,13 +218,12 @@ contract LoopExecutor {
         emit Deleveraged(plan.lst, amount, withdrawn, proceeds, premium, rest);
     }
 
-    /// @dev WETH → the rebasing token → the wrapped LST; returns the LST minted to this contract.
-    function _stake(Route memory route, address lst, uint256 wethAmount) private returns (uint256) {
-        weth.withdraw(wethAmount);
-        if (route.lido) ILido(route.staking).submit{value: wethAmount}(address(0));
-        else IEtherFiPool(route.staking).deposit{value: wethAmount}();
-        uint256 rebasing = IERC20(route.staking).balanceOf(address(this));
-        _pay(IERC20(route.staking).approve(lst, rebasing));
+    /// @dev ETH → the rebasing token → the wrapped LST; returns the LST minted to this contract.
+    function _stake(Route memory route, address lst, uint256 eth) private returns (uint256) {
+        if (route.lido) ILido(route.staking).submit{value: eth}(address(0));
+        else IEtherFiPool(route.staking).deposit{value: eth}();
+        uint256 rebasing = IERC20(route.rebasing).balanceOf(address(this));
+        _pay(IERC20(route.rebasing).approve(lst, rebasing));
         return IWrapped(lst).wrap(rebasing);
     }
 

@@ -94,6 +94,7 @@ def setup(request: pytest.FixtureRequest, aave: LocalAave, uniswap: LocalUniswap
         route = Route(
             aave.tokens[symbol].address,
             aave.staking[symbol].address,
+            aave.staking[symbol].address,  # the stand-ins stake and rebase in one contract
             symbol == "wstETH",
             uniswap.pools[pool].fee,
             aave.a_tokens[symbol].address,
@@ -235,3 +236,9 @@ def test_only_the_owner_can_call_it(setup: Setup, users: list[str]) -> None:
         call.call.transact({"from": stranger, "value": call.value})
     with pytest.raises(ContractLogicError, match="only owner"):
         s.executor.contract.functions.unwind(s.aave.tokens[s.lst].address, 0).transact({"from": stranger})
+    # nor can anyone but the Pool, for the executor's own flash loan, run its callback
+    callback = s.executor.contract.functions.executeOperation(
+        s.aave.tokens["WETH"].address, 1, 0, s.executor.contract.address, b""
+    )
+    with pytest.raises(ContractLogicError, match="not our flash loan"):
+        callback.transact({"from": stranger})

@@ -51,10 +51,12 @@ def gas_cost(receipt: TxReceipt) -> int:
 
 @dataclass(frozen=True)
 class Route:
-    """An LST the executor can lever: its staking contract (Lido or EtherFi), pool fee tier, aToken."""
+    """An LST the executor can lever: its staking contract (Lido or EtherFi) and the rebasing token it
+    mints (one contract for Lido, two for EtherFi), its LST/WETH pool's fee tier, its aToken."""
 
     lst: str
     staking: str
+    rebasing: str
     lido: bool
     pool_fee: int
     """Uniswap v3 fee tier of the LST/WETH pool, in millionths."""
@@ -130,7 +132,7 @@ class LoopExecutor:
 
     def set_route(self, route: Route) -> ExecutorCall:
         call = self.contract.functions.setRoute(
-            route.lst, route.staking, route.lido, route.pool_fee, route.a_token
+            route.lst, route.staking, route.rebasing, route.lido, route.pool_fee, route.a_token
         )
         return ExecutorCall(call)
 
@@ -166,7 +168,7 @@ class LoopExecutor:
     def _collateral_grant(self, lst: str, amount: int | None) -> ContractFunction:
         """The owner's aToken allowance to the executor for ``amount`` (None: all it holds, and its
         interest until mined)."""
-        a_token = self._aave_contract("AToken", self.contract.functions.routes(lst).call()[3])
+        a_token = self._aave_contract("AToken", self.contract.functions.routes(lst).call()[4])
         if amount is None:
             held = a_token.functions.balanceOf(self.owner).call()
             amount = held + int(held * UNWIND_ALLOWANCE_MARGIN)
