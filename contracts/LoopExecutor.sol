@@ -198,7 +198,8 @@ contract LoopExecutor {
     function _close(Plan memory plan, uint256 amount, uint256 premium) private {
         Route memory route = _route(plan.lst);
         _pay(weth.approve(address(pool), amount));
-        pool.repay(address(weth), amount, VARIABLE_RATE, owner);
+        // Aave repays at most the debt; more would strand flash-borrowed WETH here (the model rejects it too)
+        require(pool.repay(address(weth), amount, VARIABLE_RATE, owner) == amount, "LoopExecutor: repay exceeds debt");
         _pay(IERC20(route.aToken).transferFrom(owner, address(this), plan.withdrawLst));
         uint256 withdrawn = pool.withdraw(plan.lst, plan.withdrawLst, address(this));
         _pay(IERC20(plan.lst).approve(address(router), withdrawn));

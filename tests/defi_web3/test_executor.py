@@ -187,13 +187,27 @@ def test_unwind_repays_everything_and_returns_the_equity(setup: Setup) -> None:
 def test_the_slippage_bound_refuses_a_sale_below_it(setup: Setup) -> None:
     s = setup
     s.open()
-    before = s.position()
     withdraw = 10.0
     bound = sale(s, withdraw) * 1.0001  # just above what the pool pays
     call = s.executor.deleverage(s.aave.tokens[s.lst].address, 20.0, withdraw, bound, 1.0)
     for grant in call.grants:
         send(s.aave, grant, s.owner)
+    before = s.position()  # at the last block: the refused call mines none
     with pytest.raises(ContractLogicError, match="Too little received"):  # Uniswap's SwapRouter
+        s.executor.send(call)
+    assert s.position() == before
+
+
+def test_a_repayment_beyond_the_debt_is_refused(setup: Setup) -> None:
+    """As the simulated backend's AAVE_REPAY rejection: Aave would take only the debt."""
+    s = setup
+    s.open()
+    supplied, debt = s.position()
+    call = s.executor.deleverage(s.aave.tokens[s.lst].address, debt * 1.01, supplied, 0.0, 1.0)
+    for grant in call.grants:
+        send(s.aave, grant, s.owner)
+    before = s.position()  # at the last block: the refused call mines none
+    with pytest.raises(ContractLogicError, match="repay exceeds debt"):
         s.executor.send(call)
     assert s.position() == before
 
