@@ -9,11 +9,13 @@ the model's flash-loan fee (``configs/venues/ethereum.yaml``) and the model's po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from web3.exceptions import ContractLogicError
 
 from adapters.defi import dex
+from adapters.defi.aave_params import EModeParams, load_emode
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.web3.executor import (
     WAD,
@@ -24,6 +26,7 @@ from adapters.defi.web3.executor import (
     Route,
     to_wad,
 )
+from data_catalog import raw_files
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.uniswap import LocalUniswap, mark
 from tests.localchain.helpers import account, rate, send, supply
@@ -37,7 +40,6 @@ OWN_ETH = 10.0
 TARGET_LTV = 0.9
 FLASH = OWN_ETH * TARGET_LTV / (1 - TARGET_LTV)
 """The strategy's loop: equity E at LTV λ borrows D = E·λ/(1−λ), flash-loaned until the borrow."""
-EMODE_LIQUIDATION_THRESHOLD = 0.95
 LIQUIDITY = 5_000.0
 """WETH a lender supplies to Aave, for the flash loans and the borrows."""
 REVERT_GAS = 2_000_000
@@ -103,6 +105,12 @@ def setup(request: pytest.FixtureRequest, aave: LocalAave, uniswap: LocalUniswap
     return Setup(aave, uniswap, executor, owner, request.param)
 
 
+@pytest.fixture(scope="module")
+def emode(data_dir: Path) -> EModeParams:
+    """The ETH-correlated e-mode's real LTV and liquidation threshold (93 % / 95 %)."""
+    return load_emode(data_dir / raw_files.AAVE_RISK_FILE)
+
+
 def health_factor(s: Setup) -> float:
     return account(s.aave, s.owner)["health_factor"] / WAD
 
@@ -114,7 +122,7 @@ def sale(s: Setup, lst_amount: float) -> float:
     return dex.sell_base(lst_amount, price, spec.depth, float(spec.fee)).amount_out
 
 
-def test_the_loop_opens_to_the_target_leverage_in_one_transaction(setup: Setup) -> None:
+def test_the_loop_opens_to_the_target_leverage_in_one_transaction(setup: Setup, emode: EModeParams) -> None:
     s = setup
     eth_before = s.eth()
     result = s.open()
@@ -127,7 +135,7 @@ def test_the_loop_opens_to_the_target_leverage_in_one_transaction(setup: Setup) 
     assert eth_before - s.eth() == to_wad(OWN_ETH) + s.gas_paid
     ltv = debt / (supplied * lst_rate)
     assert ltv == pytest.approx(TARGET_LTV * (1 + FEE), rel=1e-9)
-    assert health_factor(s) == pytest.approx(EMODE_LIQUIDATION_THRESHOLD / ltv, rel=1e-6)
+    assert health_factor(s) == pytest.approx(emode.liquidation_threshold / ltv, rel=1e-6)
     for token in (s.aave.tokens["WETH"], s.aave.tokens[s.lst]):  # nothing stays in the executor
         assert token.functions.balanceOf(s.executor.contract.address).call() == 0
     assert result.gas_used < GAS_UNITS["atomic_leverage"]
@@ -212,10 +220,11 @@ def test_a_repayment_beyond_the_debt_is_refused(setup: Setup) -> None:
     assert s.position() == before
 
 
-def test_an_oversized_loop_reverts_whole_and_pays_its_gas(setup: Setup) -> None:
+def test_an_oversized_loop_reverts_whole_and_pays_its_gas(setup: Setup, emode: EModeParams) -> None:
     """Borrowing past the e-mode LTV (93 %): Aave refuses the borrow, so nothing of the loop happens."""
     s = setup
-    oversized = OWN_ETH * 0.96 / (1 - 0.96)
+    ltv = emode.ltv + 0.03
+    oversized = OWN_ETH * ltv / (1 - ltv)
     call = s.executor.open_loop(s.aave.tokens[s.lst].address, oversized, OWN_ETH, 1.0)
     with pytest.raises(ContractLogicError, match="36"):  # Aave's COLLATERAL_CANNOT_COVER_NEW_BORROW
         call.call.call({"from": s.owner, "value": call.value})
@@ -229,9 +238,9 @@ def test_an_oversized_loop_reverts_whole_and_pays_its_gas(setup: Setup) -> None:
     assert 0 < reverted.value.gas_used < REVERT_GAS
 
 
-def test_the_health_factor_floor_refuses_a_loop_that_ends_below_it(setup: Setup) -> None:
+def test_the_health_factor_floor_refuses_a_loop_that_ends_below_it(setup: Setup, emode: EModeParams) -> None:
     s = setup
-    expected_hf = EMODE_LIQUIDATION_THRESHOLD / (TARGET_LTV * (1 + FEE))
+    expected_hf = emode.liquidation_threshold / (TARGET_LTV * (1 + FEE))
     call = s.executor.open_loop(s.aave.tokens[s.lst].address, FLASH, OWN_ETH, expected_hf * 1.001)
     for grant in call.grants:
         send(s.aave, grant, s.owner)
