@@ -192,7 +192,7 @@ class LoopExecutor:
         return self.decode(receipt)
 
     def decode(self, receipt: TxReceipt) -> ExecutorResult | None:
-        """The executor's event in ``receipt`` as token amounts, with the gas the transaction used."""
+        """The executor's event in ``receipt`` (amounts in wei), with the gas the transaction used."""
         for name in EVENTS:
             logs = getattr(self.contract.events, name)().process_receipt(receipt, errors=DISCARD)
             if logs:
