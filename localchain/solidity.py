@@ -1,8 +1,10 @@
 """Compile the repo's Solidity sources offline with solc-js (npm ``solc``, pinned in package.json).
 
-The compiled output is never committed: a deploy compiles ``localchain/contracts/*.sol`` in one
-solc-js run (≈3 s) and caches solc's output in the git-ignored ``localchain/build/``, keyed by the
-request (sources, settings) and the solc-js version, so a later process skips the compiler.
+The compiled output is never committed: a deploy compiles the local chain's stand-ins
+(``localchain/contracts/*.sol``) and the project's production contracts (``contracts/*.sol``,
+e.g. the order-list executor) in one solc-js run (≈3 s) and caches solc's output in the
+git-ignored ``localchain/build/``, keyed by the request (sources, settings) and the solc-js
+version, so a later process skips the compiler.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from localchain.tools import CHAIN_DIR, SOLCJS, missing_tools
 
-CONTRACTS_DIR = CHAIN_DIR / "contracts"
+SOURCE_DIRS = (CHAIN_DIR / "contracts", CHAIN_DIR.parent / "contracts")
+"""The local chain's stand-ins, then the production contracts at the repo root."""
 BUILD_DIR = CHAIN_DIR / "build"
 _COMPILE = f"""
 const solc = require({json.dumps(str(SOLCJS))});
@@ -33,11 +36,16 @@ class Compiled:
 
 @cache
 def compile_contracts() -> dict[str, Compiled]:
-    """Every contract in ``localchain/contracts``, by name (optimizer on, as deployed contracts are)."""
+    """Every contract of :data:`SOURCE_DIRS`, by name (optimizer on, as deployed contracts are)."""
     problem = missing_tools()
     if problem:
         raise RuntimeError(problem)
-    sources = {p.name: {"content": p.read_text()} for p in sorted(CONTRACTS_DIR.glob("*.sol"))}
+    root = CHAIN_DIR.parent
+    sources = {
+        str(p.relative_to(root)): {"content": p.read_text()}
+        for directory in SOURCE_DIRS
+        for p in sorted(directory.glob("*.sol"))
+    }
     request = {
         "language": "Solidity",
         "sources": sources,
@@ -50,11 +58,18 @@ def compile_contracts() -> dict[str, Compiled]:
     errors = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]
     if errors:
         raise RuntimeError("solc-js failed:\n" + "\n".join(errors))
-    return {
-        name: Compiled(contract["abi"], "0x" + contract["evm"]["bytecode"]["object"])
+    compiled = [
+        (name, Compiled(contract["abi"], "0x" + contract["evm"]["bytecode"]["object"]))
         for file in output["contracts"].values()
         for name, contract in file.items()
-    }
+    ]
+    by_name = dict(compiled)
+    if len(by_name) != len(compiled):  # a second definition would silently replace the first
+        names = [name for name, _ in compiled]
+        raise RuntimeError(
+            f"contract names defined twice: {sorted({n for n in names if names.count(n) > 1})}"
+        )
+    return by_name
 
 
 def _solc(request: str) -> dict[str, Any]:

@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from data_catalog.builder import build_catalog
+from tests.chain_fixtures import aave, deployment, uniswap, users
+
+__all__ = ["aave", "deployment", "uniswap", "users"]
+"""The local chain's session deployment, shared by every test directory that runs on it."""
 
 PROJECT = Path(__file__).resolve().parents[1]
 IN_FRESH_PROCESS = "BASIS_TEST_IN_FRESH_PROCESS"

@@ -1,5 +1,6 @@
 """One anvil with the real Aave v3 and Uniswap v3 deployed for the session; every test starts from
-that deployed state (snapshot before, revert after)."""
+that deployed state (snapshot before, revert after). Registered in ``tests/conftest.py``, so the
+local-chain tests and the web3 backend's tests share one deployment."""
 
 from __future__ import annotations
 
