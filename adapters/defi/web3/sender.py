@@ -1,0 +1,113 @@
+"""Sending one transaction safely: simulate, estimate, cap the fee, track the nonce, read the receipt.
+
+Every refusal is an :class:`~adapters.defi.backend.ExecutionRejected`. Refusals before sending
+(a simulated revert, a fee above the cap) spend nothing; a transaction that reverts on chain has
+spent its gas, which :attr:`TransactionSender.gas_paid_wei` counts with the rest, so the caller
+charges what the chain took.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.types import TxParams, TxReceipt
+
+from adapters.defi.backend import ExecutionRejected
+from adapters.defi.web3.config import ChainLiveConfig
+from adapters.defi.web3.connection import WalletConnection
+
+GWEI = 10**9
+log = logging.getLogger(__name__)
+
+
+class TransactionSender:
+    """Sends the wallet's transactions one at a time, with the limits of ``config``."""
+
+    def __init__(self, connection: WalletConnection, config: ChainLiveConfig) -> None:
+        self.w3 = connection.w3
+        self.account = connection.account
+        self.config = config
+        self.gas_paid_wei = 0
+        """Gas paid by every mined transaction so far, reverted ones included."""
+        self._nonce: int | None = None
+        """The next nonce; None re-reads the node's pending count (at start and after an error)."""
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def send(self, call: ContractFunction, value: int = 0) -> TxReceipt:
+        """Send ``call`` once it simulates cleanly under the fee cap; its receipt when it succeeds."""
+        request: TxParams = {
+            "from": self.address,
+            "to": call.address,
+            "value": value,
+            "data": call._encode_transaction_data(),  # web3 has no public "calldata of a call"
+        }
+        base_fee, tip = self._fees()
+        try:
+            self.w3.eth.call(request, "pending")
+            gas = self.w3.eth.estimate_gas(request, "pending")
+        except ContractLogicError as e:
+            raise ExecutionRejected(f"SIMULATION: {call.fn_name} would revert: {e.message}") from None
+        tx: TxParams = {
+            **request,
+            "gas": round(gas * self.config.gas_limit_margin),
+            "maxPriorityFeePerGas": tip,
+            "maxFeePerGas": min(self.config.max_gas_price_wei, 2 * base_fee + tip),
+            "chainId": self.config.chain_id,
+            "nonce": self._next_nonce(),
+        }
+        signed = self.account.sign_transaction(tx)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Exception:
+            self._nonce = None  # the node may or may not have taken it: ask again next time
+            raise
+        self._nonce = tx["nonce"] + 1
+        log.info("sent %s (nonce %d, gas limit %d): %s", call.fn_name, tx["nonce"], tx["gas"], tx_hash.hex())
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.config.receipt_timeout_seconds
+            )
+        except TimeExhausted:
+            self._nonce = None
+            raise ExecutionRejected(
+                f"PENDING: {call.fn_name} not mined within {self.config.receipt_timeout_seconds:.0f}s "
+                f"({tx_hash.hex()})"
+            ) from None
+        self.gas_paid_wei += receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        if receipt["status"] != 1:
+            raise ExecutionRejected(
+                f"REVERTED: {call.fn_name} reverted on chain after {receipt['gasUsed']} gas ({tx_hash.hex()})"
+            )
+        return receipt
+
+    def approve(self, token: Contract, spender: str, amount: int) -> None:
+        """Set ``spender``'s allowance to exactly ``amount``, through 0 when one is left over (USDT
+        refuses to change a non-zero allowance to another non-zero value)."""
+        current = token.functions.allowance(self.address, spender).call()
+        if current == amount:
+            return
+        if current and amount:
+            self.send(token.functions.approve(spender, 0))
+        self.send(token.functions.approve(spender, amount))
+
+    def _next_nonce(self) -> int:
+        if self._nonce is None:
+            self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+        return self._nonce
+
+    def _fees(self) -> tuple[int, int]:
+        """(next block's base fee, priority fee) in wei; refused when their sum exceeds the cap."""
+        base_fee = self.w3.eth.get_block("pending")["baseFeePerGas"]
+        tip = self.w3.eth.max_priority_fee
+        cap = self.config.max_gas_price_wei
+        if base_fee + tip > cap:
+            raise ExecutionRejected(
+                f"GAS_PRICE: {(base_fee + tip) / GWEI:.2f} gwei is above the cap of {cap / GWEI:.2f} gwei"
+            )
+        return base_fee, tip
