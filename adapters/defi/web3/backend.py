@@ -181,8 +181,8 @@ class Web3Backend:
         return Execution((), "set_emode", gas_eth=(self.sender.gas_paid_wei - paid) / WEI)
 
     def claim_withdrawals(self) -> Claimed:
-        """Claim every finalised withdrawal request; unfinalised ones stay pending (their claim
-        does not simulate, so nothing is spent on them)."""
+        """Claim every finalised withdrawal request. A claim that does not simulate (not finalised
+        yet) or is refused before sending stays pending, and nothing is spent on it."""
         paid, before, claimed = self.sender.gas_paid_wei, self._held(ETH), 0
         for token, request_id in list(self.pending_requests):
             try:
@@ -293,6 +293,7 @@ class Web3Backend:
         """ETH → the rebasing token (Lido ``submit`` / EtherFi ``deposit``) → the wrapper's ``wrap``."""
         c = self.lsts[lst.token]
         rate = getattr(c.wrapper.functions, c.protocol.rate)().call()
+        # shares round down at the stake and again at the wrap: one wei more covers both
         eth = ceil(self._raw(lst.token, order.quantity.as_decimal()) * rate / WEI) + 1
         self._native(eth)
         before = {code: self._held(code) for code in (ETH, lst.token)}
