@@ -180,3 +180,17 @@ def test_usdt_allowances_go_through_zero_and_are_exact(
     sent = nonce(aave, wallet)
     backend.sender.approve(usdt, spender, 7_000_000)  # already exact: nothing sent
     assert nonce(aave, wallet) == sent
+
+
+def test_order_lists_and_orders_no_protocol_takes_are_refused_unsent(
+    aave: LocalAave, backend: Web3Backend, venue: WalletVenueConfig, wallet: LocalAccount
+) -> None:
+    sent = nonce(aave, wallet)
+    supply = order(venue, "AWETH-AAVE", BUY, "1")
+    with pytest.raises(ExecutionRejected, match="atomic order lists go through the executor contract"):
+        backend.execute([supply], atomic=True)
+    with pytest.raises(ExecutionRejected, match="WSTETH-LIDO only mints; redeem through WSTETH-LIDOQ"):
+        backend.execute([order(venue, "WSTETH-LIDO", SELL, "1")], atomic=False)
+    with pytest.raises(ExecutionRejected, match="WEETH-ETHERFIQ only takes withdrawal requests"):
+        backend.execute([order(venue, "WEETH-ETHERFIQ", BUY, "1")], atomic=False)
+    assert nonce(aave, wallet) == sent

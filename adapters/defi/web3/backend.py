@@ -25,7 +25,7 @@ from nautilus_trader.model.orders import Order
 from web3 import Web3
 from web3.contract import Contract
 
-from adapters.defi.actions import AaveAction, ActionError, QueueRequest, Stake, Swap, WalletActions
+from adapters.defi.actions import AaveAction, Action, ActionError, QueueRequest, Stake, Swap, WalletActions
 from adapters.defi.backend import Execution, ExecutionRejected, PlannedFill
 from adapters.defi.config import StakingSpec, WalletVenueConfig
 from adapters.defi.web3.config import ChainLiveConfig
@@ -154,31 +154,39 @@ class Web3Backend:
             action = self.actions.of(order)
         except ActionError as e:
             raise ExecutionRejected(str(e)) from None
-        queued: tuple[tuple[str, float, int], ...] = ()
-        paid = self.sender.gas_paid_wei
-        try:
-            match action:
-                case Swap():
-                    price = self._swap(order, action)
-                case Stake():
-                    price = self._stake(order, action.lst)
-                case QueueRequest():
-                    price, request = self._request_withdrawal(order, action.lst)
-                    queued = (request,)
-                case AaveAction():
-                    price = self._aave(order, action)
-        except ExecutionRejected as e:
-            if spent := self.sender.gas_paid_wei - paid:  # something was mined: its gas is gone
-                raise ExecutionRejected(e.reason, action.gas_operation, spent / WEI) from None
-            raise
-        gas_eth = (self.sender.gas_paid_wei - paid) / WEI
+        (price, queued), gas_eth = self._spending(action.gas_operation, lambda: self._perform(order, action))
         return Execution((PlannedFill(order, price),), action.gas_operation, queued=queued, gas_eth=gas_eth)
 
     def set_emode(self) -> Execution:
         """Enter the configured Aave e-mode category (the model prices the position in it)."""
+        call = self.pool.functions.setUserEMode(self.live.emode_category)
+        _, gas_eth = self._spending("set_emode", lambda: self.sender.send(call))
+        return Execution((), "set_emode", gas_eth=gas_eth)
+
+    def _spending[T](self, gas_operation: str, act: Callable[[], T]) -> tuple[T, float]:
+        """``act()`` and the ETH its transactions paid in gas; a rejection after something was
+        mined carries that gas, which is gone whatever else happened."""
         paid = self.sender.gas_paid_wei
-        self.sender.send(self.pool.functions.setUserEMode(self.live.emode_category))
-        return Execution((), "set_emode", gas_eth=(self.sender.gas_paid_wei - paid) / WEI)
+        try:
+            result = act()
+        except ExecutionRejected as e:
+            if spent := self.sender.gas_paid_wei - paid:
+                raise ExecutionRejected(e.reason, gas_operation, spent / WEI) from None
+            raise
+        return result, (self.sender.gas_paid_wei - paid) / WEI
+
+    def _perform(self, order: Order, action: Action) -> tuple[float, tuple[tuple[str, float, int], ...]]:
+        """The action's transactions: the fill price and any withdrawal queued."""
+        match action:
+            case Swap():
+                return self._swap(order, action), ()
+            case Stake():
+                return self._stake(order, action.lst), ()
+            case QueueRequest():
+                price, request = self._request_withdrawal(order, action.lst)
+                return price, (request,)
+            case AaveAction():
+                return self._aave(order, action), ()
 
     def claim_withdrawals(self) -> Claimed:
         """Claim every finalised withdrawal request. A claim that does not simulate (not finalised
