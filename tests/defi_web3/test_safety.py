@@ -194,3 +194,22 @@ def test_order_lists_and_orders_no_protocol_takes_are_refused_unsent(
     with pytest.raises(ExecutionRejected, match="WEETH-ETHERFIQ only takes withdrawal requests"):
         backend.execute([order(venue, "WEETH-ETHERFIQ", BUY, "1")], atomic=False)
     assert nonce(aave, wallet) == sent
+
+
+def test_a_nonce_used_elsewhere_is_re_read_and_the_order_still_goes(
+    aave: LocalAave, backend: Web3Backend, venue: WalletVenueConfig, wallet: LocalAccount
+) -> None:
+    """Another process signs with the same key between two orders: the tracked nonce is stale, the
+    node refuses it, and the sender re-reads the pending count and signs again."""
+    backend.execute([order(venue, "AWETH-AAVE", BUY, "1")], atomic=False)
+    w3, sent = aave.w3, nonce(aave, wallet)
+    elsewhere = {"to": wallet.address, "value": 0, "gas": 21_000, "nonce": sent, "chainId": w3.eth.chain_id}
+    elsewhere |= {"maxFeePerGas": 10 * GWEI, "maxPriorityFeePerGas": GWEI}
+    w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(wallet.sign_transaction(elsewhere).raw_transaction)
+    )
+    supplied = backend.execute([order(venue, "AWETH-AAVE", BUY, "1")], atomic=False)
+    assert supplied.gas_eth > 0 and nonce(aave, wallet) == sent + 4  # theirs, then wrap, approve, supply
+    assert aave.a_tokens["WETH"].functions.balanceOf(wallet.address).call() == pytest.approx(
+        2 * ETHER, rel=1e-7
+    )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 
+from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams, TxReceipt
 
 from adapters.defi.backend import ExecutionRejected
@@ -59,15 +60,8 @@ class TransactionSender:
             "maxPriorityFeePerGas": tip,
             "maxFeePerGas": min(self.config.max_gas_price_wei, 2 * base_fee + tip),
             "chainId": self.config.chain_id,
-            "nonce": self._next_nonce(),
         }
-        signed = self.account.sign_transaction(tx)
-        try:
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Exception:
-            self._nonce = None  # the node may or may not have taken it: ask again next time
-            raise
-        self._nonce = tx["nonce"] + 1
+        tx_hash = self._submit(tx, call.fn_name)
         log.info("sent %s (nonce %d, gas limit %d): %s", call.fn_name, tx["nonce"], tx["gas"], tx_hash.hex())
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(
@@ -95,6 +89,22 @@ class TransactionSender:
         if current and amount:
             self.send(token.functions.approve(spender, 0))
         self.send(token.functions.approve(spender, amount))
+
+    def _submit(self, tx: TxParams, name: str) -> HexBytes:
+        """Sign and send ``tx`` at the next nonce. A refusal re-reads the node's pending count: when
+        that differs (something else used the account), the transaction is signed again once."""
+        for _ in range(2):
+            tx["nonce"] = tried = self._next_nonce()
+            try:
+                tx_hash = self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+            except Web3RPCError as e:
+                self._nonce = None
+                if self._next_nonce() == tried:
+                    raise ExecutionRejected(f"SEND: the node refused {name}: {e.message}") from None
+                continue
+            self._nonce = tried + 1
+            return tx_hash
+        raise ExecutionRejected(f"SEND: the node refused {name} twice (nonce {tried})")
 
     def _next_nonce(self) -> int:
         if self._nonce is None:
