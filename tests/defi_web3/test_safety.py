@@ -213,3 +213,12 @@ def test_a_nonce_used_elsewhere_is_re_read_and_the_order_still_goes(
     assert aave.a_tokens["WETH"].functions.balanceOf(wallet.address).call() == pytest.approx(
         2 * ETHER, rel=1e-7
     )
+
+
+def test_a_wallet_that_cannot_pay_the_gas_is_refused_by_the_node(
+    aave: LocalAave, backend: Web3Backend, venue: WalletVenueConfig, wallet: LocalAccount
+) -> None:
+    rpc(aave.w3, "anvil_setBalance", wallet.address, hex(10**12))  # 1e-6 ETH: less than any gas
+    with pytest.raises(ExecutionRejected, match=r"SEND: the node refused deposit: .*(?i:insufficient funds)"):
+        backend.execute([order(venue, "AWETH-AAVE", BUY, "0.0000005")], atomic=False)
+    assert (aave.w3.eth.get_balance(wallet.address), nonce(aave, wallet)) == (10**12, 0)
