@@ -4,9 +4,11 @@ simulated revert: nothing spent) and what a revert on chain costs (its gas, char
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
+import yaml
 from eth_account.signers.local import LocalAccount
 from nautilus_trader.model.enums import OrderSide
 
@@ -15,7 +17,7 @@ from adapters.defi.backend import ExecutionRejected
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.web3.backend import Web3Backend
 from data_catalog import raw_files
-from localchain.aave import LocalAave
+from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import LocalUniswap
 from tests.defi_web3.conftest import LIMITS, order
@@ -161,8 +163,6 @@ def test_a_revert_on_chain_is_a_rejection_with_its_gas_charged(
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -222,3 +222,78 @@ def test_a_wallet_that_cannot_pay_the_gas_is_refused_by_the_node(
     with pytest.raises(ExecutionRejected, match=r"SEND: the node refused deposit: .*(?i:insufficient funds)"):
         backend.execute([order(venue, "AWETH-AAVE", BUY, "0.0000005")], atomic=False)
     assert (aave.w3.eth.get_balance(wallet.address), nonce(aave, wallet)) == (10**12, 0)
+
+
+def pending_tip(aave: LocalAave, wallet: LocalAccount) -> int | None:
+    """The priority fee of the wallet's transaction waiting in anvil's pool, if any."""
+    pending = rpc(aave.w3, "txpool_content")["pending"].get(wallet.address.lower(), {})
+    return max((int(tx["maxPriorityFeePerGas"], 16) for tx in pending.values()), default=None)
+
+
+def stalled_emode(aave: LocalAave, backend: Web3Backend, until: Callable[[], bool]) -> dict[str, object]:
+    """``set_emode`` (one transaction) with blocks mined only once ``until()``: what it returned."""
+    outcome: dict[str, object] = {}
+
+    def enter() -> None:
+        try:
+            outcome["execution"] = backend.set_emode()
+        except ExecutionRejected as e:
+            outcome["rejected"] = e
+
+    rpc(aave.w3, "evm_setAutomine", False)
+    thread = threading.Thread(target=enter)
+    thread.start()
+    try:
+        wait_for(until)
+        rpc(aave.w3, "evm_mine")
+        thread.join(timeout=30)
+    finally:
+        rpc(aave.w3, "evm_setAutomine", True)
+    return outcome
+
+
+def quick_backend(
+    make_backend: Callable[..., Web3Backend], live_config_path, tmp_path, **changes: float
+) -> Web3Backend:
+    """A backend that calls a transaction stuck after 0.3 s (and ``changes`` to its limits)."""
+    config = yaml.safe_load(live_config_path.read_text()) | {"receipt_timeout_seconds": 0.3} | changes
+    path = tmp_path / "quick.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return make_backend(path)
+
+
+def test_a_stuck_transaction_is_replaced_with_higher_fees(
+    aave: LocalAave, make_backend, live_config_path, tmp_path, wallet: LocalAccount
+) -> None:
+    backend = quick_backend(make_backend, live_config_path, tmp_path)
+    tips: list[int] = []
+
+    def replaced() -> bool:
+        tip = pending_tip(aave, wallet)
+        if tip is not None and tip not in tips:
+            tips.append(tip)
+        return len(tips) == 2
+
+    outcome = stalled_emode(aave, backend, replaced)
+    assert outcome["execution"].gas_eth > 0
+    assert tips[1] == -(-tips[0] * 5 // 4)  # +25 %, rounded up
+    assert aave.pool.functions.getUserEMode(wallet.address).call() == ETH_EMODE_CATEGORY
+    block = aave.w3.eth.get_block("latest", full_transactions=True)
+    assert [tx["maxPriorityFeePerGas"] for tx in block["transactions"]] == [tips[1]]  # only one mined
+    assert nonce(aave, wallet) == 1
+
+
+def test_a_stuck_transaction_whose_fee_cannot_rise_under_the_cap_is_refused_as_pending(
+    aave: LocalAave, make_backend, live_config_path, tmp_path, wallet: LocalAccount
+) -> None:
+    """The cap sits just above the next block's fees: the first offer is the cap itself, so there
+    is no room for a replacement."""
+    fees = aave.w3.eth.get_block("pending")["baseFeePerGas"] + aave.w3.eth.max_priority_fee
+    cap_gwei = fees * 1.05 / GWEI
+    backend = quick_backend(make_backend, live_config_path, tmp_path, max_gas_price_gwei=cap_gwei)
+    started = time.monotonic()
+    outcome = stalled_emode(aave, backend, lambda: time.monotonic() > started + 1.0)
+    assert "not mined within 0.3s and its fee cannot rise under the cap" in outcome["rejected"].reason
+    # mined at last (the caveat): the sender re-reads the nonce, and the next transaction goes
+    assert aave.pool.functions.getUserEMode(wallet.address).call() == ETH_EMODE_CATEGORY
+    assert backend.set_emode().gas_eth > 0 and nonce(aave, wallet) == 2

@@ -59,6 +59,7 @@ class ChainLiveConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     gas_limit_margin: float = 1.2
     """The gas limit sent is the estimate times this (state can move between estimate and block)."""
     receipt_timeout_seconds: float = 180.0
+    """A transaction still pending after this is stuck: it is replaced with higher fees."""
 
     def __post_init__(self) -> None:
         for name in ("aave_pool", "swap_router", "quoter"):

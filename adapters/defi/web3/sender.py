@@ -1,19 +1,22 @@
 """Sending one transaction safely: simulate, estimate, cap the fee, track the nonce, read the receipt.
 
-Every refusal is an :class:`~adapters.defi.backend.ExecutionRejected`. Refusals before sending
-(a simulated revert, a fee above the cap) spend nothing; a transaction that reverts on chain has
-spent its gas, which :attr:`TransactionSender.gas_paid_wei` counts with the rest, so the caller
-charges what the chain took.
+A transaction pending past the receipt timeout is replaced with higher fees (same nonce) while
+they stay under the cap. Every refusal is an :class:`~adapters.defi.backend.ExecutionRejected`.
+Refusals before sending (a simulated revert, a fee above the cap) spend nothing; a transaction
+that reverts on chain has spent its gas, which :attr:`TransactionSender.gas_paid_wei` counts with
+the rest, so the caller charges what the chain took.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from math import ceil
 
 from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt
 
 from adapters.defi.backend import ExecutionRejected
@@ -21,6 +24,9 @@ from adapters.defi.web3.config import ChainLiveConfig
 from adapters.defi.web3.connection import WalletConnection
 
 GWEI = 10**9
+REPLACEMENT_BUMP = 1.25
+"""A replacement's fees over the stuck transaction's (nodes require at least +10 %)."""
+RECEIPT_POLL_SECONDS = 0.05
 log = logging.getLogger(__name__)
 
 
@@ -63,16 +69,7 @@ class TransactionSender:
         }
         tx_hash = self._submit(tx, call.fn_name)
         log.info("sent %s (nonce %d, gas limit %d): %s", call.fn_name, tx["nonce"], tx["gas"], tx_hash.hex())
-        try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.config.receipt_timeout_seconds
-            )
-        except TimeExhausted:
-            self._nonce = None
-            raise ExecutionRejected(
-                f"PENDING: {call.fn_name} not mined within {self.config.receipt_timeout_seconds:.0f}s "
-                f"({tx_hash.hex()})"
-            ) from None
+        receipt = self._receipt(tx, tx_hash, call.fn_name)
         self.gas_paid_wei += receipt["gasUsed"] * receipt["effectiveGasPrice"]
         if receipt["status"] != 1:
             raise ExecutionRejected(
@@ -89,6 +86,41 @@ class TransactionSender:
         if current and amount:
             self.send(token.functions.approve(spender, 0))
         self.send(token.functions.approve(spender, amount))
+
+    def _receipt(self, tx: TxParams, tx_hash: HexBytes, name: str) -> TxReceipt:
+        """The receipt of ``tx`` or of a replacement. A transaction still pending after the timeout
+        is stuck (its fee too low): it is replaced, same nonce, with fees raised by
+        ``REPLACEMENT_BUMP`` while they stay under the cap, else refused as pending."""
+        hashes = [tx_hash]
+        while (receipt := self._first_mined(hashes)) is None:
+            bump = {key: ceil(tx[key] * REPLACEMENT_BUMP) for key in ("maxPriorityFeePerGas", "maxFeePerGas")}
+            if bump["maxFeePerGas"] > self.config.max_gas_price_wei:
+                self._nonce = None
+                raise ExecutionRejected(
+                    f"PENDING: {name} not mined within {self.config.receipt_timeout_seconds:g}s and "
+                    f"its fee cannot rise under the cap ({', '.join(h.hex() for h in hashes)})"
+                )
+            tx = {**tx, **bump}
+            try:
+                hashes.append(
+                    self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+                )
+            except Web3RPCError:  # the nonce was mined meanwhile: its receipt comes next
+                continue
+            log.info("replaced stuck %s (nonce %d): %s", name, tx["nonce"], hashes[-1].hex())
+        return receipt
+
+    def _first_mined(self, hashes: list[HexBytes]) -> TxReceipt | None:
+        """The receipt of whichever of ``hashes`` is mined within the timeout, or None."""
+        deadline = time.monotonic() + self.config.receipt_timeout_seconds
+        while time.monotonic() < deadline:
+            for tx_hash in hashes:
+                try:
+                    return self.w3.eth.get_transaction_receipt(tx_hash)
+                except TransactionNotFound:
+                    pass
+            time.sleep(RECEIPT_POLL_SECONDS)
+        return None
 
     def _submit(self, tx: TxParams, name: str) -> HexBytes:
         """Sign and send ``tx`` at the next nonce. A refusal re-reads the node's pending count: when
