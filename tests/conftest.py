@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from data_catalog.builder import build_catalog
-from tests.chain_fixtures import aave, deployment, uniswap, users
 
-__all__ = ["aave", "deployment", "uniswap", "users"]
-"""The local chain's session deployment, shared by every test directory that runs on it."""
+pytest_plugins = ["tests.localchain.fixtures"]
+"""The local chain's session deployment, shared by every test of on-chain code."""
 
 PROJECT = Path(__file__).resolve().parents[1]
 IN_FRESH_PROCESS = "BASIS_TEST_IN_FRESH_PROCESS"

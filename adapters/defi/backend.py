@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from nautilus_trader.cache.cache import Cache
-from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.orders import Order
 
 from adapters.cex.margin import last_price
 from adapters.defi import dex
 from adapters.defi.aave_market import AaveMarket, oracle_prices
-from adapters.defi.config import StakingSpec, WalletVenueConfig
+from adapters.defi.actions import AaveAction, ActionError, QueueRequest, Stake, Swap, WalletActions
+from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import WITHDRAWAL_QUEUE
 from adapters.defi.instruments import wallet_instrument_id
 from adapters.hours import HOUR_NS
@@ -36,12 +36,14 @@ DUST = 1e-9
 
 
 class ExecutionRejected(Exception):
-    """The chain would refuse (or revert) the action; ``gas_operation`` is set when gas is still spent."""
+    """The chain would refuse (or revert) the action; ``gas_operation`` is set when gas is still spent
+    (``gas_eth`` too when the chain measured it: a transaction that was sent and reverted)."""
 
-    def __init__(self, reason: str, gas_operation: str | None = None) -> None:
+    def __init__(self, reason: str, gas_operation: str | None = None, gas_eth: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.gas_operation = gas_operation
+        self.gas_eth = gas_eth
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Execution:
     flash_provider: str = ""
     queued: tuple[tuple[str, float, int], ...] = ()
     """(LST token, queue ETH amount, time it becomes ETH) per withdrawal request."""
+    gas_eth: float | None = None
+    """ETH the chain charged for gas, when sent on chain; None: priced from ``gas_operation``'s units."""
 
 
 class ProtocolBackend(Protocol):
@@ -100,20 +104,7 @@ class SimulatedBackend:
     def __init__(self, config: WalletVenueConfig, chain: ChainView) -> None:
         self.config = config
         self.chain = chain
-        self._pools = {p.symbol: p for p in config.pools}
-        self._mints = {s.mint_symbol: s for s in config.staking}
-        self._queues = {s.queue_symbol: s for s in config.staking}
-        self._aave_tokens: dict[str, tuple[str, str, bool]] = {}
-        for reserve in config.aave.reserves:
-            self._aave_tokens[f"{reserve.a_token}-AAVE"] = (reserve.a_token, reserve.underlying, False)
-            if reserve.debt_token:
-                self._aave_tokens[f"{reserve.debt_token}-AAVE"] = (
-                    reserve.debt_token,
-                    reserve.underlying,
-                    True,
-                )
-        self._debt_tokens = {code for code, _, is_debt in self._aave_tokens.values() if is_debt}
-        """Tokens whose balance is negative by design (Aave debt)."""
+        self.actions = WalletActions(config)
 
     # -- pricing one step --------------------------------------------------------------------
 
@@ -127,12 +118,12 @@ class SimulatedBackend:
         """``price`` on the instrument's tick, as the fill will be booked."""
         return self.chain.cache.instrument(order.instrument_id).make_price(price).as_double()
 
-    def _pool_step(self, order: Order, symbol: str) -> _Step:
+    def _pool_step(self, order: Order, swap: Swap) -> _Step:
         """A swap at the pool's mark with price impact; the pool fee is booked as the fill's commission."""
-        pool = self._pools[symbol]
+        pool, symbol = swap.pool, swap.pool.symbol
         qty, mark, fee = order.quantity.as_double(), self._mark(symbol), float(pool.fee)
         try:
-            if order.side == OrderSide.BUY:
+            if swap.buy:
                 price = self._fill_price(order, dex.quote_for_base(qty, mark, pool.depth, 0.0).avg_price)
                 changes = {pool.base: qty, pool.quote: -qty * price * (1 + fee)}
             else:
@@ -140,55 +131,55 @@ class SimulatedBackend:
                 changes = {pool.base: -qty, pool.quote: qty * price * (1 - fee)}
         except ValueError as e:
             raise ExecutionRejected(f"{symbol}: {e}") from None
-        return _Step(price, changes, "token_swap")
+        return _Step(price, changes, swap.gas_operation)
 
-    def _mint_step(self, order: Order, lst: StakingSpec) -> _Step:
-        if order.side != OrderSide.BUY:
-            exits = f"redeem through {lst.queue_symbol} or sell on {lst.market_pool}"
-            raise ExecutionRejected(f"{lst.mint_symbol} only mints; {exits}")
+    def _mint_step(self, order: Order, stake: Stake) -> _Step:
+        lst = stake.lst
         qty, rate = order.quantity.as_double(), self._fill_price(order, self._mark(lst.mint_symbol))
-        return _Step(rate, {lst.token: qty, "ETH": -qty * rate}, "stake")
+        return _Step(rate, {lst.token: qty, "ETH": -qty * rate}, stake.gas_operation)
 
-    def _queue_step(self, order: Order, lst: StakingSpec) -> _Step:
-        if order.side != OrderSide.SELL:
-            raise ExecutionRejected(f"{lst.queue_symbol} only takes withdrawal requests (sell)")
-        qty = order.quantity.as_double()
+    def _queue_step(self, order: Order, request: QueueRequest) -> _Step:
+        lst, qty = request.lst, order.quantity.as_double()
         rate = self._fill_price(order, self._mark(lst.mint_symbol))
         due = self.chain.now_ns() + int(lst.withdrawal_delay_hours * HOUR_NS)
         changes = {lst.token: -qty, WITHDRAWAL_QUEUE: qty * rate}
-        return _Step(rate, changes, "unstake_request", queued=(lst.token, qty * rate, due))
+        return _Step(rate, changes, request.gas_operation, queued=(lst.token, qty * rate, due))
 
-    def _aave_step(self, order: Order, symbol: str) -> _Step:
+    def _aave_step(self, order: Order, action: AaveAction) -> _Step:
         if self.chain.aave is None:
             raise ExecutionRejected(
                 "no Aave parameters in this catalog: rebuild it with the aave/params files"
             )
-        token, underlying, is_debt = self._aave_tokens[symbol]
-        reserve = self.chain.aave.reserve_of(token)
+        reserve = self.chain.aave.reserve_of(action.token)
         if reserve is None or not self.chain.aave.ready(reserve.asset):
-            raise ExecutionRejected(f"no {symbol} index snapshot yet")
+            raise ExecutionRejected(f"no {order.instrument_id.symbol} index snapshot yet")
         qty = order.quantity.as_double()
-        buying = order.side == OrderSide.BUY
-        sign = 1.0 if buying else -1.0
-        changes = {token: sign * qty, underlying: -sign * qty}
-        if is_debt:
-            action, gas = ("repay", "aave_repay") if buying else ("borrow", "aave_borrow")
-        else:
-            action, gas = ("supply", "aave_supply") if buying else ("withdraw", "aave_withdraw")
-        cap_amount = qty if action in ("supply", "borrow") else 0.0
-        return _Step(1.0, changes, gas, aave=action, cap_token=token, cap_amount=cap_amount)
+        sign = 1.0 if action.kind in ("supply", "repay") else -1.0
+        changes = {action.token: sign * qty, action.underlying: -sign * qty}
+        cap_amount = qty if action.kind in ("supply", "borrow") else 0.0
+        return _Step(
+            1.0,
+            changes,
+            action.gas_operation,
+            aave=action.kind,
+            cap_token=action.token,
+            cap_amount=cap_amount,
+        )
 
     def _step(self, order: Order) -> _Step:
-        symbol = order.instrument_id.symbol.value
-        if symbol in self._pools:
-            return self._pool_step(order, symbol)
-        if symbol in self._mints:
-            return self._mint_step(order, self._mints[symbol])
-        if symbol in self._queues:
-            return self._queue_step(order, self._queues[symbol])
-        if symbol in self._aave_tokens:
-            return self._aave_step(order, symbol)
-        raise ExecutionRejected(f"{order.instrument_id} is not a wallet-venue instrument")
+        try:
+            action = self.actions.of(order)
+        except ActionError as e:
+            raise ExecutionRejected(str(e)) from None
+        match action:
+            case Swap():
+                return self._pool_step(order, action)
+            case Stake():
+                return self._mint_step(order, action)
+            case QueueRequest():
+                return self._queue_step(order, action)
+            case AaveAction():
+                return self._aave_step(order, action)
 
     # -- the transaction ---------------------------------------------------------------------
 
@@ -226,14 +217,15 @@ class SimulatedBackend:
         return "atomic_leverage" if any(s.aave == "borrow" for s in steps) else "atomic_deleverage"
 
     def _check_solvent(self, balances: dict[str, float], gas_operation: str | None) -> None:
-        over_repaid = {code: balances[code] for code in self._debt_tokens if balances.get(code, 0.0) > DUST}
+        debts = self.actions.debt_tokens
+        over_repaid = {code: balances[code] for code in debts if balances.get(code, 0.0) > DUST}
         if over_repaid:  # Aave would repay at most the debt; an order for more is a strategy error
             detail = ", ".join(f"{code} by {amount:.8f}" for code, amount in sorted(over_repaid.items()))
             raise ExecutionRejected(f"AAVE_REPAY: the repayment exceeds the debt: {detail}", gas_operation)
         short = {
             code: amount
             for code, amount in balances.items()
-            if amount < -DUST and code not in self._debt_tokens
+            if amount < -DUST and code not in self.actions.debt_tokens
         }
         if short:
             detail = ", ".join(f"{code} {amount:.8f}" for code, amount in sorted(short.items()))

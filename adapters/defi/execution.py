@@ -27,7 +27,7 @@ from adapters.execution import VenueHost
 class WalletSettlement(Protocol):
     """What the chain does besides the fills: gas, flash-loan fees, withdrawal queues."""
 
-    def charge_gas(self, operation: str) -> None: ...
+    def charge_gas(self, operation: str, eth: float | None = None) -> None: ...
 
     def settle(self, execution: Execution) -> None: ...
 
@@ -70,7 +70,7 @@ class DefiExecClient(BacktestExecClient):
             execution = self._backend.execute(orders, atomic)
         except ExecutionRejected as rejected:
             if rejected.gas_operation is not None:  # a reverted transaction still burns its gas
-                self._chain.charge_gas(rejected.gas_operation)
+                self._chain.charge_gas(rejected.gas_operation, rejected.gas_eth)
             for order in orders:
                 self.generate_order_rejected(
                     order.strategy_id, order.instrument_id, order.client_order_id, rejected.reason, ts

@@ -192,8 +192,9 @@ class WalletModule(SimulationModule):
             raise RuntimeError("no gas-price sample received yet: load gas data from before the first action")
         return self.wallet_config.gas_units_for(operation) * self.gas_gwei * GWEI
 
-    def charge_gas(self, operation: str) -> None:
-        eth = self.gas_cost_eth(operation)
+    def charge_gas(self, operation: str, eth: float | None = None) -> None:
+        """Pay ``operation``'s gas: ``eth`` when the chain measured it, else its units at the gas price."""
+        eth = self.gas_cost_eth(operation) if eth is None else eth
         self.adjust("ETH", -eth)
         self.gas_eth_total += eth
         self.msgbus.publish(
@@ -210,7 +211,7 @@ class WalletModule(SimulationModule):
 
     def settle(self, execution: Execution) -> None:
         """Book what a transaction costs besides its fills: gas, the flash-loan fee, queued exits."""
-        self.charge_gas(execution.gas_operation)
+        self.charge_gas(execution.gas_operation, execution.gas_eth)
         if execution.flash_fee > 0:
             self.adjust("ETH", -execution.flash_fee)
         if execution.flash_amount > 0:

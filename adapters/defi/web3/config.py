@@ -1,0 +1,92 @@
+"""Where the wallet venue's contracts are and the limits every on-chain send respects.
+
+A separate YAML from ``configs/venues/ethereum.yaml`` because it differs per chain (mainnet, the
+local test chain) while the venue's instruments do not. Secrets are never in it: the RPC URL and
+the key come from the environment (:mod:`adapters.defi.web3.connection`). Example::
+
+    chain_id: 1
+    aave_pool: "0x…"            # Aave v3 Pool (the oracle is found through its addresses provider)
+    swap_router: "0x…"          # Uniswap v3 SwapRouter
+    quoter: "0x…"               # Uniswap v3 QuoterV2
+    tokens: {ETH: "0x…", USDT: "0x…", WSTETH: "0x…", WEETH: "0x…"}   # ETH trades as WETH
+    staking:                    # per LST: the protocol's deposit contract, its rebasing token,
+      WSTETH: {deposit: "0x…", rebasing: "0x…", queue: "0x…"}   # and its withdrawal queue
+    emode_category: 1           # Aave's ETH-correlated category id
+    max_gas_price_gwei: 50      # refuse to send above this fee per gas
+    slippage_tolerance: 0.005   # a swap may fill this much worse than the mark (amountOutMinimum)
+    min_health_factor: 1.05     # refuse a borrow / withdraw that would leave the HF below this
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+from web3 import Web3
+
+from adapters.config import load_yaml_as
+
+
+def _check_address(where: str, address: str) -> None:
+    if not Web3.is_address(address):
+        raise ValueError(f"{where}: {address!r} is not an address")
+
+
+class StakingContracts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An LST's protocol: ``deposit`` mints the ``rebasing`` token (stETH, eETH) that the wrapped
+    LST wraps; ``queue`` takes withdrawal requests of the rebasing token."""
+
+    deposit: str
+    rebasing: str
+    queue: str
+
+
+class ChainLiveConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Contract addresses and send limits of one chain (see the module docstring)."""
+
+    chain_id: int
+    aave_pool: str
+    swap_router: str
+    quoter: str
+    tokens: dict[str, str]
+    """Wallet currency code → its ERC-20 (``ETH`` → WETH, which swaps and Aave take)."""
+    staking: dict[str, StakingContracts]
+    """LST currency code (``WSTETH``, ``WEETH``) → its protocol's contracts."""
+    emode_category: int
+    max_gas_price_gwei: float
+    slippage_tolerance: float
+    min_health_factor: float
+    gas_limit_margin: float = 1.2
+    """The gas limit sent is the estimate times this (state can move between estimate and block)."""
+    receipt_timeout_seconds: float = 180.0
+    """A transaction still pending after this is stuck: it is replaced with higher fees."""
+
+    def __post_init__(self) -> None:
+        for name in ("aave_pool", "swap_router", "quoter"):
+            _check_address(name, getattr(self, name))
+        for code, address in self.tokens.items():
+            _check_address(f"tokens.{code}", address)
+        for code, contracts in self.staking.items():
+            for name in ("deposit", "rebasing", "queue"):
+                _check_address(f"staking.{code}.{name}", getattr(contracts, name))
+            if code not in self.tokens:
+                raise ValueError(f"staking.{code}: the LST itself needs an entry in tokens")
+        if "ETH" not in self.tokens:
+            raise ValueError("tokens.ETH (the WETH contract) is required")
+        if self.max_gas_price_gwei <= 0:
+            raise ValueError("max_gas_price_gwei must be positive")
+        if not 0 < self.slippage_tolerance < 0.1:
+            raise ValueError("slippage_tolerance must be in (0, 0.1)")
+        if self.min_health_factor <= 1.0:
+            raise ValueError("min_health_factor must be above 1 (1 is liquidation)")
+        if self.gas_limit_margin < 1.0:
+            raise ValueError("gas_limit_margin must be at least 1")
+
+    @property
+    def max_gas_price_wei(self) -> int:
+        return round(self.max_gas_price_gwei * 10**9)
+
+
+def load_chain_live(path: Path) -> ChainLiveConfig:
+    """Load and validate a chain's addresses-and-limits YAML."""
+    return load_yaml_as(path, ChainLiveConfig, "chain live config")

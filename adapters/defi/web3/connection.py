@@ -1,0 +1,85 @@
+"""The wallet's connection to a chain, from the environment: RPC URL and signing key.
+
+``BASIS_RPC_URL`` names the node (it often carries an API key); the key is ``BASIS_WALLET_KEY``
+or an encrypted keystore (``BASIS_KEYSTORE_FILE`` + ``BASIS_KEYSTORE_PASSWORD``, decrypted with
+eth-account). Neither value is ever shown: the connection's repr names only the address, and once
+connected every Python log record has them masked (web3 logs the endpoint at debug level).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from adapters.config import ConfigError
+
+RPC_URL = "BASIS_RPC_URL"
+KEY = "BASIS_WALLET_KEY"
+KEYSTORE_FILE = "BASIS_KEYSTORE_FILE"
+KEYSTORE_PASSWORD = "BASIS_KEYSTORE_PASSWORD"
+MASK = "***"
+
+
+class WalletConnection:
+    """A web3 client on the configured node and the account that signs for the wallet."""
+
+    def __init__(self, rpc_url: str, account: LocalAccount, timeout: float = 60.0) -> None:
+        _mask_in_logs(rpc_url, account.key.hex())
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.account = account
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def __repr__(self) -> str:
+        return f"WalletConnection(address={self.address}, rpc={MASK})"
+
+    __str__ = __repr__
+
+
+def connect(env: Mapping[str, str] = os.environ) -> WalletConnection:
+    """A connection from the environment; a :class:`ConfigError` naming the variables when unset."""
+    url = env.get(RPC_URL)
+    if not url:
+        raise ConfigError(f"{RPC_URL} is not set: the node's RPC URL is read from the environment")
+    return WalletConnection(url, _account(env))
+
+
+def _account(env: Mapping[str, str]) -> LocalAccount:
+    if key := env.get(KEY):
+        return Account.from_key(key)
+    keystore, password = env.get(KEYSTORE_FILE), env.get(KEYSTORE_PASSWORD)
+    if keystore and password is not None:
+        return Account.from_key(Account.decrypt(json.loads(Path(keystore).read_text()), password))
+    raise ConfigError(
+        f"no wallet key: set {KEY}, or {KEYSTORE_FILE} with {KEYSTORE_PASSWORD} (an encrypted keystore)"
+    )
+
+
+_SECRETS: set[str] = set()
+
+
+def _mask_in_logs(*secrets: str) -> None:
+    """Have every log record created from now on show ``secrets`` as ``***`` (process-wide, once)."""
+    if not _SECRETS:
+        make_record = logging.getLogRecordFactory()
+
+        def masked(*args: object, **kwargs: object) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            message = record.getMessage()
+            if any(secret in message for secret in _SECRETS):
+                for secret in _SECRETS:
+                    message = message.replace(secret, MASK)
+                record.msg, record.args = message, ()
+            return record
+
+        logging.setLogRecordFactory(masked)
+    _SECRETS.update(s for s in secrets if s)

@@ -1,0 +1,114 @@
+"""A :class:`Web3Backend` on the session's local chain, for a fresh funded account of its own.
+
+The account's key is generated per test and reaches the backend only through the environment
+(``BASIS_WALLET_KEY``); the contract addresses through a chain config YAML written from the
+deployment, as an operator writes mainnet's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import ClientOrderId, StrategyId, TraderId
+from nautilus_trader.model.objects import Quantity
+from nautilus_trader.model.orders import MarketOrder
+
+from adapters.defi.config import WalletVenueConfig, load_wallet_venue
+from adapters.defi.instruments import wallet_instrument_id
+from adapters.defi.web3.backend import Web3Backend
+from adapters.defi.web3.config import load_chain_live
+from adapters.defi.web3.connection import KEY, RPC_URL, connect
+from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
+from localchain.anvil import rpc
+from localchain.uniswap import TOKEN_OF, LocalUniswap, mark
+from tests.localchain.helpers import ETHER
+
+WALLET_ETH = 1_000
+LIMITS = {"max_gas_price_gwei": 100, "slippage_tolerance": 0.01, "min_health_factor": 1.05}
+
+
+def chain_config(aave: LocalAave, uniswap: LocalUniswap, venue: WalletVenueConfig) -> dict[str, object]:
+    """The chain config YAML's content for the local deployment (LST stand-ins serve all three roles)."""
+    lsts = {s.token: aave.staking[s.asset].address for s in venue.staking}
+    return {
+        "chain_id": aave.w3.eth.chain_id,
+        "aave_pool": aave.pool.address,
+        "swap_router": uniswap.router.address,
+        "quoter": uniswap.quoter.address,
+        "tokens": {code: aave.tokens[symbol].address for code, symbol in TOKEN_OF.items()},
+        "staking": {code: {"deposit": a, "rebasing": a, "queue": a} for code, a in lsts.items()},
+        "emode_category": ETH_EMODE_CATEGORY,
+        **LIMITS,
+    }
+
+
+@pytest.fixture
+def venue() -> WalletVenueConfig:
+    return load_wallet_venue()
+
+
+@pytest.fixture
+def wallet(aave: LocalAave) -> LocalAccount:
+    """A fresh account holding ``WALLET_ETH`` (reverted with the chain after the test)."""
+    account = Account.create()
+    rpc(aave.w3, "anvil_setBalance", account.address, hex(WALLET_ETH * ETHER))
+    return account
+
+
+@pytest.fixture
+def live_config_path(
+    aave: LocalAave, uniswap: LocalUniswap, venue: WalletVenueConfig, tmp_path: Path
+) -> Path:
+    path = tmp_path / "chain.yaml"
+    path.write_text(yaml.safe_dump(chain_config(aave, uniswap, venue)))
+    return path
+
+
+@pytest.fixture
+def marks(aave: LocalAave, uniswap: LocalUniswap) -> dict[str, float]:
+    """Each pool's mark as the strategy sees it: the oracle price the pool was seeded at."""
+    return {symbol: mark(aave, p.base, p.quote) for symbol, p in uniswap.pools.items()}
+
+
+@pytest.fixture
+def make_backend(
+    aave: LocalAave,
+    wallet: LocalAccount,
+    venue: WalletVenueConfig,
+    live_config_path: Path,
+    marks: dict[str, float],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., Web3Backend]:
+    """A backend for ``wallet`` from the environment and the written config (``path`` overrides it)."""
+
+    def make(path: Path = live_config_path) -> Web3Backend:
+        monkeypatch.setenv(RPC_URL, aave.w3.provider.endpoint_uri)
+        monkeypatch.setenv(KEY, wallet.key.hex())
+        return Web3Backend(venue, load_chain_live(path), connect(), marks.get)
+
+    return make
+
+
+@pytest.fixture
+def backend(make_backend: Callable[..., Web3Backend]) -> Web3Backend:
+    return make_backend()
+
+
+def order(venue: WalletVenueConfig, symbol: str, side: OrderSide, quantity: str) -> MarketOrder:
+    return MarketOrder(
+        TraderId("TRADER-001"),
+        StrategyId("Web3-000"),
+        wallet_instrument_id(venue, symbol),
+        ClientOrderId(str(UUID4())),
+        side,
+        Quantity.from_str(quantity),
+        UUID4(),
+        0,
+    )
