@@ -12,6 +12,9 @@ import pytest
 
 from data_catalog.builder import build_catalog
 
+pytest_plugins = ["tests.localchain.fixtures"]
+"""The local chain's session deployment, shared by every test of on-chain code."""
+
 PROJECT = Path(__file__).resolve().parents[1]
 IN_FRESH_PROCESS = "BASIS_TEST_IN_FRESH_PROCESS"
 """Set in the interpreter a ``fresh_process`` test runs in."""

@@ -92,3 +92,21 @@ class RewardDistribution(Data):
     per_eeth_low: float = 0.0
     per_eeth_high: float = 0.0
     estimated: bool = False
+
+
+@customdataclass
+class AaveAccountHealth(Data):
+    """The wallet's Aave v3 account as the chain reports it (``Pool.getUserAccountData``), live only.
+
+    A backtest computes these figures from its own model (``adapters.defi.aave_market``); live, the
+    chain's own numbers are published beside them so a divergence (a liquidation, a missed accrual)
+    shows. Values are in Aave's base currency (USD on Ethereum mainnet); ``ltv`` is debt /
+    collateral now, ``max_ltv`` the borrowing limit; ``health_factor`` is inf without debt.
+    """
+
+    collateral_usd: float = 0.0
+    debt_usd: float = 0.0
+    ltv: float = 0.0
+    max_ltv: float = 0.0
+    liquidation_threshold: float = 0.0
+    health_factor: float = 0.0
