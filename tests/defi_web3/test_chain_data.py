@@ -11,7 +11,8 @@ import msgspec
 import pytest
 import yaml
 from nautilus_trader.common.component import MessageBus, TestClock
-from nautilus_trader.model.data import Bar
+from nautilus_trader.data.engine import DataEngine
+from nautilus_trader.model.data import Bar, DataType
 from nautilus_trader.model.identifiers import TraderId
 from nautilus_trader.portfolio.portfolio import Portfolio
 from nautilus_trader.test_kit.stubs.component import TestComponentStubs
@@ -242,45 +243,82 @@ def relay(aave: LocalAave) -> Iterator[RpcRelay]:
     relay.close()
 
 
+class Node:
+    """The message bus, cache and (test) clock a node gives its actors."""
+
+    def __init__(self) -> None:
+        self.clock = TestClock()
+        self.msgbus = MessageBus(TraderId("TEST-001"), self.clock)
+        self.cache = TestComponentStubs.cache()
+
+    def start(self, feed: ChainDataFeed) -> ChainDataFeed:
+        feed.register_base(
+            Portfolio(self.msgbus, self.cache, self.clock), self.msgbus, self.cache, self.clock
+        )
+        feed.start()
+        return feed
+
+    def tick(self, seconds: int) -> None:
+        for handler in self.clock.advance_time(self.clock.timestamp_ns() + seconds * 10**9):
+            handler.handle()
+
+
+def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(aave, users, poller) -> None:
+    """Through the data engine, as the strategies and the wallet venue subscribe to it."""
+    node = Node()
+    engine = DataEngine(node.msgbus, node.cache, node.clock)
+    engine.start()
+    received: dict[str, list] = {}
+    eth_usd = bar_type_for(wallet_instrument_id(WALLET, WALLET.eth_usd_pool))
+    topics = {
+        "gas": f"data.{DataType(GasPrice).topic}",
+        "reserves": f"data.{DataType(AaveReserveSnapshot).topic}*",
+        "emode": f"data.{DataType(AaveEModeParams).topic}",
+        "health": f"data.{DataType(AaveAccountHealth).topic}",
+        "bars": f"data.bars.{eth_usd}",
+    }
+    for name, topic in topics.items():
+        node.msgbus.subscribe(topic, received.setdefault(name, []).append)
+    borrower(aave, users)
+    node.start(ChainDataFeed(ChainDataFeedConfig(interval_secs=12), poller))
+    advance_time(aave.w3, 3600)
+    node.tick(12)
+    assert [type(g) for g in received["gas"]] == [GasPrice, GasPrice]
+    assert sorted(s.reserve for s in received["reserves"]) == sorted(RESERVES * 2)
+    assert len(received["emode"]) == 1 and len(received["health"]) == 2
+    (bar,) = received["bars"]
+    assert node.cache.bar(eth_usd) == bar  # cached as a venue's bar is: last_price reads it
+
+
 def test_feed_survives_an_rpc_outage(aave, uniswap, users, relay, monkeypatch) -> None:
     """Down: nothing is published and attempts back off; back: the newest block, once, in order."""
     monkeypatch.setenv(RPC_URL_ENV, relay.url)
     poller = ChainPoller(ChainReader(connect(2.0), chain_addresses(aave, uniswap, users[0]), WALLET))
-    clock = TestClock()
-    msgbus = MessageBus(TraderId("TEST-001"), clock)
+    node = Node()
     sent: list = []
-    msgbus.register(DATA_ENGINE_PROCESS, sent.append)
-    feed = ChainDataFeed(ChainDataFeedConfig(interval_secs=12, max_backoff_secs=48), poller)
-    feed.register_base(
-        Portfolio(msgbus, TestComponentStubs.cache(), clock), msgbus, TestComponentStubs.cache(), clock
-    )
-
-    def tick(seconds: int) -> None:
-        for handler in clock.advance_time(clock.timestamp_ns() + seconds * 10**9):
-            handler.handle()
-
-    feed.start()  # polls at once
-    first = [m.data if hasattr(m, "data") else m for m in sent]
+    node.msgbus.register(DATA_ENGINE_PROCESS, sent.append)
+    feed = node.start(ChainDataFeed(ChainDataFeedConfig(interval_secs=12, max_backoff_secs=48), poller))
+    first = [m.data if hasattr(m, "data") else m for m in sent]  # polled at start
     assert of_type(first, AaveReserveSnapshot)
     relay.close()
     fund(aave, users[2], "WETH", 1)  # blocks go on while the feed is cut off
     sent.clear()
-    tick(12)  # attempt 1 fails: retry in 24 s
-    tick(12)  # within the backoff: no attempt
-    tick(12)  # attempt 2 fails: retry in 48 s (the cap)
+    node.tick(12)  # attempt 1 fails: retry in 24 s
+    node.tick(12)  # within the backoff: no attempt
+    node.tick(12)  # attempt 2 fails: retry in 48 s (the cap)
     assert sent == []
     relay.open()
     accepted = relay.accepted
-    tick(36)  # still backing off
+    node.tick(36)  # still backing off
     assert relay.accepted == accepted
     advance_time(aave.w3, 60)
-    tick(12)
+    node.tick(12)
     resumed = [m.data for m in sent if hasattr(m, "data")]
     block = aave.w3.eth.get_block("latest")
     assert {p.ts_event for p in resumed} == {block["timestamp"] * 10**9}  # the newest block only
     assert len(of_type(resumed, AaveReserveSnapshot)) == len(RESERVES)
     assert min(p.ts_event for p in resumed) > max(p.ts_event for p in first)
     sent.clear()
-    tick(12)  # no new block: nothing repeated
+    node.tick(12)  # no new block: nothing repeated
     assert sent == []
     feed.stop()

@@ -63,6 +63,13 @@ NO_DEBT_HEALTH = 2**256 - 1
 LST_RATE_CALLS = {"LIDO": ("WstETH", "stEthPerToken"), "ETHERFI": ("WeETH", "getRate")}
 """Staking protocol → (our stand-in with the real interface, whose ABI is used; the rate getter)."""
 NANOS = 10**9
+RESERVE_DECIMALS = (48, 8)
+EMODE_CATEGORY = (168, 8)
+"""(first bit, width) of fields of Aave v3's reserve configuration word (``ReserveConfiguration``)."""
+
+
+def _bits(word: int, start: int, width: int) -> int:
+    return (word >> start) & ((1 << width) - 1)
 
 
 class ChainAddresses(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -168,11 +175,13 @@ class ChainReader:
     def read(self, block: Any) -> tuple[list[Data], dict[InstrumentId, float]]:
         """The data points at ``block`` (stamped at its time) and the marks for the hourly bars."""
         at, ts = block["number"], block["timestamp"] * NANOS
+        reserves = {
+            r.asset: self._reserve_data(self._token(r.underlying).address, at)
+            for r in self.wallet.aave.reserves
+        }
         points: list[Data] = [self._gas(block, ts)]
-        points += [
-            self._reserve(reserve.asset, reserve.underlying, at, ts) for reserve in self.wallet.aave.reserves
-        ]
-        points.append(self._emode(at, ts))
+        points += [self._snapshot(asset, data, at, ts) for asset, data in reserves.items()]
+        points.append(self._emode(reserves, at, ts))
         if self.addresses.account:
             points.append(self._account(self.addresses.account, at, ts))
         marks = {iid: rate().call(block_identifier=at) / WAD for iid, rate in self._lst_rates.items()}
@@ -189,53 +198,47 @@ class ChainReader:
             priority_fee_gwei=self.w3.eth.max_priority_fee / GWEI,
         )
 
-    def _reserve(self, asset: str, underlying: str, at: int, ts: int) -> AaveReserveSnapshot:
-        """The reserve's indices *at the block*: ``getReserveData`` stores them as of the reserve's
-        last update, and the Pool's ``getReserveNormalized*`` accrue them to now, as Aave does."""
+    def _reserve_data(self, address: str, at: int) -> dict[str, Any]:
+        """``getReserveData`` by the field names of its ABI, plus the underlying's address."""
+        values = self.pool.functions.getReserveData(address).call(block_identifier=at)
+        names = [
+            c["name"]
+            for c in self.pool.get_function_by_name("getReserveData").abi["outputs"][0]["components"]
+        ]
+        return {**dict(zip(names, values, strict=True)), "asset": address}
+
+    def _snapshot(self, asset: str, data: dict[str, Any], at: int, ts: int) -> AaveReserveSnapshot:
+        """The reserve's indices *at the block*: ``getReserveData`` holds them as of the reserve's
+        last update; the Pool's ``getReserveNormalized*`` accrue them to now, as Aave does."""
         functions = self.pool.functions
-        address = self._token(underlying).address
-        data = functions.getReserveData(address).call(block_identifier=at)
-        decimals = 10 ** self._token(underlying).functions.decimals().call(block_identifier=at)
-        a_token = self._contract(data[8], self._token_abi).functions.totalSupply()
-        debt = self._contract(data[10], self._token_abi).functions.totalSupply()
+        decimals = 10 ** _bits(data["configuration"][0], *RESERVE_DECIMALS)
+        a_token = self._contract(data["aTokenAddress"], self._token_abi).functions.totalSupply()
+        debt = self._contract(data["variableDebtTokenAddress"], self._token_abi).functions.totalSupply()
+        income = functions.getReserveNormalizedIncome(data["asset"]).call(block_identifier=at)
+        debt_index = functions.getReserveNormalizedVariableDebt(data["asset"]).call(block_identifier=at)
+        a_symbol = next(r.a_token for r in self.wallet.aave.reserves if r.asset == asset)
         return AaveReserveSnapshot(
             ts_event=ts,
             ts_init=ts,
-            instrument_id=wallet_instrument_id(self.wallet, f"{self._a_token(asset)}-AAVE"),
+            instrument_id=wallet_instrument_id(self.wallet, f"{a_symbol}-AAVE"),
             reserve=asset,
-            liquidity_index=functions.getReserveNormalizedIncome(address).call(block_identifier=at) / RAY,
-            variable_borrow_index=functions.getReserveNormalizedVariableDebt(address).call(
-                block_identifier=at
-            )
-            / RAY,
-            liquidity_rate=data[2] / RAY,
-            variable_borrow_rate=data[4] / RAY,
+            liquidity_index=income / RAY,
+            variable_borrow_index=debt_index / RAY,
+            liquidity_rate=data["currentLiquidityRate"] / RAY,
+            variable_borrow_rate=data["currentVariableBorrowRate"] / RAY,
             total_a_token=a_token.call(block_identifier=at) / decimals,
             total_variable_debt=debt.call(block_identifier=at) / decimals,
         )
 
-    def _a_token(self, asset: str) -> str:
-        return next(r.a_token for r in self.wallet.aave.reserves if r.asset == asset)
-
-    def _emode(self, at: int, ts: int) -> AaveEModeParams:
-        """The category's parameters; its assets are the reserves whose configuration names it
-        (bits 168–175 of the configuration word)."""
+    def _emode(self, reserves: dict[str, dict[str, Any]], at: int, ts: int) -> AaveEModeParams:
+        """The category's parameters; its assets are the reserves whose configuration names it."""
         category = self.addresses.emode_category_id
         ltv, threshold, bonus, _, _ = self.pool.functions.getEModeCategoryData(category).call(
             block_identifier=at
         )
-        assets = sorted(
-            r.asset
-            for r in self.wallet.aave.reserves
-            if (
-                self.pool.functions.getConfiguration(self._token(r.underlying).address).call(
-                    block_identifier=at
-                )[0]
-                >> 168
-            )
-            & 0xFF
-            == category
-        )
+        assets = [
+            a for a, data in reserves.items() if _bits(data["configuration"][0], *EMODE_CATEGORY) == category
+        ]
         return AaveEModeParams(
             ts_event=ts,
             ts_init=ts,
@@ -243,7 +246,7 @@ class ChainReader:
             ltv=ltv / BPS,
             liquidation_threshold=threshold / BPS,
             liquidation_bonus=(bonus - BPS) / BPS,
-            assets=",".join(assets),
+            assets=",".join(sorted(assets)),
         )
 
     def _account(self, account: str, at: int, ts: int) -> AaveAccountHealth:
