@@ -263,8 +263,14 @@ class Node:
             handler.handle()
 
 
-def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(aave, users, poller) -> None:
-    """Through the data engine, as the strategies and the wallet venue subscribe to it."""
+def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(
+    aave, uniswap, users, tmp_path, monkeypatch
+) -> None:
+    """Through the data engine, as the strategies and the wallet venue subscribe to it; the feed
+    set up as a node does, from its config, the addresses file and the environment."""
+    addresses = tmp_path / "chain.yaml"
+    addresses.write_text(yaml.safe_dump(msgspec.to_builtins(chain_addresses(aave, uniswap, users[0]))))
+    monkeypatch.setenv(RPC_URL_ENV, aave.w3.provider.endpoint_uri)
     node = Node()
     engine = DataEngine(node.msgbus, node.cache, node.clock)
     engine.start()
@@ -280,7 +286,7 @@ def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(aave, users, 
     for name, topic in topics.items():
         node.msgbus.subscribe(topic, received.setdefault(name, []).append)
     borrower(aave, users)
-    node.start(ChainDataFeed(ChainDataFeedConfig(interval_secs=12), poller))
+    node.start(ChainDataFeed(ChainDataFeedConfig(addresses_path=str(addresses), interval_secs=12)))
     advance_time(aave.w3, 3600)
     node.tick(12)
     assert [type(g) for g in received["gas"]] == [GasPrice, GasPrice]
@@ -322,3 +328,9 @@ def test_feed_survives_an_rpc_outage(aave, uniswap, users, relay, monkeypatch) -
     node.tick(12)  # no new block: nothing repeated
     assert sent == []
     feed.stop()
+
+
+def test_connect_needs_the_rpc_url_in_the_environment(monkeypatch) -> None:
+    monkeypatch.delenv(RPC_URL_ENV, raising=False)
+    with pytest.raises(RuntimeError, match=RPC_URL_ENV):
+        connect(1.0)
