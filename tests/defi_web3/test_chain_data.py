@@ -16,6 +16,7 @@ from nautilus_trader.model.data import Bar, DataType
 from nautilus_trader.model.identifiers import TraderId
 from nautilus_trader.portfolio.portfolio import Portfolio
 from nautilus_trader.test_kit.stubs.component import TestComponentStubs
+from web3 import Web3
 
 from adapters.bars import bar_type_for
 from adapters.config import ConfigError
@@ -334,3 +335,17 @@ def test_connect_needs_the_rpc_url_in_the_environment(monkeypatch) -> None:
     monkeypatch.delenv(RPC_URL_ENV, raising=False)
     with pytest.raises(RuntimeError, match=RPC_URL_ENV):
         connect(1.0)
+
+
+def test_feed_started_while_the_rpc_is_down_starts_when_it_is_back(aave, uniswap, users, relay) -> None:
+    relay.close()
+    w3 = Web3(Web3.HTTPProvider(relay.url, exception_retry_configuration=None))
+    poller = ChainPoller(ChainReader(w3, chain_addresses(aave, uniswap, users[0]), WALLET))
+    node = Node()
+    sent: list = []
+    node.msgbus.register(DATA_ENGINE_PROCESS, sent.append)
+    node.start(ChainDataFeed(ChainDataFeedConfig(interval_secs=12), poller))
+    assert sent == []
+    relay.open()
+    node.tick(24)  # the first retry, 24 s after the failed start
+    assert len(of_type([m.data for m in sent], AaveReserveSnapshot)) == len(RESERVES)

@@ -42,8 +42,8 @@ from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
 from adapters.bars import bar_type_for
-from adapters.config import load_yaml_as
-from adapters.defi.config import WalletVenueConfig, load_wallet_venue
+from adapters.config import ConfigError, load_yaml_as
+from adapters.defi.config import AaveReserveSpec, WalletVenueConfig, load_wallet_venue
 from adapters.defi.data import AaveAccountHealth, AaveEModeParams, AaveReserveSnapshot, GasPrice
 from adapters.defi.instruments import wallet_instrument_id, wallet_instruments
 from adapters.hours import closing_hour
@@ -82,7 +82,9 @@ class ChainAddresses(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         lst_rates: {WSTETH: "0x…", WEETH: "0x…"}  # LST token → contract with its rate getter
         pools: {ETHUSDT-UNIV3: "0x…"}   # wallet pool symbol → Uniswap v3 pool
 
-    ``tokens`` must hold every Aave reserve's underlying (ETH is read as WETH).
+    ``tokens`` must hold every Aave reserve's underlying (ETH is read as WETH). ``pools`` are read
+    through ``slot0``, so only Uniswap v3 pools (on mainnet the weETH pool is Curve's, which has
+    no reader yet; on the local chain it is a Uniswap v3 pool).
     """
 
     aave_pool: str
@@ -93,7 +95,7 @@ class ChainAddresses(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     emode_category_id: int = 1
 
     def __post_init__(self) -> None:
-        named = {"aave_pool": self.aave_pool, "account": self.account or self.aave_pool}
+        named = {"aave_pool": self.aave_pool} | ({"account": self.account} if self.account else {})
         named |= {f"tokens.{k}": v for k, v in self.tokens.items()}
         named |= {f"lst_rates.{k}": v for k, v in self.lst_rates.items()}
         named |= {f"pools.{k}": v for k, v in self.pools.items()}
@@ -118,7 +120,10 @@ class ChainAddresses(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def load_chain_addresses(path: Path, wallet: WalletVenueConfig) -> ChainAddresses:
     addresses = load_yaml_as(path, ChainAddresses, "chain addresses")
-    addresses.check(wallet)
+    try:
+        addresses.check(wallet)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from e
     return addresses
 
 
@@ -134,6 +139,18 @@ def connect(timeout_secs: float) -> Web3:
 
 
 @dataclass(frozen=True)
+class _Reserve:
+    """A reserve's facts that never change: its underlying, aToken and debt token, decimals."""
+
+    spec: AaveReserveSpec
+    address: str
+    a_token: Contract
+    debt_token: Contract
+    unit: int
+    """10^decimals: raw token amounts → whole tokens."""
+
+
+@dataclass(frozen=True)
 class _Pool:
     contract: Contract
     instrument_id: InstrumentId
@@ -143,13 +160,20 @@ class _Pool:
 
 
 class ChainReader:
-    """Reads the wallet venue's chain data at one block and converts it to the backtest's types."""
+    """Reads the wallet venue's chain data at one block and converts it to the backtest's types.
+
+    A block's contract calls go in one JSON-RPC batch (one round trip, ≈30 calls); the facts that
+    never change (token addresses, decimals, token order) are read once, at the first read.
+    """
 
     def __init__(self, w3: Web3, addresses: ChainAddresses, wallet: WalletVenueConfig) -> None:
         self.w3, self.addresses, self.wallet = w3, addresses, wallet
         self.pool = self._contract(addresses.aave_pool, artifact(AAVE, "Pool"))
         self._token_abi = artifact(AAVE, "IERC20Detailed")
-        self._pools: dict[str, _Pool] = {}
+        outputs = self.pool.get_function_by_name("getReserveData").abi["outputs"]
+        self._reserve_fields = [c["name"] for c in outputs[0]["components"]]
+        self._reserves: list[_Reserve] = []
+        self._pools: list[_Pool] = []
         self._lst_rates = self._rate_getters()
 
     def _rate_getters(self) -> dict[InstrumentId, Any]:
@@ -174,19 +198,69 @@ class ChainReader:
 
     def read(self, block: Any) -> tuple[list[Data], dict[InstrumentId, float]]:
         """The data points at ``block`` (stamped at its time) and the marks for the hourly bars."""
+        self._read_static()
         at, ts = block["number"], block["timestamp"] * NANOS
-        reserves = {
-            r.asset: self._reserve_data(self._token(r.underlying).address, at)
-            for r in self.wallet.aave.reserves
-        }
-        points: list[Data] = [self._gas(block, ts)]
-        points += [self._snapshot(asset, data, at, ts) for asset, data in reserves.items()]
-        points.append(self._emode(reserves, at, ts))
+        pool = self.pool.functions
+        calls: dict[Any, Any] = {}
+        for r in self._reserves:
+            calls[r.spec.asset, "data"] = pool.getReserveData(r.address)
+            calls[r.spec.asset, "income"] = pool.getReserveNormalizedIncome(r.address)
+            calls[r.spec.asset, "debt_index"] = pool.getReserveNormalizedVariableDebt(r.address)
+            calls[r.spec.asset, "supplied"] = r.a_token.functions.totalSupply()
+            calls[r.spec.asset, "borrowed"] = r.debt_token.functions.totalSupply()
+        calls["emode"] = pool.getEModeCategoryData(self.addresses.emode_category_id)
         if self.addresses.account:
-            points.append(self._account(self.addresses.account, at, ts))
-        marks = {iid: rate().call(block_identifier=at) / WAD for iid, rate in self._lst_rates.items()}
-        marks |= {p.instrument_id: self._price(p, at) for p in map(self._pool_info, self.addresses.pools)}
+            calls["account"] = pool.getUserAccountData(Web3.to_checksum_address(self.addresses.account))
+        calls |= {iid: getter() for iid, getter in self._lst_rates.items()}
+        calls |= {p.instrument_id: p.contract.functions.slot0() for p in self._pools}
+        values = self._batch(calls, at)
+
+        points: list[Data] = [self._gas(block, ts)]
+        points += [self._snapshot(r, values, ts) for r in self._reserves]
+        points.append(self._emode(values, ts))
+        if self.addresses.account:
+            points.append(self._account(values["account"], ts))
+        marks = {iid: values[iid] / WAD for iid in self._lst_rates}
+        marks |= {p.instrument_id: _price(p, values[p.instrument_id][0]) for p in self._pools}
         return points, marks
+
+    def _batch(self, calls: dict[Any, Any], at: int) -> dict[Any, Any]:
+        """Every call's result at block ``at``, in one JSON-RPC batch."""
+        with self.w3.batch_requests() as batch:
+            for call in calls.values():
+                batch.add(call.call(block_identifier=at))
+            return dict(zip(calls, batch.execute(), strict=True))
+
+    def _reserve_data(self, values: tuple) -> dict[str, Any]:
+        """``getReserveData``'s struct by the field names of its ABI."""
+        return dict(zip(self._reserve_fields, values, strict=True))
+
+    def _read_static(self) -> None:
+        """Once, all or nothing (an RPC failure half-way leaves nothing to skip next time)."""
+        if self._reserves:
+            return
+        pools = [self._pool_facts(symbol, address) for symbol, address in self.addresses.pools.items()]
+        self._reserves = [self._reserve_facts(spec) for spec in self.wallet.aave.reserves]
+        self._pools = pools
+
+    def _reserve_facts(self, spec: AaveReserveSpec) -> _Reserve:
+        address = self._token(spec.underlying).address
+        data = self._reserve_data(self.pool.functions.getReserveData(address).call())
+        return _Reserve(
+            spec,
+            address,
+            self._contract(data["aTokenAddress"], self._token_abi),
+            self._contract(data["variableDebtTokenAddress"], self._token_abi),
+            10 ** _bits(data["configuration"][0], *RESERVE_DECIMALS),
+        )
+
+    def _pool_facts(self, symbol: str, address: str) -> _Pool:
+        spec = self.wallet.pool(symbol)
+        contract = self._contract(address, artifact(UNISWAP_CORE, "UniswapV3Pool"))
+        base, quote = self._token(spec.base), self._token(spec.quote)
+        scale = Fraction(10) ** (base.functions.decimals().call() - quote.functions.decimals().call())
+        base_is_token0 = contract.functions.token0().call() == base.address
+        return _Pool(contract, wallet_instrument_id(self.wallet, symbol), base_is_token0, scale)
 
     def _gas(self, block: Any, ts: int) -> GasPrice:
         """The node's gas-price suggestion, the block's base fee and the suggested priority fee."""
@@ -198,46 +272,33 @@ class ChainReader:
             priority_fee_gwei=self.w3.eth.max_priority_fee / GWEI,
         )
 
-    def _reserve_data(self, address: str, at: int) -> dict[str, Any]:
-        """``getReserveData`` by the field names of its ABI, plus the underlying's address."""
-        values = self.pool.functions.getReserveData(address).call(block_identifier=at)
-        names = [
-            c["name"]
-            for c in self.pool.get_function_by_name("getReserveData").abi["outputs"][0]["components"]
-        ]
-        return {**dict(zip(names, values, strict=True)), "asset": address}
-
-    def _snapshot(self, asset: str, data: dict[str, Any], at: int, ts: int) -> AaveReserveSnapshot:
+    def _snapshot(self, reserve: _Reserve, values: dict[Any, Any], ts: int) -> AaveReserveSnapshot:
         """The reserve's indices *at the block*: ``getReserveData`` holds them as of the reserve's
         last update; the Pool's ``getReserveNormalized*`` accrue them to now, as Aave does."""
-        functions = self.pool.functions
-        decimals = 10 ** _bits(data["configuration"][0], *RESERVE_DECIMALS)
-        a_token = self._contract(data["aTokenAddress"], self._token_abi).functions.totalSupply()
-        debt = self._contract(data["variableDebtTokenAddress"], self._token_abi).functions.totalSupply()
-        income = functions.getReserveNormalizedIncome(data["asset"]).call(block_identifier=at)
-        debt_index = functions.getReserveNormalizedVariableDebt(data["asset"]).call(block_identifier=at)
-        a_symbol = next(r.a_token for r in self.wallet.aave.reserves if r.asset == asset)
+        asset = reserve.spec.asset
+        data = self._reserve_data(values[asset, "data"])
         return AaveReserveSnapshot(
             ts_event=ts,
             ts_init=ts,
-            instrument_id=wallet_instrument_id(self.wallet, f"{a_symbol}-AAVE"),
+            instrument_id=wallet_instrument_id(self.wallet, f"{reserve.spec.a_token}-AAVE"),
             reserve=asset,
-            liquidity_index=income / RAY,
-            variable_borrow_index=debt_index / RAY,
+            liquidity_index=values[asset, "income"] / RAY,
+            variable_borrow_index=values[asset, "debt_index"] / RAY,
             liquidity_rate=data["currentLiquidityRate"] / RAY,
             variable_borrow_rate=data["currentVariableBorrowRate"] / RAY,
-            total_a_token=a_token.call(block_identifier=at) / decimals,
-            total_variable_debt=debt.call(block_identifier=at) / decimals,
+            total_a_token=values[asset, "supplied"] / reserve.unit,
+            total_variable_debt=values[asset, "borrowed"] / reserve.unit,
         )
 
-    def _emode(self, reserves: dict[str, dict[str, Any]], at: int, ts: int) -> AaveEModeParams:
+    def _emode(self, values: dict[Any, Any], ts: int) -> AaveEModeParams:
         """The category's parameters; its assets are the reserves whose configuration names it."""
         category = self.addresses.emode_category_id
-        ltv, threshold, bonus, _, _ = self.pool.functions.getEModeCategoryData(category).call(
-            block_identifier=at
-        )
+        ltv, threshold, bonus, _, _ = values["emode"]
         assets = [
-            a for a, data in reserves.items() if _bits(data["configuration"][0], *EMODE_CATEGORY) == category
+            r.spec.asset
+            for r in self._reserves
+            if _bits(self._reserve_data(values[r.spec.asset, "data"])["configuration"][0], *EMODE_CATEGORY)
+            == category
         ]
         return AaveEModeParams(
             ts_event=ts,
@@ -249,10 +310,9 @@ class ChainReader:
             assets=",".join(sorted(assets)),
         )
 
-    def _account(self, account: str, at: int, ts: int) -> AaveAccountHealth:
-        collateral, debt, _, threshold, max_ltv, health = self.pool.functions.getUserAccountData(
-            Web3.to_checksum_address(account)
-        ).call(block_identifier=at)
+    @staticmethod
+    def _account(values: tuple[int, ...], ts: int) -> AaveAccountHealth:
+        collateral, debt, _, threshold, max_ltv, health = values
         return AaveAccountHealth(
             ts_event=ts,
             ts_init=ts,
@@ -264,25 +324,11 @@ class ChainReader:
             health_factor=float("inf") if health == NO_DEBT_HEALTH else health / WAD,
         )
 
-    def _pool_info(self, symbol: str) -> _Pool:
-        """A pool's static facts (token order, decimals), read once."""
-        if symbol not in self._pools:
-            spec = self.wallet.pool(symbol)
-            contract = self._contract(self.addresses.pools[symbol], artifact(UNISWAP_CORE, "UniswapV3Pool"))
-            base, quote = self._token(spec.base), self._token(spec.quote)
-            token0 = contract.functions.token0().call()
-            scale = Fraction(10) ** (base.functions.decimals().call() - quote.functions.decimals().call())
-            self._pools[symbol] = _Pool(
-                contract, wallet_instrument_id(self.wallet, symbol), token0 == base.address, scale
-            )
-        return self._pools[symbol]
 
-    @staticmethod
-    def _price(pool: _Pool, at: int) -> float:
-        """Quote per base from ``slot0``'s √(token1/token0 raw)·2⁹⁶."""
-        sqrt_price = pool.contract.functions.slot0().call(block_identifier=at)[0]
-        raw = Fraction(sqrt_price * sqrt_price, 2**192)
-        return float((raw if pool.base_is_token0 else 1 / raw) * pool.scale)
+def _price(pool: _Pool, sqrt_price_x96: int) -> float:
+    """Quote per base from ``slot0``'s √(token1/token0 in raw units)·2⁹⁶."""
+    raw = Fraction(sqrt_price_x96 * sqrt_price_x96, 2**192)
+    return float((raw if pool.base_is_token0 else 1 / raw) * pool.scale)
 
 
 class HourlyBars:
@@ -366,6 +412,9 @@ class ChainDataFeed(Actor):
     """Polls the chain every ``interval_secs`` and sends each point to the data engine (as a data
     client would: custom data as ``CustomData``, bars as they are), which caches and publishes
     them on the topics the backtest's data arrives on (see the module docstring).
+
+    A poll is three round trips (the block; the gas price and priority fee; one batch of every
+    contract call), made in the timer callback, each bounded by ``rpc_timeout_secs``.
 
     An unreachable RPC is logged (by error type only: the message would contain the URL) and
     retried after a doubling wait up to ``max_backoff_secs``; the first poll that succeeds again
