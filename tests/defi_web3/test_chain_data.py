@@ -113,6 +113,7 @@ def test_reserve_snapshots_are_the_chain_indices_and_rates_at_the_block(aave, us
         elapsed = block["timestamp"] - data[6]  # since the reserve's last update (the borrow)
         assert elapsed >= 3 * DAY
         assert snapshot.ts_event == block["timestamp"] * 10**9
+        assert snapshot.instrument_id == wallet_instrument_id(WALLET, f"A{symbol}-AAVE")  # as in the catalog
         assert (
             snapshot.liquidity_rate == pytest.approx(data[2] / RAY, rel=1e-15) and snapshot.liquidity_rate > 0
         )
