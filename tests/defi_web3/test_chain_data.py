@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import msgspec
+import pandas as pd
 import pytest
 import yaml
 from nautilus_trader.common.component import MessageBus, TestClock
@@ -25,7 +26,7 @@ from adapters.defi.aave_market import AaveMarket
 from adapters.defi.aave_params import load_emode, load_reserve_params
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.data import AaveAccountHealth, AaveEModeParams, AaveReserveSnapshot, GasPrice
-from adapters.defi.instruments import wallet_instrument_id
+from adapters.defi.instruments import wallet_instrument_id, wallet_instruments
 from adapters.defi.web3.chain_data import (
     RPC_URL_ENV,
     ChainAddresses,
@@ -33,10 +34,11 @@ from adapters.defi.web3.chain_data import (
     ChainDataFeedConfig,
     ChainPoller,
     ChainReader,
+    HourlyBars,
     connect,
     load_chain_addresses,
 )
-from adapters.hours import closing_hour
+from adapters.hours import HOUR_NS, closing_hour
 from data_catalog import raw_files
 from live.funding import DATA_ENGINE_PROCESS
 from localchain.aave import ETH_EMODE_CATEGORY, RESERVES, LocalAave
@@ -350,3 +352,15 @@ def test_feed_started_while_the_rpc_is_down_starts_when_it_is_back(aave, uniswap
     relay.open()
     node.tick(24)  # the first retry, 24 s after the failed start
     assert len(of_type([m.data for m in sent], AaveReserveSnapshot)) == len(RESERVES)
+
+
+def test_an_hour_without_samples_gets_no_bar() -> None:
+    eth_usd = wallet_instrument_id(WALLET, WALLET.eth_usd_pool)
+    bars = HourlyBars({i.id: i for i in wallet_instruments(WALLET)})
+    t0 = pd.Timestamp("2026-01-05 10:20", tz="UTC").value
+    assert bars.add(t0, {eth_usd: 3000.004}) == []
+    assert bars.add(t0 + 30 * 60 * 10**9, {eth_usd: 3010.0}) == []  # 10:50
+    (bar,) = bars.add(t0 + 3 * HOUR_NS, {eth_usd: 2900.0})  # 13:20: the RPC was down 11:00-13:00
+    assert bar.ts_event == pd.Timestamp("2026-01-05 11:00", tz="UTC").value
+    assert (bar.open.as_double(), bar.high.as_double(), bar.close.as_double()) == (3000.0, 3010.0, 3010.0)
+    assert bars.add(t0 + 3 * HOUR_NS + 10**9, {eth_usd: 2901.0}) == []  # 13:00's hour is still open

@@ -406,6 +406,8 @@ class ChainDataFeedConfig(ActorConfig, frozen=True):
     def __post_init__(self) -> None:
         if not 0 < self.interval_secs <= self.max_backoff_secs:
             raise ValueError("need 0 < interval_secs <= max_backoff_secs")
+        if self.rpc_timeout_secs <= 0:
+            raise ValueError("rpc_timeout_secs must be positive")
 
 
 class ChainDataFeed(Actor):
