@@ -12,7 +12,7 @@ from nautilus_trader.core.data import Data
 from nautilus_trader.model.custom import customdataclass
 from nautilus_trader.model.identifiers import InstrumentId
 
-from adapters.defi.aave_params import EModeParams
+from adapters.defi.aave_params import EModeParams, ReserveParams
 
 
 @customdataclass
@@ -75,6 +75,43 @@ class AaveEModeParams(Data):
         """The checked parameters (``ValueError`` when the chain reports an impossible set)."""
         return EModeParams(
             self.ltv, self.liquidation_threshold, self.liquidation_bonus, tuple(self.assets.split(","))
+        )
+
+
+@customdataclass
+class AaveReserveParams(Data):
+    """An Aave v3 reserve's risk configuration, in force from ``ts_event`` (fractions; caps in
+    whole tokens, 0 = no cap, as on-chain).
+
+    A backtest takes these from the catalog's ``aave_params.json`` (a snapshot); live they come
+    from the chain's reserve configuration, so a governance change of a cap or an LTV reaches the
+    wallet venue's checks (``AaveMarket.on_reserve_params``).
+    """
+
+    reserve: str = ""
+    ltv: float = 0.0
+    liquidation_threshold: float = 0.0
+    liquidation_bonus: float = 0.0
+    reserve_factor: float = 0.0
+    supply_cap: float = 0.0
+    borrow_cap: float = 0.0
+    borrowing_enabled: bool = False
+    collateral_enabled: bool = False
+    flashloan_enabled: bool = False
+
+    def params(self) -> ReserveParams:
+        """The checked parameters (``ValueError`` when the chain reports an impossible set)."""
+        return ReserveParams(
+            symbol=self.reserve,
+            ltv=self.ltv,
+            liquidation_threshold=self.liquidation_threshold,
+            liquidation_bonus=self.liquidation_bonus,
+            reserve_factor=self.reserve_factor,
+            supply_cap=self.supply_cap or None,
+            borrow_cap=self.borrow_cap or None,
+            borrowing_enabled=self.borrowing_enabled,
+            collateral_enabled=self.collateral_enabled,
+            flashloan_enabled=self.flashloan_enabled,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import msgspec
@@ -25,7 +26,13 @@ from adapters.defi.aave_index import SECONDS_PER_YEAR
 from adapters.defi.aave_market import AaveMarket
 from adapters.defi.aave_params import load_emode, load_reserve_params
 from adapters.defi.config import load_wallet_venue
-from adapters.defi.data import AaveAccountHealth, AaveEModeParams, AaveReserveSnapshot, GasPrice
+from adapters.defi.data import (
+    AaveAccountHealth,
+    AaveEModeParams,
+    AaveReserveParams,
+    AaveReserveSnapshot,
+    GasPrice,
+)
 from adapters.defi.instruments import wallet_instrument_id, wallet_instruments
 from adapters.defi.web3.chain_data import (
     RPC_URL_ENV,
@@ -77,6 +84,18 @@ def borrower(aave: LocalAave, users: list[str]) -> None:
     send(
         aave, pool.borrow(aave.tokens["USDT"].address, units(aave, "USDT", 20_000), 2, 0, users[0]), users[0]
     )
+
+
+def aave_market(data_dir: Path) -> AaveMarket:
+    """The backtest's Aave model with the data set's parameters (as the catalog hands them over)."""
+    params = {
+        "emode": msgspec.to_builtins(load_emode(data_dir / raw_files.AAVE_RISK_FILE)),
+        "reserves": {
+            s: msgspec.to_builtins(p)
+            for s, p in load_reserve_params(data_dir / raw_files.AAVE_PARAMS_FILE, RESERVES).items()
+        },
+    }
+    return AaveMarket(WALLET.aave, params)
 
 
 def of_type(points: list, kind: type) -> list:
@@ -144,14 +163,7 @@ def test_published_snapshots_accrue_in_the_backtest_model_as_on_chain(aave, user
     borrower(aave, users)
     advance_time(aave.w3, DAY)
     supply(aave, users[2], "WETH", 1)  # updates the WETH reserve
-    params = {
-        "emode": msgspec.to_builtins(load_emode(data_dir / raw_files.AAVE_RISK_FILE)),
-        "reserves": {
-            s: msgspec.to_builtins(p)
-            for s, p in load_reserve_params(data_dir / raw_files.AAVE_PARAMS_FILE, RESERVES).items()
-        },
-    }
-    market = AaveMarket(WALLET.aave, params)
+    market = aave_market(data_dir)
 
     def balances() -> dict[str, float]:
         weth = aave.a_tokens["WETH"].functions.balanceOf(users[0]).call() / ETHER
@@ -173,6 +185,34 @@ def test_published_snapshots_accrue_in_the_backtest_model_as_on_chain(aave, user
     x = snapshot_of(points, "WETH").variable_borrow_rate * 30 * DAY / SECONDS_PER_YEAR
     debt_change = now["VDWETH"] - then["VDWETH"]
     assert changes["VDWETH"] == pytest.approx(debt_change * (1 + x**2 / 6), rel=1e-9)
+
+
+def test_reserve_parameters_are_the_data_sets_and_their_changes_reach_the_model(
+    aave, poller, data_dir
+) -> None:
+    """The deployment configured each reserve from the reference CSV: the chain's configuration
+    word decodes back to it. A cap lowered on chain is published once and the model's cap check
+    follows it."""
+    expected = load_reserve_params(data_dir / raw_files.AAVE_PARAMS_FILE, RESERVES)
+    published = {p.reserve: p for p in of_type(poller.poll(), AaveReserveParams)}
+    for symbol, params in expected.items():
+        got = published[symbol].params()
+        assert got.supply_cap == params.supply_cap and got.borrow_cap == params.borrow_cap
+        assert got.borrowing_enabled == params.borrowing_enabled
+        assert got.flashloan_enabled == params.flashloan_enabled
+        assert got.collateral_enabled == params.collateral_enabled
+        for field in ("ltv", "liquidation_threshold", "liquidation_bonus", "reserve_factor"):
+            assert getattr(got, field) == pytest.approx(getattr(params, field), abs=1e-12), (symbol, field)
+
+    market = aave_market(data_dir)
+    assert market.cap_check("AWETH", 0.0, 1_000) is None
+    send(aave, aave.configurator.functions.setSupplyCap(aave.tokens["WETH"].address, 500), aave.admin)
+    advance_time(aave.w3, 1)
+    (update,) = of_type(poller.poll(), AaveReserveParams)  # only the reserve that changed
+    assert (update.reserve, update.supply_cap) == ("WETH", 500.0)
+    market.on_reserve_params(update)
+    assert market.cap_check("AWETH", 0.0, 1_000) is not None
+    assert market.cap_check("AWETH", 0.0, 100) is None
 
 
 def test_lst_rates_and_pool_prices_become_hourly_bars(aave, uniswap, poller) -> None:
@@ -285,6 +325,7 @@ def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(
         "reserves": f"data.{DataType(AaveReserveSnapshot).topic}*",
         "emode": f"data.{DataType(AaveEModeParams).topic}",
         "health": f"data.{DataType(AaveAccountHealth).topic}",
+        "params": f"data.{DataType(AaveReserveParams).topic}",
         "bars": f"data.bars.{eth_usd}",
     }
     for name, topic in topics.items():
@@ -296,6 +337,7 @@ def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(
     assert [type(g) for g in received["gas"]] == [GasPrice, GasPrice]
     assert sorted(s.reserve for s in received["reserves"]) == sorted(RESERVES * 2)
     assert len(received["emode"]) == 1 and len(received["health"]) == 2
+    assert sorted(p.reserve for p in received["params"]) == sorted(RESERVES)  # unchanged: once
     (bar,) = received["bars"]
     assert node.cache.bar(eth_usd) == bar  # cached as a venue's bar is: last_price reads it
 

@@ -5,6 +5,8 @@ A backtest replays, from the catalog (``data_catalog.builder``, ``backtesting.en
 - ``GasPrice`` (gwei) on ``data.GasPrice``;
 - ``AaveReserveSnapshot`` per reserve (indices normalised ≈1.0, rates as APR fractions, totals in
   tokens) on ``data.AaveReserveSnapshot*``, and ``AaveEModeParams`` on ``data.AaveEModeParams``;
+- the reserves' risk parameters and caps (``aave_params.json`` in a backtest; live, as
+  ``AaveReserveParams`` on ``data.AaveReserveParams``, which the wallet venue's Aave model takes);
 - hourly bars (``adapters.bars.bar_type_for``, stamped at the hour's close) of the DEX pools
   (``ETHUSDT-UNIV3.ETHEREUM``…, quote per base) and of the LST protocol rates
   (``WSTETH-LIDO.ETHEREUM``…, ETH per LST).
@@ -44,7 +46,13 @@ from web3.exceptions import Web3Exception
 from adapters.bars import bar_type_for
 from adapters.config import ConfigError, load_yaml_as
 from adapters.defi.config import AaveReserveSpec, WalletVenueConfig, load_wallet_venue
-from adapters.defi.data import AaveAccountHealth, AaveEModeParams, AaveReserveSnapshot, GasPrice
+from adapters.defi.data import (
+    AaveAccountHealth,
+    AaveEModeParams,
+    AaveReserveParams,
+    AaveReserveSnapshot,
+    GasPrice,
+)
 from adapters.defi.instruments import wallet_instrument_id, wallet_instruments
 from adapters.hours import closing_hour
 from live.funding import DATA_ENGINE_PROCESS
@@ -63,9 +71,19 @@ NO_DEBT_HEALTH = 2**256 - 1
 LST_RATE_CALLS = {"LIDO": ("WstETH", "stEthPerToken"), "ETHERFI": ("WeETH", "getRate")}
 """Staking protocol → (our stand-in with the real interface, whose ABI is used; the rate getter)."""
 NANOS = 10**9
+LTV = (0, 16)
+LIQUIDATION_THRESHOLD = (16, 16)
+LIQUIDATION_BONUS = (32, 16)
 RESERVE_DECIMALS = (48, 8)
+BORROWING_ENABLED = (58, 1)
+FLASHLOAN_ENABLED = (63, 1)
+RESERVE_FACTOR = (64, 16)
+BORROW_CAP = (80, 36)
+SUPPLY_CAP = (116, 36)
 EMODE_CATEGORY = (168, 8)
 """(first bit, width) of fields of Aave v3's reserve configuration word (``ReserveConfiguration``)."""
+CHANGES_ONLY = (AaveEModeParams, AaveReserveParams)
+"""Parameters published when they change (a backtest has them once, at the start)."""
 
 
 def _bits(word: int, start: int, width: int) -> int:
@@ -217,6 +235,7 @@ class ChainReader:
 
         points: list[Data] = [self._gas(block, ts)]
         points += [self._snapshot(r, values, ts) for r in self._reserves]
+        points += [self._reserve_params(r, values, ts) for r in self._reserves]
         points.append(self._emode(values, ts))
         if self.addresses.account:
             points.append(self._account(values["account"], ts))
@@ -290,6 +309,25 @@ class ChainReader:
             total_variable_debt=values[asset, "borrowed"] / reserve.unit,
         )
 
+    def _reserve_params(self, reserve: _Reserve, values: dict[Any, Any], ts: int) -> AaveReserveParams:
+        """The risk parameters of the reserve's configuration word (caps in whole tokens)."""
+        word = self._reserve_data(values[reserve.spec.asset, "data"])["configuration"][0]
+        ltv = _bits(word, *LTV) / BPS
+        return AaveReserveParams(
+            ts_event=ts,
+            ts_init=ts,
+            reserve=reserve.spec.asset,
+            ltv=ltv,
+            liquidation_threshold=_bits(word, *LIQUIDATION_THRESHOLD) / BPS,
+            liquidation_bonus=_bonus(_bits(word, *LIQUIDATION_BONUS)),
+            reserve_factor=_bits(word, *RESERVE_FACTOR) / BPS,
+            supply_cap=float(_bits(word, *SUPPLY_CAP)),
+            borrow_cap=float(_bits(word, *BORROW_CAP)),
+            borrowing_enabled=bool(_bits(word, *BORROWING_ENABLED)),
+            collateral_enabled=ltv > 0,  # as the reference data's flag: LTV 0 allows no new borrowing
+            flashloan_enabled=bool(_bits(word, *FLASHLOAN_ENABLED)),
+        )
+
     def _emode(self, values: dict[Any, Any], ts: int) -> AaveEModeParams:
         """The category's parameters; its assets are the reserves whose configuration names it."""
         category = self.addresses.emode_category_id
@@ -306,7 +344,7 @@ class ChainReader:
             category=self.wallet.aave.emode_category,
             ltv=ltv / BPS,
             liquidation_threshold=threshold / BPS,
-            liquidation_bonus=(bonus - BPS) / BPS,
+            liquidation_bonus=_bonus(bonus),
             assets=",".join(sorted(assets)),
         )
 
@@ -323,6 +361,11 @@ class ChainReader:
             liquidation_threshold=threshold / BPS,
             health_factor=float("inf") if health == NO_DEBT_HEALTH else health / WAD,
         )
+
+
+def _bonus(raw: int) -> float:
+    """Aave stores a liquidation bonus as 100 % + bonus (0 when the asset is no collateral)."""
+    return max(raw - BPS, 0) / BPS
 
 
 def _price(pool: _Pool, sqrt_price_x96: int) -> float:
@@ -364,15 +407,16 @@ class ChainPoller:
     """One poll: the points of the newest block, if it is newer than the last one polled.
 
     A block not after the last polled one (no new block, or a node behind the one before a
-    reconnect) yields nothing, so no point is published twice or out of order; the e-mode
-    parameters are published when they change (the strategies lever on each one they receive).
+    reconnect) yields nothing, so no point is published twice or out of order; the e-mode and
+    reserve parameters are published when they change (the strategies lever on each e-mode one
+    they receive).
     """
 
     def __init__(self, reader: ChainReader) -> None:
         self.reader = reader
         self.last_ts = 0
         self._bars = HourlyBars({i.id: i for i in wallet_instruments(reader.wallet)})
-        self._emode: tuple | None = None
+        self._published: dict[tuple[str, str], dict[str, Any]] = {}
 
     def poll(self) -> list[Data]:
         block = self.reader.latest_block()
@@ -384,10 +428,11 @@ class ChainPoller:
         return [*self._bars.add(ts, marks), *filter(self._is_news, points)]
 
     def _is_news(self, point: Data) -> bool:
-        if not isinstance(point, AaveEModeParams):
+        if not isinstance(point, CHANGES_ONLY):
             return True
-        key = (point.ltv, point.liquidation_threshold, point.liquidation_bonus, point.assets)
-        news, self._emode = key != self._emode, key
+        key = (type(point).__name__, getattr(point, "reserve", ""))
+        values = {k: v for k, v in point.to_dict().items() if k not in ("ts_event", "ts_init")}
+        news, self._published[key] = values != self._published.get(key), values
         return news
 
 
