@@ -100,4 +100,6 @@ class ReserveIndex:
     def borrow_index(self, ts_ns: int) -> float:
         """Variable-debt index at ``ts_ns``: per-second compounding from the latest snapshot."""
         snap, seconds = self._since_latest(ts_ns)
-        return snap.variable_borrow_index * (1.0 + snap.variable_borrow_rate / SECONDS_PER_YEAR) ** seconds
+        # exp(n·log1p(x)), not (1 + x) ** n: 1 + x rounds off ~1e-7 of a per-second rate x ≈ 1e-9
+        growth = math.exp(seconds * math.log1p(snap.variable_borrow_rate / SECONDS_PER_YEAR))
+        return snap.variable_borrow_index * growth

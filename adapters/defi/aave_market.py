@@ -22,7 +22,7 @@ from adapters.defi.aave import (
 from adapters.defi.aave_index import ReserveIndex
 from adapters.defi.aave_params import EModeParams, ReserveParams
 from adapters.defi.config import AaveReserveSpec, AaveSpec, WalletVenueConfig
-from adapters.defi.data import AaveReserveSnapshot
+from adapters.defi.data import AaveReserveParams, AaveReserveSnapshot
 from adapters.defi.instruments import wallet_instrument_id
 
 
@@ -76,6 +76,12 @@ class AaveMarket:
             snapshot.variable_borrow_rate,
         )
         reserve.total_a_token, reserve.total_debt = snapshot.total_a_token, snapshot.total_variable_debt
+
+    def on_reserve_params(self, update: AaveReserveParams) -> None:
+        """A reserve's risk parameters as the chain now has them (live; a backtest's are fixed)."""
+        reserve = self._reserves.get(update.reserve)
+        if reserve is not None:
+            reserve.params = self.params[update.reserve] = update.params()
 
     def ready(self, asset: str) -> bool:
         return self._reserves[asset].index.last_ts_ns is not None

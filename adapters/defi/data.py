@@ -12,7 +12,7 @@ from nautilus_trader.core.data import Data
 from nautilus_trader.model.custom import customdataclass
 from nautilus_trader.model.identifiers import InstrumentId
 
-from adapters.defi.aave_params import EModeParams
+from adapters.defi.aave_params import EModeParams, ReserveParams
 
 
 @customdataclass
@@ -79,6 +79,43 @@ class AaveEModeParams(Data):
 
 
 @customdataclass
+class AaveReserveParams(Data):
+    """An Aave v3 reserve's risk configuration, in force from ``ts_event`` (fractions; caps in
+    whole tokens, 0 = no cap, as on-chain).
+
+    A backtest takes these from the catalog's ``aave_params.json`` (a snapshot); live they come
+    from the chain's reserve configuration, so a governance change of a cap or an LTV reaches the
+    wallet venue's checks (``AaveMarket.on_reserve_params``).
+    """
+
+    reserve: str = ""
+    ltv: float = 0.0
+    liquidation_threshold: float = 0.0
+    liquidation_bonus: float = 0.0
+    reserve_factor: float = 0.0
+    supply_cap: float = 0.0
+    borrow_cap: float = 0.0
+    borrowing_enabled: bool = False
+    collateral_enabled: bool = False
+    flashloan_enabled: bool = False
+
+    def params(self) -> ReserveParams:
+        """The checked parameters (``ValueError`` when the chain reports an impossible set)."""
+        return ReserveParams(
+            symbol=self.reserve,
+            ltv=self.ltv,
+            liquidation_threshold=self.liquidation_threshold,
+            liquidation_bonus=self.liquidation_bonus,
+            reserve_factor=self.reserve_factor,
+            supply_cap=self.supply_cap or None,
+            borrow_cap=self.borrow_cap or None,
+            borrowing_enabled=self.borrowing_enabled,
+            collateral_enabled=self.collateral_enabled,
+            flashloan_enabled=self.flashloan_enabled,
+        )
+
+
+@customdataclass
 class RewardDistribution(Data):
     """An EtherFi reward payout, stamped at its payout time: ``per_eeth`` tokens for each eETH
     held (time-weighted) over [period_start_ns, period_end_ns). Ranges use their midpoint and
@@ -92,3 +129,21 @@ class RewardDistribution(Data):
     per_eeth_low: float = 0.0
     per_eeth_high: float = 0.0
     estimated: bool = False
+
+
+@customdataclass
+class AaveAccountHealth(Data):
+    """The wallet's Aave v3 account as the chain reports it (``Pool.getUserAccountData``), live only.
+
+    A backtest computes these figures from its own model (``adapters.defi.aave_market``); live, the
+    chain's own numbers are published beside them so a divergence (a liquidation, a missed accrual)
+    shows. Values are in Aave's base currency (USD on Ethereum mainnet); ``ltv`` is debt /
+    collateral now, ``max_ltv`` the borrowing limit; ``health_factor`` is inf without debt.
+    """
+
+    collateral_usd: float = 0.0
+    debt_usd: float = 0.0
+    ltv: float = 0.0
+    max_ltv: float = 0.0
+    liquidation_threshold: float = 0.0
+    health_factor: float = 0.0

@@ -41,7 +41,7 @@ from adapters.defi.aave_market import AaveMarket, risk_figures
 from adapters.defi.backend import ChainView, Execution, SimulatedBackend
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import account_balances, currency
-from adapters.defi.data import AaveReserveSnapshot, GasPrice, RewardDistribution
+from adapters.defi.data import AaveReserveParams, AaveReserveSnapshot, GasPrice, RewardDistribution
 from adapters.defi.instruments import eth_usd_pool_id, wallet_instrument_id
 from adapters.defi.upkeep import ProtocolUpkeep
 from adapters.events import (
@@ -155,6 +155,7 @@ class WalletModule(SimulationModule):
         self.msgbus.subscribe(f"data.{DataType(RewardDistribution).topic}", self._on_reward)
         if self.aave is not None:
             self.msgbus.subscribe(f"data.{DataType(AaveReserveSnapshot).topic}*", self.upkeep.on_snapshot)
+            self.msgbus.subscribe(f"data.{DataType(AaveReserveParams).topic}", self.aave.on_reserve_params)
 
     def service_endpoints(self) -> dict[str, Callable[[Any], None]]:
         """The transfer service's message-bus endpoints (requests from strategies) and their handlers."""

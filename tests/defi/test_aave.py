@@ -96,9 +96,9 @@ def test_liquidity_index_accrues_linearly() -> None:
 
 
 def test_borrow_index_compounds_per_second() -> None:
-    # (1 + 0.05/31,536,000)^86,400 = exp(86,400 × ln(1 + 1.5855e-9)) = 1.00013699567725...
+    # (1 + 0.05/31,536,000)^86,400 = 1.00013699568431307942… (50-digit decimal arithmetic)
     borrow = index_at_5pct().borrow_index(T0 + DAY_NS)
-    assert borrow == pytest.approx(1.0001369956772501, rel=1e-13)
+    assert borrow == pytest.approx(1.0001369956843131, rel=1e-13)
     # compounding beats linear by ≈ x²/2 with x = 0.05/365: (1.3699e-4)²/2 = 9.383e-9
     assert borrow - (1 + 0.05 / 365) == pytest.approx(9.383e-9, rel=1e-3)
 
@@ -121,8 +121,8 @@ def test_later_snapshot_replaces_accrual_without_look_ahead() -> None:
     assert index.borrow_index(T0 + DAY_NS) == 1.002
     # Half a day later it accrues at the new rates: 1.001 × (1 + 0.10 × 0.5/365) = 1.001137123...
     assert index.liquidity_index(T0 + DAY_NS * 3 // 2) == pytest.approx(1.001 * (1 + 0.05 / 365), rel=1e-15)
-    # 1.002 × (1 + 0.2/31,536,000)^43,200 ≈ 1.002 × exp(0.1/365) = 1.002 × 1.00027401 = 1.00227456
-    assert index.borrow_index(T0 + DAY_NS * 3 // 2) == pytest.approx(1.0022745581515, rel=1e-12)
+    # 1.002 × (1 + 0.2/31,536,000)^43,200 = 1.00227455815606351… (50-digit decimal arithmetic)
+    assert index.borrow_index(T0 + DAY_NS * 3 // 2) == pytest.approx(1.0022745581560635, rel=1e-13)
 
 
 def test_query_before_latest_snapshot_raises() -> None:
