@@ -2,7 +2,7 @@
 
 The account's key is generated per test and reaches the backend only through the environment
 (``BASIS_WALLET_KEY``); the contract addresses through a chain config YAML written from the
-deployment, as an operator writes mainnet's.
+deployment, as an operator writes mainnet's (the chain data feed reads the same file).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ LIMITS = {"max_gas_price_gwei": 100, "slippage_tolerance": 0.01, "min_health_fac
 
 
 def chain_config(aave: LocalAave, uniswap: LocalUniswap, venue: WalletVenueConfig) -> dict[str, object]:
-    """The chain config YAML's content for the local deployment (LST stand-ins serve all three roles)."""
+    """The chain config YAML's content for the local deployment (LST stand-ins serve all three
+    staking roles, and are the tokens whose rate getters the chain data feed reads)."""
     lsts = {s.token: aave.staking[s.asset].address for s in venue.staking}
     return {
         "chain_id": aave.w3.eth.chain_id,
@@ -45,6 +46,7 @@ def chain_config(aave: LocalAave, uniswap: LocalUniswap, venue: WalletVenueConfi
         "tokens": {code: aave.tokens[symbol].address for code, symbol in TOKEN_OF.items()},
         "staking": {code: {"deposit": a, "rebasing": a, "queue": a} for code, a in lsts.items()},
         "emode_category": ETH_EMODE_CATEGORY,
+        "pools": {symbol: pool.contract.address for symbol, pool in uniswap.pools.items()},
         **LIMITS,
     }
 
@@ -91,7 +93,7 @@ def make_backend(
     def make(path: Path = live_config_path) -> Web3Backend:
         monkeypatch.setenv(RPC_URL, aave.w3.provider.endpoint_uri)
         monkeypatch.setenv(KEY, wallet.key.hex())
-        return Web3Backend(venue, load_chain_live(path), connect(), marks.get)
+        return Web3Backend(venue, load_chain_live(path, venue), connect(), marks.get)
 
     return make
 

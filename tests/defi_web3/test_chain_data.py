@@ -11,17 +11,11 @@ from urllib.parse import urlparse
 import msgspec
 import pandas as pd
 import pytest
-import yaml
-from nautilus_trader.common.component import MessageBus, TestClock
 from nautilus_trader.data.engine import DataEngine
 from nautilus_trader.model.data import Bar, DataType
-from nautilus_trader.model.identifiers import TraderId
-from nautilus_trader.portfolio.portfolio import Portfolio
-from nautilus_trader.test_kit.stubs.component import TestComponentStubs
 from web3 import Web3
 
 from adapters.bars import bar_type_for
-from adapters.config import ConfigError
 from adapters.defi.aave_index import SECONDS_PER_YEAR
 from adapters.defi.aave_market import AaveMarket
 from adapters.defi.aave_params import load_emode, load_reserve_params
@@ -35,22 +29,20 @@ from adapters.defi.data import (
 )
 from adapters.defi.instruments import wallet_instrument_id, wallet_instruments
 from adapters.defi.web3.chain_data import (
-    RPC_URL_ENV,
-    ChainAddresses,
     ChainDataFeed,
     ChainDataFeedConfig,
     ChainPoller,
     ChainReader,
     HourlyBars,
-    connect,
-    load_chain_addresses,
 )
+from adapters.defi.web3.config import ChainLiveConfig, load_chain_live
+from adapters.defi.web3.connection import RPC_URL, read_only_web3
 from adapters.hours import HOUR_NS, closing_hour
 from data_catalog import raw_files
 from live.funding import DATA_ENGINE_PROCESS
-from localchain.aave import ETH_EMODE_CATEGORY, RESERVES, LocalAave
+from localchain.aave import RESERVES, LocalAave
 from localchain.anvil import advance_time
-from localchain.uniswap import TOKEN_OF, LocalUniswap
+from tests.defi_web3.node import Node
 from tests.defi_web3.rpc_relay import RpcRelay
 from tests.localchain.helpers import ETHER, fund, send, supply, units
 
@@ -59,20 +51,15 @@ RAY = 1e27
 DAY = 86400
 
 
-def chain_addresses(aave: LocalAave, uniswap: LocalUniswap, account: str) -> ChainAddresses:
-    return ChainAddresses(
-        aave_pool=aave.pool.address,
-        tokens={code: aave.tokens[symbol].address for code, symbol in TOKEN_OF.items()},
-        lst_rates={code: aave.tokens[TOKEN_OF[code]].address for code in ("WSTETH", "WEETH")},
-        pools={symbol: pool.contract.address for symbol, pool in uniswap.pools.items()},
-        account=account,
-        emode_category_id=ETH_EMODE_CATEGORY,
-    )
+@pytest.fixture
+def chain(live_config_path: Path) -> ChainLiveConfig:
+    """The chain YAML the web3 backend's tests write from the deployment."""
+    return load_chain_live(live_config_path, WALLET)
 
 
 @pytest.fixture
-def poller(aave: LocalAave, uniswap: LocalUniswap, users: list[str]) -> ChainPoller:
-    return ChainPoller(ChainReader(aave.w3, chain_addresses(aave, uniswap, users[0]), WALLET))
+def poller(aave: LocalAave, chain: ChainLiveConfig, users: list[str]) -> ChainPoller:
+    return ChainPoller(ChainReader(aave.w3, chain, WALLET, users[0]))
 
 
 def borrower(aave: LocalAave, users: list[str]) -> None:
@@ -104,22 +91,6 @@ def of_type(points: list, kind: type) -> list:
 
 def snapshot_of(points: list, reserve: str) -> AaveReserveSnapshot:
     return next(p for p in of_type(points, AaveReserveSnapshot) if p.reserve == reserve)
-
-
-def test_addresses_load_from_yaml_and_are_checked(aave, uniswap, users, tmp_path) -> None:
-    addresses = chain_addresses(aave, uniswap, users[0])
-    path = tmp_path / "chain.yaml"
-    path.write_text(yaml.safe_dump(msgspec.to_builtins(addresses)))
-    assert load_chain_addresses(path, WALLET) == addresses
-    path.write_text(yaml.safe_dump({**msgspec.to_builtins(addresses), "aave_pool": "0x1234"}))
-    with pytest.raises(ConfigError, match="aave_pool"):
-        load_chain_addresses(path, WALLET)
-    no_usdt = {**addresses.tokens}
-    del no_usdt["USDT"]
-    with pytest.raises(ValueError, match="USDT"):
-        msgspec.structs.replace(addresses, tokens=no_usdt).check(WALLET)
-    with pytest.raises(ValueError, match="NOPE"):
-        msgspec.structs.replace(addresses, pools={"NOPE": aave.pool.address}).check(WALLET)
 
 
 def test_reserve_snapshots_are_the_chain_indices_and_rates_at_the_block(aave, users, poller) -> None:
@@ -287,34 +258,12 @@ def relay(aave: LocalAave) -> Iterator[RpcRelay]:
     relay.close()
 
 
-class Node:
-    """The message bus, cache and (test) clock a node gives its actors."""
-
-    def __init__(self) -> None:
-        self.clock = TestClock()
-        self.msgbus = MessageBus(TraderId("TEST-001"), self.clock)
-        self.cache = TestComponentStubs.cache()
-
-    def start(self, feed: ChainDataFeed) -> ChainDataFeed:
-        feed.register_base(
-            Portfolio(self.msgbus, self.cache, self.clock), self.msgbus, self.cache, self.clock
-        )
-        feed.start()
-        return feed
-
-    def tick(self, seconds: int) -> None:
-        for handler in self.clock.advance_time(self.clock.timestamp_ns() + seconds * 10**9):
-            handler.handle()
-
-
 def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(
-    aave, uniswap, users, tmp_path, monkeypatch
+    aave, users, live_config_path, monkeypatch
 ) -> None:
     """Through the data engine, as the strategies and the wallet venue subscribe to it; the feed
-    set up as a node does, from its config, the addresses file and the environment."""
-    addresses = tmp_path / "chain.yaml"
-    addresses.write_text(yaml.safe_dump(msgspec.to_builtins(chain_addresses(aave, uniswap, users[0]))))
-    monkeypatch.setenv(RPC_URL_ENV, aave.w3.provider.endpoint_uri)
+    set up as a node does, from its config, the chain YAML and the environment."""
+    monkeypatch.setenv(RPC_URL, aave.w3.provider.endpoint_uri)
     node = Node()
     engine = DataEngine(node.msgbus, node.cache, node.clock)
     engine.start()
@@ -331,7 +280,8 @@ def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(
     for name, topic in topics.items():
         node.msgbus.subscribe(topic, received.setdefault(name, []).append)
     borrower(aave, users)
-    node.start(ChainDataFeed(ChainDataFeedConfig(addresses_path=str(addresses), interval_secs=12)))
+    config = ChainDataFeedConfig(chain_config_path=str(live_config_path), account=users[0], interval_secs=12)
+    node.start(ChainDataFeed(config))
     advance_time(aave.w3, 3600)
     node.tick(12)
     assert [type(g) for g in received["gas"]] == [GasPrice, GasPrice]
@@ -342,10 +292,10 @@ def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(
     assert node.cache.bar(eth_usd) == bar  # cached as a venue's bar is: last_price reads it
 
 
-def test_feed_survives_an_rpc_outage(aave, uniswap, users, relay, monkeypatch) -> None:
+def test_feed_survives_an_rpc_outage(aave, chain, users, relay) -> None:
     """Down: nothing is published and attempts back off; back: the newest block, once, in order."""
-    monkeypatch.setenv(RPC_URL_ENV, relay.url)
-    poller = ChainPoller(ChainReader(connect(2.0), chain_addresses(aave, uniswap, users[0]), WALLET))
+    w3 = read_only_web3(2.0, {RPC_URL: relay.url})
+    poller = ChainPoller(ChainReader(w3, chain, WALLET, users[0]))
     node = Node()
     sent: list = []
     node.msgbus.register(DATA_ENGINE_PROCESS, sent.append)
@@ -376,16 +326,10 @@ def test_feed_survives_an_rpc_outage(aave, uniswap, users, relay, monkeypatch) -
     feed.stop()
 
 
-def test_connect_needs_the_rpc_url_in_the_environment(monkeypatch) -> None:
-    monkeypatch.delenv(RPC_URL_ENV, raising=False)
-    with pytest.raises(RuntimeError, match=RPC_URL_ENV):
-        connect(1.0)
-
-
-def test_feed_started_while_the_rpc_is_down_starts_when_it_is_back(aave, uniswap, users, relay) -> None:
+def test_feed_started_while_the_rpc_is_down_starts_when_it_is_back(chain, users, relay) -> None:
     relay.close()
     w3 = Web3(Web3.HTTPProvider(relay.url, exception_retry_configuration=None))
-    poller = ChainPoller(ChainReader(w3, chain_addresses(aave, uniswap, users[0]), WALLET))
+    poller = ChainPoller(ChainReader(w3, chain, WALLET, users[0]))
     node = Node()
     sent: list = []
     node.msgbus.register(DATA_ENGINE_PROCESS, sent.append)

@@ -17,21 +17,20 @@ the samples; :class:`ChainDataFeed` polls on a timer and hands every point to th
 data client does, so strategies and the wallet venue receive them on the same topics. It also
 publishes the chain's own view of the account (``AaveAccountHealth``), which a backtest models.
 
-Contract addresses come from a YAML file (:class:`ChainAddresses`), the RPC URL from the
-``BASIS_RPC_URL`` environment variable; the URL is never logged (nor any RPC error text, which
-contains it).
+Contract addresses come from the chain YAML the web3 backend also reads
+(:class:`~adapters.defi.web3.config.ChainLiveConfig`), the RPC URL from the environment through
+:mod:`adapters.defi.web3.connection`, which masks it (an RPC error's text names it) in what the
+feed logs.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.core.data import Data
@@ -44,7 +43,6 @@ from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
 from adapters.bars import bar_type_for
-from adapters.config import ConfigError, load_yaml_as
 from adapters.defi.config import AaveReserveSpec, WalletVenueConfig, load_wallet_venue
 from adapters.defi.data import (
     AaveAccountHealth,
@@ -54,12 +52,13 @@ from adapters.defi.data import (
     GasPrice,
 )
 from adapters.defi.instruments import wallet_instrument_id, wallet_instruments
+from adapters.defi.web3.config import ChainLiveConfig, load_chain_live
+from adapters.defi.web3.connection import masked, read_only_web3
 from adapters.hours import closing_hour
 from live.funding import DATA_ENGINE_PROCESS
 from localchain.solidity import compile_contracts
 from localchain.tools import AAVE, UNISWAP_CORE, artifact
 
-RPC_URL_ENV = "BASIS_RPC_URL"
 RAY = 10**27
 WAD = 10**18
 GWEI = 10**9
@@ -69,7 +68,8 @@ BASE_CURRENCY_UNIT = 10**8
 NO_DEBT_HEALTH = 2**256 - 1
 """``getUserAccountData``'s health factor without debt (type(uint256).max)."""
 LST_RATE_CALLS = {"LIDO": ("WstETH", "stEthPerToken"), "ETHERFI": ("WeETH", "getRate")}
-"""Staking protocol → (our stand-in with the real interface, whose ABI is used; the rate getter)."""
+"""Staking protocol → (our stand-in with the real interface, whose ABI is used; the rate getter
+on the LST token itself, as on mainnet)."""
 NANOS = 10**9
 LTV = (0, 16)
 LIQUIDATION_THRESHOLD = (16, 16)
@@ -88,72 +88,6 @@ CHANGES_ONLY = (AaveEModeParams, AaveReserveParams)
 
 def _bits(word: int, start: int, width: int) -> int:
     return (word >> start) & ((1 << width) - 1)
-
-
-class ChainAddresses(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Where the chain data lives, loaded from YAML (:func:`load_chain_addresses`)::
-
-        aave_pool: "0x87870Bca3F3fD6335C3F4ce8392D69350B4fA4E2"   # Aave v3 Pool (proxy)
-        emode_category_id: 1            # on-chain id of the wallet config's e-mode category
-        account: "0x…"                  # the wallet whose health is published (optional)
-        tokens: {ETH: "0x…WETH", USDT: "0x…", WSTETH: "0x…", WEETH: "0x…"}  # by wallet currency
-        lst_rates: {WSTETH: "0x…", WEETH: "0x…"}  # LST token → contract with its rate getter
-        pools: {ETHUSDT-UNIV3: "0x…"}   # wallet pool symbol → Uniswap v3 pool
-
-    ``tokens`` must hold every Aave reserve's underlying (ETH is read as WETH). ``pools`` are read
-    through ``slot0``, so only Uniswap v3 pools (on mainnet the weETH pool is Curve's, which has
-    no reader yet; on the local chain it is a Uniswap v3 pool).
-    """
-
-    aave_pool: str
-    tokens: dict[str, str]
-    lst_rates: dict[str, str] = {}
-    pools: dict[str, str] = {}
-    account: str | None = None
-    emode_category_id: int = 1
-
-    def __post_init__(self) -> None:
-        named = {"aave_pool": self.aave_pool} | ({"account": self.account} if self.account else {})
-        named |= {f"tokens.{k}": v for k, v in self.tokens.items()}
-        named |= {f"lst_rates.{k}": v for k, v in self.lst_rates.items()}
-        named |= {f"pools.{k}": v for k, v in self.pools.items()}
-        bad = [name for name, address in named.items() if not Web3.is_address(address)]
-        if bad:
-            raise ValueError(f"not an address: {', '.join(bad)}")
-
-    def check(self, wallet: WalletVenueConfig) -> None:
-        """Every name must be one the wallet venue knows; every reserve needs its token."""
-        missing = {r.underlying for r in wallet.aave.reserves} - set(self.tokens)
-        if missing:
-            raise ValueError(f"tokens: no address for reserve underlying(s) {sorted(missing)}")
-        unknown = set(self.lst_rates) - {s.token for s in wallet.staking}
-        unknown |= set(self.pools) - {p.symbol for p in wallet.pools}
-        if unknown:
-            raise ValueError(f"not in the wallet venue config: {sorted(unknown)}")
-        for symbol in self.pools:
-            pool = wallet.pool(symbol)
-            if not {pool.base, pool.quote} <= set(self.tokens):
-                raise ValueError(f"pools.{symbol}: tokens needs {pool.base} and {pool.quote}")
-
-
-def load_chain_addresses(path: Path, wallet: WalletVenueConfig) -> ChainAddresses:
-    addresses = load_yaml_as(path, ChainAddresses, "chain addresses")
-    try:
-        addresses.check(wallet)
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from e
-    return addresses
-
-
-def connect(timeout_secs: float) -> Web3:
-    """A Web3 on ``$BASIS_RPC_URL``; no retries of its own (the feed backs off and retries)."""
-    url = os.environ.get(RPC_URL_ENV)
-    if not url:
-        raise RuntimeError(f"set {RPC_URL_ENV} to the Ethereum RPC URL")
-    provider = Web3.HTTPProvider(
-        url, request_kwargs={"timeout": timeout_secs}, exception_retry_configuration=None
-    )
-    return Web3(provider)
 
 
 @dataclass(frozen=True)
@@ -184,9 +118,13 @@ class ChainReader:
     never change (token addresses, decimals, token order) are read once, at the first read.
     """
 
-    def __init__(self, w3: Web3, addresses: ChainAddresses, wallet: WalletVenueConfig) -> None:
-        self.w3, self.addresses, self.wallet = w3, addresses, wallet
-        self.pool = self._contract(addresses.aave_pool, artifact(AAVE, "Pool"))
+    def __init__(
+        self, w3: Web3, config: ChainLiveConfig, wallet: WalletVenueConfig, account: str | None = None
+    ) -> None:
+        """``account``: the wallet whose ``AaveAccountHealth`` is published (live, the wallet
+        connection's address); none without it."""
+        self.w3, self.config, self.wallet, self.account = w3, config, wallet, account
+        self.pool = self._contract(config.aave_pool, artifact(AAVE, "Pool"))
         self._token_abi = artifact(AAVE, "IERC20Detailed")
         outputs = self.pool.get_function_by_name("getReserveData").abi["outputs"]
         self._reserve_fields = [c["name"] for c in outputs[0]["components"]]
@@ -195,13 +133,13 @@ class ChainReader:
         self._lst_rates = self._rate_getters()
 
     def _rate_getters(self) -> dict[InstrumentId, Any]:
-        """Each configured LST's rate getter, by the instrument its rate is the price of."""
+        """Each LST token's rate getter, by the instrument its rate is the price of."""
         compiled = compile_contracts()
         getters = {}
         for lst in self.wallet.staking:
-            if lst.token in self.addresses.lst_rates:
+            if lst.token in self.config.tokens:
                 name, getter = LST_RATE_CALLS[lst.protocol]
-                contract = self._contract(self.addresses.lst_rates[lst.token], {"abi": compiled[name].abi})
+                contract = self._contract(self.config.tokens[lst.token], {"abi": compiled[name].abi})
                 getters[wallet_instrument_id(self.wallet, lst.mint_symbol)] = contract.functions[getter]
         return getters
 
@@ -209,7 +147,7 @@ class ChainReader:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=compiled["abi"])
 
     def _token(self, code: str) -> Contract:
-        return self._contract(self.addresses.tokens[code], self._token_abi)
+        return self._contract(self.config.tokens[code], self._token_abi)
 
     def latest_block(self) -> Any:
         return self.w3.eth.get_block("latest")
@@ -226,9 +164,9 @@ class ChainReader:
             calls[r.spec.asset, "debt_index"] = pool.getReserveNormalizedVariableDebt(r.address)
             calls[r.spec.asset, "supplied"] = r.a_token.functions.totalSupply()
             calls[r.spec.asset, "borrowed"] = r.debt_token.functions.totalSupply()
-        calls["emode"] = pool.getEModeCategoryData(self.addresses.emode_category_id)
-        if self.addresses.account:
-            calls["account"] = pool.getUserAccountData(Web3.to_checksum_address(self.addresses.account))
+        calls["emode"] = pool.getEModeCategoryData(self.config.emode_category)
+        if self.account:
+            calls["account"] = pool.getUserAccountData(Web3.to_checksum_address(self.account))
         calls |= {iid: getter() for iid, getter in self._lst_rates.items()}
         calls |= {p.instrument_id: p.contract.functions.slot0() for p in self._pools}
         values = self._batch(calls, at)
@@ -237,7 +175,7 @@ class ChainReader:
         points += [self._snapshot(r, values, ts) for r in self._reserves]
         points += [self._reserve_params(r, values, ts) for r in self._reserves]
         points.append(self._emode(values, ts))
-        if self.addresses.account:
+        if self.account:
             points.append(self._account(values["account"], ts))
         marks = {iid: values[iid] / WAD for iid in self._lst_rates}
         marks |= {p.instrument_id: _price(p, values[p.instrument_id][0]) for p in self._pools}
@@ -258,7 +196,7 @@ class ChainReader:
         """Once, all or nothing (an RPC failure half-way leaves nothing to skip next time)."""
         if self._reserves:
             return
-        pools = [self._pool_facts(symbol, address) for symbol, address in self.addresses.pools.items()]
+        pools = [self._pool_facts(symbol, address) for symbol, address in self.config.pools.items()]
         self._reserves = [self._reserve_facts(spec) for spec in self.wallet.aave.reserves]
         self._pools = pools
 
@@ -330,7 +268,7 @@ class ChainReader:
 
     def _emode(self, values: dict[Any, Any], ts: int) -> AaveEModeParams:
         """The category's parameters; its assets are the reserves whose configuration names it."""
-        category = self.addresses.emode_category_id
+        category = self.config.emode_category
         ltv, threshold, bonus, _, _ = values["emode"]
         assets = [
             r.spec.asset
@@ -440,8 +378,10 @@ TIMER = "chain-data"
 
 
 class ChainDataFeedConfig(ActorConfig, frozen=True):
-    addresses_path: str = ""
-    """The :class:`ChainAddresses` YAML."""
+    chain_config_path: str = ""
+    """The chain YAML (:class:`~adapters.defi.web3.config.ChainLiveConfig`)."""
+    account: str | None = None
+    """The wallet whose ``AaveAccountHealth`` is published (live, the wallet connection's address)."""
     interval_secs: float = 12.0
     """Poll period (s); Ethereum's block time by default, so every block is seen."""
     max_backoff_secs: float = 300.0
@@ -453,6 +393,8 @@ class ChainDataFeedConfig(ActorConfig, frozen=True):
             raise ValueError("need 0 < interval_secs <= max_backoff_secs")
         if self.rpc_timeout_secs <= 0:
             raise ValueError("rpc_timeout_secs must be positive")
+        if self.account is not None and not Web3.is_address(self.account):
+            raise ValueError(f"account: {self.account!r} is not an address")
 
 
 class ChainDataFeed(Actor):
@@ -463,9 +405,9 @@ class ChainDataFeed(Actor):
     A poll is three round trips (the block; the gas price and priority fee; one batch of every
     contract call), made in the timer callback, each bounded by ``rpc_timeout_secs``.
 
-    An unreachable RPC is logged (by error type only: the message would contain the URL) and
-    retried after a doubling wait up to ``max_backoff_secs``; the first poll that succeeds again
-    resumes from the newest block (:class:`ChainPoller` skips nothing newer and repeats nothing).
+    An unreachable RPC is logged (the error's text masked: it names the URL) and retried after a
+    doubling wait up to ``max_backoff_secs``; the first poll that succeeds again resumes from the
+    newest block (:class:`ChainPoller` skips nothing newer and repeats nothing).
     """
 
     def __init__(self, config: ChainDataFeedConfig, poller: ChainPoller | None = None) -> None:
@@ -478,8 +420,9 @@ class ChainDataFeed(Actor):
     def on_start(self) -> None:
         if self._poller is None:
             wallet = load_wallet_venue()
-            addresses = load_chain_addresses(Path(self._cfg.addresses_path), wallet)
-            self._poller = ChainPoller(ChainReader(connect(self._cfg.rpc_timeout_secs), addresses, wallet))
+            config = load_chain_live(Path(self._cfg.chain_config_path), wallet)
+            w3 = read_only_web3(self._cfg.rpc_timeout_secs)
+            self._poller = ChainPoller(ChainReader(w3, config, wallet, self._cfg.account))
         self.clock.set_timer(TIMER, timedelta(seconds=self._cfg.interval_secs), callback=self._on_timer)
         self._poll()
 
@@ -499,7 +442,8 @@ class ChainDataFeed(Actor):
             wait = min(self._cfg.interval_secs * 2**self._failures, self._cfg.max_backoff_secs)
             self._retry_ns = self.clock.timestamp_ns() + int(wait * NANOS)
             self.log.warning(
-                f"chain RPC unreachable ({type(e).__name__}), attempt {self._failures}; retry in {wait:.0f}s"
+                f"chain RPC unreachable ({type(e).__name__}: {masked(str(e))}), "
+                f"attempt {self._failures}; retry in {wait:.0f}s"
             )
             return
         if self._failures:
