@@ -22,7 +22,15 @@ from adapters.defi.backend import ExecutionRejected
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.web3.backend import Web3Backend
 from adapters.defi.web3.config import load_chain_live
-from adapters.defi.web3.connection import KEY, KEYSTORE_FILE, KEYSTORE_PASSWORD, MASK, RPC_URL, connect
+from adapters.defi.web3.connection import (
+    KEY,
+    KEYSTORE_FILE,
+    KEYSTORE_PASSWORD,
+    MASK,
+    RPC_URL,
+    connect,
+    read_only_web3,
+)
 from localchain.aave import LocalAave
 from localchain.anvil import _free_port
 from tests.conftest import PROJECT
@@ -48,6 +56,8 @@ its retry, with Nautilus' logging on (once per process, hence a process of its o
 def test_missing_variables_are_named() -> None:
     with pytest.raises(ConfigError, match=RPC_URL):
         connect({})
+    with pytest.raises(ConfigError, match=RPC_URL):
+        read_only_web3(1.0, {})  # the chain data feed's client reads the same variable
     with pytest.raises(ConfigError, match=f"{KEY}.*{KEYSTORE_FILE}.*{KEYSTORE_PASSWORD}"):
         connect({RPC_URL: "http://127.0.0.1:1"})
 
