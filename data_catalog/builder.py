@@ -9,11 +9,13 @@ changed, so running it twice is cheap and a failed build never leaves a half-wri
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -294,6 +296,38 @@ def build_catalog(
         raise BuildError(str(e)) from None
     specs = _all_specs()
     fingerprint = _fingerprint(data_dir, specs)
+    with _exclusive(catalog_dir, progress):  # the manifest is read again once another build is done
+        return _build(data_dir, catalog_dir, specs, checks, fingerprint, force, progress, started)
+
+
+@contextmanager
+def _exclusive(catalog_dir: Path, progress: Progress) -> Iterator[None]:
+    """One build of a catalog at a time: two runs that find it stale (two terminals, parallel
+    workers) would otherwise write the same staging folder and swap a mix of both into place."""
+    lock_path = catalog_dir.with_name(f"{catalog_dir.name}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"another process is building the catalog {catalog_dir}: waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(
+    data_dir: Path,
+    catalog_dir: Path,
+    specs: list[SeriesSpec],
+    checks: CheckConfig,
+    fingerprint: str,
+    force: bool,
+    progress: Progress,
+    started: float,
+) -> BuildResult:
     manifest_path = catalog_dir / MANIFEST_FILE
     if not force and manifest_path.is_file():
         existing = json.loads(manifest_path.read_text())

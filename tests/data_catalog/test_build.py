@@ -14,12 +14,14 @@ back from the code under test.
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1392,6 +1394,30 @@ def test_unchanged_inputs_skip_the_build(clean_copy: Built) -> None:
     assert not result.rebuilt
     assert _files_state(clean_copy.catalog_dir) == before
     assert messages == [f"catalog {clean_copy.catalog_dir} is up to date (same raw files and configs)"]
+
+
+def test_a_second_build_waits_for_the_first_and_then_finds_the_catalog_built(clean_copy: Built) -> None:
+    """Two runs that find the catalog stale build it one at a time: the second waits for the
+    first's lock, then reads the manifest it left (here: the catalog as built, up to date)."""
+    lock = clean_copy.catalog_dir.with_name(f"{clean_copy.catalog_dir.name}.lock")
+    messages: list[str] = []
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a build in progress elsewhere
+        second = threading.Thread(
+            target=build_catalog,
+            args=(clean_copy.data_dir, clean_copy.catalog_dir),
+            kwargs={"progress": messages.append},
+        )
+        second.start()
+        second.join(timeout=3.0)
+        assert second.is_alive(), "the second build did not wait for the lock"
+        assert messages == [
+            f"another process is building the catalog {clean_copy.catalog_dir}: waiting for it"
+        ]
+        fcntl.flock(held, fcntl.LOCK_UN)
+    second.join(timeout=60.0)
+    assert not second.is_alive()
+    assert messages[1:] == [f"catalog {clean_copy.catalog_dir} is up to date (same raw files and configs)"]
 
 
 def _files_state(root: Path) -> dict[str, tuple[int, bytes]]:
