@@ -6,9 +6,24 @@ The lists are built with the strategy's own arithmetic (``leverage_targets``, th
 formula, rounded down to the instruments' size step as ``submit_transaction`` does); expectations
 come from the orders, the LST rate the chain reports and the Pool's flash-loan premium, never from
 a chain run.
+
+Parity with :class:`SimulatedBackend` (the open list, same starting balances, both with Aave's
+5 bps flash loans — the strategies default to Balancer's 0 fee, the executor borrows from Aave):
+
+* fill prices: the mint at the protocol rate to the instrument's 1e-10 tick (1e-9 relative);
+  supply and borrow 1:1 to 1e-12 (a few wei of stake rounding on ~100 ETH);
+* the flash loan: the model borrows only the ETH the steps are short of, the executor the whole
+  new debt, so the chain's flash amount exceeds the model's by the ETH the wallet held beyond the
+  levered equity (``GAS_RESERVE`` here) and its fee by that × 5 bps — a documented difference —
+  to the quantities' size step (the model's shortfall comes from the rounded mint, the chain's
+  loan from the rounded borrow);
+* the health factor after: 1e-6 relative (the chain's integer ray arithmetic on the oracle's
+  8-decimal prices).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -18,12 +33,16 @@ from nautilus_trader.model.orders import Order
 from adapters.defi.aave import leverage_targets
 from adapters.defi.backend import ExecutionRejected
 from adapters.defi.config import StakingSpec, WalletVenueConfig
+from adapters.defi.data import AaveReserveSnapshot
 from adapters.defi.web3.backend import Web3Backend
+from adapters.defi.web3.executor import to_wad
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from strategies.sizing import round_down
 from tests.defi_web3.conftest import order
+from tests.defi_web3.test_chain_data import aave_market
 from tests.defi_web3.test_orders import eth_held
+from tests.defi_web3.test_parity import simulated
 from tests.localchain.helpers import ETHER, account, rate, supply
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
@@ -38,6 +57,8 @@ INTEREST = 1e-7
 EXIT_BUFFER = 0.003
 """The strategy's ``exit_slippage_buffer``."""
 DAY = 86_400
+GAS_RESERVE = 0.1
+"""ETH the parity wallet holds beyond the equity it levers (for gas)."""
 FLOAT_ETH = 1e-12
 """A float's resolution at the wallet's 1,000 ETH: balances compared in ETH agree to this."""
 LSTS = ("WSTETH", "WEETH")
@@ -267,3 +288,33 @@ def test_a_list_the_executor_cannot_run_is_refused_before_sending(
     with pytest.raises(ExecutionRejected, match=r"ATOMIC_SHAPE: .*supply ETH 10\.00000000, borrow USDT"):
         looper.execute(orders, atomic=True)
     assert book.aave.w3.eth.get_transaction_count(book.wallet.address) == nonce
+
+
+def test_the_open_list_fills_alike_on_the_simulated_backend(
+    looper: Web3Backend, venue: WalletVenueConfig, book: Book, marks: dict[str, float], data_dir: Path
+) -> None:
+    fee = premium(looper)
+    assert venue.flash_loans.fees["AAVE"] == fee  # the model's Aave fee is the local Pool's premium
+    rpc(book.aave.w3, "anvil_setBalance", book.wallet.address, hex(to_wad(EQUITY + GAS_RESERVE)))
+    market = aave_market(data_dir)
+    for reserve in venue.aave.reserves:  # index 1, no interest: the fresh local reserves
+        market.on_snapshot(AaveReserveSnapshot(reserve=reserve.asset, ts_event=0, ts_init=0))
+    rates = {s.mint_symbol: rate(book.aave, ASSET[s.token]) for s in venue.staking}
+    model = simulated(venue, marks | rates, {"ETH": book.eth()}, market, "AAVE")
+    orders = lever_list(venue, book.lst, book.rate(), TARGET_LTV, fee)
+    expected = model.execute(orders, atomic=True)
+    chain = looper.execute(orders, atomic=True)
+
+    assert chain.gas_operation == expected.gas_operation == "atomic_leverage"
+    for tolerance, fill, model_fill in zip((1e-9, 1e-12, 1e-12), chain.fills, expected.fills, strict=True):
+        assert fill.order is model_fill.order
+        assert fill.price == pytest.approx(model_fill.price, rel=tolerance)
+    assert chain.flash_provider == expected.flash_provider == "AAVE"
+    # the mint and the borrow quantities each rounded down to the size step
+    rounding = 2 * STEP * book.rate()
+    assert chain.flash_amount - expected.flash_amount == pytest.approx(GAS_RESERVE, abs=rounding)
+    assert chain.flash_fee - expected.flash_fee == pytest.approx(GAS_RESERVE * fee, abs=rounding * fee)
+    supply, borrow = orders[1], orders[2]
+    position = market.position({f"A{book.lst.token}": quantity(supply), "VDWETH": -quantity(borrow)})
+    model_hf = market.health_factor(position, model.health_prices())
+    assert book.health_factor() == pytest.approx(model_hf, rel=1e-6)
