@@ -29,6 +29,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.orders import Order
+from web3.types import BlockIdentifier
 
 from adapters.defi.aave import leverage_targets
 from adapters.defi.backend import ExecutionRejected
@@ -102,7 +103,7 @@ class Book:
     def __init__(self, aave: LocalAave, wallet: LocalAccount, lst: StakingSpec) -> None:
         self.aave, self.wallet, self.lst = aave, wallet, lst
 
-    def position(self, block: int | str = "latest") -> tuple[float, float]:
+    def position(self, block: BlockIdentifier = "latest") -> tuple[float, float]:
         """(supplied LST, WETH debt)."""
         a_token = self.aave.a_tokens[ASSET[self.lst.token]].functions.balanceOf(self.wallet.address)
         debt = self.aave.debt_tokens["WETH"].functions.balanceOf(self.wallet.address)
@@ -278,6 +279,19 @@ def test_an_oversized_open_reverts_whole_and_pays_only_gas(
     assert book.position() == (0.0, 0.0)
     # the grant and the route it sent first are mined; the refused loop itself never was
     assert eth_before - book.eth() == pytest.approx(rejected.value.gas_eth, abs=FLOAT_ETH)
+
+
+def test_the_health_factor_floor_of_the_chain_config_refuses_an_open_below_it(
+    looper: Web3Backend, venue: WalletVenueConfig, book: Book
+) -> None:
+    """An LTV Aave allows (under e-mode's 93 %) whose health factor is under the config's floor."""
+    threshold = book.aave.pool.functions.getEModeCategoryData(ETH_EMODE_CATEGORY).call()[1] / 10_000
+    fee, floor = premium(looper), looper.live.min_health_factor
+    ltv = threshold / floor / (1 + fee) * 1.005  # its health factor: threshold / (ltv (1 + fee)) < floor
+    orders = lever_list(venue, book.lst, book.rate(), ltv, fee)
+    with pytest.raises(ExecutionRejected, match="health factor below the floor"):
+        looper.execute(orders, atomic=True)
+    assert book.position() == (0.0, 0.0)
 
 
 def test_a_list_the_executor_cannot_run_is_refused_before_sending(

@@ -445,7 +445,7 @@ class Web3Backend:
         quantity, so the books' ETH moves exactly as the wallet's. The orders' quantities are the
         strategy's (an unwind's cached debt and collateral): what the chain moved beyond them,
         interest since they were booked, is in the prices."""
-        return tuple(PlannedFill(order, from_wad(raw) / order.quantity.as_double()) for order, raw in moved)
+        return tuple(PlannedFill(order, wei / WEI / order.quantity.as_double()) for order, wei in moved)
 
     def _open_loop(self, plan: OpenLoop) -> Execution:
         """Flash-borrow the borrow order's quantity less the premium it adds, stake it with the
