@@ -143,6 +143,13 @@ def premium(backend: Web3Backend) -> float:
     return backend.executor.premium_bps / 10_000
 
 
+def delegation(backend: Web3Backend, book: Book) -> int:
+    """The WETH credit the wallet has delegated to its executor."""
+    assert backend.executor is not None
+    debt_token = book.aave.debt_tokens["WETH"].functions
+    return debt_token.borrowAllowance(book.wallet.address, backend.executor.contract.address).call()
+
+
 def pool_fee(venue: WalletVenueConfig, book: Book) -> float:
     """The fee of the pool the LST sells on."""
     return float(next(p for p in venue.pools if p.symbol == book.lst.market_pool).fee)
@@ -190,12 +197,7 @@ def test_the_open_list_is_one_executor_transaction_and_fills_what_moved(
     )
     assert book.eth() - eth_before == pytest.approx(booked, abs=FLOAT_ETH)
     assert debt / (supplied * book.rate()) == pytest.approx(TARGET_LTV * (1 + fee), rel=1e-6)
-    # the credit delegation was exactly what the borrow used
-    assert looper.executor is not None
-    delegation = book.aave.debt_tokens["WETH"].functions.borrowAllowance(
-        book.wallet.address, looper.executor.contract.address
-    )
-    assert delegation.call() == 0
+    assert delegation(looper, book) == 0  # the credit delegation was exactly what the borrow used
 
 
 def test_a_deleverage_list_repays_and_sells_in_one_transaction(
@@ -277,8 +279,9 @@ def test_an_oversized_open_reverts_whole_and_pays_only_gas(
     assert "openLoop would revert" in rejected.value.reason
     assert rejected.value.gas_operation == "atomic_leverage" and rejected.value.gas_eth > 0
     assert book.position() == (0.0, 0.0)
-    # the grant and the route it sent first are mined; the refused loop itself never was
+    # the route, the grant and its revocation are mined; the refused loop itself never was
     assert eth_before - book.eth() == pytest.approx(rejected.value.gas_eth, abs=FLOAT_ETH)
+    assert delegation(looper, book) == 0
 
 
 def test_the_health_factor_floor_of_the_chain_config_refuses_an_open_below_it(

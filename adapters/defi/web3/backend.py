@@ -406,18 +406,20 @@ class Web3Backend:
     # -- atomic order lists: one executor transaction ------------------------------------------
 
     def _atomic(self, orders: Sequence[Order]) -> Execution:
-        if self.executor is None:
+        executor = self.executor
+        if executor is None:
             raise ExecutionRejected("atomic order lists need the executor: `executor` in the chain config")
         plan = loop_list(self.actions, orders)
         if isinstance(plan, OpenLoop):
-            execution, gas_eth = self._spending("atomic_leverage", lambda: self._open_loop(plan))
+            execution, gas_eth = self._spending("atomic_leverage", lambda: self._open_loop(executor, plan))
         else:
-            execution, gas_eth = self._spending("atomic_deleverage", lambda: self._repay_and_sell(plan))
+            execution, gas_eth = self._spending(
+                "atomic_deleverage", lambda: self._repay_and_sell(executor, plan)
+            )
         return replace(execution, gas_eth=gas_eth)
 
-    def _route(self, lst: Lst, pool: PoolSpec, a_token: str) -> str:
+    def _route(self, executor: LoopExecutor, lst: Lst, pool: PoolSpec, a_token: str) -> str:
         """The LST's address, its executor route registered first if it is not yet (owner-only)."""
-        assert self.executor is not None
         route = Route(
             lst.wrapper.address,
             lst.deposit.address,
@@ -426,16 +428,22 @@ class Web3Backend:
             round(float(pool.fee) * FEE_UNITS),
             self.tokens[a_token].address,
         )
-        if tuple(self.executor.contract.functions.routes(route.lst).call()) != astuple(route)[1:]:
-            self.sender.send(self.executor.set_route(route).call)
+        if tuple(executor.contract.functions.routes(route.lst).call()) != astuple(route)[1:]:
+            self.sender.send(executor.set_route(route).call)
         return route.lst
 
-    def _send_executor(self, call: ExecutorCall) -> ExecutorResult:
-        """The owner's grants for this call (exactly what it uses), then the call itself."""
-        assert self.executor is not None
+    def _send_executor(self, executor: LoopExecutor, call: ExecutorCall) -> ExecutorResult:
+        """The owner's grants for this call (exactly what it uses), then the call itself; when the
+        call is refused or reverts, the grants are set back to 0 (nothing stays granted)."""
         for grant in call.grants:
             self.sender.send(grant)
-        result = self.executor.decode(self.sender.send(call.call, value=call.value))
+        try:
+            receipt = self.sender.send(call.call, value=call.value)
+        except ExecutionRejected:
+            for grant in call.grants:  # approve / approveDelegation(spender, amount)
+                self.sender.send(grant(grant.args[0], 0))
+            raise
+        result = executor.decode(receipt)
         assert result is not None  # a mined openLoop / deleverage / unwind always emits its event
         return result
 
@@ -447,15 +455,14 @@ class Web3Backend:
         interest since they were booked, is in the prices."""
         return tuple(PlannedFill(order, wei / WEI / order.quantity.as_double()) for order, wei in moved)
 
-    def _open_loop(self, plan: OpenLoop) -> Execution:
+    def _open_loop(self, executor: LoopExecutor, plan: OpenLoop) -> Execution:
         """Flash-borrow the borrow order's quantity less the premium it adds, stake it with the
         wallet's own ETH (what minting the order's LST needs beyond the flash loan), supply and
         borrow as the wallet: the debt grows by the borrow order's quantity."""
-        assert self.executor is not None
         lst = self.lsts[plan.lst.token]
-        address = self._route(lst, self.actions.pools[plan.lst.market_pool], plan.a_token)
+        address = self._route(executor, lst, self.actions.pools[plan.lst.market_pool], plan.a_token)
         stake = self._stake_eth(lst, plan.mint)
-        flash = float(plan.borrow.quantity) / (1 + self.executor.premium_bps / BPS)
+        flash = float(plan.borrow.quantity) / (1 + executor.premium_bps / BPS)
         own = from_wad(stake) - flash
         if own < 0:
             raise ExecutionRejected(
@@ -463,21 +470,20 @@ class Web3Backend:
                 f"stakes ({from_wad(stake):.8f}): the loop would not supply all it borrows"
             )
         self._native(ceil(own * WEI))
-        call = self.executor.open_loop(address, flash, own, self.live.min_health_factor)
-        event = self._send_executor(call).raw
+        call = executor.open_loop(address, flash, own, self.live.min_health_factor)
+        event = self._send_executor(executor, call).raw
         fills = self._fills(
             (plan.mint, event["flashAmount"] + event["ownEth"]),
             (plan.supply, event["supplied"]),
             (plan.borrow, event["borrowed"]),
         )
-        flash, premium = from_wad(event["flashAmount"]), from_wad(event["premium"])
-        return Execution(fills, "atomic_leverage", flash, premium, FLASH_PROVIDER)
+        loan, premium = from_wad(event["flashAmount"]), from_wad(event["premium"])
+        return Execution(fills, "atomic_leverage", loan, premium, FLASH_PROVIDER)
 
-    def _repay_and_sell(self, plan: RepayAndSell) -> Execution:
+    def _repay_and_sell(self, executor: LoopExecutor, plan: RepayAndSell) -> Execution:
         """Repay with flash-borrowed WETH, withdraw the LST and sell it for at least the mark less
         the pool's fee and the slippage tolerance; a full unwind repays the debt as mined."""
-        assert self.executor is not None
-        address = self._route(self.lsts[plan.lst.token], plan.pool, plan.a_token)
+        address = self._route(executor, self.lsts[plan.lst.token], plan.pool, plan.a_token)
         mark = self.marks(plan.pool.symbol)
         if mark is None:
             raise ExecutionRejected(f"no price yet for {plan.pool.symbol}")
@@ -488,15 +494,15 @@ class Web3Backend:
         if self._raw(ETH, repay) >= before[plan.debt_token] * lag and (
             self._raw(plan.lst.token, withdraw) >= before[plan.a_token] * lag
         ):
-            call = self.executor.unwind(address, min_out)
+            call = executor.unwind(address, min_out)
         else:
-            call = self.executor.deleverage(address, repay, withdraw, min_out, self.live.min_health_factor)
-        event = self._send_executor(call).raw
+            call = executor.deleverage(address, repay, withdraw, min_out, self.live.min_health_factor)
+        event = self._send_executor(executor, call).raw
         fills = self._fills(
             (plan.repay, event["repaid"]),
             (plan.withdraw, event["withdrawn"]),
             # as a single sale: the pool's fee is the fill's commission
             (plan.sell, event["proceeds"] / (1 - float(plan.pool.fee))),
         )
-        flash, premium = from_wad(event["repaid"]), from_wad(event["premium"])
-        return Execution(fills, "atomic_deleverage", flash, premium, FLASH_PROVIDER)
+        loan, premium = from_wad(event["repaid"]), from_wad(event["premium"])
+        return Execution(fills, "atomic_deleverage", loan, premium, FLASH_PROVIDER)
