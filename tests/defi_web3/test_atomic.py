@@ -23,9 +23,11 @@ Parity with :class:`SimulatedBackend` (the open list, same starting balances, bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from eth_account.signers.local import LocalAccount
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.orders import Order
@@ -39,8 +41,9 @@ from adapters.defi.web3.backend import Web3Backend
 from adapters.defi.web3.executor import to_wad
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
+from localchain.uniswap import LocalUniswap
 from strategies.sizing import round_down
-from tests.defi_web3.conftest import order
+from tests.defi_web3.conftest import deploy_executor, order
 from tests.defi_web3.test_chain_data import aave_market
 from tests.defi_web3.test_orders import eth_held
 from tests.defi_web3.test_parity import simulated
@@ -335,3 +338,17 @@ def test_the_open_list_fills_alike_on_the_simulated_backend(
     position = market.position({f"A{book.lst.token}": quantity(supply), "VDWETH": -quantity(borrow)})
     model_hf = market.health_factor(position, model.health_prices())
     assert book.health_factor() == pytest.approx(model_hf, rel=1e-6)
+
+
+def test_an_executor_of_another_account_is_refused(
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    users: list[str],
+    make_backend: Callable[..., Web3Backend],
+    live_config_path: Path,
+) -> None:
+    foreign = deploy_executor(aave, uniswap, users[0])
+    config = yaml.safe_load(live_config_path.read_text()) | {"executor": foreign.contract.address}
+    live_config_path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match=f"belongs to {users[0]}, not this wallet"):
+        make_backend(live_config_path)
