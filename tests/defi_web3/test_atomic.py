@@ -66,7 +66,6 @@ GAS_RESERVE = 0.1
 FLOAT_ETH = 1e-12
 """A float's resolution at the wallet's 1,000 ETH: balances compared in ETH agree to this."""
 LSTS = ("WSTETH", "WEETH")
-ASSET = {"WSTETH": "wstETH", "WEETH": "weETH"}
 
 
 def steps(venue: WalletVenueConfig, *legs: tuple[str, OrderSide, float]) -> list[Order]:
@@ -108,12 +107,12 @@ class Book:
 
     def position(self, block: BlockIdentifier = "latest") -> tuple[float, float]:
         """(supplied LST, WETH debt)."""
-        a_token = self.aave.a_tokens[ASSET[self.lst.token]].functions.balanceOf(self.wallet.address)
+        a_token = self.aave.a_tokens[self.lst.asset].functions.balanceOf(self.wallet.address)
         debt = self.aave.debt_tokens["WETH"].functions.balanceOf(self.wallet.address)
         return a_token.call(block_identifier=block) / ETHER, debt.call(block_identifier=block) / ETHER
 
     def rate(self) -> float:
-        return rate(self.aave, ASSET[self.lst.token])
+        return rate(self.aave, self.lst.asset)
 
     def eth(self) -> float:
         return eth_held(self.aave, self.wallet)
@@ -319,7 +318,7 @@ def test_the_open_list_fills_alike_on_the_simulated_backend(
     market = aave_market(data_dir)
     for reserve in venue.aave.reserves:  # index 1, no interest: the fresh local reserves
         market.on_snapshot(AaveReserveSnapshot(reserve=reserve.asset, ts_event=0, ts_init=0))
-    rates = {s.mint_symbol: rate(book.aave, ASSET[s.token]) for s in venue.staking}
+    rates = {s.mint_symbol: rate(book.aave, s.asset) for s in venue.staking}
     model = simulated(venue, marks | rates, {"ETH": book.eth()}, market, "AAVE")
     orders = lever_list(venue, book.lst, book.rate(), TARGET_LTV, fee)
     expected = model.execute(orders, atomic=True)
