@@ -2,7 +2,9 @@
 
 The account's key is generated per test and reaches the backend only through the environment
 (``BASIS_WALLET_KEY``); the contract addresses through a chain config YAML written from the
-deployment, as an operator writes mainnet's (the chain data feed reads the same file).
+deployment, as an operator writes mainnet's (the chain data feed reads the same file). The
+account's own executor contract is deployed through anvil's impersonation, so the key stays in the
+environment.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from adapters.defi.instruments import wallet_instrument_id
 from adapters.defi.web3.backend import Web3Backend
 from adapters.defi.web3.config import load_chain_live
 from adapters.defi.web3.connection import KEY, RPC_URL, connect
+from adapters.defi.web3.executor import LoopExecutor
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import TOKEN_OF, LocalUniswap, mark
@@ -101,6 +104,39 @@ def make_backend(
 @pytest.fixture
 def backend(make_backend: Callable[..., Web3Backend]) -> Web3Backend:
     return make_backend()
+
+
+def deploy_executor(aave: LocalAave, uniswap: LocalUniswap, owner: str) -> LoopExecutor:
+    """A LoopExecutor over the local Aave Pool, WETH and router, owned by ``owner`` (who must be
+    able to send from the node: unlocked or impersonated)."""
+    return LoopExecutor.deploy(
+        aave.w3,
+        owner,
+        aave.pool.address,
+        aave.tokens["WETH"].address,
+        aave.debt_tokens["WETH"].address,
+        uniswap.router.address,
+    )
+
+
+@pytest.fixture
+def executor(aave: LocalAave, uniswap: LocalUniswap, wallet: LocalAccount) -> LoopExecutor:
+    """``wallet``'s own executor."""
+    rpc(aave.w3, "anvil_impersonateAccount", wallet.address)
+    deployed = deploy_executor(aave, uniswap, wallet.address)
+    rpc(aave.w3, "anvil_stopImpersonatingAccount", wallet.address)
+    return deployed
+
+
+@pytest.fixture
+def executor_backend(
+    make_backend: Callable[..., Web3Backend], live_config_path: Path, executor: LoopExecutor
+) -> Web3Backend:
+    """A backend whose chain config names ``wallet``'s executor: it sends atomic order lists."""
+    config = yaml.safe_load(live_config_path.read_text())
+    path = live_config_path.with_name("chain_with_executor.yaml")
+    path.write_text(yaml.safe_dump({**config, "executor": executor.contract.address}))
+    return make_backend(path)
 
 
 def order(venue: WalletVenueConfig, symbol: str, side: OrderSide, quantity: str) -> MarketOrder:

@@ -29,6 +29,7 @@ from adapters.defi.web3.executor import (
 from data_catalog import raw_files
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.uniswap import LocalUniswap, mark
+from tests.defi_web3.conftest import deploy_executor
 from tests.localchain.helpers import account, rate, send, supply
 
 WALLET = load_wallet_venue()
@@ -84,14 +85,7 @@ def setup(request: pytest.FixtureRequest, aave: LocalAave, uniswap: LocalUniswap
     owner, lender = users[0], users[1]
     supply(aave, lender, "WETH", LIQUIDITY)
     send(aave, aave.pool.functions.setUserEMode(ETH_EMODE_CATEGORY), owner)
-    executor = LoopExecutor.deploy(
-        aave.w3,
-        owner,
-        aave.pool.address,
-        aave.tokens["WETH"].address,
-        aave.debt_tokens["WETH"].address,
-        uniswap.router.address,
-    )
+    executor = deploy_executor(aave, uniswap, owner)
     for symbol, pool in POOLS.items():
         route = Route(
             aave.tokens[symbol].address,

@@ -10,6 +10,8 @@ Where they differ and why:
   booked prices differ by a factor 1 / (1 − fee²), 9e-6 for the 0.3 % pool.
 * staking and the withdrawal queue: both at the protocol rate, to its 1e-10 tick.
 * Aave: 1:1 in both by construction (checked against the chain in test_orders), not repeated here.
+
+Atomic order lists: ``test_atomic``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.objects import Quantity
 
 from adapters.bars import bar_type_for
+from adapters.defi.aave_market import AaveMarket
 from adapters.defi.backend import ChainView, SimulatedBackend
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.instruments import wallet_instrument_id, wallet_instruments
@@ -34,8 +37,15 @@ TICK = 2.5e-6
 """ETHUSDT's 0.01 price tick relative to a ~4,000 USDT price."""
 
 
-def simulated(venue: WalletVenueConfig, prices: dict[str, float]) -> SimulatedBackend:
-    """A simulated backend whose chain marks each instrument at ``prices`` and holds plenty."""
+def simulated(
+    venue: WalletVenueConfig,
+    prices: dict[str, float],
+    holdings: dict[str, float] | None = None,
+    aave: AaveMarket | None = None,
+    flash_provider: str | None = None,
+) -> SimulatedBackend:
+    """A simulated backend whose chain marks each instrument at ``prices`` and holds ``holdings``
+    (default: plenty), with the Aave model ``aave`` and ``flash_provider``'s flash loans."""
     cache = Cache()
     for instrument in wallet_instruments(venue):
         cache.add_instrument(instrument)
@@ -43,15 +53,16 @@ def simulated(venue: WalletVenueConfig, prices: dict[str, float]) -> SimulatedBa
         instrument = cache.instrument(wallet_instrument_id(venue, symbol))
         mark, volume = instrument.make_price(price), Quantity.from_int(1)
         cache.add_bar(Bar(bar_type_for(instrument.id), mark, mark, mark, mark, volume, 0, 0))
-    holdings = {"ETH": 10_000.0, "USDT": 10_000_000.0, "WSTETH": 1_000.0, "WEETH": 1_000.0}
+    held = holdings or {"ETH": 10_000.0, "USDT": 10_000_000.0, "WSTETH": 1_000.0, "WEETH": 1_000.0}
     chain = ChainView(
         cache=cache,
-        aave=None,
-        balances=lambda: dict(holdings),
+        aave=aave,
+        balances=lambda: dict(held),
         gas_cost_eth=lambda operation: 0.0,
         now_ns=lambda: 0,
         accrue=lambda: None,
-        flash_provider=venue.flash_loans.default,
+        flash_provider=flash_provider or venue.flash_loans.default,
+        flash_fees=venue.flash_loans.fees,
     )
     return SimulatedBackend(venue, chain)
 

@@ -187,7 +187,7 @@ def test_order_lists_and_orders_no_protocol_takes_are_refused_unsent(
 ) -> None:
     sent = nonce(aave, wallet)
     supply = order(venue, "AWETH-AAVE", BUY, "1")
-    with pytest.raises(ExecutionRejected, match="atomic order lists go through the executor contract"):
+    with pytest.raises(ExecutionRejected, match="atomic order lists need the executor"):
         backend.execute([supply], atomic=True)
     with pytest.raises(ExecutionRejected, match="WSTETH-LIDO only mints; redeem through WSTETH-LIDOQ"):
         backend.execute([order(venue, "WSTETH-LIDO", SELL, "1")], atomic=False)

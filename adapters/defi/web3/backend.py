@@ -8,15 +8,22 @@ the wrapper's ``unwrap`` then a withdrawal-queue request, Aave v3 Pool ``supply`
 the ETH the receipts charged. ETH and WETH count as one ETH balance, as in the model: the backend
 wraps or unwraps what an action needs.
 
+An atomic order list is one transaction of the wallet's own executor contract
+(:mod:`adapters.defi.web3.executor`), once :mod:`adapters.defi.web3.loops` has recognised which
+call it is: open loop, deleverage, or a full unwind (``unwind`` repays the debt as it is when
+mined, which has grown past the strategy's cached figure). Its fills are priced from the amounts
+in the executor's event.
+
 Before anything is sent: a swap's quote against the mark and the slippage tolerance, and a borrow or
-withdrawal's health factor against the floor; then each transaction's own checks
+withdrawal's health factor against the floor (the executor enforces the floor itself, and a sale's
+``minWethOut``); then each transaction's own checks
 (:class:`~adapters.defi.web3.sender.TransactionSender`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from decimal import Decimal
 from math import ceil
 from typing import Any
@@ -27,9 +34,11 @@ from web3.contract import Contract
 
 from adapters.defi.actions import AaveAction, Action, ActionError, QueueRequest, Stake, Swap, WalletActions
 from adapters.defi.backend import Execution, ExecutionRejected, PlannedFill
-from adapters.defi.config import StakingSpec, WalletVenueConfig
+from adapters.defi.config import PoolSpec, StakingSpec, WalletVenueConfig
 from adapters.defi.web3.config import ChainLiveConfig
 from adapters.defi.web3.connection import WalletConnection
+from adapters.defi.web3.executor import ExecutorCall, ExecutorResult, LoopExecutor, Route, from_wad
+from adapters.defi.web3.loops import OpenLoop, RepayAndSell, loop_list
 from adapters.defi.web3.sender import TransactionSender
 from adapters.hours import HOUR_NS
 from localchain.solidity import compile_contracts
@@ -43,6 +52,12 @@ FEE_UNITS = 1_000_000
 VARIABLE_RATE = 2
 SWAP_DEADLINE_SECONDS = 600
 ZERO = "0x0000000000000000000000000000000000000000"
+FLASH_PROVIDER = "AAVE"
+"""The executor's flash loans are the Aave Pool's (``flashLoanSimple``)."""
+UNWIND_DEBT_LAG = 1e-4
+"""A repay-and-sell list whose repayment and withdrawal come this close (relative) to the account's
+whole debt and collateral is a full unwind: the strategy's cached balances lag the chain's by the
+interest since they were booked (about a day of it at a few % a year)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,9 @@ class Web3Backend:
             )
         self.pending_requests: list[tuple[str, int]] = []
         """(LST, withdrawal request id) requested by this backend and not yet claimed."""
+        self.executor = LoopExecutor(self.w3, live.executor) if live.executor else None
+        if self.executor is not None and self.executor.owner != self.me:
+            raise ValueError(f"executor {live.executor} belongs to {self.executor.owner}, not this wallet")
 
     def _contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
@@ -146,7 +164,7 @@ class Web3Backend:
 
     def execute(self, orders: Sequence[Order], atomic: bool) -> Execution:
         if atomic:
-            raise ExecutionRejected("atomic order lists go through the executor contract")
+            return self._atomic(orders)
         if len(orders) != 1:
             raise ExecutionRejected(f"one order per transaction without atomic, got {len(orders)}")
         order = orders[0]
@@ -300,9 +318,7 @@ class Web3Backend:
     def _stake(self, order: Order, lst: StakingSpec) -> float:
         """ETH → the rebasing token (Lido ``submit`` / EtherFi ``deposit``) → the wrapper's ``wrap``."""
         c = self.lsts[lst.token]
-        rate = getattr(c.wrapper.functions, c.protocol.rate)().call()
-        # shares round down at the stake and again at the wrap: one wei more covers both
-        eth = ceil(self._raw(lst.token, order.quantity.as_decimal()) * rate / WEI) + 1
+        eth = self._stake_eth(c, order)
         self._native(eth)
         before = {code: self._held(code) for code in (ETH, lst.token)}
         rebasing = c.rebasing.functions.balanceOf(self.me).call()
@@ -312,6 +328,12 @@ class Web3Backend:
         self.sender.send(c.wrapper.functions.wrap(minted))
         paid = before[ETH] - self._held(ETH)
         return paid / (self._held(lst.token) - before[lst.token])
+
+    def _stake_eth(self, c: Lst, order: Order) -> int:
+        """Wei of ETH that mints the order's quantity of the LST at the protocol's rate now."""
+        rate = getattr(c.wrapper.functions, c.protocol.rate)().call()
+        # shares round down at the stake and again at the wrap: one wei more covers both
+        return ceil(self._raw(c.spec.token, order.quantity.as_decimal()) * rate / WEI) + 1
 
     def _request_withdrawal(self, order: Order, lst: StakingSpec) -> tuple[float, tuple[str, float, int]]:
         """The wrapper's ``unwrap``, then the rebasing tokens into the withdrawal queue; the queued
@@ -380,3 +402,107 @@ class Web3Backend:
         if category and (word >> 168) & 0xFF == category:
             return self.pool.functions.getEModeCategoryData(category).call()[1] / BPS
         return ((word >> 16) & 0xFFFF) / BPS
+
+    # -- atomic order lists: one executor transaction ------------------------------------------
+
+    def _atomic(self, orders: Sequence[Order]) -> Execution:
+        executor = self.executor
+        if executor is None:
+            raise ExecutionRejected("atomic order lists need the executor: `executor` in the chain config")
+        plan = loop_list(self.actions, orders)
+        if isinstance(plan, OpenLoop):
+            execution, gas_eth = self._spending("atomic_leverage", lambda: self._open_loop(executor, plan))
+        else:
+            execution, gas_eth = self._spending(
+                "atomic_deleverage", lambda: self._repay_and_sell(executor, plan)
+            )
+        return replace(execution, gas_eth=gas_eth)
+
+    def _route(self, executor: LoopExecutor, lst: Lst, pool: PoolSpec, a_token: str) -> str:
+        """The LST's address, its executor route registered first if it is not yet (owner-only)."""
+        route = Route(
+            lst.wrapper.address,
+            lst.deposit.address,
+            lst.rebasing.address,
+            lst.spec.protocol == "LIDO",
+            round(float(pool.fee) * FEE_UNITS),
+            self.tokens[a_token].address,
+        )
+        if tuple(executor.contract.functions.routes(route.lst).call()) != astuple(route)[1:]:
+            self.sender.send(executor.set_route(route).call)
+        return route.lst
+
+    def _send_executor(self, executor: LoopExecutor, call: ExecutorCall) -> ExecutorResult:
+        """The owner's grants for this call (exactly what it uses), then the call itself; when the
+        call is refused or reverts, the grants are set back to 0 (nothing stays granted)."""
+        for grant in call.grants:
+            self.sender.send(grant)
+        try:
+            receipt = self.sender.send(call.call, value=call.value)
+        except ExecutionRejected:
+            for grant in call.grants:  # approve / approveDelegation(spender, amount)
+                self.sender.send(grant(grant.args[0], 0))
+            raise
+        result = executor.decode(receipt)
+        assert result is not None  # a mined openLoop / deleverage / unwind always emits its event
+        return result
+
+    @staticmethod
+    def _fills(*moved: tuple[Order, float]) -> tuple[PlannedFill, ...]:
+        """Each order filled at what the chain moved of its quote (wei) per unit of the order's
+        quantity, so the books' ETH moves exactly as the wallet's. The orders' quantities are the
+        strategy's (an unwind's cached debt and collateral): what the chain moved beyond them,
+        interest since they were booked, is in the prices."""
+        return tuple(PlannedFill(order, wei / WEI / order.quantity.as_double()) for order, wei in moved)
+
+    def _open_loop(self, executor: LoopExecutor, plan: OpenLoop) -> Execution:
+        """Flash-borrow the borrow order's quantity less the premium it adds, stake it with the
+        wallet's own ETH (what minting the order's LST needs beyond the flash loan), supply and
+        borrow as the wallet: the debt grows by the borrow order's quantity."""
+        lst = self.lsts[plan.lst.token]
+        address = self._route(executor, lst, self.actions.pools[plan.lst.market_pool], plan.a_token)
+        stake = self._stake_eth(lst, plan.mint)
+        flash = float(plan.borrow.quantity) / (1 + executor.premium_bps / BPS)
+        own = from_wad(stake) - flash
+        if own < 0:
+            raise ExecutionRejected(
+                f"ATOMIC_SHAPE: the borrow ({plan.borrow.quantity} ETH) exceeds the ETH the mint "
+                f"stakes ({from_wad(stake):.8f}): the loop would not supply all it borrows"
+            )
+        self._native(ceil(own * WEI))
+        call = executor.open_loop(address, flash, own, self.live.min_health_factor)
+        event = self._send_executor(executor, call).raw
+        fills = self._fills(
+            (plan.mint, event["flashAmount"] + event["ownEth"]),
+            (plan.supply, event["supplied"]),
+            (plan.borrow, event["borrowed"]),
+        )
+        loan, premium = from_wad(event["flashAmount"]), from_wad(event["premium"])
+        return Execution(fills, "atomic_leverage", loan, premium, FLASH_PROVIDER)
+
+    def _repay_and_sell(self, executor: LoopExecutor, plan: RepayAndSell) -> Execution:
+        """Repay with flash-borrowed WETH, withdraw the LST and sell it for at least the mark less
+        the pool's fee and the slippage tolerance; a full unwind repays the debt as mined."""
+        address = self._route(executor, self.lsts[plan.lst.token], plan.pool, plan.a_token)
+        mark = self.marks(plan.pool.symbol)
+        if mark is None:
+            raise ExecutionRejected(f"no price yet for {plan.pool.symbol}")
+        withdraw, repay = float(plan.withdraw.quantity), float(plan.repay.quantity)
+        min_out = withdraw * mark * (1 - float(plan.pool.fee)) * (1 - self.live.slippage_tolerance)
+        before = {code: self._held(code) for code in (plan.a_token, plan.debt_token)}
+        lag = 1 - UNWIND_DEBT_LAG
+        if self._raw(ETH, repay) >= before[plan.debt_token] * lag and (
+            self._raw(plan.lst.token, withdraw) >= before[plan.a_token] * lag
+        ):
+            call = executor.unwind(address, min_out)
+        else:
+            call = executor.deleverage(address, repay, withdraw, min_out, self.live.min_health_factor)
+        event = self._send_executor(executor, call).raw
+        fills = self._fills(
+            (plan.repay, event["repaid"]),
+            (plan.withdraw, event["withdrawn"]),
+            # as a single sale: the pool's fee is the fill's commission
+            (plan.sell, event["proceeds"] / (1 - float(plan.pool.fee))),
+        )
+        loan, premium = from_wad(event["repaid"]), from_wad(event["premium"])
+        return Execution(fills, "atomic_deleverage", loan, premium, FLASH_PROVIDER)

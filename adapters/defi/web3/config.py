@@ -18,6 +18,7 @@ come from the environment (:mod:`adapters.defi.web3.connection`). Example::
     max_gas_price_gwei: 50      # refuse to send above this fee per gas
     slippage_tolerance: 0.005   # a swap may fill this much worse than the mark (amountOutMinimum)
     min_health_factor: 1.05     # refuse a borrow / withdraw that would leave the HF below this
+    executor: "0x…"             # our LoopExecutor, deployed by the wallet (atomic order lists)
 
 ``tokens`` needs every Aave reserve's underlying and every pool's base and quote; ``pools`` and
 ``staking`` name only pools and LSTs of the wallet venue config (:meth:`ChainLiveConfig.check`).
@@ -66,6 +67,9 @@ class ChainLiveConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_gas_price_gwei: float
     slippage_tolerance: float
     min_health_factor: float
+    executor: str | None = None
+    """The wallet's own ``LoopExecutor`` (``contracts/LoopExecutor.sol``), which runs each atomic
+    order list as one transaction; None: atomic lists are refused."""
     gas_limit_margin: float = 1.2
     """The gas limit sent is the estimate times this (state can move between estimate and block)."""
     receipt_timeout_seconds: float = 180.0
@@ -85,6 +89,8 @@ class ChainLiveConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 _check_address(f"staking.{code}.{name}", getattr(contracts, name))
             if code not in self.tokens:
                 raise ValueError(f"staking.{code}: the LST itself needs an entry in tokens")
+        if self.executor is not None:
+            _check_address("executor", self.executor)
         if "ETH" not in self.tokens:
             raise ValueError("tokens.ETH (the WETH contract) is required")
         if self.max_gas_price_gwei <= 0:
