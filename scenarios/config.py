@@ -60,13 +60,14 @@ class LstDepeg(_Transformation, frozen=True, tag="lst_depeg"):
         return round((self.days + self.recovery_days) * DAY_NS)
 
     def discount(self, since_start_ns: int) -> float:
-        """How far below the protocol rate the market rate sits, ``since_start_ns`` into the depeg."""
+        """How far below the protocol rate the market rate sits in the hour closing
+        ``since_start_ns`` after the start (back at the protocol rate at the end of the recovery)."""
         full, span = round(self.days * DAY_NS), self.span_ns()
-        if not 0 <= since_start_ns < span:
+        if not 0 < since_start_ns <= span:
             return 0.0
-        if since_start_ns < full:
+        if since_start_ns <= full:
             return self.depth
-        return self.depth * (1 - (since_start_ns - full) / (span - full))
+        return self.depth * (span - since_start_ns) / (span - full)
 
 
 class FundingInversion(_Transformation, frozen=True, tag="funding_inversion"):
