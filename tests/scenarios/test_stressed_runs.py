@@ -1,0 +1,100 @@
+"""Stressed runs on the real catalog against the same runs unstressed, over short windows: the
+changes are the ones the scenario names, by amounts worked out from the catalog's own values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from nautilus_trader.model.data import FundingRateUpdate
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from backtesting.config import load_run_config, mode_file_path
+from backtesting.runner import RunResult, run_backtest
+from scenarios.config import Scenario, load_scenario
+
+
+def run(
+    catalog_dir: Path, out: Path, config: Path, start: str, end: str, scenario: Scenario | None
+) -> RunResult:
+    return run_backtest(load_run_config(config, start=start, end=end, scenario=scenario), catalog_dir, out)
+
+
+def test_a_funding_inversion_flips_the_funding_earned_over_its_days(catalog_dir, tmp_path):
+    scenario = load_scenario("funding_inversion")  # every venue, x -1, 3 days from 2024-06-03
+    config, window = mode_file_path("btc_basis"), ("2024-06-01", "2024-06-10")
+    plain = run(catalog_dir, tmp_path / "plain", config, *window, None)
+    stressed = run(catalog_dir, tmp_path / "stressed", config, *window, scenario)
+
+    start, end = (pd.Timestamp(ns, tz="UTC") for ns in scenario.window(scenario.file.transformations[0]))
+    before, after = (pd.read_csv(r.out_dir / "funding.csv", parse_dates=["ts"]) for r in (plain, stressed))
+    assert (
+        after[["ts", "instrument_id", "signed_base_qty"]]
+        == before[["ts", "instrument_id", "signed_base_qty"]]
+    ).all(axis=None)  # the same positions: only the rates differ
+    catalog = ParquetDataCatalog(str(catalog_dir))
+    recorded = {
+        (pd.Timestamp(f.ts_init, tz="UTC"), perp): float(f.rate)
+        for perp in before["instrument_id"].unique()
+        for f in catalog.query(FundingRateUpdate, identifiers=[perp], start=window[0], end=window[1])
+    }
+    inside = (before["ts"] > start) & (before["ts"] <= end)
+    assert inside.sum() == 3 * 3 * 3  # three venues' 8-hourly prints over three days
+    sign = inside.map({True: -1.0, False: 1.0})
+    rates = [recorded[(ts, perp)] for ts, perp in zip(after["ts"], after["instrument_id"], strict=True)]
+    assert after["rate"].to_numpy() == pytest.approx(sign * rates, abs=1e-15)
+    # a short receives rate x mark x size: the inverted days pay it instead
+    earned = -before["rate"] * before["mark"] * before["signed_base_qty"] * before["usdt_per_unit"]
+    assert before["payment"].to_numpy() == pytest.approx(earned.to_numpy(), rel=1e-9)
+    assert after["payment"].to_numpy() == pytest.approx((sign * earned).to_numpy(), rel=1e-9)
+    flipped = -2 * earned[inside].sum()
+    assert flipped < -100  # ~186 USDT of 242 earned over the 10 days
+    change = stressed.summary["attribution"]["funding"] - plain.summary["attribution"]["funding"]
+    assert change == pytest.approx(flipped, rel=1e-9)
+    assert stressed.summary["final_nav"] - plain.summary["final_nav"] == pytest.approx(flipped, rel=1e-6)
+
+    recorded_scenario = json.loads((stressed.out_dir / "summary.json").read_text())["scenario"]
+    assert recorded_scenario["name"] == "funding_inversion"
+    assert recorded_scenario["transformations"][0]["changed_points"] == inside.sum()
+    assert "STRESSED: funding_inversion" in (stressed.out_dir / "tearsheet.html").read_text()
+    assert "scenario" not in plain.summary
+
+
+def test_a_withdrawal_during_an_lst_depeg_sells_at_the_depegged_rate(catalog_dir, tmp_path):
+    depth = 0.06
+    scenario_file = tmp_path / "weeth_depeg.yaml"
+    scenario_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "weeth_depeg",
+                "description": "weETH 6% below its protocol rate for a week",
+                "start": "2025-03-01",
+                "transformations": [{"kind": "lst_depeg", "asset": "weETH", "depth": depth, "days": 7}],
+            }
+        )
+    )
+    mode = yaml.safe_load(mode_file_path("eth_leveraged").read_text())  # weETH looped on Aave
+    mode["capital_flows"] = [{"at": "2025-03-05T12:00:00Z", "withdraw": 10}]
+    config = tmp_path / "eth_leveraged.yaml"
+    config.write_text(yaml.safe_dump(mode))
+    window = ("2025-02-25", "2025-03-10")
+    plain = run(catalog_dir, tmp_path / "plain", config, *window, None)
+    stressed = run(catalog_dir, tmp_path / "stressed", config, *window, load_scenario(str(scenario_file)))
+
+    fills = pd.read_csv(stressed.out_dir / "fills.csv", parse_dates=["ts_init"])
+    sales = fills[(fills["instrument_id"] == "WEETHETH-CURVE.ETHEREUM") & (fills["order_side"] == "SELL")]
+    assert len(sales) > 0
+    bars = ParquetDataCatalog(str(catalog_dir)).bars(
+        bar_types=["WEETH-ETHERFI.ETHEREUM-1-HOUR-LAST-EXTERNAL"], start=window[0], end=window[1]
+    )
+    protocol = {pd.Timestamp(b.ts_init, tz="UTC"): b.close.as_double() for b in bars}
+    at_protocol = sum(qty * protocol[ts] for qty, ts in zip(sales["last_qty"], sales["ts_init"], strict=True))
+    for px, ts in zip(sales["last_px"], sales["ts_init"], strict=True):
+        assert px <= protocol[ts] * (1 - depth) + 1e-9  # the pool pays no more than the depegged rate
+    # the LST is valued at its protocol rate: the depeg costs what the sales realise of it
+    shortfall = plain.summary["final_nav"] - stressed.summary["final_nav"]
+    assert shortfall == pytest.approx(depth * at_protocol, rel=0.02)
+    assert stressed.summary["attribution"]["slippage"] < -0.98 * depth * at_protocol
