@@ -13,7 +13,6 @@ from adapters.config import ConfigError
 from backtesting.config import load_run_config, mode_file_path
 from scenarios.config import SCENARIO_DIR, load_scenario
 
-DATA_WINDOW = (pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2025-09-18", tz="UTC"))
 GOOD = {"kind": "gas_spike", "factor": 20, "hours": 6}
 
 
@@ -24,7 +23,8 @@ def write(tmp_path: Path, **changes) -> Path:
     return path
 
 
-def test_every_shipped_example_loads_and_changes_data_inside_the_data_window():
+def test_every_shipped_example_loads_and_changes_data_inside_the_modes_window():
+    default = load_run_config(mode_file_path("btc_basis"))  # every mode's YAML: 2024-05-12 .. 2025-09-18
     files = sorted(SCENARIO_DIR.glob("*.yaml"))
     kinds = set()
     for path in files:
@@ -33,7 +33,7 @@ def test_every_shipped_example_loads_and_changes_data_inside_the_data_window():
         for t in scenario.file.transformations:
             kinds.add(type(t).__name__)
             start, end = (pd.Timestamp(ns, tz="UTC") for ns in scenario.window(t))
-            assert DATA_WINDOW[0] <= start < end <= DATA_WINDOW[1], path.name
+            assert default.start <= start < end <= default.end, path.name
     assert kinds == {
         "LstDepeg",
         "FundingInversion",
