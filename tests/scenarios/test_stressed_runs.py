@@ -12,6 +12,7 @@ import yaml
 from nautilus_trader.model.data import FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from adapters.defi.data import AaveReserveSnapshot
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import RunResult, run_backtest
 from scenarios.config import Scenario, load_scenario
@@ -98,3 +99,43 @@ def test_a_withdrawal_during_an_lst_depeg_sells_at_the_depegged_rate(catalog_dir
     shortfall = plain.summary["final_nav"] - stressed.summary["final_nav"]
     assert shortfall == pytest.approx(depth * at_protocol, rel=0.02)
     assert stressed.summary["attribution"]["slippage"] < -0.98 * depth * at_protocol
+
+
+def test_a_weth_borrow_spike_raises_the_interest_a_loop_pays_by_the_curves_rate(catalog_dir, tmp_path):
+    scenario = load_scenario("weth_borrow_spike")  # 95 % utilization, kink 92 %, 3 days from 2025-02-01
+    spike = scenario.file.transformations[0]
+    config, window = mode_file_path("eth_leveraged"), ("2025-01-28", "2025-02-07")
+    plain = run(catalog_dir, tmp_path / "plain", config, *window, None)
+    stressed = run(catalog_dir, tmp_path / "stressed", config, *window, scenario)
+
+    points = ParquetDataCatalog(str(catalog_dir)).query(
+        AaveReserveSnapshot, identifiers=["AWETH-AAVE.ETHEREUM"], start=window[0], end=window[1]
+    )
+    snapshots = [p.data for p in points[:-1]]  # the days the window covers whole
+    paid = {
+        label: pd.read_csv(r.out_dir / "nav.csv", parse_dates=["timestamp"]).set_index("timestamp")[
+            "borrow_interest"
+        ]
+        for label, r in (("plain", plain), ("stressed", stressed))
+    }
+    start = scenario.start
+    for s in snapshots:
+        day = pd.Timestamp(s.ts_init, tz="UTC")
+        hours = paid["plain"].index[
+            (paid["plain"].index > day) & (paid["plain"].index < day + pd.Timedelta(days=1))
+        ]
+        ratio = (paid["stressed"][hours] / paid["plain"][hours]).to_numpy()
+        if start <= day < start + pd.Timedelta(days=spike.days):
+            slope1 = s.variable_borrow_rate * spike.kink / (s.total_variable_debt / s.total_a_token)
+            spiked = slope1 + 0.80 * (spike.utilization - spike.kink) / (1 - spike.kink)
+            # the debt grows a little faster under the spike: at most ~0.3 % over its three days
+            assert ratio == pytest.approx(spiked / s.variable_borrow_rate, rel=5e-3), day
+            assert spiked > 10 * s.variable_borrow_rate
+        elif day < start:
+            assert ratio == pytest.approx(1.0, abs=1e-12), day
+        else:  # afterwards the recorded rate on the larger debt
+            assert ratio.min() > 1.0 and ratio.max() < 1.005, day
+    extra = (
+        stressed.summary["attribution"]["borrow_interest"] - plain.summary["attribution"]["borrow_interest"]
+    )
+    assert extra < -0.5  # ETH, on a 30 ETH loop
