@@ -1,10 +1,9 @@
 """Apply a scenario's transformations to a run's data in memory, before it reaches the engine.
 
 Every transformation rewrites or drops points of the loaded :class:`~backtesting.engine.RunData`
-(the catalog on disk is never touched) over its window: the points whose hour closes after the
-scenario's start and no later than the end of the transformation's span (``closing_hour``, so a
-Binance bar stamped ``10:59:59.999`` counts as the 11:00 one, as decisions do). The result is a
-pure function of the data and the scenario: runs stay deterministic.
+(the catalog on disk is never touched) over its :class:`Window`, hours counted by
+``closing_hour`` (a Binance bar stamped ``10:59:59.999`` is the 11:00 one, as decisions read it).
+The result is a pure function of the data and the scenario: runs stay deterministic.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Price
 
 from adapters.cex.instruments import exchange_of
+from adapters.config import ConfigError
 from adapters.defi.aave_index import ReserveIndex
 from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from adapters.defi.instruments import wallet_instrument_id
@@ -67,7 +67,7 @@ class Market:
 
 @dataclass(frozen=True)
 class Window:
-    """The span [``start_ns``, ``end_ns``) a transformation changes.
+    """The span from ``start_ns`` to ``end_ns`` a transformation changes.
 
     A bar or a funding print stamped ``t`` closes a period (the hour, the funding interval): it is
     in the window when its hour closes after the start and no later than the end. A gas sample or
@@ -90,11 +90,15 @@ class Window:
 
 
 def stress(scenario: Scenario, data: RunData, market: Market) -> list[int]:
-    """Apply ``scenario`` to ``data`` in place, in the file's order; how many points each changed."""
+    """Apply ``scenario`` to ``data`` in place, in the file's order; how many points each changed.
+    A transformation the run's data cannot take (an unknown asset) is refused naming the file."""
     changed = []
-    for transformation in scenario.file.transformations:
+    for k, transformation in enumerate(scenario.file.transformations):
         window = Window(*scenario.window(transformation))
-        changed.append(_APPLY[type(transformation)](transformation, window, data, market))
+        try:
+            changed.append(_APPLY[type(transformation)](transformation, window, data, market))
+        except ValueError as e:
+            raise ConfigError(f"{scenario.source}: transformations[{k}]: {e}") from None
     return changed
 
 

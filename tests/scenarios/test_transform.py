@@ -15,6 +15,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Price, Quantity
 
 from adapters.cex.pre_trade import PreTradeChecks
+from adapters.config import ConfigError
 from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from adapters.hours import DAY_NS, HOUR_NS
 from backtesting.engine import RunData
@@ -114,7 +115,9 @@ def test_lst_depeg_with_an_instant_recovery_ends_at_once_and_names_unknown_asset
     run = data(bars=[bar(i, 1.2, t, 10) for t in ts for i in (POOL, RATE)])
     stress(scenario(LstDepeg(asset="wstETH", depth=0.05, days=1)), run, MARKET)
     assert list(closes(run, POOL).values()) == pytest.approx([1.14, 1.14, 1.2], abs=1e-10)
-    with pytest.raises(ValueError, match="unknown staking asset 'rETH'"):
+    with pytest.raises(
+        ConfigError, match=r"test: transformations\[0\]: lst_depeg: unknown staking asset 'rETH'"
+    ):
         stress(scenario(LstDepeg(asset="rETH", depth=0.05, days=1)), run, MARKET)
 
 
