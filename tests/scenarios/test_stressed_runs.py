@@ -139,3 +139,37 @@ def test_a_weth_borrow_spike_raises_the_interest_a_loop_pays_by_the_curves_rate(
         stressed.summary["attribution"]["borrow_interest"] - plain.summary["attribution"]["borrow_interest"]
     )
     assert extra < -0.5  # ETH, on a 30 ETH loop
+
+
+def test_a_binance_outage_holds_a_rebalance_until_the_venue_is_back(catalog_dir, tmp_path):
+    scenario_file = tmp_path / "outage.yaml"
+    scenario_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "outage",
+                "description": "Binance down for 12 h over btc_basis' rebalance of 2024-05-20 20:00",
+                "start": "2024-05-20T12:00:00Z",
+                "transformations": [{"kind": "venue_outage", "venue": "BINANCE", "hours": 12}],
+            }
+        )
+    )
+    scenario = load_scenario(str(scenario_file))
+    config, window = mode_file_path("btc_basis"), ("2024-05-12", "2024-05-25")
+    plain = run(catalog_dir, tmp_path / "plain", config, *window, None)
+    stressed = run(catalog_dir, tmp_path / "stressed", config, *window, scenario)
+
+    back = scenario.start + pd.Timedelta(hours=12)
+    rebalances = [
+        pd.read_csv(r.out_dir / "actions.csv", parse_dates=["ts"])
+        .query("action == 'rebalance'")["ts"]
+        .iloc[0]
+        for r in (plain, stressed)
+    ]
+    assert scenario.start < rebalances[0] < back  # history: inside the outage
+    assert rebalances[1] > back  # stressed: once Binance's bars are back
+    fills = pd.read_csv(stressed.out_dir / "fills.csv", parse_dates=["ts_init"])
+    binance = fills[fills["instrument_id"].str.contains("BINANCE")]
+    assert not ((binance["ts_init"] > scenario.start) & (binance["ts_init"] <= back)).any()
+    assert (
+        stressed.summary["scenario"]["transformations"][0]["changed_points"] == 2 * 12
+    )  # perp and spot bars
