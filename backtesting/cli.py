@@ -17,6 +17,7 @@ from data_catalog.interrupt import cleanup_on_sigterm
 from data_catalog.manifest import MANIFEST_FILE, WindowOutsideDataError
 from data_catalog.paths import DataNotFoundError, default_catalog_dir, resolve_data_dir
 from data_catalog.series import BuildError
+from scenarios.config import Scenario, load_scenario
 from signals.inputs import SignalDataError
 from signals.store import build_predictions, has_predictions
 
@@ -100,6 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     modes = "; ".join(f"{name}: {spec.description}" for name, spec in MODES.items())
     parser.add_argument("--mode", required=True, help=f"a mode, or 'all' ({modes})")
+    parser.add_argument(
+        "--scenario",
+        help="stress scenario applied to the data in memory: a name in configs/scenarios or a YAML path",
+    )
     add_run_arguments(parser)
     return parser
 
@@ -130,6 +135,7 @@ def prepare_catalog(args: argparse.Namespace) -> Path:
 
 def load_runs(args: argparse.Namespace, modes: list[str]) -> list[RunConfig]:
     """Every run's validated config; a ``--config`` must be for the ``--mode`` asked for."""
+    scenario = load_scenario(args.scenario) if getattr(args, "scenario", None) else None
     runs = []
     for mode in modes:
         custom = args.config is not None and len(modes) == 1
@@ -139,6 +145,7 @@ def load_runs(args: argparse.Namespace, modes: list[str]) -> list[RunConfig]:
             end=args.end,
             capital=args.capital if len(modes) == 1 or MODES[mode].share_class == "USDT" else None,
             venue_config_dir=args.venue_config,
+            scenario=scenario,
         )
         if run.mode != mode:
             raise ConfigError(f"--config {args.config} is for mode {run.mode!r}, but --mode is {mode!r}")
@@ -209,10 +216,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print()
+    if runs[0].scenario is not None:
+        print(stressed_banner(runs[0].scenario))
     print(_table(summaries))
     for line in filter(None, map(_comparison, summaries)):
         print(line)
     return 0
+
+
+def stressed_banner(scenario: Scenario) -> str:
+    """The line above a stressed run's results: they are not history."""
+    return f"STRESSED: scenario {scenario.name!r} ({scenario.file.description.strip()}) — not history"
 
 
 def _pct(value: float | None) -> str:

@@ -8,7 +8,7 @@ which file and field is wrong.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pandas as pd
@@ -17,6 +17,9 @@ from adapters.cex.config import load_all_cex_venues
 from adapters.config import VENUE_CONFIG_DIR, ConfigError, read_yaml_mapping
 from backtesting.modes import ModeSpec, mode_spec
 from strategies.base import YieldStrategyConfig
+
+if TYPE_CHECKING:
+    from scenarios.config import Scenario
 
 MODE_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "modes"
 
@@ -70,8 +73,9 @@ def parse_time(text: str, what: str) -> pd.Timestamp:
 
 
 class RunConfig:
-    """A validated run: mode, window, capital, flows, the strategy config object and the folder of
-    venue YAMLs the simulated venues are built from (their fees, margin and account modes)."""
+    """A validated run: mode, window, capital, flows, the strategy config object, the folder of
+    venue YAMLs the simulated venues are built from (their fees, margin and account modes) and
+    the stress scenario, if any."""
 
     def __init__(
         self,
@@ -80,6 +84,7 @@ class RunConfig:
         strategy: YieldStrategyConfig,
         source: str,
         venue_config_dir: Path = VENUE_CONFIG_DIR,
+        scenario: Scenario | None = None,
     ) -> None:
         self.spec = spec
         self.file = file
@@ -100,6 +105,10 @@ class RunConfig:
                     f"{source}: capital flow at {at} is outside the run window {self.start} .. {self.end}"
                 )
             self.flows.append((at, flow.signed_amount))
+        self.scenario = scenario
+        """The stress scenario applied to the run's data, or None for history as recorded."""
+        if scenario is not None:
+            scenario.check_window(self.start, self.end)
 
     @property
     def mode(self) -> str:
@@ -128,7 +137,7 @@ class RunConfig:
             "end": self.end.isoformat(),
             "capital_flows": [msgspec.to_builtins(f) for f in self.file.capital_flows],
             "strategy": msgspec.to_builtins(self.strategy),
-        }
+        } | ({"scenario": self.scenario.as_dict()} if self.scenario else {})
 
 
 def mode_file_path(mode: str, config_dir: Path = MODE_CONFIG_DIR) -> Path:
@@ -142,6 +151,7 @@ def load_run_config(
     end: str | None = None,
     capital: float | None = None,
     venue_config_dir: Path = VENUE_CONFIG_DIR,
+    scenario: Scenario | None = None,
 ) -> RunConfig:
     """Read and validate a mode YAML, applying CLI overrides; the CEX venue YAMLs of
     ``venue_config_dir`` are validated too (a bad one is refused before anything runs)."""
@@ -171,7 +181,7 @@ def load_run_config(
         raise ConfigError(
             f"{path}: strategy.asset {asset!r} contradicts mode {spec.name} (which trades {spec.asset})"
         )
-    return RunConfig(spec, file, strategy, str(path), venue_config_dir)
+    return RunConfig(spec, file, strategy, str(path), venue_config_dir, scenario)
 
 
 def _spec(mode: str, path: Path) -> ModeSpec:

@@ -12,7 +12,7 @@ leverage from (a live node receives them from the chain the same way).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from backtesting.venues import BacktestHost, add_cex_venue, add_instruments, add
 from data_catalog.manifest import CatalogManifest
 from data_catalog.protocol_data import AAVE_PARAMS_KEY, REWARDS_KEY, read_aave_params
 from portfolio.accounting import AccountingActor, AccountingConfig
+from scenarios.transform import Market, outages, stress
 from strategies.base import YieldStrategy
 from strategies.needs import DataNeeds
 
@@ -66,6 +67,8 @@ class Backtest:
     """Every series the run reads (its data warnings and proxies are reported)."""
     manifest: CatalogManifest
     data_points: int
+    stressed: list[int] = field(default_factory=list)
+    """Points each of the run's scenario transformations changed (none without a scenario)."""
 
 
 def reserve_key(wallet: WalletVenueConfig, a_token_symbol: str) -> str:
@@ -185,6 +188,8 @@ def add_simulated_venues(
         )
         config = load_cex_venue(venue, run.venue_config_dir)
         cex_modules[venue] = add_cex_venue(host, config, settlement, capital, spot)
+        if run.scenario is not None:
+            cex_modules[venue].outages = outages(run.scenario).get(venue, [])
     wallet = add_wallet_venue(
         host,
         wallet_config,
@@ -244,6 +249,7 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
         reported,
         plan.manifest,
         data.points,
+        data.stressed,
     )
 
 
@@ -256,6 +262,8 @@ class RunData:
     bars: list[Bar]
     marks: list[CustomData]
     """:class:`~adapters.hour_marks.HourClosed` after each hour of the window (not market data)."""
+    stressed: list[int] = field(default_factory=list)
+    """Points each transformation of the run's stress scenario changed."""
 
     @property
     def points(self) -> int:
@@ -284,7 +292,7 @@ def add_run_data(engine: BacktestEngine, data: RunData, wallet_venue: str) -> No
 def read_data(plan: RunPlan) -> RunData:
     """The window's bars, the perps' funding prints and the chain data (the Aave e-mode parameters
     first; gas and Aave snapshots from two days before, so the first action has a gas price and an
-    index; reward payouts; predictions)."""
+    index; reward payouts; predictions), transformed by the run's stress scenario if it has one."""
     catalog, needs, wallet = plan.catalog, plan.needs, plan.wallet_config
     start, end = plan.run.start, plan.run.end
     early = start - pd.Timedelta(2 * DAY_NS, "ns")
@@ -321,7 +329,10 @@ def read_data(plan: RunPlan) -> RunData:
     if plan.aave_params is not None:
         first = min(points[0].ts_init for points in (chain, funding, bars) if points)
         chain.insert(0, emode_params(plan.aave_params, wallet, first))
-    return RunData(chain, funding, bars, hour_marks(start.value, end.value))
+    data = RunData(chain, funding, bars, hour_marks(start.value, end.value))
+    if plan.run.scenario is not None:
+        data.stressed = stress(plan.run.scenario, data, Market.of(plan))
+    return data
 
 
 def emode_params(aave_params: dict[str, Any], wallet: WalletVenueConfig, ts: int) -> CustomData:

@@ -17,6 +17,7 @@ from backtesting.config import RunConfig
 from backtesting.engine import Backtest, build_backtest
 from portfolio.benchmarks import benchmark_comparison
 from portfolio.results import summarize, write_results
+from scenarios.config import Scenario
 from signals.evaluation import load_evaluation
 
 Progress = Callable[[str], None]
@@ -118,6 +119,15 @@ def _protocol_figures(nav: pd.DataFrame) -> dict[str, Any]:
     return figures
 
 
+def scenario_record(scenario: Scenario, stressed: list[int]) -> dict[str, Any]:
+    """The scenario as ``summary.json`` records it: each transformation with the points it changed."""
+    record = scenario.as_dict()
+    record["transformations"] = [
+        {**t, "changed_points": n} for t, n in zip(record["transformations"], stressed, strict=True)
+    ]
+    return record
+
+
 def run_backtest(
     run: RunConfig, catalog_dir: Path, out_dir: Path, progress: Progress = lambda _: None
 ) -> RunResult:
@@ -156,6 +166,8 @@ def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -
             **_model_figures(bt, catalog_dir),
         },
     )
+    if run.scenario is not None:
+        summary["scenario"] = scenario_record(run.scenario, bt.stressed)
     if run.share_class == "USDT":  # USDT products to compare against: sUSDe and Aave USDT lending
         summary["benchmarks"] = benchmark_comparison(
             catalog_dir, run.start, run.end, summary["apy"], summary["max_drawdown"]

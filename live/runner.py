@@ -291,6 +291,7 @@ def _run_in_node(
         report_keys(plan.needs, plan.series_keys, plan.manifest),
         plan.manifest,
         data.points,
+        data.stressed,
     )
     result = finish_run(paper, catalog_dir, out_dir, time.perf_counter() - started)
     if monitor is not None and monitor.last is not None:

@@ -24,6 +24,7 @@ from web3.contract import Contract
 
 from adapters.defi.aave_params import load_emode, load_optimal_utilization, load_reserve_params
 from adapters.defi.config import load_wallet_venue
+from adapters.defi.rate_curve import RateCurve, curve_through
 from data_catalog import raw_files
 from data_catalog.paths import resolve_data_dir
 from localchain.deployer import Deployer
@@ -34,25 +35,10 @@ BPS = 10_000
 ORACLE_DECIMALS = 8
 ETH_EMODE_CATEGORY = 1
 """The "ETH correlated" category's id on Aave v3 Ethereum."""
-SLOPE2 = 0.80
-"""Rate slope above the kink. Not in the data set (no recorded day sits far enough above the kink to
-identify it); Aave's usual steep value for ETH and stablecoin reserves. Only matters past the kink."""
-IDLE_UTILIZATION = 0.01
-"""Below this recorded utilization a reserve's rate tells its base rate, not its slope."""
 ZERO = "0x0000000000000000000000000000000000000000"
 RESERVES = ("WETH", "USDT", "wstETH", "weETH")
 LSTS = {"wstETH": ("LidoStETH", "WstETH"), "weETH": ("EtherFiEETH", "WeETH")}
 """Each LST reserve's stand-ins: (rebasing staking token, wrapped token held on Aave)."""
-
-
-@dataclass(frozen=True)
-class RateCurve:
-    """Aave's variable-rate curve: base + slope1·U/U* below the kink U*, then slope2 above it."""
-
-    optimal: float
-    base: float
-    slope1: float
-    slope2: float
 
 
 @dataclass(frozen=True)
@@ -76,17 +62,9 @@ def last_snapshot(data_dir: Path, symbol: str) -> Snapshot:
 
 
 def rate_curve(optimal: float, snapshot: Snapshot) -> RateCurve:
-    """A curve with the real kink that passes through the last recorded (utilization, rate).
-
-    The params snapshot carries the kink only, and one recorded day fixes one more number: with a
-    zero base rate, slope1 (WETH gives ≈2.6 %, USDT ≈6.5 %). A reserve almost nobody borrows
-    (utilization under 1 %, weETH) says nothing about its slope: its rate is its base rate.
-    """
-    if not 0.0 <= snapshot.utilization < optimal:
-        raise ValueError(f"utilization {snapshot.utilization} is not below the kink {optimal}")
-    if snapshot.utilization < IDLE_UTILIZATION:
-        return RateCurve(optimal, snapshot.borrow_rate, 0.0, SLOPE2)
-    return RateCurve(optimal, 0.0, snapshot.borrow_rate * optimal / snapshot.utilization, SLOPE2)
+    """A curve with the real kink that passes through the last recorded (utilization, rate)
+    (:func:`~adapters.defi.rate_curve.curve_through`: WETH gives slope1 ≈2.6 %, USDT ≈6.5 %)."""
+    return curve_through(optimal, snapshot.utilization, snapshot.borrow_rate)
 
 
 @dataclass(frozen=True)

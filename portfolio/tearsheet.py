@@ -52,6 +52,7 @@ def tearsheet_stats(summary: dict[str, Any]) -> tuple[dict, dict, dict]:
         "Net investor flows": _money(summary["net_flows"]),
         "Reconciliation error": f"{summary['reconciliation_error']:.1e}",
         "Proxied series": str(len(summary["proxies"])),
+        **({"Stress scenario": summary["scenario"]["name"]} if summary.get("scenario") else {}),
         **tearsheet_lines(summary.get("benchmarks")),
     }
     return returns, pnls, general
@@ -72,6 +73,13 @@ def _cell(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.1f}%"
 
 
+def tearsheet_title(summary: dict[str, Any]) -> str:
+    """Mode, class and window; a stressed run says so first, so it is never read as history."""
+    title = f"{summary['mode']} ({summary['share_class']}) {summary['start'][:10]} → {summary['end'][:10]}"
+    scenario = summary.get("scenario")
+    return f"STRESSED: {scenario['name']} — {title}" if scenario else title
+
+
 def tearsheet_figure(summary: dict[str, Any], nav: pd.DataFrame) -> go.Figure:
     returns, pnls, general = tearsheet_stats(summary)
     charts = [c for c in TearsheetConfig().charts if c.name != "run_info"]  # no run metadata here
@@ -80,7 +88,7 @@ def tearsheet_figure(summary: dict[str, Any], nav: pd.DataFrame) -> go.Figure:
         stats_general=general,
         stats_pnls=pnls,
         returns=daily_returns(hourly_returns(nav["nav"], nav["flow"])),
-        title=f"{summary['mode']} ({summary['share_class']}) {summary['start'][:10]} → {summary['end'][:10]}",
+        title=tearsheet_title(summary),
         config=TearsheetConfig(charts=charts),
     )
     _fix_periods(fig)

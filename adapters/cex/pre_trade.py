@@ -1,4 +1,5 @@
-"""The venue's pre-trade checks: what a real CEX would refuse for lack of balance or margin.
+"""The venue's pre-trade checks: what a real CEX would refuse for lack of balance or margin, or
+while it is down (a stress scenario's outage).
 
 Nautilus 1.231's risk engine skips balance checks for MARGIN accounts (and, with bars only, for
 market orders on CASH ones); the venue's :class:`~adapters.execution.CheckedExecClient` asks these
@@ -15,14 +16,18 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.model.orders import Order
 
 from adapters.cex.margin import VenueWallets, base_qty, last_price, notional_of
+from adapters.hours import closing_hour
 
 
 class PreTradeChecks:
     """Pre-trade checks of :class:`~adapters.cex.venue.CexVenueModule` (a mixin: it reads the
-    module's exchange, venue name and config, and wallets)."""
+    module's exchange, venue name and config, wallets, clock and outages)."""
 
     def check_order(self, order: Order) -> str | None:
-        """Reason the venue would reject ``order`` for lack of balance or margin, or None."""
+        """Reason the venue would reject ``order`` (down, or lacking balance or margin), or None."""
+        hour = closing_hour(self.clock.timestamp_ns())
+        if any(start < hour <= end for start, end in self.outages):
+            return f"VENUE_OUTAGE: {self.venue} is down (stress scenario)"
         instrument = self.exchange.cache.instrument(order.instrument_id)
         price = last_price(self.exchange.cache, order.instrument_id)
         if price is None:

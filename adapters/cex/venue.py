@@ -72,6 +72,8 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
         self.funding_prints = 0
         self.stale_marks = 0
         self.liquidations: list[LiquidationEvent] = []
+        self.outages: list[tuple[int, int]] = []
+        """Hours (start, end] the exchange is down and refuses orders (a stress scenario's outage)."""
 
     # -- wiring ------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Stress scenarios: named, validated transformations of a run's catalog data, applied in memory."""
