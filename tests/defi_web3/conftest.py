@@ -30,6 +30,7 @@ from adapters.defi.web3.config import load_chain_live
 from adapters.defi.web3.connection import KEY, RPC_URL, connect
 from adapters.defi.web3.executor import LoopExecutor
 from adapters.defi.web3.limits import DEFAULT_LIMITS, SendLimits
+from backtesting.config import load_run_config, mode_file_path
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import TOKEN_OF, LocalUniswap, mark
@@ -147,11 +148,12 @@ def executor(aave: LocalAave, uniswap: LocalUniswap, wallet: LocalAccount) -> Lo
 def executor_backend(
     make_backend: Callable[..., Web3Backend], live_config_path: Path, executor: LoopExecutor
 ) -> Web3Backend:
-    """A backend whose chain config names ``wallet``'s executor: it sends atomic order lists."""
+    """A backend whose chain config names ``wallet``'s executor: it sends atomic order lists, with
+    eth_leveraged's limits (a loop moves about 11 times its equity in one transaction)."""
     config = yaml.safe_load(live_config_path.read_text())
     path = live_config_path.with_name("chain_with_executor.yaml")
     path.write_text(yaml.safe_dump({**config, "executor": executor.contract.address}))
-    return make_backend(path)
+    return make_backend(path, limits=load_run_config(mode_file_path("eth_leveraged")).strategy.send_limits)
 
 
 def order(venue: WalletVenueConfig, symbol: str, side: OrderSide, quantity: str) -> MarketOrder:
