@@ -18,7 +18,7 @@ from adapters.defi.web3.transfers import DepositSender
 from live.transfers.config import load_transfers_config
 from localchain.aave import LocalAave
 from tests.defi_web3.test_safety import nonce
-from tests.localchain.helpers import price, send, units
+from tests.localchain.helpers import ETHER, price, send, units
 
 EXCHANGE = "BINANCE"
 
@@ -51,11 +51,12 @@ def funded(aave: LocalAave, wallet: LocalAccount) -> int:
 def test_a_deposit_reaches_the_allow_listed_address_exactly(
     aave: LocalAave, backend: Web3Backend, wallet: LocalAccount, deposit_address: str, funded: int
 ) -> None:
-    amount = Decimal("1234.567891")
+    amount, eth = Decimal("1234.567891"), aave.w3.eth.get_balance(wallet.address)
     sent = deposits(backend, deposit_address).deposit(EXCHANGE, "USDT", amount, deposit_address)
     raw = units(aave, "USDT", float(amount))
     assert usdt_of(aave, deposit_address) == raw and usdt_of(aave, wallet.address) == funded - raw
     assert sent.amount == float(amount)
+    assert sent.gas_eth > 0 and aave.w3.eth.get_balance(wallet.address) == eth - round(sent.gas_eth * ETHER)
     receipt = aave.w3.eth.get_transaction_receipt(sent.tx_hash)
     assert receipt["from"] == wallet.address and receipt["to"] == aave.tokens["USDT"].address
 

@@ -89,7 +89,7 @@ class TransactionSender:
             base_fee, tip = self._fees()
             self.w3.eth.call(request, "pending")
             gas = self.w3.eth.estimate_gas(request, "pending")
-            self._next_nonce()
+            self._next_nonce()  # read before signing: an unreachable node refuses here, unsent
         except ContractLogicError as e:
             raise ExecutionRejected(f"SIMULATION: {call.fn_name} would revert: {e.message}") from None
         except OSError as e:  # requests' connection errors and timeouts

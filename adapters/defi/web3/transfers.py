@@ -17,7 +17,7 @@ from decimal import Decimal
 from web3 import Web3
 
 from adapters.defi.backend import ExecutionRejected
-from adapters.defi.web3.backend import ETH, Web3Backend
+from adapters.defi.web3.backend import ETH, WEI, Web3Backend
 from live.transfers.config import ExchangeTransfers
 
 
@@ -26,6 +26,8 @@ class Deposited:
     tx_hash: str
     amount: float
     """What the token's ``Transfer`` event says reached the address (the coin's units)."""
+    gas_eth: float
+    """The gas the transfer paid (ETH), for the books."""
 
 
 class DepositSender:
@@ -58,4 +60,5 @@ class DepositSender:
             for event in token.events.Transfer().process_receipt(receipt)
             if event["args"]["to"] == to
         )
-        return Deposited(receipt["transactionHash"].hex(), received / unit)
+        gas = receipt["gasUsed"] * receipt["effectiveGasPrice"] / WEI
+        return Deposited(receipt["transactionHash"].hex(), received / unit, gas)
