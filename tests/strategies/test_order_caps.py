@@ -63,8 +63,10 @@ def test_impossible_caps_are_refused_by_the_config():
 
 
 def test_on_chain_limits_come_from_the_mode_yaml_and_must_be_positive():
-    run = load_run_config(mode_file_path("eth_leveraged"))
+    run = load_run_config(mode_file_path("pure_lending_usdt"))
     assert run.strategy.send_limits == SendLimits()  # the mode YAML leaves the defaults
+    leveraged = load_run_config(mode_file_path("eth_leveraged")).strategy.send_limits
+    assert leveraged == SendLimits(max_tx_value_usd=2_500_000.0)  # raised on purpose in its YAML
     raised = msgspec.structs.replace(run.strategy, max_tx_value_usd=1e6, max_daily_gas_eth=2.0)
     assert raised.send_limits == SendLimits(max_tx_value_usd=1e6, max_daily_gas_eth=2.0)
     with pytest.raises(ValueError, match="max_tx_value_usd and max_daily_gas_eth must be > 0"):
