@@ -45,6 +45,7 @@ from adapters.defi.currencies import account_balances, currency
 from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from adapters.defi.instruments import wallet_instrument_id
 from adapters.defi.valuation import WalletValuation
+from adapters.defi.web3.limits import DEFAULT_MAX_DAILY_GAS_ETH, DEFAULT_MAX_TX_VALUE_USD, SendLimits
 from adapters.events import (
     CAPITAL_TOPIC,
     PAYOUT_ENDPOINT,
@@ -115,6 +116,12 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     max_orders_per_minute: int = DEFAULT_MAX_ORDERS_PER_MINUTE
     """Most orders (an order list counts as one) the strategy sends in any minute; more are refused
     and reported (live, Nautilus' risk engine enforces it too)."""
+    max_tx_value_usd: float = DEFAULT_MAX_TX_VALUE_USD
+    """Most one on-chain transaction may move (USD at the Aave oracle's prices: a swap's input, an
+    Aave amount, a stake, a loop's flash + own ETH, a deposit to a CEX); the web3 backend refuses
+    a larger one unsent (:mod:`adapters.defi.web3.limits`)."""
+    max_daily_gas_eth: float = DEFAULT_MAX_DAILY_GAS_ETH
+    """Most gas the web3 backend pays in any 24 hours (ETH); beyond it a transaction is refused."""
     stale_after_intervals: float = 3.0
     """A feed silent for longer than this many of its intervals (bars 1 h, funding 8 h, gas and
     model calls 1 h, Aave snapshots 1 day) is stale: no new entries until it speaks again."""
@@ -150,6 +157,7 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
                 f"max_order_notional_usd and max_position_notional_usd must be > 0, got "
                 f"{self.max_order_notional_usd} and {self.max_position_notional_usd}"
             )
+        self.send_limits  # noqa: B018 -- validates max_tx_value_usd and max_daily_gas_eth
         if self.max_orders_per_minute < 1:
             raise ValueError(f"max_orders_per_minute must be >= 1, got {self.max_orders_per_minute}")
         if not 0 <= self.restart_tolerance < 1:
@@ -161,6 +169,11 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
                 f"order_timeout_hours and transfer_timeout_hours must be > 0, got "
                 f"{self.order_timeout_hours} and {self.transfer_timeout_hours}"
             )
+
+    @property
+    def send_limits(self) -> SendLimits:
+        """The limits the web3 backend enforces on this mode's on-chain sends."""
+        return SendLimits(self.max_tx_value_usd, self.max_daily_gas_eth)
 
     def capital_sources(self) -> tuple[str, ...]:
         """Where this config's capital may start, the default first."""

@@ -9,8 +9,9 @@ environment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -28,9 +29,12 @@ from adapters.defi.web3.backend import Web3Backend
 from adapters.defi.web3.config import load_chain_live
 from adapters.defi.web3.connection import KEY, RPC_URL, connect
 from adapters.defi.web3.executor import LoopExecutor
+from adapters.defi.web3.limits import DEFAULT_LIMITS, SendLimits
+from backtesting.config import load_run_config, mode_file_path
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import TOKEN_OF, LocalUniswap, mark
+from tests.defi_web3.rpc_relay import RpcRelay
 from tests.localchain.helpers import ETHER
 
 WALLET_ETH = 1_000
@@ -91,12 +95,15 @@ def make_backend(
     marks: dict[str, float],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[..., Web3Backend]:
-    """A backend for ``wallet`` from the environment and the written config (``path`` overrides it)."""
+    """A backend for ``wallet`` from the environment and the written config (``path``, the node's
+    ``rpc_url`` and the mode's ``limits`` override the defaults)."""
 
-    def make(path: Path = live_config_path) -> Web3Backend:
-        monkeypatch.setenv(RPC_URL, aave.w3.provider.endpoint_uri)
+    def make(
+        path: Path = live_config_path, rpc_url: str | None = None, limits: SendLimits = DEFAULT_LIMITS
+    ) -> Web3Backend:
+        monkeypatch.setenv(RPC_URL, rpc_url or aave.w3.provider.endpoint_uri)
         monkeypatch.setenv(KEY, wallet.key.hex())
-        return Web3Backend(venue, load_chain_live(path, venue), connect(), marks.get)
+        return Web3Backend(venue, load_chain_live(path, venue), connect(), marks.get, limits)
 
     return make
 
@@ -104,6 +111,15 @@ def make_backend(
 @pytest.fixture
 def backend(make_backend: Callable[..., Web3Backend]) -> Web3Backend:
     return make_backend()
+
+
+@pytest.fixture
+def relay(aave: LocalAave) -> Iterator[RpcRelay]:
+    """A relay in front of the node, to drop and restore the connection."""
+    relay = RpcRelay(urlparse(aave.w3.provider.endpoint_uri).port)
+    relay.open()
+    yield relay
+    relay.close()
 
 
 def deploy_executor(aave: LocalAave, uniswap: LocalUniswap, owner: str) -> LoopExecutor:
@@ -132,11 +148,12 @@ def executor(aave: LocalAave, uniswap: LocalUniswap, wallet: LocalAccount) -> Lo
 def executor_backend(
     make_backend: Callable[..., Web3Backend], live_config_path: Path, executor: LoopExecutor
 ) -> Web3Backend:
-    """A backend whose chain config names ``wallet``'s executor: it sends atomic order lists."""
+    """A backend whose chain config names ``wallet``'s executor: it sends atomic order lists, with
+    eth_leveraged's limits (a loop moves about 11 times its equity in one transaction)."""
     config = yaml.safe_load(live_config_path.read_text())
     path = live_config_path.with_name("chain_with_executor.yaml")
     path.write_text(yaml.safe_dump({**config, "executor": executor.contract.address}))
-    return make_backend(path)
+    return make_backend(path, limits=load_run_config(mode_file_path("eth_leveraged")).strategy.send_limits)
 
 
 def order(venue: WalletVenueConfig, symbol: str, side: OrderSide, quantity: str) -> MarketOrder:

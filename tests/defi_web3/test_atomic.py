@@ -39,6 +39,7 @@ from adapters.defi.config import StakingSpec, WalletVenueConfig
 from adapters.defi.data import AaveReserveSnapshot
 from adapters.defi.web3.backend import Web3Backend
 from adapters.defi.web3.executor import to_wad
+from adapters.defi.web3.limits import SendLimits
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import LocalUniswap
@@ -47,7 +48,7 @@ from tests.defi_web3.conftest import deploy_executor, order
 from tests.defi_web3.test_chain_data import aave_market
 from tests.defi_web3.test_orders import eth_held
 from tests.defi_web3.test_parity import simulated
-from tests.localchain.helpers import ETHER, account, rate, supply
+from tests.localchain.helpers import ETHER, account, price, rate, supply
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 STEP = 1e-8
@@ -351,3 +352,23 @@ def test_an_executor_of_another_account_is_refused(
     live_config_path.write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match=f"belongs to {users[0]}, not this wallet"):
         make_backend(live_config_path)
+
+
+def test_an_open_worth_more_than_max_tx_value_usd_is_refused_unsent(
+    looper: Web3Backend, make_backend, live_config_path: Path, venue: WalletVenueConfig, book: Book
+) -> None:
+    """What an open loop moves is all the ETH it stakes, the flash loan and the wallet's own
+    (EQUITY + debt), at the oracle's ETH price: a cap 1 % under it refuses the list before even the
+    route or a grant is sent; 1 % over it, the loop opens."""
+    _, debt = leverage_targets(EQUITY, TARGET_LTV)
+    value = (EQUITY + debt) * price(book.aave, "WETH")
+    orders = lever_list(venue, book.lst, book.rate(), TARGET_LTV, premium(looper))
+    path = live_config_path.with_name("chain_with_executor.yaml")
+    sent = book.aave.w3.eth.get_transaction_count(book.wallet.address)
+    capped = make_backend(path, limits=SendLimits(max_tx_value_usd=0.99 * value))
+    with pytest.raises(ExecutionRejected, match=r"TX_VALUE: open loop \(flash \+ own ETH\) moves") as refused:
+        capped.execute(orders, atomic=True)
+    assert refused.value.gas_eth is None and book.position() == (0.0, 0.0)
+    assert book.aave.w3.eth.get_transaction_count(book.wallet.address) == sent
+    make_backend(path, limits=SendLimits(max_tx_value_usd=1.01 * value)).execute(orders, atomic=True)
+    assert book.position()[1] == pytest.approx(debt * (1 + premium(looper)), rel=1e-6)

@@ -4,9 +4,7 @@ converted here independently, and the backtest's code consumes it."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import msgspec
 import pandas as pd
@@ -43,7 +41,6 @@ from live.funding import DATA_ENGINE_PROCESS
 from localchain.aave import RESERVES, LocalAave
 from localchain.anvil import advance_time
 from tests.defi_web3.node import Node
-from tests.defi_web3.rpc_relay import RpcRelay
 from tests.localchain.helpers import ETHER, fund, send, supply, units
 
 WALLET = load_wallet_venue()
@@ -248,14 +245,6 @@ def test_gas_emode_and_health_match_the_chain(aave, users, poller, data_dir) -> 
     later = poller.poll()
     assert of_type(later, GasPrice) and not of_type(later, AaveEModeParams)
     assert poller.poll() == []  # no new block, nothing new
-
-
-@pytest.fixture
-def relay(aave: LocalAave) -> Iterator[RpcRelay]:
-    relay = RpcRelay(urlparse(aave.w3.provider.endpoint_uri).port)
-    relay.open()
-    yield relay
-    relay.close()
 
 
 def test_feed_publishes_on_the_topics_the_backtest_data_arrives_on(

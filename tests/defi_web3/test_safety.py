@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 import yaml
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 from nautilus_trader.model.enums import OrderSide
 
 from adapters.defi.aave_params import load_reserve_params
@@ -21,6 +22,7 @@ from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import LocalUniswap
 from tests.defi_web3.conftest import LIMITS, order
+from tests.defi_web3.rpc_relay import RpcRelay
 from tests.defi_web3.test_orders import eth_held
 from tests.localchain.helpers import ETHER, account, price, supply, units
 
@@ -297,3 +299,79 @@ def test_a_stuck_transaction_whose_fee_cannot_rise_under_the_cap_is_refused_as_p
     # mined at last (the caveat): the sender re-reads the nonce, and the next transaction goes
     assert aave.pool.functions.getUserEMode(wallet.address).call() == ETH_EMODE_CATEGORY
     assert backend.set_emode().gas_eth > 0 and nonce(aave, wallet) == 2
+
+
+def drop_on_broadcast(
+    backend: Web3Backend, relay: RpcRelay, monkeypatch: pytest.MonkeyPatch, before: bool, down_for: float
+) -> None:
+    """Cut the connection at the backend's first broadcast, ``before`` the node gets it or just
+    after, and restore it ``down_for`` seconds later. web3's own retries (about 4 s of backoff)
+    are turned off: the outage outlasts them, as a real one may, and the sender has to cope."""
+    backend.w3.provider.exception_retry_configuration = None
+    eth = backend.w3.eth
+    broadcast = eth.send_raw_transaction
+
+    def dropping(raw: bytes) -> HexBytes:
+        monkeypatch.setattr(eth, "send_raw_transaction", broadcast)  # the first broadcast only
+        threading.Timer(down_for, relay.open).start()
+        if before:
+            relay.close()
+            return broadcast(raw)
+        sent = broadcast(raw)
+        relay.close()
+        return sent
+
+    monkeypatch.setattr(eth, "send_raw_transaction", dropping)
+
+
+def test_a_connection_lost_after_the_broadcast_is_awaited_and_not_sent_again(
+    aave: LocalAave, make_backend, relay: RpcRelay, wallet: LocalAccount, monkeypatch
+) -> None:
+    """The node has the transaction (and mines it) when the connection drops: the sender reads the
+    receipt once the connection is back, and sends nothing more."""
+    backend = make_backend(rpc_url=relay.url)
+    drop_on_broadcast(backend, relay, monkeypatch, before=False, down_for=1.0)
+    accepted = relay.accepted
+    execution = backend.set_emode()
+    assert relay.accepted > accepted  # reconnected
+    assert execution.gas_eth > 0 and nonce(aave, wallet) == 1
+    assert aave.pool.functions.getUserEMode(wallet.address).call() == ETH_EMODE_CATEGORY
+
+
+def test_a_connection_lost_while_broadcasting_is_sent_once_at_the_same_nonce(
+    aave: LocalAave,
+    make_backend,
+    live_config_path,
+    tmp_path,
+    relay: RpcRelay,
+    wallet: LocalAccount,
+    monkeypatch,
+) -> None:
+    """The connection drops before the node gets the transaction: no receipt comes, so once the
+    connection is back the transaction goes again as a replacement (same nonce, higher fees):
+    mined exactly once."""
+    config = yaml.safe_load(live_config_path.read_text()) | {"receipt_timeout_seconds": 0.3}
+    path = tmp_path / "quick.yaml"
+    path.write_text(yaml.safe_dump(config))
+    backend = make_backend(path, rpc_url=relay.url)
+    drop_on_broadcast(backend, relay, monkeypatch, before=True, down_for=1.0)
+    execution = backend.set_emode()
+    assert execution.gas_eth > 0 and nonce(aave, wallet) == 1
+    assert aave.pool.functions.getUserEMode(wallet.address).call() == ETH_EMODE_CATEGORY
+    mined = aave.w3.eth.get_block("latest", full_transactions=True)["transactions"]
+    assert [tx["from"] for tx in mined] == [wallet.address]
+
+
+def test_an_unreachable_node_refuses_before_sending_and_the_next_send_goes(
+    aave: LocalAave, make_backend, relay: RpcRelay, wallet: LocalAccount
+) -> None:
+    backend = make_backend(rpc_url=relay.url)
+    backend.w3.provider.exception_retry_configuration = None  # no waiting for web3's own retries
+    relay.close()
+    with pytest.raises(
+        ExecutionRejected, match=r"RPC: setUserEMode not sent, the node is unreachable"
+    ) as refused:
+        backend.set_emode()
+    assert str(relay.port) not in refused.value.reason and refused.value.gas_eth is None
+    relay.open()
+    assert backend.set_emode().gas_eth > 0 and nonce(aave, wallet) == 1

@@ -9,6 +9,7 @@ from nautilus_trader.model.enums import OrderSide
 
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import venue_instruments
+from adapters.defi.web3.limits import SendLimits
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import run_backtest
 from strategies.order_caps import OrderCaps, usd_notional
@@ -59,3 +60,14 @@ def test_impossible_caps_are_refused_by_the_config():
     run = load_run_config(mode_file_path("btc_basis"))
     with pytest.raises(ValueError, match="max_order_notional_usd and max_position_notional_usd must be > 0"):
         msgspec.structs.replace(run.strategy, max_position_notional_usd=0.0).__post_init__()
+
+
+def test_on_chain_limits_come_from_the_mode_yaml_and_must_be_positive():
+    run = load_run_config(mode_file_path("pure_lending_usdt"))
+    assert run.strategy.send_limits == SendLimits()  # the mode YAML leaves the defaults
+    leveraged = load_run_config(mode_file_path("eth_leveraged")).strategy.send_limits
+    assert leveraged == SendLimits(max_tx_value_usd=2_500_000.0)  # raised on purpose in its YAML
+    raised = msgspec.structs.replace(run.strategy, max_tx_value_usd=1e6, max_daily_gas_eth=2.0)
+    assert raised.send_limits == SendLimits(max_tx_value_usd=1e6, max_daily_gas_eth=2.0)
+    with pytest.raises(ValueError, match="max_tx_value_usd and max_daily_gas_eth must be > 0"):
+        msgspec.structs.replace(run.strategy, max_daily_gas_eth=0.0).__post_init__()

@@ -14,7 +14,8 @@ call it is: open loop, deleverage, or a full unwind (``unwind`` repays the debt 
 mined, which has grown past the strategy's cached figure). Its fills are priced from the amounts
 in the executor's event.
 
-Before anything is sent: a swap's quote against the mark and the slippage tolerance, and a borrow or
+Before anything is sent: what the action moves against the mode's ``max_tx_value_usd`` (at the Aave
+oracle's prices), a swap's quote against the mark and the slippage tolerance, and a borrow or
 withdrawal's health factor against the floor (the executor enforces the floor itself, and a sale's
 ``minWethOut``); then each transaction's own checks
 (:class:`~adapters.defi.web3.sender.TransactionSender`).
@@ -38,6 +39,7 @@ from adapters.defi.config import PoolSpec, StakingSpec, WalletVenueConfig
 from adapters.defi.web3.config import ChainLiveConfig
 from adapters.defi.web3.connection import WalletConnection
 from adapters.defi.web3.executor import ExecutorCall, ExecutorResult, LoopExecutor, Route, from_wad
+from adapters.defi.web3.limits import DEFAULT_LIMITS, SendLimits
 from adapters.defi.web3.loops import OpenLoop, RepayAndSell, loop_list
 from adapters.defi.web3.sender import TransactionSender
 from adapters.hours import HOUR_NS
@@ -106,6 +108,7 @@ class Web3Backend:
 
     ``marks`` gives an instrument's current price (quote per base) as the strategy sees it (the
     cache's last price, as the simulation reads it); a swap's slippage bound is set from it.
+    ``limits`` are the mode YAML's (:mod:`adapters.defi.web3.limits`).
     """
 
     def __init__(
@@ -114,10 +117,12 @@ class Web3Backend:
         live: ChainLiveConfig,
         connection: WalletConnection,
         marks: Callable[[str], float | None],
+        limits: SendLimits = DEFAULT_LIMITS,
     ) -> None:
         self.live = live
+        self.limits = limits
         self.actions = WalletActions(venue)
-        self.sender = TransactionSender(connection, live)
+        self.sender = TransactionSender(connection, live, limits)
         self.marks = marks
         self.w3 = connection.w3
         self.me = connection.address
@@ -126,6 +131,7 @@ class Web3Backend:
         provider = self._contract(self.pool.functions.ADDRESSES_PROVIDER().call(), provider_abi)
         oracle_abi = artifact(AAVE, "AaveOracle")["abi"]
         self.oracle = self._contract(provider.functions.getPriceOracle().call(), oracle_abi)
+        self._oracle_unit = self.oracle.functions.BASE_CURRENCY_UNIT().call()
         self.router = self._contract(live.swap_router, artifact(UNISWAP_PERIPHERY, "SwapRouter")["abi"])
         self.quoter = self._contract(live.quoter, artifact(UNISWAP_PERIPHERY, "QuoterV2")["abi"])
         erc20 = artifact(AAVE, "IERC20Detailed")["abi"]
@@ -234,6 +240,12 @@ class Web3Backend:
             self._decimals[code] = self.tokens[code].functions.decimals().call()
         return self._decimals[code]
 
+    def check_value(self, what: str, code: str, raw: int) -> None:
+        """Refuse a transaction moving ``raw`` of ``code`` worth more than ``max_tx_value_usd``
+        (the Aave oracle's price: USD, the market's base currency)."""
+        price = self.oracle.functions.getAssetPrice(self.tokens[code].address).call() / self._oracle_unit
+        self.limits.check_value(what, self._amount(code, raw) * price)
+
     def _raw(self, code: str, amount: float | Decimal) -> int:
         return int(Decimal(amount) * 10 ** self._decimal_places(code))
 
@@ -300,6 +312,7 @@ class Web3Backend:
             call = self.router.functions.exactInputSingle(
                 (token_in, token_out, fee_units, self.me, deadline, spend, limit, 0)
             )
+        self.check_value(f"{pool.symbol} swap", sold, spend)
         self._fund(sold, spend)
         self.sender.approve(self.tokens[sold], self.router.address, spend)
         self.sender.send(call)
@@ -319,6 +332,7 @@ class Web3Backend:
         """ETH → the rebasing token (Lido ``submit`` / EtherFi ``deposit``) → the wrapper's ``wrap``."""
         c = self.lsts[lst.token]
         eth = self._stake_eth(c, order)
+        self.check_value(f"{lst.token} stake", ETH, eth)
         self._native(eth)
         before = {code: self._held(code) for code in (ETH, lst.token)}
         rebasing = c.rebasing.functions.balanceOf(self.me).call()
@@ -341,6 +355,7 @@ class Web3Backend:
         c, wrapped = self.lsts[lst.token], self._raw(lst.token, order.quantity.as_decimal())
         if self._held(lst.token) < wrapped:
             raise ExecutionRejected(f"INSUFFICIENT_BALANCE: {order.quantity} {lst.token} needed")
+        self.check_value(f"{lst.token} withdrawal request", lst.token, wrapped)
         rebasing = c.rebasing.functions.balanceOf(self.me).call()
         self.sender.send(c.wrapper.functions.unwrap(wrapped))
         amount = c.rebasing.functions.balanceOf(self.me).call() - rebasing
@@ -356,6 +371,7 @@ class Web3Backend:
     def _aave(self, order: Order, action: AaveAction) -> float:
         asset = self.tokens[action.underlying]
         raw = self._raw(action.underlying, order.quantity.as_decimal())
+        self.check_value(f"{action.kind} {action.underlying}", action.underlying, raw)
         before = {code: self._held(code) for code in (action.token, action.underlying)}
         pool = self.pool.functions
         if action.kind in ("supply", "repay"):
@@ -460,8 +476,9 @@ class Web3Backend:
         wallet's own ETH (what minting the order's LST needs beyond the flash loan), supply and
         borrow as the wallet: the debt grows by the borrow order's quantity."""
         lst = self.lsts[plan.lst.token]
-        address = self._route(executor, lst, self.actions.pools[plan.lst.market_pool], plan.a_token)
         stake = self._stake_eth(lst, plan.mint)
+        self.check_value("open loop (flash + own ETH)", ETH, stake)
+        address = self._route(executor, lst, self.actions.pools[plan.lst.market_pool], plan.a_token)
         flash = float(plan.borrow.quantity) / (1 + executor.premium_bps / BPS)
         own = from_wad(stake) - flash
         if own < 0:
@@ -483,6 +500,8 @@ class Web3Backend:
     def _repay_and_sell(self, executor: LoopExecutor, plan: RepayAndSell) -> Execution:
         """Repay with flash-borrowed WETH, withdraw the LST and sell it for at least the mark less
         the pool's fee and the slippage tolerance; a full unwind repays the debt as mined."""
+        withdrawn = self._raw(plan.lst.token, plan.withdraw.quantity.as_decimal())
+        self.check_value("deleverage (collateral withdrawn)", plan.lst.token, withdrawn)
         address = self._route(executor, self.lsts[plan.lst.token], plan.pool, plan.a_token)
         mark = self.marks(plan.pool.symbol)
         if mark is None:

@@ -24,6 +24,9 @@ come from the environment (:mod:`adapters.defi.web3.connection`). Example::
 ``staking`` name only pools and LSTs of the wallet venue config (:meth:`ChainLiveConfig.check`).
 ``pools`` are read through ``slot0``, so only Uniswap v3 pools (on mainnet the weETH pool is
 Curve's, which has no reader yet; on the local chain it is a Uniswap v3 pool).
+
+Sending on mainnet takes the operator's explicit go-ahead, as the CEX side does
+(:func:`check_chain`: ``run_live.py --confirm-mainnet``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from web3 import Web3
 
 from adapters.config import ConfigError, load_yaml_as
 from adapters.defi.config import WalletVenueConfig
+
+MAINNET_CHAIN_ID = 1
 
 
 def _check_address(where: str, address: str) -> None:
@@ -129,3 +134,15 @@ def load_chain_live(path: Path, wallet: WalletVenueConfig) -> ChainLiveConfig:
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from e
     return config
+
+
+def check_chain(config: ChainLiveConfig, node_chain_id: int, confirm_mainnet: bool) -> None:
+    """Refuse to send unless the node is the chain the config is for, and, on Ethereum mainnet
+    (real money), unless the operator confirmed it. The node's own chain id decides, so a mainnet
+    RPC URL behind a test chain's config is caught too."""
+    if node_chain_id != config.chain_id:
+        raise ConfigError(f"the node is chain {node_chain_id}; the chain config is for {config.chain_id}")
+    if node_chain_id == MAINNET_CHAIN_ID and not confirm_mainnet:
+        raise ConfigError(
+            "chain 1 is Ethereum mainnet: on-chain sends move real money; add --confirm-mainnet to go ahead"
+        )

@@ -2,9 +2,14 @@
 
 A transaction pending past the receipt timeout is replaced with higher fees (same nonce) while
 they stay under the cap. Every refusal is an :class:`~adapters.defi.backend.ExecutionRejected`.
-Refusals before sending (a simulated revert, a fee above the cap) spend nothing; a transaction
-that reverts on chain has spent its gas, which :attr:`TransactionSender.gas_paid_wei` counts with
-the rest, so the caller charges what the chain took.
+Refusals before sending (halted, a simulated revert, a fee above the cap, the daily gas budget
+used up, the node unreachable) spend nothing; a transaction that reverts on chain has spent its
+gas, which :attr:`TransactionSender.gas_paid_wei` counts with the rest, so the caller charges what
+the chain took.
+
+A connection lost while broadcasting leaves the outcome unknown, so the sender looks for the
+receipt of the hash it signed (known without the node) and, when none comes, re-broadcasts at the
+same nonce as a replacement: whatever happened, at most one transaction per nonce is mined.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 from math import ceil
 
 from hexbytes import HexBytes
+from nautilus_trader.common.component import MessageBus
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
@@ -22,6 +28,8 @@ from web3.types import TxParams, TxReceipt
 from adapters.defi.backend import ExecutionRejected
 from adapters.defi.web3.config import ChainLiveConfig
 from adapters.defi.web3.connection import WalletConnection
+from adapters.defi.web3.limits import DEFAULT_LIMITS, GasBudget, SendLimits
+from adapters.halt import HALT_TOPIC, HaltRequest
 
 GWEI = 10**9
 REPLACEMENT_BUMP = 1.25
@@ -31,35 +39,64 @@ log = logging.getLogger(__name__)
 
 
 class TransactionSender:
-    """Sends the wallet's transactions one at a time, with the limits of ``config``."""
+    """Sends the wallet's transactions one at a time, with the limits of ``config`` (the chain's)
+    and ``limits`` (the mode's: the daily gas budget here; the value cap is the backend's)."""
 
-    def __init__(self, connection: WalletConnection, config: ChainLiveConfig) -> None:
+    def __init__(
+        self, connection: WalletConnection, config: ChainLiveConfig, limits: SendLimits = DEFAULT_LIMITS
+    ) -> None:
         self.w3 = connection.w3
         self.account = connection.account
         self.config = config
+        self.gas_budget = GasBudget(limits.max_daily_gas_eth)
         self.gas_paid_wei = 0
         """Gas paid by every mined transaction so far, reverted ones included."""
+        self.halted: str | None = None
+        """Why the kill switch stopped this sender, or None: halted, it starts no transaction."""
         self._nonce: int | None = None
         """The next nonce; None re-reads the node's pending count (at start and after an error)."""
+
+    def halt(self, why: str) -> None:
+        """Send nothing more. A transaction already broadcast is still awaited, but not replaced."""
+        if self.halted is None:
+            self.halted = why
+            log.warning("on-chain sends halted: %s", why)
+
+    def watch_halt(self, msgbus: MessageBus) -> None:
+        """Halt when the kill switch publishes on :data:`~adapters.halt.HALT_TOPIC`, as the
+        strategies do: whatever is in flight then starts no further transaction."""
+        msgbus.subscribe(HALT_TOPIC, self._on_halt_request)
+
+    def _on_halt_request(self, request: HaltRequest) -> None:
+        self.halt(f"requested by {request.describe()}")
 
     @property
     def address(self) -> str:
         return self.account.address
 
     def send(self, call: ContractFunction, value: int = 0) -> TxReceipt:
-        """Send ``call`` once it simulates cleanly under the fee cap; its receipt when it succeeds."""
+        """Send ``call`` once it simulates cleanly under the fee cap and the gas budget; its receipt
+        when it succeeds."""
+        if self.halted is not None:
+            raise ExecutionRejected(f"HALTED: {call.fn_name} not sent ({self.halted})")
         request: TxParams = {
             "from": self.address,
             "to": call.address,
             "value": value,
             "data": call._encode_transaction_data(),  # web3 has no public "calldata of a call"
         }
-        base_fee, tip = self._fees()
         try:
+            base_fee, tip = self._fees()
             self.w3.eth.call(request, "pending")
             gas = self.w3.eth.estimate_gas(request, "pending")
+            self._next_nonce()  # read before signing: an unreachable node refuses here, unsent
         except ContractLogicError as e:
             raise ExecutionRejected(f"SIMULATION: {call.fn_name} would revert: {e.message}") from None
+        except OSError as e:  # requests' connection errors and timeouts
+            raise ExecutionRejected(  # the error's text can name the URL: only its type is told
+                f"RPC: {call.fn_name} not sent, the node is unreachable ({type(e).__name__})"
+            ) from None
+        self.gas_budget.check(call.fn_name, gas * (base_fee + tip))
         tx: TxParams = {
             **request,
             "gas": round(gas * self.config.gas_limit_margin),
@@ -70,7 +107,9 @@ class TransactionSender:
         tx_hash = self._submit(tx, call.fn_name)
         log.info("sent %s (nonce %d, gas limit %d): %s", call.fn_name, tx["nonce"], tx["gas"], tx_hash.hex())
         receipt = self._receipt(tx, tx_hash, call.fn_name)
-        self.gas_paid_wei += receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        paid = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        self.gas_paid_wei += paid
+        self.gas_budget.record(paid)
         if receipt["status"] != 1:
             raise ExecutionRejected(
                 f"REVERTED: {call.fn_name} reverted on chain after {receipt['gasUsed']} gas ({tx_hash.hex()})"
@@ -89,26 +128,37 @@ class TransactionSender:
 
     def _receipt(self, tx: TxParams, tx_hash: HexBytes, name: str) -> TxReceipt:
         """The receipt of ``tx`` or of a replacement. A transaction still pending after the timeout
-        is stuck (its fee too low): it is replaced, same nonce, with fees raised by
-        ``REPLACEMENT_BUMP`` while they stay under the cap, else refused as pending."""
+        is stuck (its fee too low, or never received): it is replaced, same nonce, with fees raised
+        by ``REPLACEMENT_BUMP`` while they stay under the cap and the sender is not halted, else
+        refused as pending."""
         hashes = [tx_hash]
         while (receipt := self._first_mined(hashes)) is None:
             bump = {key: ceil(tx[key] * REPLACEMENT_BUMP) for key in ("maxPriorityFeePerGas", "maxFeePerGas")}
-            if bump["maxFeePerGas"] > self.config.max_gas_price_wei:
+            if self.halted is not None or bump["maxFeePerGas"] > self.config.max_gas_price_wei:
                 self._nonce = None
+                why = "not replaced: halted" if self.halted else "its fee cannot rise under the cap"
                 raise ExecutionRejected(
                     f"PENDING: {name} not mined within {self.config.receipt_timeout_seconds:g}s and "
-                    f"its fee cannot rise under the cap ({', '.join(h.hex() for h in hashes)})"
+                    f"{why} ({', '.join(h.hex() for h in hashes)})"
                 )
             tx = {**tx, **bump}
             try:
-                hashes.append(
-                    self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
-                )
+                hashes.append(self._broadcast(tx, name))
             except Web3RPCError:  # the nonce was mined meanwhile: its receipt comes next
                 continue
             log.info("replaced stuck %s (nonce %d): %s", name, tx["nonce"], hashes[-1].hex())
         return receipt
+
+    def _broadcast(self, tx: TxParams, name: str) -> HexBytes:
+        """Sign and send ``tx``: its hash, also when the connection was lost on the way (then
+        whether the node got it is unknown: the receipt wait finds out, see the module docstring).
+        A refusal by the node is a :class:`Web3RPCError`."""
+        signed = self.account.sign_transaction(tx)
+        try:
+            self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except OSError as e:
+            log.warning("lost the node sending %s (nonce %d): %s; awaiting its receipt", name, tx["nonce"], e)
+        return signed.hash
 
     def _first_mined(self, hashes: list[HexBytes]) -> TxReceipt | None:
         """The receipt of whichever of ``hashes`` is mined within the timeout, or None."""
@@ -117,7 +167,7 @@ class TransactionSender:
             for tx_hash in hashes:
                 try:
                     return self.w3.eth.get_transaction_receipt(tx_hash)
-                except TransactionNotFound:
+                except (TransactionNotFound, OSError):  # not mined yet, or the node unreachable
                     pass
             time.sleep(RECEIPT_POLL_SECONDS)
         return None
@@ -128,7 +178,7 @@ class TransactionSender:
         for _ in range(2):
             tx["nonce"] = tried = self._next_nonce()
             try:
-                tx_hash = self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+                tx_hash = self._broadcast(tx, name)
             except Web3RPCError as e:
                 self._nonce = None
                 if self._next_nonce() == tried:
