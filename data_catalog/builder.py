@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -302,20 +303,20 @@ def build_catalog(
 
 @contextmanager
 def _exclusive(catalog_dir: Path, progress: Progress) -> Iterator[None]:
-    """One build of a catalog at a time: two runs that find it stale (two terminals, parallel
-    workers) would otherwise write the same staging folder and swap a mix of both into place."""
-    lock_path = catalog_dir.with_name(f"{catalog_dir.name}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as handle:
+    """One build at a time in the catalog's folder: two runs that find a catalog stale (two
+    terminals, parallel workers) would otherwise write the same staging folder and swap a mix of
+    both into place. The folder itself is locked, so no lock file is left beside the catalog."""
+    catalog_dir.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(catalog_dir.parent, os.O_RDONLY)
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             progress(f"another process is building the catalog {catalog_dir}: waiting for it")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def _build(

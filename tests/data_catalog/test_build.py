@@ -1398,10 +1398,11 @@ def test_unchanged_inputs_skip_the_build(clean_copy: Built) -> None:
 
 def test_a_second_build_waits_for_the_first_and_then_finds_the_catalog_built(clean_copy: Built) -> None:
     """Two runs that find the catalog stale build it one at a time: the second waits for the
-    first's lock, then reads the manifest it left (here: the catalog as built, up to date)."""
-    lock = clean_copy.catalog_dir.with_name(f"{clean_copy.catalog_dir.name}.lock")
+    lock on the catalog's folder, then reads the manifest the first left (here: the catalog as
+    built, up to date)."""
     messages: list[str] = []
-    with lock.open("a") as held:
+    held = os.open(clean_copy.catalog_dir.parent, os.O_RDONLY)
+    try:
         fcntl.flock(held, fcntl.LOCK_EX)  # a build in progress elsewhere
         second = threading.Thread(
             target=build_catalog,
@@ -1414,7 +1415,8 @@ def test_a_second_build_waits_for_the_first_and_then_finds_the_catalog_built(cle
         assert messages == [
             f"another process is building the catalog {clean_copy.catalog_dir}: waiting for it"
         ]
-        fcntl.flock(held, fcntl.LOCK_UN)
+    finally:
+        os.close(held)
     second.join(timeout=60.0)
     assert not second.is_alive()
     assert messages[1:] == [f"catalog {clean_copy.catalog_dir} is up to date (same raw files and configs)"]
