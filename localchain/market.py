@@ -22,6 +22,10 @@ from localchain.uniswap import DEADLINE, LocalPool, LocalUniswap, acquire, sqrt_
 
 WEI = 10**18
 GWEI = 10**9
+STEER_GAS = 1_000_000
+"""Gas limit of a steering transaction (a swap within the full-range position takes ~150k)."""
+STEER_MAX_FEE_GWEI = 10_000
+"""Above any base fee a replay sets: the admin's steering transactions always get in."""
 STOCK_DEPTHS = 1
 """The arbitrageur's stock of each pool token, in pool depths: enough to move a full-range pool's
 price by a factor of several (the recorded prices of a replayed hour move by far less)."""
@@ -35,7 +39,22 @@ class ChainMarket:
         self.uniswap = uniswap
         self.w3 = aave.w3
         self._d = Deployer(aave.w3)
-        self._stocked: set[str] = set()
+        self._stocked: dict[str, int] = {}
+        """The arbitrageur's stock by token (raw units, approved to the router)."""
+        self._decimals = {
+            t.address: t.functions.decimals().call()
+            for p in uniswap.pools.values()
+            for t in (p.base, p.quote)
+        }
+        self._params = {
+            "gas": STEER_GAS,
+            "chainId": self.w3.eth.chain_id,
+            "maxFeePerGas": STEER_MAX_FEE_GWEI * GWEI,
+            "maxPriorityFeePerGas": 0,
+        }
+        """Fixed fields of the steering transactions: web3 would ask the node for each, each time."""
+        self._set: dict[tuple[str, str], int] = {}
+        """The last value each setter sent: an unchanged value costs no transaction."""
 
     def now(self) -> int:
         """The latest block's timestamp (seconds)."""
@@ -54,34 +73,39 @@ class ChainMarket:
 
     def set_price(self, symbol: str, usd: float) -> None:
         """An Aave reserve's oracle price (the LSTs' follow WETH's times their rate)."""
-        self._d.send(
-            self.aave.aggregators[symbol].functions.setLatestAnswer(round(usd * 10**ORACLE_DECIMALS))
-        )
+        aggregator = self.aave.aggregators[symbol]
+        self._send_changed(aggregator, "setLatestAnswer", round(usd * 10**ORACLE_DECIMALS))
 
     def set_lst_rate(self, asset: str, eth_per_token: float) -> None:
         """An LST's protocol rate: ETH per wrapped token (wstETH ``stEthPerToken``, weETH ``getRate``)."""
-        self._d.send(self.aave.staking[asset].functions.setEthPerShare(round(eth_per_token * WEI)))
+        self._send_changed(self.aave.staking[asset], "setEthPerShare", round(eth_per_token * WEI))
+
+    def _send_changed(self, contract: Contract, setter: str, value: int) -> None:
+        if self._set.get((contract.address, setter)) != value:
+            self._d.send(getattr(contract.functions, setter)(value), params=self._params)
+            self._set[(contract.address, setter)] = value
 
     def pool_price(self, pool: LocalPool) -> float:
         """The pool's price in quote per base (from ``slot0``)."""
-        sqrt_price = pool.contract.functions.slot0().call()[0]
-        raw = (sqrt_price / 2**96) ** 2
-        if not self._base_is_token0(pool):
+        raw = (pool.contract.functions.slot0().call()[0] / 2**96) ** 2
+        if not _base_is_token0(pool):
             raw = 1 / raw
-        return raw * 10 ** self._decimals(pool.base) / 10 ** self._decimals(pool.quote)
+        return raw * 10 ** self._decimals[pool.base.address] / 10 ** self._decimals[pool.quote.address]
 
     def move_pool(self, symbol: str, price: float) -> None:
         """Arbitrage the pool to ``price`` (quote per base): swap towards it, the target as limit."""
         pool = self.uniswap.pools[symbol]
         self._stock(pool)
-        base_is_token0 = self._base_is_token0(pool)
-        target = sqrt_price_x96(price, self._decimals(pool.base), self._decimals(pool.quote), base_is_token0)
+        base_is_token0 = _base_is_token0(pool)
+        decimals = self._decimals[pool.base.address], self._decimals[pool.quote.address]
+        target = sqrt_price_x96(price, *decimals, base_is_token0)
         current = pool.contract.functions.slot0().call()[0]
         if target == current:
             return
         token0, token1 = (pool.base, pool.quote) if base_is_token0 else (pool.quote, pool.base)
         token_in, token_out = (token0, token1) if target < current else (token1, token0)
-        amount_in = token_in.functions.balanceOf(self.aave.admin).call()
+        # at most the stock: the pool stops at the limit and the router takes only what it used
+        amount_in = self._stocked[token_in.address]
         params = (
             token_in.address,
             token_out.address,
@@ -92,21 +116,17 @@ class ChainMarket:
             0,
             target,
         )
-        self._d.send(self.uniswap.router.functions.exactInputSingle(params))
+        self._d.send(self.uniswap.router.functions.exactInputSingle(params), params=self._params)
 
     def _stock(self, pool: LocalPool) -> None:
         """Give the arbitrageur ``STOCK_DEPTHS`` depths of each token of the pool, once per token."""
-        price = self.pool_price(pool)
+        if pool.base.address in self._stocked and pool.quote.address in self._stocked:
+            return
         depth = float(pool.spec.depth) * STOCK_DEPTHS
-        for token, amount in ((pool.base, depth / price), (pool.quote, depth)):
+        for token, amount in ((pool.base, depth / self.pool_price(pool)), (pool.quote, depth)):
             if token.address not in self._stocked:
-                acquire(self.aave, token, amount, self.uniswap.router.address)
-                self._stocked.add(token.address)
+                self._stocked[token.address] = acquire(self.aave, token, amount, self.uniswap.router.address)
 
-    @staticmethod
-    def _base_is_token0(pool: LocalPool) -> bool:
-        return int(pool.base.address, 16) < int(pool.quote.address, 16)
 
-    @staticmethod
-    def _decimals(token: Contract) -> int:
-        return token.functions.decimals().call()
+def _base_is_token0(pool: LocalPool) -> bool:
+    return int(pool.base.address, 16) < int(pool.quote.address, 16)
