@@ -9,15 +9,16 @@ printed). :meth:`LocalChain.attach` swaps the wallet venue's simulated backend f
 :class:`~adapters.defi.web3.backend.Web3Backend` and has the replay step the chain before every
 data point (:class:`ChainStepper`): the clock to the point's hour (``evm_increaseTime``), then
 the recorded ETH price (Aave's oracle and the ETH/USDT pool), the LSTs' protocol rates, the LST
-pools' prices and the gas price.
+pools' prices, the gas price and the Aave reserves' utilization (daily snapshots).
 
 The node's books stay the simulation's: fills are the chain's (amounts actually received, gas
 actually paid), and between orders the wallet module accrues Aave interest and EtherFi rewards
 from the replayed catalog (``AaveReserveSnapshot``'s indices). The chain's Aave accrues from its
-own rate curves at its own utilization, which is not the recorded market's (a fresh local pool
-has none of mainnet's borrowers), so reading the chain's indices (the ChainDataFeed) would book a
-synthetic market's interest; the replayed indices book the recorded one, and the chain's aToken
-balances measure the difference (:meth:`LocalChain.balances`).
+own rate curves (through the last recorded day's rate, with an assumed base) at the recorded
+utilization the stepper sets, which is not the recorded rate on other days, so reading the
+chain's indices (the ChainDataFeed) would book the local curve's interest; the replayed indices
+book the recorded one, and the chain's aToken balances measure the difference
+(:meth:`LocalChain.balances`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from nautilus_trader.model.data import Bar, CustomData
 
 from adapters.cex.margin import last_price
 from adapters.defi.config import WalletVenueConfig
-from adapters.defi.data import GasPrice
+from adapters.defi.data import AaveReserveSnapshot, GasPrice
 from adapters.defi.execution import install_defi_client
 from adapters.defi.instruments import wallet_instrument_id
 from adapters.defi.wallet import WalletModule
@@ -46,7 +47,7 @@ from adapters.execution import VenueHost
 from live.paper import Replay
 from localchain.aave import LocalAave, deploy_aave
 from localchain.anvil import Anvil
-from localchain.market import ChainMarket
+from localchain.market import COLLATERAL, ChainMarket
 from localchain.uniswap import LocalUniswap, deploy_uniswap
 from localchain.wallet import chain_config, fund
 
@@ -64,6 +65,8 @@ class ChainStepper:
         self._venue = venue.venue
         self._eth_usd = venue.eth_usd_pool
         self._rates = {s.mint_symbol: s.asset for s in venue.staking}
+        self._steered_reserves = {r.asset for r in venue.aave.reserves if r.debt_token} - {COLLATERAL}
+        """Borrowable reserves whose utilization the chain follows (see ``localchain.market``)."""
         self._origin: tuple[int, int] | None = None
         """(first data point's ns, the chain's time then in seconds): chain time runs with data time."""
         self._last_ns = 0
@@ -80,6 +83,8 @@ class ChainStepper:
         payload = data.data if isinstance(data, CustomData) else data
         if isinstance(payload, GasPrice):
             self._gas_gwei = payload.gwei
+        elif isinstance(payload, AaveReserveSnapshot) and payload.reserve in self._steered_reserves:
+            self.market.set_utilization(payload.reserve, payload.total_variable_debt / payload.total_a_token)
         elif isinstance(payload, Bar) and payload.bar_type.instrument_id.venue.value == self._venue:
             self._on_price(payload.bar_type.instrument_id.symbol.value, payload.close.as_double())
         if self._gas_gwei is not None:  # the next block is the strategy's, if it acts on this point

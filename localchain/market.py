@@ -6,6 +6,11 @@ before the strategy acts on it, so a transaction meets the prices the simulation
 The chain's own dynamics stay the contracts': Aave accrues interest from its rate curves over the
 time that passed, a swap moves a pool along its real liquidity.
 
+A reserve's utilization is set by a borrower (anvil's last account, WETH as its collateral)
+borrowing or repaying until the reserve's variable debt is the recorded share of its supply: the
+local pool then pays its suppliers its own curve's rate at the recorded utilization. (The WETH
+reserve is not steered: its own collateral would cap the borrower below utilizations above its LTV.)
+
 A pool is moved to a price by arbitrage, as on mainnet: the admin (anvil's rich unlocked account,
 holding a stock of every token) swaps through the router with the target as the price limit, so
 the pool stops exactly there and the admin pays only what the move takes.
@@ -26,6 +31,10 @@ STEER_GAS = 1_000_000
 """Gas limit of a steering transaction (a swap within the full-range position takes ~150k)."""
 STEER_MAX_FEE_GWEI = 10_000
 """Above any base fee a replay sets: the admin's steering transactions always get in."""
+VARIABLE_RATE = 2
+BORROWER_COLLATERAL_WETH = 5_000
+"""WETH the market's borrower supplies as collateral (≈20M USD: borrows of several M USDT)."""
+COLLATERAL = "WETH"
 STOCK_DEPTHS = 1
 """The arbitrageur's stock of each pool token, in pool depths: enough to move a full-range pool's
 price by a factor of several (the recorded prices of a replayed hour move by far less)."""
@@ -54,6 +63,7 @@ class ChainMarket:
         }
         """Fixed fields of the steering transactions: web3 would ask the node for each, each time."""
         self._set: dict[tuple[str, str], int] = {}
+        self._borrowing = False
         """The last value each setter sent: an unchanged value costs no transaction."""
 
     def now(self) -> int:
@@ -84,6 +94,44 @@ class ChainMarket:
         if self._set.get((contract.address, setter)) != value:
             self._d.send(getattr(contract.functions, setter)(value), params=self._params)
             self._set[(contract.address, setter)] = value
+
+    def set_utilization(self, symbol: str, utilization: float) -> None:
+        """Move the reserve's variable debt to ``utilization`` × its supply (the borrower's debt
+        moves; a debt of others above the target stays)."""
+        supplied = self.aave.a_tokens[symbol].functions.totalSupply().call()
+        debt_token = self.aave.debt_tokens[symbol]
+        delta = round(utilization * supplied) - debt_token.functions.totalSupply().call()
+        if supplied == 0 or delta == 0:
+            return
+        asset, borrower = self.aave.tokens[symbol], self._borrower()
+        params = {**self._params, "from": borrower}
+        if delta > 0:
+            call = self.aave.pool.functions.borrow(asset.address, delta, VARIABLE_RATE, 0, borrower)
+            self._d.send(call, params=params)
+            return
+        owed = debt_token.functions.balanceOf(borrower).call()
+        repay = min(-delta, owed)
+        if repay == 0:
+            return
+        if (short := repay - asset.functions.balanceOf(borrower).call()) > 0:  # interest: USDT's owner mints
+            self._d.send(asset.functions.mint(borrower, short))
+        self._d.send(
+            self.aave.pool.functions.repay(asset.address, repay, VARIABLE_RATE, borrower), params=params
+        )
+
+    def _borrower(self) -> str:
+        """The market's borrower, its WETH collateral supplied and the pool approved, once."""
+        borrower = self.w3.eth.accounts[-1]
+        if self._borrowing:
+            return borrower
+        params = {**self._params, "from": borrower}
+        weth, raw = self.aave.tokens[COLLATERAL], BORROWER_COLLATERAL_WETH * WEI
+        self._d.send(weth.functions.deposit(), value=raw, params=params)
+        for token in self.aave.tokens.values():
+            self._d.send(token.functions.approve(self.aave.pool.address, 2**256 - 1), params=params)
+        self._d.send(self.aave.pool.functions.supply(weth.address, raw, borrower, 0), params=params)
+        self._borrowing = True
+        return borrower
 
     def pool_price(self, pool: LocalPool) -> float:
         """The pool's price in quote per base (from ``slot0``)."""

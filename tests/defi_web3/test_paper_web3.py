@@ -11,7 +11,9 @@ Where the two differ and why (measured on 2024-06-01 → 06-08):
   fee, the model its per-operation estimate at the recorded price;
 * Aave interest: booked by the node from the replayed reserve indices in both runs (see
   ``live.local_chain``); the chain's aToken balance grows with the local pool's own rate curve at
-  its own utilization instead.
+  the recorded utilization: 95.7 USDT over the week where the recorded rates booked 142.9 (the
+  curve is fitted through the last recorded day, mid-2025, whose rate at a given utilization was
+  lower than June 2024's); a gap of 0.047 % of NAV, 0.143 % with the chain's reserve idle.
 
 pure_lending_usdt: final NAV 100,128.63 on chain vs 100,128.29 simulated (3.4e-6, the gas);
 eth_staking_only: 30.012410 vs 30.012597 ETH (6.2e-6). Each chain run takes ~20 s.
@@ -78,9 +80,13 @@ def test_pure_lending_usdt_on_the_local_chain_ends_as_on_the_simulation(
     on_chain = paper("pure_lending_usdt", catalog_dir, tmp_path / "chain", chain)
     assert_runs_alike(tmp_path / "simulated", tmp_path / "chain", venue)
     assert abs(nav_gap(on_chain, simulated)) < NAV_TOLERANCE
-    # what the strategy supplied is on chain as aUSDT (the chain's own interest on top, ≥ 0)
+    # the chain pays interest at the recorded utilization on its own curve: the same order as the
+    # recorded interest the node booked (measured: 95.7 vs 142.9 USDT)
     supplied = fills(tmp_path / "chain").query("instrument_id == 'AUSDT-AAVE.ETHEREUM'")["last_qty"].sum()
-    assert chain.balances()["AUSDT"] >= supplied * (1 - 1e-9)
+    account = pd.read_csv(tmp_path / "chain" / "account_ethereum.csv")
+    booked = account[account["currency"] == "AUSDT"]["total"].iloc[-1]
+    earned_on_chain = chain.balances()["AUSDT"] - supplied
+    assert 0.25 * (booked - supplied) < earned_on_chain < 1.5 * (booked - supplied)
 
 
 def test_eth_staking_only_on_the_local_chain_ends_as_on_the_simulation(
