@@ -49,12 +49,16 @@ from localchain.aave import LocalAave, deploy_aave
 from localchain.anvil import Anvil
 from localchain.market import COLLATERAL, ChainMarket
 from localchain.uniswap import LocalUniswap, deploy_uniswap
-from localchain.wallet import chain_config, fund
+from localchain.wallet import LIMITS as LOCAL_LIMITS
+from localchain.wallet import chain_config, deploy_own_executor, fund
 
 GAS_FLOAT_ETH = 1.0
 """Ether the local wallet holds besides the run's capital, to pay gas before the strategy has
 bought its own gas reserve (the node books the gas the receipts charged, from its ETH)."""
 ETH_PRICE_RESERVE = "WETH"
+LIMITS = LOCAL_LIMITS | {"min_health_factor": 1.01}
+"""The chain YAML's limits: the health-factor floor under the modes' own deleverage threshold
+(eth_leveraged: 1.02; its target is HF ≈ 1.045), so the floor stops only what no mode intends."""
 
 
 class ChainStepper:
@@ -111,11 +115,17 @@ class LocalChain:
         self.config_path = config_path
         self.account = Account.create()
         self.backend: Web3Backend | None = None
-        config_path.write_text(yaml.safe_dump(chain_config(aave, uniswap, venue)))
+        self.market = ChainMarket(aave, uniswap)
 
     def fund(self, code: str, amount: float) -> None:
-        """The run's capital (``code``: the share class) plus :data:`GAS_FLOAT_ETH`."""
+        """The run's capital (``code``: the share class) plus :data:`GAS_FLOAT_ETH`; the wallet's
+        own executor (atomic order lists) and the chain YAML naming it; the Aave market's lenders."""
         fund(self.aave, self.account, code, amount, GAS_FLOAT_ETH)
+        executor = deploy_own_executor(self.aave, self.uniswap, self.account)
+        config = chain_config(self.aave, self.uniswap, self.venue, LIMITS)
+        config["executor"] = executor.contract.address
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.market.open_lending()
 
     @contextmanager
     def environment(self) -> Iterator[None]:
@@ -143,8 +153,11 @@ class LocalChain:
         self.backend = Web3Backend(
             self.venue, load_chain_live(self.config_path, self.venue), connect(), marks
         )
+        # the model prices an Aave position in the configured e-mode: the operator enters it once,
+        # as it deploys the executor, paid from the gas float (neither is a strategy's order)
+        self.backend.set_emode()
         install_defi_client(host, wallet.exchange, self.backend, wallet)
-        replay.preparers.append(ChainStepper(ChainMarket(self.aave, self.uniswap), self.venue).before)
+        replay.preparers.append(ChainStepper(self.market, self.venue).before)
         return self.backend
 
     def balances(self) -> dict[str, float]:

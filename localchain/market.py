@@ -119,6 +119,11 @@ class ChainMarket:
             self.aave.pool.functions.repay(asset.address, repay, VARIABLE_RATE, borrower), params=params
         )
 
+    def open_lending(self) -> None:
+        """The market's borrower supplies its WETH collateral: also the WETH reserve's liquidity,
+        which a fresh pool lacks (a loop borrows WETH, a flash loan takes it)."""
+        self._borrower()
+
     def _borrower(self) -> str:
         """The market's borrower, its WETH collateral supplied and the pool approved, once."""
         borrower = self.w3.eth.accounts[-1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from eth_account.signers.local import LocalAccount
 
 from adapters.defi.config import WalletVenueConfig
+from adapters.defi.web3.executor import LoopExecutor
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.deployer import Deployer
@@ -49,3 +50,26 @@ def fund(aave: LocalAave, account: LocalAccount, code: str, amount: float, gas_e
         raise ValueError(f"funding a local wallet in {code} is not supported (USDT or ETH)")
     raw = round(amount * 10 ** token.functions.decimals().call())
     Deployer(aave.w3).send(token.functions.mint(account.address, raw))
+
+
+def deploy_executor(aave: LocalAave, uniswap: LocalUniswap, owner: str) -> LoopExecutor:
+    """A LoopExecutor over the local Aave Pool, WETH and router, owned by ``owner`` (who must be
+    able to send from the node: unlocked or impersonated)."""
+    return LoopExecutor.deploy(
+        aave.w3,
+        owner,
+        aave.pool.address,
+        aave.tokens["WETH"].address,
+        aave.debt_tokens["WETH"].address,
+        uniswap.router.address,
+    )
+
+
+def deploy_own_executor(aave: LocalAave, uniswap: LocalUniswap, account: LocalAccount) -> LoopExecutor:
+    """``account``'s own executor, deployed through anvil's impersonation (the key stays unused
+    outside the wallet's connection); the account pays its gas."""
+    rpc(aave.w3, "anvil_impersonateAccount", account.address)
+    try:
+        return deploy_executor(aave, uniswap, account.address)
+    finally:
+        rpc(aave.w3, "anvil_stopImpersonatingAccount", account.address)

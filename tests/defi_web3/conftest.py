@@ -32,7 +32,7 @@ from localchain.aave import LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import LocalUniswap, mark
 from localchain.wallet import LIMITS as LOCAL_LIMITS
-from localchain.wallet import chain_config
+from localchain.wallet import chain_config, deploy_own_executor
 from tests.localchain.helpers import ETHER
 
 WALLET_ETH = 1_000
@@ -91,26 +91,10 @@ def backend(make_backend: Callable[..., Web3Backend]) -> Web3Backend:
     return make_backend()
 
 
-def deploy_executor(aave: LocalAave, uniswap: LocalUniswap, owner: str) -> LoopExecutor:
-    """A LoopExecutor over the local Aave Pool, WETH and router, owned by ``owner`` (who must be
-    able to send from the node: unlocked or impersonated)."""
-    return LoopExecutor.deploy(
-        aave.w3,
-        owner,
-        aave.pool.address,
-        aave.tokens["WETH"].address,
-        aave.debt_tokens["WETH"].address,
-        uniswap.router.address,
-    )
-
-
 @pytest.fixture
 def executor(aave: LocalAave, uniswap: LocalUniswap, wallet: LocalAccount) -> LoopExecutor:
     """``wallet``'s own executor."""
-    rpc(aave.w3, "anvil_impersonateAccount", wallet.address)
-    deployed = deploy_executor(aave, uniswap, wallet.address)
-    rpc(aave.w3, "anvil_stopImpersonatingAccount", wallet.address)
-    return deployed
+    return deploy_own_executor(aave, uniswap, wallet)
 
 
 @pytest.fixture
