@@ -36,8 +36,9 @@ BORROWER_COLLATERAL_WETH = 5_000
 """WETH the market's borrower supplies as collateral (≈20M USD: borrows of several M USDT)."""
 COLLATERAL = "WETH"
 STOCK_DEPTHS = 1
-"""The arbitrageur's stock of each pool token, in pool depths: enough to move a full-range pool's
-price by a factor of several (the recorded prices of a replayed hour move by far less)."""
+"""The arbitrageur's stock of each pool token, in pool depths: a full-range pool moves by a factor
+k for depth/2 × (√k − 1) of its quote, so this covers k up to 9 (a replayed hour moves far less;
+the first move, from the deployment's last recorded day to the replay's, a few %)."""
 
 
 class ChainMarket:
@@ -48,8 +49,9 @@ class ChainMarket:
         self.uniswap = uniswap
         self.w3 = aave.w3
         self._d = Deployer(aave.w3)
-        self._stocked: dict[str, int] = {}
-        """The arbitrageur's stock by token (raw units, approved to the router)."""
+        self._stocked: set[str] = set()
+        """Pools the arbitrageur holds a stock of tokens for."""
+        self._router_allowed: set[str] = set()
         self._decimals = {
             t.address: t.functions.decimals().call()
             for p in uniswap.pools.values()
@@ -158,7 +160,7 @@ class ChainMarket:
         token0, token1 = (pool.base, pool.quote) if base_is_token0 else (pool.quote, pool.base)
         token_in, token_out = (token0, token1) if target < current else (token1, token0)
         # at most the stock: the pool stops at the limit and the router takes only what it used
-        amount_in = self._stocked[token_in.address]
+        amount_in = token_in.functions.balanceOf(self.aave.admin).call()
         params = (
             token_in.address,
             token_out.address,
@@ -170,15 +172,21 @@ class ChainMarket:
             target,
         )
         self._d.send(self.uniswap.router.functions.exactInputSingle(params), params=self._params)
+        if pool.contract.functions.slot0().call()[0] != target:
+            raise RuntimeError(f"{symbol}: the arbitrageur's stock ran out before the price {price}")
 
     def _stock(self, pool: LocalPool) -> None:
-        """Give the arbitrageur ``STOCK_DEPTHS`` depths of each token of the pool, once per token."""
-        if pool.base.address in self._stocked and pool.quote.address in self._stocked:
+        """Give the arbitrageur ``STOCK_DEPTHS`` depths of each token of the pool, once per pool
+        (a token of several pools gets each one's), the router allowed to take any of it."""
+        if pool.contract.address in self._stocked:
             return
         depth = float(pool.spec.depth) * STOCK_DEPTHS
         for token, amount in ((pool.base, depth / self.pool_price(pool)), (pool.quote, depth)):
-            if token.address not in self._stocked:
-                self._stocked[token.address] = acquire(self.aave, token, amount, self.uniswap.router.address)
+            acquire(self.aave, token, amount, self.aave.admin)  # (approving itself: harmless)
+            if token.address not in self._router_allowed:  # USDT: one approval from 0
+                self._d.send(token.functions.approve(self.uniswap.router.address, 2**256 - 1))
+                self._router_allowed.add(token.address)
+        self._stocked.add(pool.contract.address)
 
 
 def _base_is_token0(pool: LocalPool) -> bool:
