@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from adapters.config import ConfigError
+from adapters.defi.config import load_wallet_venue
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
@@ -23,6 +24,7 @@ from live.checkpoint import CheckpointError
 from live.environments import LiveEnv, missing_variables
 from live.halt import HaltFileError, request_halt
 from live.journal import JournalMismatch
+from live.local_chain import local_chain
 from live.node_config import node_config
 from live.redis_state import RedisAddress, RedisUnavailable, local_redis
 from live.runner import PaperRunHalted, PaperRunInterrupted, run_paper
@@ -30,8 +32,10 @@ from live.trading import build_live_node, check_live_run, run_node
 from live.transfers.config import TRANSFERS_CONFIG
 from live.transfers.exchanges import MissingCredentials
 from live.venues import plan_live
+from localchain.tools import missing_tools
 
 PAPER = "paper"
+LOCAL_CHAIN = "local"
 HALTED_EXIT = 3
 """Exit code of a run the kill switch halted (130: stopped by a signal; 2: bad input)."""
 
@@ -99,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
         help="carry on a stopped run from its saved state (same mode, window, capital and config)",
     )
     parser.add_argument(
+        "--chain",
+        choices=(LOCAL_CHAIN,),
+        help="--env paper: the wallet venue trades on a local chain (anvil with the real Aave v3 and "
+        "Uniswap v3, funded with the capital, stepped each hour to the recorded prices, LST rates, "
+        "gas and USDT utilization) through the web3 backend, instead of the simulated backend",
+    )
+    parser.add_argument(
         "--transfers-config",
         type=Path,
         default=TRANSFERS_CONFIG,
@@ -151,6 +162,9 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
         check_live_run(run)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.chain and (problem := missing_tools()):
+        print(f"error: --chain {args.chain}: {problem}", file=sys.stderr)
         return 2
     state_dir = args.state or args.out.with_name(args.out.name + ".state")
     try:
@@ -235,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("--end", args.end),
                 ("--speed", args.speed),
                 ("--resume", args.resume),
+                ("--chain", args.chain),
             )
             if given
         ]
@@ -262,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         check_out_dir(args.out, overwrite=args.overwrite)
         catalog_dir = prepare_catalog(args)
         prepare_predictions([run], catalog_dir)
-        with staged_out_dir(args.out) as staging:
+        with ExitStack() as stack:
+            chain = (
+                stack.enter_context(local_chain(load_wallet_venue(), args.data_dir)) if args.chain else None
+            )
+            staging = stack.enter_context(staged_out_dir(args.out))
             result = run_paper(
                 run,
                 catalog_dir,
@@ -273,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 state_dir=state_dir,
                 resume=args.resume,
                 health_minutes=args.health_minutes,
+                chain=chain,
             )
     except PaperRunHalted as e:
         print(str(e), file=sys.stderr)

@@ -315,6 +315,8 @@ class Replay:
         """``ts_init`` of the last point replayed."""
         self.observers: list[Callable[[int], None]] = []
         """Called with the data time after every point (the replay's clock: health lines)."""
+        self.preparers: list[Callable[[Data], None]] = []
+        """Called with every point before the node sees it (a local chain moved to its hour)."""
 
     @property
     def msgbus(self):
@@ -348,6 +350,8 @@ class Replay:
             await self._venues.settle(self.last_ns)
 
     async def step(self, data: Data) -> None:
+        for prepare in self.preparers:
+            prepare(data)
         self._venues.before(data)
         self._client.publish(data)
         await self._venues.drain()

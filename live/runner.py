@@ -7,7 +7,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from live.journal import (
     JournalMismatch,
     JournalPlayer,
 )
+from live.local_chain import LocalChain
 from live.paper import PaperHost, Replay, ReplayDataClient
 from portfolio.accounting import AccountingActor
 from strategies.base import YieldStrategy
@@ -132,9 +133,14 @@ def run_paper(
     state_dir: Path | None = None,
     resume: bool = False,
     health_minutes: float = 5.0,
+    chain: LocalChain | None = None,
 ) -> RunResult:
     """Replay ``run``'s window through a ``TradingNode`` (``speed`` × real time; 0 = as fast as the
     node consumes it) and write the results folder.
+
+    With a ``chain`` the wallet venue's orders are transactions on that local chain, funded with
+    the run's capital and stepped to the recorded market (:mod:`live.local_chain`); a chain's
+    state is not saved, so such a run does not resume.
 
     Stopped by SIGINT/SIGTERM, the run saves its state in ``state_dir`` (when given) once the
     strategy is at rest; ``resume`` carries on from there and ends as an uninterrupted run would.
@@ -150,10 +156,24 @@ def run_paper(
             raise CheckpointError("resuming needs the state folder of the stopped run")
         checkpoint = PaperCheckpoint.load(state_dir)
         checkpoint.check_run(run.identity(), state_dir)
-    with _signal_handlers_kept():  # the node installs its own on its loop
+        if chain is not None:
+            raise CheckpointError("a paper run on a local chain does not resume (the chain is not saved)")
+    with _signal_handlers_kept(), chain.environment() if chain is not None else nullcontext():
+        if chain is not None:
+            chain.fund(run.share_class, 0.0 if plan.strategy.capital_venues() else run.file.capital)
         node = _node(log_level, resuming=checkpoint is not None)
         result = _run_in_node(
-            node, plan, out_dir, catalog_dir, progress, speed, started, state_dir, checkpoint, health_minutes
+            node,
+            plan,
+            out_dir,
+            catalog_dir,
+            progress,
+            speed,
+            started,
+            state_dir,
+            checkpoint,
+            health_minutes,
+            chain,
         )
     if state_dir is not None:
         discard(state_dir)
@@ -181,6 +201,7 @@ def _run_in_node(
     state_dir: Path | None,
     checkpoint: PaperCheckpoint | None,
     health_minutes: float,
+    chain: LocalChain | None,
 ) -> RunResult:
     run, strategy, kernel = plan.run, plan.strategy, node.kernel
     host = PaperHost(node)
@@ -208,6 +229,8 @@ def _run_in_node(
         kernel.msgbus, tracker, strategy_id, endpoints, checkpoint.journal if checkpoint else None
     )
     replay = Replay(node, host, client, speed)
+    if chain is not None:
+        chain.attach(host, venues.wallet, replay, run.strategy.send_limits)
     halts: list[HaltRequest] = []
     monitor = None
     if state_dir is not None:

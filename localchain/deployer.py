@@ -10,6 +10,9 @@ from web3.contract import Contract
 from localchain.solidity import compile_contracts
 from localchain.tools import artifact
 
+RECEIPT_POLL_SECONDS = 0.005
+"""anvil mines a transaction within milliseconds; web3's default poll (0.1 s) would dominate."""
+
 
 class Deployer:
     """Sends the admin's transactions (anvil's unlocked first account) and links library addresses."""
@@ -18,8 +21,11 @@ class Deployer:
         self.w3 = w3
         self.libraries: dict[str, str] = {}
 
-    def send(self, call: Any, value: int = 0) -> Any:
-        receipt = self.w3.eth.wait_for_transaction_receipt(call.transact({"value": value}))
+    def send(self, call: Any, value: int = 0, params: dict[str, Any] | None = None) -> Any:
+        """Send ``call`` and wait for its receipt; ``params`` fixes transaction fields web3 would
+        otherwise ask the node for (gas, fees, chain id: a replay sends thousands)."""
+        tx = call.transact({"value": value, **(params or {})})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx, poll_latency=RECEIPT_POLL_SECONDS)
         if receipt["status"] != 1:
             raise RuntimeError(f"transaction reverted: {call.fn_name}")
         return receipt

@@ -105,8 +105,8 @@ def deploy_uniswap(aave: LocalAave) -> LocalUniswap:
         )
         # Virtual reserves of the model's pool: depth/2 of quote and its worth of base.
         amounts = {
-            base.address: _acquire(aave, base, spec.depth / 2 / price, positions.address),
-            quote.address: _acquire(aave, quote, spec.depth / 2, positions.address),
+            base.address: acquire(aave, base, spec.depth / 2 / price, positions.address),
+            quote.address: acquire(aave, quote, spec.depth / 2, positions.address),
         }
         edge = MAX_TICK // spacing * spacing
         d.send(
@@ -132,7 +132,7 @@ def deploy_uniswap(aave: LocalAave) -> LocalUniswap:
     return LocalUniswap(factory, router, quoter, positions, pools)
 
 
-def _acquire(aave: LocalAave, token: Contract, amount: float, spender: str) -> int:
+def acquire(aave: LocalAave, token: Contract, amount: float, spender: str) -> int:
     """Give the admin ``amount`` of ``token`` as a holder gets it (mint, wrap, stake); approve ``spender``."""
     d, admin = Deployer(aave.w3), aave.admin
     raw = round(amount * 10 ** token.functions.decimals().call())

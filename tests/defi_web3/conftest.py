@@ -31,31 +31,16 @@ from adapters.defi.web3.connection import KEY, RPC_URL, connect
 from adapters.defi.web3.executor import LoopExecutor
 from adapters.defi.web3.limits import DEFAULT_LIMITS, SendLimits
 from backtesting.config import load_run_config, mode_file_path
-from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
+from localchain.aave import LocalAave
 from localchain.anvil import rpc
-from localchain.uniswap import TOKEN_OF, LocalUniswap, mark
+from localchain.uniswap import LocalUniswap, mark
+from localchain.wallet import LIMITS as LOCAL_LIMITS
+from localchain.wallet import chain_config, deploy_own_executor
 from tests.defi_web3.rpc_relay import RpcRelay
 from tests.localchain.helpers import ETHER
 
 WALLET_ETH = 1_000
-LIMITS = {"max_gas_price_gwei": 100, "slippage_tolerance": 0.01, "min_health_factor": 1.05}
-
-
-def chain_config(aave: LocalAave, uniswap: LocalUniswap, venue: WalletVenueConfig) -> dict[str, object]:
-    """The chain config YAML's content for the local deployment (LST stand-ins serve all three
-    staking roles, and are the tokens whose rate getters the chain data feed reads)."""
-    lsts = {s.token: aave.staking[s.asset].address for s in venue.staking}
-    return {
-        "chain_id": aave.w3.eth.chain_id,
-        "aave_pool": aave.pool.address,
-        "swap_router": uniswap.router.address,
-        "quoter": uniswap.quoter.address,
-        "tokens": {code: aave.tokens[symbol].address for code, symbol in TOKEN_OF.items()},
-        "staking": {code: {"deposit": a, "rebasing": a, "queue": a} for code, a in lsts.items()},
-        "emode_category": ETH_EMODE_CATEGORY,
-        "pools": {symbol: pool.contract.address for symbol, pool in uniswap.pools.items()},
-        **LIMITS,
-    }
+LIMITS = LOCAL_LIMITS
 
 
 @pytest.fixture
@@ -122,26 +107,10 @@ def relay(aave: LocalAave) -> Iterator[RpcRelay]:
     relay.close()
 
 
-def deploy_executor(aave: LocalAave, uniswap: LocalUniswap, owner: str) -> LoopExecutor:
-    """A LoopExecutor over the local Aave Pool, WETH and router, owned by ``owner`` (who must be
-    able to send from the node: unlocked or impersonated)."""
-    return LoopExecutor.deploy(
-        aave.w3,
-        owner,
-        aave.pool.address,
-        aave.tokens["WETH"].address,
-        aave.debt_tokens["WETH"].address,
-        uniswap.router.address,
-    )
-
-
 @pytest.fixture
 def executor(aave: LocalAave, uniswap: LocalUniswap, wallet: LocalAccount) -> LoopExecutor:
     """``wallet``'s own executor."""
-    rpc(aave.w3, "anvil_impersonateAccount", wallet.address)
-    deployed = deploy_executor(aave, uniswap, wallet.address)
-    rpc(aave.w3, "anvil_stopImpersonatingAccount", wallet.address)
-    return deployed
+    return deploy_own_executor(aave, uniswap, wallet)
 
 
 @pytest.fixture

@@ -43,8 +43,9 @@ from adapters.defi.web3.limits import SendLimits
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.anvil import rpc
 from localchain.uniswap import LocalUniswap
+from localchain.wallet import deploy_executor
 from strategies.sizing import round_down
-from tests.defi_web3.conftest import deploy_executor, order
+from tests.defi_web3.conftest import order
 from tests.defi_web3.test_chain_data import aave_market
 from tests.defi_web3.test_orders import eth_held
 from tests.defi_web3.test_parity import simulated

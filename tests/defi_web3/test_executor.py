@@ -29,7 +29,7 @@ from adapters.defi.web3.executor import (
 from data_catalog import raw_files
 from localchain.aave import ETH_EMODE_CATEGORY, LocalAave
 from localchain.uniswap import LocalUniswap, mark
-from tests.defi_web3.conftest import deploy_executor
+from localchain.wallet import deploy_executor
 from tests.localchain.helpers import account, rate, send, supply
 
 WALLET = load_wallet_venue()

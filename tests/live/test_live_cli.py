@@ -150,6 +150,7 @@ def test_paper_takes_no_live_flags(capsys):
         (["--start", "2024-06-01"], "--start"),
         (["--end", "2024-06-02", "--speed", "10"], "--end, --speed"),
         (["--resume"], "--resume"),
+        (["--chain", "local"], "--chain"),
     ],
 )
 def test_the_default_environment_is_sandbox_and_takes_no_replay_flags(no_keys, capsys, flags, named):

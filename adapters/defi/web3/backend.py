@@ -52,6 +52,8 @@ BPS = 10_000
 FEE_UNITS = 1_000_000
 """Uniswap fees are in millionths."""
 VARIABLE_RATE = 2
+NATIVE_GAS_HEADROOM = WEI // 100
+"""Native ETH unwrapped beyond a transaction's value, for its gas (0.01 ETH: 1M gas at 10 gwei)."""
 SWAP_DEADLINE_SECONDS = 600
 ZERO = "0x0000000000000000000000000000000000000000"
 FLASH_PROVIDER = "AAVE"
@@ -265,15 +267,17 @@ class Web3Backend:
         raise ExecutionRejected(f"INSUFFICIENT_BALANCE: {need:.8f} {code} needed, the wallet holds less")
 
     def _native(self, raw: int) -> None:
-        """Make sure ``raw`` wei of native ETH is held (unwrapping WETH)."""
+        """Make sure ``raw`` wei of native ETH is held (unwrapping WETH), plus the gas of the
+        transaction that sends it where the WETH allows: native ETH also pays the gas."""
         short = raw - self.w3.eth.get_balance(self.me)
         if short <= 0:
             return
-        if self.weth.functions.balanceOf(self.me).call() < short:
+        weth = self.weth.functions.balanceOf(self.me).call()
+        if weth < short:
             raise ExecutionRejected(
                 f"INSUFFICIENT_BALANCE: {raw / WEI:.8f} ETH needed, the wallet holds less"
             )
-        self.sender.send(self.weth.functions.withdraw(short))
+        self.sender.send(self.weth.functions.withdraw(min(weth, short + NATIVE_GAS_HEADROOM)))
 
     # -- actions ---------------------------------------------------------------------------------
 
