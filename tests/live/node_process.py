@@ -136,7 +136,10 @@ class NodeProcess:
                         + run.log.read_text()[-3000:]
                     )
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                log = self.runs[-1].log.read_text(errors="replace")[-3000:] if self.runs else ""
+                raise AssertionError(
+                    f"timed out after {timeout} s waiting for {what}; the node's log ends:\n{log}"
+                )
             time.sleep(0.1)
 
     def outputs(self) -> str:
