@@ -25,10 +25,12 @@ from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 
+from adapters.bars import bar_type_for
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import exchange_of, venue_instruments
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.currencies import register_wallet_currencies
+from adapters.hours import closing_hour
 from backtesting.config import RunConfig
 from backtesting.engine import Venues, add_simulated_venues
 from live.paper import PaperHost, VenueStepper
@@ -69,6 +71,32 @@ class FundingPrints:
         return FundingRateUpdate(quote.instrument_id, last.rate, ts_event=ts, ts_init=ts)
 
 
+class PrintMarks:
+    """Holds a print until the perp bar closing at its time is in. A print is marked at the
+    perp's close at its time, as in a backtest; live, the quote that makes it due and that bar
+    come on separate streams, in either order, and a print settled first would be marked an hour
+    stale."""
+
+    def __init__(self) -> None:
+        self._held: dict[InstrumentId, tuple[FundingRateUpdate, FundingRateUpdate]] = {}
+
+    def ready(self, settled: FundingRateUpdate, quote: FundingRateUpdate, last_bar: Bar | None) -> bool:
+        """Whether ``settled`` can be settled now (its bar is in); else it is held, with the
+        ``quote`` to restore once it is."""
+        if last_bar is not None and closing_hour(last_bar.ts_event) >= settled.ts_event:
+            return True
+        self._held[settled.instrument_id] = (settled, quote)
+        return False
+
+    def released_by(self, bar: Bar) -> tuple[FundingRateUpdate, FundingRateUpdate] | None:
+        """The held print (and its quote) that ``bar`` marks, or None."""
+        held = self._held.get(bar.bar_type.instrument_id)
+        if held is None or closing_hour(bar.ts_event) < held[0].ts_event:
+            return None
+        del self._held[bar.bar_type.instrument_id]
+        return held
+
+
 class SandboxVenues:
     """The simulated venues of a sandbox node, stepped by the node's live data."""
 
@@ -83,6 +111,7 @@ class SandboxVenues:
         self._loop = node.kernel.loop
         self._cache = node.kernel.cache
         self._prints = FundingPrints()
+        self._marks = PrintMarks()
         self._due_ns = 0
         msgbus = node.kernel.msgbus
         msgbus.subscribe("data.bars.*", self._on_data, priority=PRIORITY)
@@ -90,12 +119,17 @@ class SandboxVenues:
 
     def _on_data(self, data: Data) -> None:
         if isinstance(data, Bar):
+            held = self._marks.released_by(data)
+            if held is not None:
+                self._cache.add_funding_rate(held[0])  # settled with this bar, marked at its close
             self._stepper.before(data)
-            self._settle_after(data.ts_init)
+            self._settle_after(data.ts_init, restore=held[1] if held is not None else None)
 
     def _on_funding(self, quote: FundingRateUpdate) -> None:
         settled = self._prints.on_quote(quote)
         if settled is None:
+            return
+        if not self._marks.ready(settled, quote, self._cache.bar(bar_type_for(quote.instrument_id))):
             return
         # the simulations read the print from the cache; the quote goes back once it is settled
         self._cache.add_funding_rate(settled)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pandas as pd
-from nautilus_trader.model.data import FundingRateUpdate
+from nautilus_trader.model.data import Bar, FundingRateUpdate
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Price, Quantity
 
-from live.sandbox import FundingPrints
+from adapters.bars import bar_type_for
+from live.sandbox import FundingPrints, PrintMarks
 
 PERP = InstrumentId.from_str("BTCUSDT-PERP.BINANCE")
 OTHER = InstrumentId.from_str("BTCUSDT-LINEAR.BYBIT")
@@ -45,3 +47,34 @@ def test_a_print_passes_through_untouched() -> None:
         PERP, Decimal("0.0001"), ts_event=_ns("2024-08-01 08:00"), ts_init=_ns("2024-08-01 08:00")
     )
     assert prints.on_quote(catalog_print) is None
+
+
+def _bar(closing: str, instrument: InstrumentId = PERP) -> Bar:
+    """A live hourly bar of ``instrument`` stamped as Binance stamps it (1 ms before the hour)."""
+    ts = _ns(closing) - 1_000_000
+    px = Price.from_str("60000.0")
+    return Bar(bar_type_for(instrument), px, px, px, px, Quantity.from_str("1"), ts, ts)
+
+
+def test_a_print_due_before_its_bar_waits_for_the_bar_that_marks_it() -> None:
+    marks = PrintMarks()
+    quote = _quote("2024-08-01 08:00:01", "0.00005", "2024-08-01 16:00")
+    settled = FundingRateUpdate(
+        PERP, Decimal("0.00013"), ts_event=_ns("2024-08-01 08:00"), ts_init=_ns("2024-08-01 08:00")
+    )
+    # the stream's new quote came before the perp's 08:00 bar: the last bar is 07:00's
+    assert not marks.ready(settled, quote, _bar("2024-08-01 07:00"))
+    assert marks.released_by(_bar("2024-08-01 08:00", OTHER)) is None  # another instrument's bar
+    assert marks.released_by(_bar("2024-08-01 08:00")) == (settled, quote)
+    assert marks.released_by(_bar("2024-08-01 09:00")) is None  # released once
+
+
+def test_a_print_whose_bar_is_in_is_settled_at_once() -> None:
+    marks = PrintMarks()
+    quote = _quote("2024-08-01 08:00:01", "0.00005", "2024-08-01 16:00")
+    settled = FundingRateUpdate(
+        PERP, Decimal("0.00013"), ts_event=_ns("2024-08-01 08:00"), ts_init=_ns("2024-08-01 08:00")
+    )
+    assert marks.ready(settled, quote, _bar("2024-08-01 08:00"))
+    assert marks.released_by(_bar("2024-08-01 09:00")) is None  # nothing held
+    assert not marks.ready(settled, quote, None)  # no bar yet at all: held
