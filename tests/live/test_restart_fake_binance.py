@@ -77,6 +77,8 @@ KEYS = {
 }
 """Binance's testnet variables (``live/environments.py``): futures for the USDT-M account, spot
 for the spot data client."""
+ORDER_KINDS = ("MARKET", "STOP_MARKET", "LIMIT")
+"""The orders of the long, as ``FakeBinanceAccounts.orders`` lists them: entry, stop-loss, take-profit."""
 STATE_KEY = state_key(f"{ML_MODE.upper()}-TESTNET", "DirectionalStrategy-000")
 LIBFAKETIME = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
 
@@ -138,10 +140,11 @@ class FakeBinanceAccounts:
         return self.futures.read(lambda m: m.now_ns)
 
     def orders(self) -> list[VenueOrder]:
-        """Every order the futures account received, in the order it received them."""
+        """Every order the futures account received: the entry, then the stop-loss, then the
+        take-profit (the node sends those two at once, on two routes: they arrive in either order)."""
 
         def read(market) -> list[VenueOrder]:
-            return [
+            received = [
                 VenueOrder(
                     o.order_id,
                     o.client_order_id,
@@ -155,6 +158,7 @@ class FakeBinanceAccounts:
                 )
                 for o in market.orders.values()
             ]
+            return sorted(received, key=lambda o: ORDER_KINDS.index(o.order_type))
 
         return self.futures.read(read)
 
