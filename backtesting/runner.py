@@ -15,7 +15,7 @@ from adapters.cex.instruments import cex_instrument_id, exchange_of
 from adapters.events import AaveLiquidated, FlashLoanFee
 from backtesting.config import RunConfig
 from backtesting.engine import Backtest, build_backtest
-from portfolio.benchmarks import benchmark_comparison
+from portfolio.benchmarks import benchmark_comparison, benchmark_curves
 from portfolio.results import summarize, write_results
 from scenarios.config import Scenario
 from signals.evaluation import load_evaluation
@@ -168,10 +168,12 @@ def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -
     )
     if run.scenario is not None:
         summary["scenario"] = scenario_record(run.scenario, bt.stressed)
+    curves = None
     if run.share_class == "USDT":  # USDT products to compare against: sUSDe and Aave USDT lending
         summary["benchmarks"] = benchmark_comparison(
             catalog_dir, run.start, run.end, summary["apy"], summary["max_drawdown"]
         )
+        curves = benchmark_curves(catalog_dir, run.start, run.end)
     venues = sorted({instrument.id.venue.value for instrument in bt.engine.cache.instruments()})
     write_results(
         out_dir,
@@ -182,6 +184,7 @@ def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -
         venues=venues,
         resolved_config=run.as_dict(),
         actions=bt.strategy.action_log,
+        benchmarks=curves,
     )
     bt.engine.dispose()
     return RunResult(summary, out_dir, seconds)

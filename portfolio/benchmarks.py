@@ -100,17 +100,13 @@ def _liquidity_index(snapshots: list[AaveReserveSnapshot], at: pd.Timestamp) -> 
     return index.liquidity_index(at.value), (at.value - latest.ts_event) / 1e9
 
 
-def aave_usdt_comparison(catalog_dir: Path, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
-    """APY of supplying USDT to Aave v3 from ``start`` to ``end`` (liquidity-index growth)."""
-    out: dict[str, Any] = {
-        "apy": None,
-        "source": f"Aave v3 Ethereum USDT liquidity index ({AAVE_USDT_INSTRUMENT})",
-    }
-    # the whole series (≈600 daily rows): the note below can then say where the data starts
+def _usdt_snapshots(catalog_dir: Path) -> list[AaveReserveSnapshot]:
+    """The USDT reserve's daily snapshots, sorted by time: the whole series (≈600 rows), so a note
+    can say where the data starts."""
     found = ParquetDataCatalog(str(catalog_dir)).query(
         AaveReserveSnapshot, identifiers=[AAVE_USDT_INSTRUMENT]
     )
-    snapshots = sorted(
+    return sorted(
         (
             s
             for s in (getattr(item, "data", item) for item in found)
@@ -118,6 +114,15 @@ def aave_usdt_comparison(catalog_dir: Path, start: pd.Timestamp, end: pd.Timesta
         ),
         key=lambda s: s.ts_event,
     )
+
+
+def aave_usdt_comparison(catalog_dir: Path, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
+    """APY of supplying USDT to Aave v3 from ``start`` to ``end`` (liquidity-index growth)."""
+    out: dict[str, Any] = {
+        "apy": None,
+        "source": f"Aave v3 Ethereum USDT liquidity index ({AAVE_USDT_INSTRUMENT})",
+    }
+    snapshots = _usdt_snapshots(catalog_dir)
     at_start, at_end = _liquidity_index(snapshots, start), _liquidity_index(snapshots, end)
     if at_start is None or at_end is None:
         first = pd.Timestamp(snapshots[0].ts_event, tz="UTC").isoformat() if snapshots else None
@@ -162,6 +167,47 @@ def benchmark_comparison(
         "excess_apy_vs_susde": _excess(apy, susde["apy_mean"]),
         "excess_apy_vs_aave_usdt": _excess(apy, aave["apy"]),
     }
+
+
+def _susde_growth(catalog_dir: Path, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Growth of 1 USDT in sUSDe at each calendar day's close (its APY's daily share compounded over
+    the window's covered days, as ``apy_compounded``), from 1 at the first day's start."""
+    series = read_susde_benchmark(catalog_dir)
+    first_day = start.normalize()
+    if series is None:
+        return pd.Series(dtype=float)
+    window = series[(series.index >= first_day) & (series.index <= end.normalize())]
+    growth = ((1 + window) ** (1 / DAYS_PER_YEAR)).cumprod()
+    growth.index = growth.index + pd.Timedelta(days=1)
+    return pd.concat([pd.Series([1.0], index=[first_day]), growth])
+
+
+def _aave_usdt_growth(catalog_dir: Path, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Growth of 1 USDT supplied to Aave v3 at ``start``, each midnight in the window and ``end``:
+    the liquidity index's ratio to its value at ``start`` (empty without a snapshot at ``start``)."""
+    snapshots = _usdt_snapshots(catalog_dir)
+    at_start = _liquidity_index(snapshots, start)
+    if at_start is None:
+        return pd.Series(dtype=float)
+    days = pd.date_range(start.normalize() + pd.Timedelta(days=1), end, freq="1D", inclusive="left")
+    stamps = [start, *days, end]
+    return pd.Series([_liquidity_index(snapshots, t)[0] / at_start[0] for t in stamps], index=stamps)
+
+
+def benchmark_curves(catalog_dir: Path, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The growth of 1 USDT in each benchmark over the window (``susde``, ``aave_usdt_lending``),
+    the curves behind :func:`benchmark_comparison`'s APYs: the report draws the run against them.
+    A benchmark without data is an empty (all-NaN) column."""
+    start, end = _utc(start), _utc(end)
+    curves = pd.DataFrame(
+        {
+            "susde": _susde_growth(catalog_dir, start, end),
+            "aave_usdt_lending": _aave_usdt_growth(catalog_dir, start, end),
+        },
+        dtype=float,
+    )
+    curves.index.name = "timestamp"
+    return curves.sort_index()
 
 
 def _percent(value: float | None, signed: bool = False) -> str:

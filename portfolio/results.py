@@ -83,10 +83,12 @@ def write_results(
     venues: list[str],
     resolved_config: dict[str, Any],
     actions: list[tuple[int, str, str]] = (),  # type: ignore[assignment]
+    benchmarks: pd.DataFrame | None = None,
 ) -> None:
     """Write every file of the results folder (overwriting a previous run in ``out_dir``).
 
     ``actions`` is the strategy's action log, (ts, action, why) per plan started: ``actions.csv``.
+    ``benchmarks`` are the USDT benchmarks' growth curves over the window: ``benchmarks.csv``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(_clean(summary), indent=2))
@@ -97,6 +99,8 @@ def write_results(
     frame = pd.DataFrame(list(actions), columns=["ts", "action", "why"])
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame.to_csv(out_dir / "actions.csv", index=False)
+    if benchmarks is not None:
+        benchmarks.to_csv(out_dir / "benchmarks.csv")
     _write_nautilus_reports(out_dir, engine, venues)
     write_tearsheet(out_dir / "tearsheet.html", summary, nav)
 

@@ -30,7 +30,7 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
-def _money(value: float) -> str:
+def money(value: float) -> str:
     return f"{value:,.2f}"
 
 
@@ -45,11 +45,11 @@ def tearsheet_stats(summary: dict[str, Any]) -> tuple[dict, dict, dict]:
         "Sortino ratio (365)": _ratio(summary["sortino"]),
         "Max drawdown (hourly NAV)": _percent(summary["max_drawdown"]),
     }
-    pnls = {summary["share_class"]: {f"PnL {k}": _money(v) for k, v in summary["attribution"].items() if v}}
+    pnls = {summary["share_class"]: {f"PnL {k}": money(v) for k, v in summary["attribution"].items() if v}}
     general = {
-        "Initial NAV": _money(summary["initial_nav"]),
-        "Final NAV": _money(summary["final_nav"]),
-        "Net investor flows": _money(summary["net_flows"]),
+        "Initial NAV": money(summary["initial_nav"]),
+        "Final NAV": money(summary["final_nav"]),
+        "Net investor flows": money(summary["net_flows"]),
         "Reconciliation error": f"{summary['reconciliation_error']:.1e}",
         "Proxied series": str(len(summary["proxies"])),
         **({"Stress scenario": summary["scenario"]["name"]} if summary.get("scenario") else {}),

@@ -1,0 +1,18 @@
+"""``python -m research COMMAND …``: ``report`` (see :mod:`research.report`)."""
+
+import sys
+
+from research import report
+
+COMMANDS = {"report": report.main}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: python -m research {{{','.join(COMMANDS)}}} …", file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
