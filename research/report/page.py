@@ -21,8 +21,11 @@ th:first-child, td:first-child { text-align: left; }
 
 
 def figure(fig: go.Figure) -> str:
-    """A figure's div and the script drawing it (plotly.js comes from the page's head)."""
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
+    """A figure's div and the script drawing it (plotly.js comes from the page's head), in a
+    ``chart`` div carrying its title (what a reader, or a test, finds it by)."""
+    title = html.escape(fig.layout.title.text or "", quote=True)
+    drawn = fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
+    return f'<div class="chart" data-title="{title}">{drawn}</div>'
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]], caption: str = "") -> str:

@@ -67,21 +67,23 @@ class SweepTable:
         return [m for m in METRICS if m in self.runs]
 
     def ranked(self, metric: str) -> pd.DataFrame:
-        """Finished runs, best ``metric`` first."""
-        return self.runs.sort_values(metric, ascending=metric not in MAXIMISED, na_position="last")
+        """Finished runs, best ``metric`` first (ties in the table's order)."""
+        return self.runs.sort_values(
+            metric, ascending=metric not in MAXIMISED, na_position="last", kind="stable"
+        )
 
     def scenarios(self) -> pd.Series:
         """Each finished run's scenario name, None for history."""
         if "scenario" not in self.runs:
             return pd.Series(None, index=self.runs.index, dtype=object)
-        named = self.runs["scenario"]
-        return named.where(named.notna() & (named != ""), None)
+        names = [s if isinstance(s, str) and s else None for s in self.runs["scenario"]]
+        return pd.Series(names, index=self.runs.index, dtype=object)
 
     def by_scenario(self) -> list[tuple[str | None, pd.DataFrame]]:
         """Finished runs grouped by scenario, history (None) first."""
         scenarios = self.scenarios()
         names = sorted(set(scenarios), key=lambda s: (s is not None, s or ""))
-        return [(name, self.runs[scenarios.map(lambda s, want=name: s == want)]) for name in names]
+        return [(name, self.runs[[s == name for s in scenarios]]) for name in names]
 
     def run_folder(self, row: pd.Series) -> Path | None:
         """The kept results folder of a run, or None when it was not kept."""
