@@ -17,7 +17,7 @@ import yaml
 
 from backtesting.config import load_run_config, mode_file_path
 from backtesting.runner import run_backtest
-from portfolio.benchmarks import benchmark_comparison, tearsheet_lines
+from portfolio.benchmarks import benchmark_comparison, benchmark_curves, tearsheet_lines
 from tests.integration.independent_defi import aave_snapshots, liquidity_index
 
 FULL = (pd.Timestamp("2024-05-12T00:00Z"), pd.Timestamp("2025-09-18T00:00Z"))
@@ -200,3 +200,38 @@ def test_eth_share_class_run_has_no_usdt_benchmarks(catalog_dir: Path, tmp_path:
     assert "benchmarks" not in result.summary
     assert "sUSDe" not in (result.out_dir / "tearsheet.html").read_text()
     assert math.isfinite(result.summary["apy"])
+
+
+@pytest.mark.integration
+def test_benchmark_curves_grow_as_the_raw_files_and_end_at_the_comparisons_figures(
+    catalog_dir: Path, data_dir: Path
+) -> None:
+    """The report's benchmark curves (benchmarks.csv): sUSDe compounded day by day from the raw
+    APYs, Aave USDT lending as the raw liquidity index's ratio, each midnight and at both ends."""
+    start, end = pd.Timestamp("2025-02-03T07:00Z"), pd.Timestamp("2025-03-10T00:00Z")
+    curves = benchmark_curves(catalog_dir, start, end)
+
+    susde = curves["susde"].dropna()
+    days = [d for d in sorted(raw_susde(data_dir)) if start.date() <= d <= end.date()]
+    growth, expected = 1.0, {start.normalize(): 1.0}
+    for day in days:
+        growth *= (1 + raw_susde(data_dir)[day]) ** (1 / 365)
+        expected[pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)] = growth
+    assert list(susde.index) == list(expected)
+    assert susde.to_numpy() == pytest.approx(list(expected.values()), rel=1e-12)
+
+    aave = curves["aave_usdt_lending"].dropna()
+    stamps = [start, *pd.date_range("2025-02-04", "2025-03-09", freq="1D", tz="UTC"), end]
+    assert list(aave.index) == stamps
+    snapshots = aave_snapshots(data_dir, "USDT")
+    ratios = [liquidity_index(snapshots, t) / liquidity_index(snapshots, start) for t in stamps]
+    assert aave.to_numpy() == pytest.approx(ratios, rel=1e-12)
+
+    comparison = benchmark_comparison(catalog_dir, start, end, None, None)
+    assert susde.iloc[-1] ** (365 / len(days)) - 1 == pytest.approx(comparison["susde"]["apy_compounded"])
+    assert aave.iloc[-1] == pytest.approx(comparison["aave_usdt_lending"]["index_ratio"], rel=1e-12)
+
+
+def test_benchmark_curves_without_data_are_empty(tmp_path: Path) -> None:
+    curves = benchmark_curves(tmp_path, *RECENT)
+    assert list(curves.columns) == ["susde", "aave_usdt_lending"] and curves.dropna(how="all").empty
