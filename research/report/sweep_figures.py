@@ -10,12 +10,15 @@ from __future__ import annotations
 from itertools import combinations
 
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 
 from research.report.run_figures import axis_times
 from research.report.run_folder import RunFolder, stressed_title
 from research.report.sweep_table import MAXIMISED, PARAM_PREFIX, PERCENT, SweepTable
 
+COLORS = plotly.colors.qualitative.Plotly
+"""A scenario's runs and its frontier share a colour."""
 MAX_PAIRS = 6
 """Heatmaps for at most this many parameter pairs (the first ones in the table's column order)."""
 
@@ -90,22 +93,23 @@ def pareto_front(runs: pd.DataFrame) -> pd.DataFrame:
 
 def _hover(runs: pd.DataFrame) -> list[str]:
     params = [c for c in runs.columns if c.startswith(PARAM_PREFIX)]
-    keys = [c for c in ("run_id", "start", "end") if c in runs]
+    keys = [c for c in ("key", "start", "end") if c in runs]
     return ["<br>".join(f"{param_name(c)} {row[c]}" for c in [*keys, *params]) for _, row in runs.iterrows()]
 
 
 def frontier_figure(sweep: SweepTable) -> go.Figure:
     """Every run's APY against its max drawdown, and each scenario's efficient frontier."""
     fig = go.Figure()
-    for scenario, scenario_runs in sweep.by_scenario():
+    for number, (scenario, scenario_runs) in enumerate(sweep.by_scenario()):
         runs = scenario_runs.dropna(subset=["apy", "max_drawdown"])
-        label = scenario_label(scenario)
+        label, color = scenario_label(scenario), COLORS[number % len(COLORS)]
         fig.add_scatter(
             x=runs["max_drawdown"],
             y=runs["apy"],
             mode="markers",
             name=label,
             legendgroup=label,
+            marker={"color": color},
             text=_hover(runs),
             hovertemplate="APY %{y:.2%}, max drawdown %{x:.2%}<br>%{text}<extra></extra>",
         )
@@ -116,6 +120,7 @@ def frontier_figure(sweep: SweepTable) -> go.Figure:
             mode="lines",
             name=f"frontier — {label}",
             legendgroup=label,
+            line={"color": color},
             hoverinfo="skip",
         )
     fig.update_xaxes(title="max drawdown (hourly NAV; right is shallower)", tickformat=".2%")

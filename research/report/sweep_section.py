@@ -41,7 +41,7 @@ def _described(sweep: SweepTable) -> str:
 
 def _top_table(top: pd.DataFrame, metrics: list[str]) -> str:
     params = [c for c in top.columns if c.startswith(PARAM_PREFIX)]
-    keys = [c for c in ("run_id", "scenario", "start", "end") if c in top]
+    keys = [c for c in ("key", "scenario", "start", "end") if c in top]
     header = [*keys, *(param_name(p) for p in params), *metrics]
     rows = [
         [
@@ -94,7 +94,7 @@ def sweep_section(sweep: SweepTable, metric: str, top_n: int) -> list[str]:
             else page.note("The top configurations' run folders were not kept (sweep without --keep-runs).")
         )
     if not sweep.failed.empty:
-        columns = [c for c in ("run_id", "error") if c in sweep.failed]
+        columns = [c for c in ("key", "error") if c in sweep.failed]
         rows = sweep.failed[columns].astype(str).to_numpy().tolist() if columns else []
         parts += [page.heading(f"{len(sweep.failed)} failed runs", 3), page.table(columns, rows)]
     return parts

@@ -1,20 +1,21 @@
-"""A sweep folder's table of runs (one Parquet row per run) read back for the report.
+"""A sweep folder's table of runs (``runs.parquet``, one row per run, as ``python -m research
+sweep`` writes it) read back for the report.
 
 The columns the report reads; any other column is ignored:
 
-- ``param.<field>``: the value of each swept config field (e.g. ``param.perp_margin_fraction``);
+- ``param.<path>``: the value of each swept config field (``param.strategy.perp_margin_fraction``);
 - the metrics, named as in ``summary.json``: ``apy`` and ``max_drawdown`` (required), and
   ``total_return``, ``annual_volatility``, ``sharpe``, ``sortino``, ``liquidations``,
-  ``reconciliation_error``, ``wall_seconds``, ``attribution.<category>`` when present;
-- ``status`` (``ok`` or anything else for a failed run, with ``error``): every row is a finished
-  run when absent;
-- ``scenario``: the stress scenario's name, empty or null for history;
-- ``run_id``, ``mode``, ``start``, ``end``: identify the run and its window;
-- ``run_dir``: the run's results folder (relative to the sweep folder) when it was kept, else
-  ``runs/<run_id>`` is looked for.
+  ``reconciliation_error``, ``wall_seconds`` when present;
+- ``status``: ``ok``, anything else is a failed run (with its ``error``); every row is a finished
+  run when the column is absent;
+- ``scenario``: the stress scenario's name; ``history``, empty or null for the data as recorded;
+- ``key`` (the run's identity), ``mode``, ``start``, ``end``: the run and its window;
+- ``run_dir``: the run's results folder (absolute, or relative to the sweep folder) when it was
+  kept; else ``runs/<key>`` is looked for.
 
 The table is every ``*.parquet`` file directly in the folder (a sweep written in parts reads
-whole); a run id found twice (a resumed sweep) keeps its last row.
+whole); a key found twice (a retried run) keeps its last row.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import pyarrow
 from research.report.run_folder import ReportInputError, is_run_folder
 
 PARAM_PREFIX = "param."
-ATTRIBUTION_PREFIX = "attribution."
+HISTORY = ("", "history")
+"""Scenario names of a run on the data as recorded."""
 REQUIRED = ("apy", "max_drawdown")
 METRICS = (
     "apy",
@@ -73,10 +75,10 @@ class SweepTable:
         )
 
     def scenarios(self) -> pd.Series:
-        """Each finished run's scenario name, None for history."""
+        """Each finished run's stress scenario, None for history."""
         if "scenario" not in self.runs:
             return pd.Series(None, index=self.runs.index, dtype=object)
-        names = [s if isinstance(s, str) and s else None for s in self.runs["scenario"]]
+        names = [s if isinstance(s, str) and s not in HISTORY else None for s in self.runs["scenario"]]
         return pd.Series(names, index=self.runs.index, dtype=object)
 
     def by_scenario(self) -> list[tuple[str | None, pd.DataFrame]]:
@@ -90,8 +92,8 @@ class SweepTable:
         candidates = []
         if isinstance(row.get("run_dir"), str) and row["run_dir"]:
             candidates.append(self.path / row["run_dir"])
-        if "run_id" in row and pd.notna(row["run_id"]):
-            candidates.append(self.path / "runs" / str(row["run_id"]))
+        if "key" in row and pd.notna(row["key"]):
+            candidates.append(self.path / "runs" / str(row["key"]))
         return next((c for c in candidates if is_run_folder(c)), None)
 
 
@@ -113,7 +115,7 @@ def read_sweep_table(folder: Path) -> SweepTable:
         raise ReportInputError(
             f"{folder}: the sweep table ({', '.join(f.name for f in files)}) lacks {', '.join(missing)}"
         )
-    if "run_id" in frame:
-        frame = frame.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    if "key" in frame:
+        frame = frame.drop_duplicates("key", keep="last").reset_index(drop=True)
     ok = frame["status"] == STATUS_OK if "status" in frame else pd.Series(True, index=frame.index)
     return SweepTable(folder, frame[ok].reset_index(drop=True), frame[~ok].reset_index(drop=True))

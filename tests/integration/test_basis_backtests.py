@@ -34,6 +34,7 @@ RESULT_FILES = (
     "liquidations.csv",
     "gas.csv",
     "capital_flows.csv",
+    "benchmarks.csv",
     "tearsheet.html",
     "config.yaml",
 )

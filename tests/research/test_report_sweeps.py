@@ -34,21 +34,21 @@ def sweep_rows() -> list[dict]:
         stress = -0.03 if scenario else 0.0
         rows.append(
             {
-                "run_id": f"r{i:02d}",
+                "key": f"r{i:02d}",
                 "status": "ok",
                 "error": None,
                 "mode": "btc_basis",
                 "start": start,
                 "end": end,
-                "scenario": scenario or "",
-                "param.perp_margin_fraction": fraction,
-                "param.margin_floor": floor,
-                "param.delta_tolerance": 0.005,  # not swept: one value
+                "scenario": scenario or "history",
+                "param.strategy.perp_margin_fraction": fraction,
+                "param.strategy.margin_floor": floor,
+                "param.strategy.delta_tolerance": 0.005,  # not swept: one value
                 "apy": 0.1 - 0.2 * fraction + 0.3 * floor + shift + stress + 0.001 * (i % 3),
                 "max_drawdown": -0.002 - 0.01 * floor - 0.001 * (i % 4) + stress / 3,
                 "sharpe": 5 + i % 5,
                 "liquidations": 0,
-                "attribution.funding": 1000.0 + i,
+                "attr.funding": 1000.0 + i,
                 "wall_seconds": 3.0,
                 "worker_host": "node-1",  # a column the report does not know
             }
@@ -70,7 +70,7 @@ def write_sweep(folder: Path, rows: list[dict]) -> Path:
 def sweep_dir(tmp_path: Path) -> Path:
     rows = sweep_rows()
     first_try = {**rows[0], "apy": -5.0}  # a resumed sweep's earlier row for r00, superseded
-    failed = {**rows[1], "run_id": "r99", "status": "failed", "error": "ValueError: margin below floor"}
+    failed = {**rows[1], "key": "r99", "status": "error", "error": "ValueError: margin below floor"}
     failed.update(apy=np.nan, max_drawdown=np.nan)
     return write_sweep(tmp_path / "sweep", [first_try, *rows, failed])
 
@@ -78,26 +78,29 @@ def sweep_dir(tmp_path: Path) -> Path:
 def test_the_table_reads_whole_keeping_a_resumed_runs_last_row(sweep_dir):
     sweep = read_sweep_table(sweep_dir)
     expected = pd.DataFrame(sweep_rows())
-    assert len(sweep.runs) == len(expected) and list(sweep.failed["run_id"]) == ["r99"]
-    assert sweep.runs.set_index("run_id")["apy"].sort_index().to_numpy() == pytest.approx(
-        expected.set_index("run_id")["apy"].sort_index().to_numpy()
+    assert len(sweep.runs) == len(expected) and list(sweep.failed["key"]) == ["r99"]
+    assert sweep.runs.set_index("key")["apy"].sort_index().to_numpy() == pytest.approx(
+        expected.set_index("key")["apy"].sort_index().to_numpy()
     )
-    assert sweep.params == ["param.perp_margin_fraction", "param.margin_floor"]
+    assert sweep.params == ["param.strategy.perp_margin_fraction", "param.strategy.margin_floor"]
 
 
 def test_a_heatmap_cell_is_the_mean_of_its_runs_per_scenario(sweep_dir):
     sweep = read_sweep_table(sweep_dir)
     history, stressed = heatmap_figures(sweep, "apy")
-    assert history.layout.title.text == "apy over perp_margin_fraction × margin_floor"
-    assert stressed.layout.title.text == "STRESSED: eth_crash — apy over perp_margin_fraction × margin_floor"
-    for figure, scenario in ((history, ""), (stressed, "eth_crash")):
+    assert history.layout.title.text == "apy over strategy.perp_margin_fraction × strategy.margin_floor"
+    assert (
+        stressed.layout.title.text
+        == "STRESSED: eth_crash — apy over strategy.perp_margin_fraction × strategy.margin_floor"
+    )
+    for figure, scenario in ((history, "history"), (stressed, "eth_crash")):
         (heatmap,) = figure.data
         assert list(heatmap.x) == [str(f) for f in FRACTIONS] and list(heatmap.y) == [str(f) for f in FLOORS]
         for (row, floor), (column, fraction) in itertools.product(enumerate(FLOORS), enumerate(FRACTIONS)):
             cell = [
                 r["apy"]
                 for r in sweep_rows()
-                if (r["scenario"], r["param.margin_floor"], r["param.perp_margin_fraction"])
+                if (r["scenario"], r["param.strategy.margin_floor"], r["param.strategy.perp_margin_fraction"])
                 == (scenario, floor, fraction)
             ]
             assert heatmap.z[row][column] == pytest.approx(sum(cell) / len(cell))
@@ -114,7 +117,7 @@ def test_the_frontier_holds_the_undominated_runs_of_each_scenario(sweep_dir):
         "STRESSED: eth_crash",
         "frontier — STRESSED: eth_crash",
     }
-    for scenario, label in (("", "history"), ("eth_crash", "STRESSED: eth_crash")):
+    for scenario, label in (("history", "history"), ("eth_crash", "STRESSED: eth_crash")):
         runs = [(r["max_drawdown"], r["apy"]) for r in sweep_rows() if r["scenario"] == scenario]
         undominated = {
             (dd, apy)
@@ -131,31 +134,40 @@ def test_the_page_ranks_the_top_runs_lists_failures_and_labels_stress(sweep_dir,
     assert report.main([str(sweep_dir), "--out", str(out), "--metric", "sharpe", "--top", "3"]) == 0
     page = out.read_text()
     titles = charts(page)
-    assert titles.count("sharpe over perp_margin_fraction × margin_floor") == 1
-    assert titles.count("STRESSED: eth_crash — sharpe over perp_margin_fraction × margin_floor") == 1
+    assert titles.count("sharpe over strategy.perp_margin_fraction × strategy.margin_floor") == 1
+    assert (
+        titles.count(
+            "STRESSED: eth_crash — sharpe over strategy.perp_margin_fraction × strategy.margin_floor"
+        )
+        == 1
+    )
     assert "STRESSED: eth_crash — Return against drawdown" in titles
     assert "STRESSED runs in this sweep: eth_crash" in page
     ranked = sorted(sweep_rows(), key=lambda r: -r["sharpe"])  # stable: the table's order among ties
     table = page[page.index("Top 3 by sharpe") :]
     shown = re.findall(r"<tr><td>(r\d\d)</td>", table)[:3]
-    assert shown == [r["run_id"] for r in ranked[:3]]
+    assert shown == [r["key"] for r in ranked[:3]]
     assert "were not kept" in page  # no run folder in this sweep
     assert "1 failed runs" in page and html.escape("ValueError: margin below floor") in page
     assert "worker_host" not in page
 
 
 @pytest.mark.integration
-def test_the_top_runs_kept_folders_draw_their_nav(short_runs, tmp_path):
+@pytest.mark.parametrize("recorded", [True, False], ids=["run_dir", "runs/<key>"])
+def test_the_top_runs_kept_folders_draw_their_nav(short_runs, tmp_path, recorded):
+    """Found by the row's ``run_dir`` (absolute, as the sweep records it) or at ``runs/<key>``."""
     rows = sweep_rows()
     best = max(rows, key=lambda r: r["apy"])
-    kept = tmp_path / "sweep" / "runs" / best["run_id"]
+    kept = tmp_path / ("kept" if recorded else "sweep/runs") / best["key"]
     shutil.copytree(short_runs.folders["basis"], kept)
+    for row in rows:
+        row["run_dir"] = str(kept) if recorded and row is best else None
     sweep_dir = write_sweep(tmp_path / "sweep", rows)
     out = tmp_path / "r.html"
     assert report.main([str(sweep_dir), "--out", str(out)]) == 0
     page = out.read_text()
     assert "Top configurations: cumulative return" in charts(page)
-    assert f"#1 {best['run_id']} — btc_basis (USDT) 2024-06-01 → 2024-06-08" in html.unescape(page)
+    assert f"#1 {best['key']} — btc_basis (USDT) 2024-06-01 → 2024-06-08" in html.unescape(page)
     assert "were not kept" not in page
 
 
