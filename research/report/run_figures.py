@@ -46,17 +46,23 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
 
 def nav_figure(runs: list[RunFolder]) -> go.Figure:
     """One run: its NAV in the share class. Several: each one's time-weighted growth of 1."""
-    fig = go.Figure()
     if len(runs) == 1:
         (run,) = runs
+        fig = go.Figure()
         fig.add_scatter(x=axis_times(run.nav.index), y=run.nav["nav"], name="NAV", mode="lines")
         fig.update_yaxes(title=f"NAV ({run.currency})")
         return _layout(fig, _title(runs, f"NAV — {run.title}"))
-    for run, name in zip(runs, trace_names(runs), strict=True):
+    return growth_figure(list(zip(trace_names(runs), runs, strict=True)), "Cumulative return")
+
+
+def growth_figure(named: list[tuple[str, RunFolder]], title: str) -> go.Figure:
+    """Each named run's time-weighted cumulative return (comparable across share classes)."""
+    fig = go.Figure()
+    for name, run in named:
         growth = run.growth()
         fig.add_scatter(x=axis_times(growth.index), y=growth - 1, name=name, mode="lines")
     fig.update_yaxes(title="cumulative return (time-weighted)", tickformat=".1%")
-    return _layout(fig, _title(runs, "Cumulative return"))
+    return _layout(fig, _title([run for _, run in named], title))
 
 
 def _sampled(frame, limit: int = MAX_BARS):
@@ -166,24 +172,16 @@ def aave_figure(runs: list[RunFolder]) -> go.Figure | None:
 
 def benchmark_figure(runs: list[RunFolder]) -> go.Figure | None:
     """Each USDT run's growth against sUSDe and Aave v3 USDT lending over its own window."""
-    compared = [
-        (run, name) for run, name in zip(runs, trace_names(runs), strict=True) if run.benchmarks is not None
-    ]
+    compared = [(n, r) for n, r in zip(trace_names(runs), runs, strict=True) if r.benchmarks is not None]
     if not compared:
         return None
-    fig = go.Figure()
-    windows: set[tuple[str, str]] = set()
-    for run, name in compared:
-        growth = run.growth()
-        fig.add_scatter(x=axis_times(growth.index), y=growth - 1, name=name, mode="lines")
-        window = (run.summary["start"], run.summary["end"])
-        if window in windows:
-            continue
-        windows.add(window)
-        suffix = "" if len(compared) == 1 else f" ({window[0][:10]} → {window[1][:10]})"
+    fig = growth_figure(compared, "Against sUSDe and Aave USDT lending, same window")
+    windows = {(r.summary["start"], r.summary["end"]): r.benchmarks for _, r in compared}
+    for (start, end), curves in windows.items():
+        suffix = "" if len(windows) == 1 else f" ({start[:10]} → {end[:10]})"
         for column, label in (("susde", "sUSDe"), ("aave_usdt_lending", "Aave v3 USDT lending")):
-            curve = run.benchmarks[column].dropna() if column in run.benchmarks else None
-            if curve is not None and len(curve):
+            curve = curves[column].dropna() if column in curves else pd.Series(dtype=float)
+            if len(curve):
                 fig.add_scatter(
                     x=axis_times(curve.index),
                     y=curve - 1,
@@ -191,5 +189,4 @@ def benchmark_figure(runs: list[RunFolder]) -> go.Figure | None:
                     mode="lines",
                     line={"dash": "dash"},
                 )
-    fig.update_yaxes(title="cumulative return", tickformat=".1%")
-    return _layout(fig, _title([r for r, _ in compared], "Against sUSDe and Aave USDT lending, same window"))
+    return fig

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 
-from research.report.run_figures import axis_times
+from research.report.run_figures import growth_figure
 from research.report.run_folder import RunFolder, stressed_title
 from research.report.sweep_table import MAXIMISED, PARAM_PREFIX, PERCENT, SweepTable
 
@@ -131,14 +131,5 @@ def frontier_figure(sweep: SweepTable) -> go.Figure:
 
 
 def top_runs_figure(top: list[tuple[str, RunFolder]]) -> go.Figure | None:
-    """The kept run folders of the top configurations: growth of 1 (time-weighted)."""
-    if not top:
-        return None
-    fig = go.Figure()
-    for name, run in top:
-        growth = run.growth()
-        fig.add_scatter(x=axis_times(growth.index), y=growth - 1, name=name, mode="lines")
-    fig.update_yaxes(title="cumulative return (time-weighted)", tickformat=".1%")
-    title = stressed_title("Top configurations: cumulative return", [run.scenario for _, run in top])
-    fig.update_layout(title=title, height=420, hovermode="x unified", legend={"orientation": "h"})
-    return fig
+    """The kept run folders of the top configurations: their cumulative returns."""
+    return growth_figure(top, "Top configurations: cumulative return") if top else None
