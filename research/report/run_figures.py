@@ -51,7 +51,7 @@ def nav_figure(runs: list[RunFolder]) -> go.Figure:
         fig = go.Figure()
         fig.add_scatter(x=axis_times(run.nav.index), y=run.nav["nav"], name="NAV", mode="lines")
         fig.update_yaxes(title=f"NAV ({run.currency})")
-        return _layout(fig, _title(runs, f"NAV — {run.title}"))
+        return _layout(fig, _title(runs, f"NAV — {run.label}"))
     return growth_figure(list(zip(trace_names(runs), runs, strict=True)), "Cumulative return")
 
 
@@ -89,7 +89,7 @@ def attribution_figure(run: RunFolder) -> go.Figure:
     )
     fig.update_layout(barmode="relative", bargap=0.05)
     fig.update_yaxes(title=f"cumulative P&L ({run.currency})")
-    return _layout(fig, _title([run], f"Attribution over time — {run.title}"))
+    return _layout(fig, _title([run], f"Attribution over time — {run.label}"))
 
 
 def attribution_totals_figure(runs: list[RunFolder]) -> go.Figure:

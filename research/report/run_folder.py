@@ -74,6 +74,11 @@ class RunFolder:
         return tearsheet_title(self.summary)
 
     @property
+    def label(self) -> str:
+        """Mode, class and window alone (a chart's title adds the stress itself)."""
+        return tearsheet_title({**self.summary, "scenario": None})
+
+    @property
     def currency(self) -> str:
         return self.summary["share_class"]
 
@@ -172,6 +177,7 @@ def read_run_folder(folder: Path) -> RunFolder:
 
 def stressed_title(title: str, scenarios: list[str | None]) -> str:
     """A chart's title, ``STRESSED: <scenarios> — `` first when any of its data is stressed, so a
-    stressed result is never read as history."""
+    stressed result is never read as history (once: a run's own title may already say it)."""
     names = sorted({s for s in scenarios if s})
-    return f"STRESSED: {', '.join(names)} — {title}" if names else title
+    prefix = f"STRESSED: {', '.join(names)} — "
+    return prefix + title if names and not title.startswith(prefix) else title

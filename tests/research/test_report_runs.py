@@ -113,8 +113,12 @@ def test_a_stressed_run_is_labelled_on_every_chart_also_beside_history(short_run
     stressed = _page(tmp_path, short_runs.folders["stressed"])
     titles = charts(stressed)
     assert len(titles) == 6  # NAV, attribution, delta, margin, Aave, benchmarks
-    assert all(t.startswith("STRESSED: eth_crash — ") for t in titles), titles
-    assert "<title>STRESSED: eth_crash — " in stressed and 'class="stressed"' in stressed
+    assert all(t.startswith("STRESSED: eth_crash — ") and t.count("STRESSED") == 1 for t in titles), titles
+    assert (
+        "<title>STRESSED: eth_crash — usdt_eth_staking_hedged_leveraged (USDT) 2024-08-03 → 2024-08-08<"
+        in stressed
+    )
+    assert 'class="stressed"' in stressed
     assert table_cell(stressed, "Scenario") == ["eth_crash"]
 
     compared = _page(tmp_path, short_runs.folders["basis"], short_runs.folders["stressed"])
