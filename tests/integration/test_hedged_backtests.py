@@ -65,6 +65,7 @@ HEDGING_ACTIONS = {
     "entry_partial",
     "rehedge",
     "margin_top_up",
+    "margin_release",
     "rebalance",
     "deleverage",
     "relever",
@@ -111,6 +112,63 @@ def test_results_compare_with_susde_and_aave_lending(full_run):
     assert benchmarks["aave_usdt_lending"]["apy"] == pytest.approx(0.0497, abs=0.001)
     assert summary["apy"] > benchmarks["aave_usdt_lending"]["apy"]
     assert "sUSDe" in (full_run.out_dir / "tearsheet.html").read_text()
+
+
+# -- the margin ceiling ------------------------------------------------------------------------
+
+VENUES = ("binance", "bybit", "okx")
+
+
+def margin_ratios(nav: pd.DataFrame) -> pd.DataFrame:
+    """Each venue's margin balance / perp notional, hourly."""
+    return pd.DataFrame({v: nav[f"margin_balance_{v}"] / nav[f"perp_notional_{v}"] for v in VENUES})
+
+
+def test_surplus_margin_above_the_ceiling_goes_back_to_the_staking_sleeve(catalog_dir, tmp_path):
+    """March → mid-April 2025: ETH ≈2.2k → 1.5k, so the shorts' profit lifts every venue's margin
+    past ``margin_ceiling`` × notional (without the ceiling it piled up to ≈3× in April). Each
+    release is decided on an hour whose prices put a venue above the ceiling — rebuilt here from
+    the hour before at rest, moved by the perps' price change — and none on an hour under it; it
+    brings the venues to ``margin_release_target`` of their grown shorts, the USDT withdrawn buys
+    ETH that is staked, and the margin stays under the ceiling but for the hour a release waits for."""
+    start, end = pd.Timestamp("2025-03-01T00:00Z"), pd.Timestamp("2025-04-15T00:00Z")
+    result = run_mode(catalog_dir, tmp_path, SIMPLE, start, end)
+    hedge = load_run_config(mode_file_path(SIMPLE)).strategy.hedge
+    ceiling, target = hedge.margin_ceiling, hedge.margin_release_target
+    nav, ratios = nav_of(result), margin_ratios(nav_of(result))
+    actions = pd.read_csv(result.out_dir / "actions.csv", parse_dates=["ts"])
+    releases = actions[actions["action"] == "margin_release"]["ts"].dt.floor("h").tolist()
+    assert len(releases) >= 1 and result.summary["hedge"]["margin_releases"] == len(releases)
+    perps = dict(zip(VENUES, PERPS, strict=True))
+    for ts in releases:
+        before, after = ts - pd.Timedelta(hours=1), ts + pd.Timedelta(hours=3)
+        assert ratios.loc[before].max() <= ceiling  # at rest an hour earlier: under the ceiling
+        was, now = _closes(catalog_dir, list(PERPS), before), _closes(catalog_dir, list(PERPS), ts)
+        decided = {}
+        for venue, perp in perps.items():  # the short's P&L over the hour moves its margin
+            qty = nav.loc[before, f"perp_notional_{venue}"] / was[perp]
+            margin = nav.loc[before, f"margin_balance_{venue}"] + qty * (was[perp] - now[perp])
+            decided[venue] = margin / (qty * now[perp])
+        assert max(decided.values()) > ceiling, (ts, decided)
+        # released to the target of the grown shorts (within the hours' price moves)
+        assert ratios.loc[after].to_numpy() == pytest.approx([target] * 3, abs=0.1), ratios.loc[after]
+        assert nav.loc[after, "wallet_usdt"] < 500  # the USDT went into the sleeve, not idle
+    # under the ceiling at every hour but those a release (decided on the next) is waiting for
+    above = ratios.index[ratios.max(axis=1) > ceiling]
+    assert all(ts + pd.Timedelta(hours=1) in releases for ts in above), above
+    # what left the venues bought ETH on the wallet's pool in the release's hours, and was staked
+    transfers = pd.read_csv(result.out_dir / "transfers.csv", parse_dates=["ts"])
+    withdrawn = transfers[(transfers["kind"] == "withdrawal") & (transfers["status"] == "arrived")]
+    fills = pd.read_csv(result.out_dir / "fills.csv", parse_dates=["ts_event"])
+    fills = fills[fills["ts_event"] > start + pd.Timedelta(days=1)]  # not the entry's
+    bought = fills[(fills["instrument_id"] == ETH_POOL) & (fills["order_side"] == "BUY")]
+    spent = (bought["last_qty"].astype(float) * bought["last_px"].astype(float)).sum()
+    assert spent == pytest.approx(withdrawn["amount"].sum(), rel=0.01)  # the pool fee and buffer stay
+    minted = fills[(fills["instrument_id"] == WEETH_RATE) & (fills["order_side"] == "BUY")]
+    assert len(minted) >= len(releases)
+    assert result.summary["liquidations"] == 0 and result.summary["aborted_plans"] == []
+    assert delta_fraction(nav).max() < TOLERANCE
+    assert_reconciled(result, 1e-3)
 
 
 # -- stress: injected bars -------------------------------------------------------------------
@@ -287,6 +345,8 @@ def test_deposit_withdrawal_and_exit_pay_out_in_usdt(catalog_dir, tmp_path):
         ({"stake_allocation": 1.0}, "stake_allocation must be in (0, 1)"),
         ({"stake_allocation": 0.8}, "margin_target 0.5 is above the margin the entry leaves"),
         ({"margin_floor": 0.6}, "need 0.02 <= margin_floor < margin_target"),
+        ({"margin_ceiling": 0.9}, "margin_ceiling 0.9 must be above the margin the entry leaves"),
+        ({"margin_release_target": 0.4}, "need margin_target <= margin_release_target < margin_ceiling"),
         ({"hedge_allocation": {"BINANCE": 0.5, "KRAKEN": 0.5}}, "unknown venue 'KRAKEN'"),
         ({"hedge_allocation": {"BINANCE": 0.5}}, "must sum to 1"),
         ({"delta_tolerance": 0}, "delta_tolerance must be in (0, 0.1]"),
