@@ -8,9 +8,11 @@ bar, and check its reaction against amounts computed here from the state before 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
@@ -191,9 +193,17 @@ def _closes(catalog_dir, instruments: list[str], at: pd.Timestamp) -> dict[str, 
     return {str(b.bar_type.instrument_id): b.close.as_double() for b in bars}
 
 
-def _shocked_run(catalog_dir, mode: str, at: pd.Timestamp, scale: dict[str, float]) -> tuple[Backtest, int]:
-    """``mode`` from 2024-06-01 with every leg re-priced at ``at`` + 30 min (× ``scale``)."""
-    run = load_run_config(mode_file_path(mode), start="2024-06-01", end="2024-06-08")
+def _shocked_run(
+    catalog_dir,
+    mode: str,
+    at: pd.Timestamp,
+    scale: dict[str, float],
+    end: str = "2024-06-08",
+    config: Path | None = None,
+) -> tuple[Backtest, int]:
+    """``mode`` from 2024-06-01 (its YAML, or ``config``) with every leg re-priced at ``at`` + 30 min
+    (× ``scale``)."""
+    run = load_run_config(config or mode_file_path(mode), start="2024-06-01", end=end)
     bt = build_backtest(run, catalog_dir)
     legs = [WEETH_MARKET, *PERPS, ETH_POOL, WEETH_RATE]  # the optional price first, as the engine sorts
     closes = _closes(catalog_dir, legs, at)
@@ -240,6 +250,51 @@ def test_a_margin_squeeze_tops_the_venues_up_from_the_staking_sleeve(catalog_dir
     # persist; what is checked is that nothing was liquidated and the books still reconcile
     assert not bt.accounting.liquidations
     assert nav["residual"].abs().max() < 1e-4
+    bt.engine.dispose()
+
+
+def test_a_crash_releases_the_shorts_profit_to_the_sleeve_realizing_it_first(catalog_dir, tmp_path):
+    """ETH −50% in half an hour: margin/notional ≈ (1 + 0.5) / 0.5 = 3 > the 1.5 ceiling. With a
+    release target of 0.3, each venue gives S_v = M_v − 0.3 (E_v + w_v S), S = Σ S_v =
+    (Σ M − 0.3 Σ E) / 1.3 (computed here from the state before the crash) — more than its cash,
+    since half its margin is the short's unrealized profit: part of each short is bought back to
+    realize it and sold again at once, then the USDT is withdrawn. The run stops before the
+    withdrawals land (the next real bar would undo the crash)."""
+    raw = yaml.safe_load(mode_file_path(SIMPLE).read_text())
+    raw["strategy"]["hedge"].update({"margin_target": 0.3, "margin_release_target": 0.3})
+    config = tmp_path / "low_target.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    at = pd.Timestamp("2024-06-04T12:00Z")
+    crash = {i: 0.5 for i in (*PERPS, ETH_POOL)}
+    bt, ts = _shocked_run(catalog_dir, SIMPLE, at, crash, end="2024-06-04T12:59Z", config=config)
+    assert [a for a, _ in _actions_at(bt, ts)] == ["margin_release"]
+    before = bt.accounting.nav_frame().loc[at]
+    closes = _closes(catalog_dir, list(PERPS), at)
+    weights = {"BINANCE": 0.4, "BYBIT": 0.3, "OKX": 0.3}
+    shorts = {v.upper(): before[f"perp_notional_{v}"] / closes[p] for v, p in zip(VENUES, PERPS, strict=True)}
+    held = sum(shorts.values()) + before["net_delta_eth"]  # the wallet's net long the shorts follow
+    margins, exposures = {}, {}
+    for (venue, qty), perp in zip(shorts.items(), PERPS, strict=True):
+        crashed = round(closes[perp] * 0.5, 2)  # the injected bar, at the perps' 0.01 tick
+        margins[venue] = before[f"margin_balance_{venue.lower()}"] + qty * (closes[perp] - crashed)
+        exposures[venue] = max(qty, held * weights[venue]) * crashed
+        assert margins[venue] / exposures[venue] > 1.5
+    total = (sum(margins.values()) - 0.3 * sum(exposures.values())) / 1.3
+    transfers = pd.DataFrame(bt.accounting.transfers)
+    sent = transfers[(transfers["kind"] == "withdrawal") & (transfers["status"] == "submitted")]
+    sent = sent[sent["ts"] == pd.Timestamp(ts, tz="UTC")].set_index("venue")
+    fills = bt.engine.trader.generate_fills_report()
+    at_crash = fills[pd.to_datetime(fills["ts_event"], utc=True) == pd.Timestamp(ts, tz="UTC")]
+    for venue, perp in zip(weights, PERPS, strict=True):
+        release = margins[venue] - 0.3 * (exposures[venue] + weights[venue] * total)
+        paid = sent.loc[venue, "amount"] + sent.loc[venue, "fee"]  # what left the venue
+        assert paid == pytest.approx(release, abs=5), venue  # the realizing fills' fees stay
+        wallets = bt.strategy.venue_wallets(venue)
+        assert wallets.margin_balance == pytest.approx(margins[venue] - paid, abs=5)
+        # realized: bought back, then sold again at the crash price
+        sides = at_crash[at_crash["instrument_id"].astype(str) == perp]["order_side"].tolist()
+        assert "BUY" in sides and "SELL" in sides, (venue, sides)
+    assert not bt.accounting.liquidations and bt.strategy.rejections == []
     bt.engine.dispose()
 
 
@@ -356,8 +411,6 @@ def test_deposit_withdrawal_and_exit_pay_out_in_usdt(catalog_dir, tmp_path):
     ],
 )
 def test_invalid_hedge_settings_are_refused_with_the_field(tmp_path, hedge, message):
-    import yaml
-
     raw = yaml.safe_load(mode_file_path(SIMPLE).read_text())
     raw["strategy"]["hedge"].update(hedge)
     path = tmp_path / "bad.yaml"
