@@ -76,10 +76,11 @@ class HedgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Release margin to the staking sleeve when a venue's margin balance exceeds this fraction of
     its perp notional. Above the margin the entry leaves, (1 − stake_allocation) / stake_allocation
     (1.0 by default): from there ETH must fall ≈ 20% before a release."""
-    margin_release_target: float = 1.0
+    margin_release_target: float = 0.75
     """Venues above this fraction of their perp notional give back down to it when one exceeds
     ``margin_ceiling`` (counted on the shorts grown by what is released). The gap to
-    ``margin_floor`` is how far ETH may rise again before the sleeve pays for a top-up."""
+    ``margin_floor`` is how far ETH may rise again before the sleeve pays for a top-up: from 0.75,
+    ≈ 40% (from ``margin_target``, 0.5, only ≈ 20%)."""
     eth_trade_buffer: float = 0.003
     """Fraction kept back when buying ETH with USDT (and added when selling), for pool impact."""
     eth_purchase: str = "dex"
@@ -367,13 +368,11 @@ class HedgeSleeve(DefiStrategy):
             f"margin/notional {_fmt(ratios, 3)}; needs {_fmt(needs)} USDT; from venues {_fmt(pulls)}, "
             f"from the sleeve {release:.6f} ETH"
         )
-        to_spot = {v: amount + self.withdrawal_fee(v) for v, amount in pulls.items()}
         phases = [
             *(super().raise_cash_phases(release) if release > 0 else []),
             self._sell_free_eth,
             self._resize_hedge,
-            lambda: self.move_to_spot(to_spot),
-            lambda: self.withdraw_to_wallet(pulls),
+            *self._withdrawal_phases(pulls),
             lambda: self.deposit_to_venues(needs),
             self._sweep_to_futures,
             self._resize_hedge,  # grows the shorts the missing margin held back
@@ -402,12 +401,10 @@ class HedgeSleeve(DefiStrategy):
             f"margin/notional {_fmt(ratios, 3)} > margin_ceiling {ceiling:g}; to the sleeve {_fmt(pulls)} "
             f"USDT, realizing {_fmt(realize)}"
         )
-        to_spot = {v: amount + self.withdrawal_fee(v) for v, amount in pulls.items()}
         phases = [
             lambda: self._realize_profit(realize),
             self._resize_hedge,  # sells back what the realization bought
-            lambda: self.move_to_spot(to_spot),
-            lambda: self.withdraw_to_wallet(pulls),
+            *self._withdrawal_phases(pulls),
             self._buy_eth,
             *super().deploy_phases(),
             self._resize_hedge,  # hedges the ETH staked
@@ -415,6 +412,12 @@ class HedgeSleeve(DefiStrategy):
         return Decision("margin_release", phases, why)
 
     # -- the steps ---------------------------------------------------------------------------
+
+    def _withdrawal_phases(self, pulls: dict[str, float]) -> list[Phase]:
+        """Withdraw ``pulls`` USDT (arriving) to the wallet: the amounts and their fees made spot
+        cash first (classic accounts), then sent."""
+        to_spot = {v: amount + self.withdrawal_fee(v) for v, amount in pulls.items()}
+        return [lambda: self.move_to_spot(to_spot), lambda: self.withdraw_to_wallet(pulls)]
 
     def _sweep_to_futures(self) -> None:
         self.sweep_to_futures(self.hedge_venues)
