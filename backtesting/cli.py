@@ -259,6 +259,7 @@ def _comparison(summary: dict) -> str | None:
     if hedge:
         line += (
             f"; max |net delta| {hedge['max_abs_delta_fraction']:.2%} of NAV, "
-            f"{hedge['margin_top_ups']} margin top-ups, {hedge['deleverages']} deleverages"
+            f"{hedge['margin_top_ups']} margin top-ups, {hedge['margin_releases']} margin releases, "
+            f"{hedge['deleverages']} deleverages"
         )
     return line

@@ -20,6 +20,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+STATE_IN_MEMORY = ("--prune-history", "64")
+"""Keep the last 64 block states in memory and none on disk: by default anvil also writes older
+states to ``~/.foundry/anvil/tmp``, which a replayed week grows to gigabytes and a killed node
+never removes."""
+
+
 class Anvil:
     """A fresh, empty chain for the duration of a ``with`` block (its 10 accounts hold 10,000 ETH).
 
@@ -43,7 +49,7 @@ class Anvil:
             raise RuntimeError(problem)
         self.port = self.port or _free_port()
         self._process = subprocess.Popen(
-            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
+            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent", *STATE_IN_MEMORY],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,

@@ -60,6 +60,7 @@ from adapters.hours import HOUR_NS, closing_hour
 from adapters.signals import SignalPrediction
 from strategies.book_check import Book, book_differences, held_book
 from strategies.feed_watch import DAY_NS, FUNDING_INTERVAL_NS, FeedWatch, StaleFeed
+from strategies.fill_reports import ACCOUNT_TOPIC, FillReports
 from strategies.hour_gate import HourGate
 from strategies.needs import DataNeeds
 from strategies.order_caps import DEFAULT_MAX_ORDER_USD, DEFAULT_MAX_POSITION_USD, OrderCaps
@@ -102,6 +103,9 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
     missing_leg_action: str = "skip"
     """An hour whose legs did not all arrive: ``skip`` it (when the next hour's data arrives), or
     ``act`` on the last prices after ``missing_leg_wait_secs``."""
+    fill_report_wait_secs: float = 10.0
+    """Live, how long a filled order waits for its venue's report of the balances it changed
+    before the plan goes on without it (s; ``strategies/fill_reports.py``)."""
     order_timeout_hours: float = 2.0
     """A plan gives up when its orders have not closed after this long (hours of data time)."""
     transfer_timeout_hours: float = 48.0
@@ -152,6 +156,8 @@ class YieldStrategyConfig(StrategyConfig, frozen=True):
             raise ValueError(f"missing_leg_action must be 'skip' or 'act', got {self.missing_leg_action!r}")
         if not self.missing_leg_wait_secs > 0:
             raise ValueError(f"missing_leg_wait_secs must be > 0, got {self.missing_leg_wait_secs}")
+        if not self.fill_report_wait_secs > 0:
+            raise ValueError(f"fill_report_wait_secs must be > 0, got {self.fill_report_wait_secs}")
         if not (self.max_order_notional_usd > 0 and self.max_position_notional_usd > 0):
             raise ValueError(
                 f"max_order_notional_usd and max_position_notional_usd must be > 0, got "
@@ -225,6 +231,7 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             ),
             on_rest=self._plan_ended,
         )
+        self.fill_reports = FillReports(self.log, self.plans.order_closed, config.fill_report_wait_secs)
         self.transfers = TransferBook()
         self._readers: dict[str, VenueWalletReader] = {}
         self.entered = False
@@ -321,6 +328,8 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
             return
         self._priced = list(dict.fromkeys(needs.required))
         self.gate.watch(self._priced, lambda i: last_price(self.cache, i) is not None, self.clock)
+        self.fill_reports.watch(self.cache, self.clock)
+        self.msgbus.subscribe(ACCOUNT_TOPIC, self.fill_reports.on_account_state)
         for instrument_id in dict.fromkeys([*needs.required, *needs.optional]):
             self.subscribe_bars(bar_type_for(instrument_id))
         self._watch_feeds(needs)
@@ -817,12 +826,13 @@ class YieldStrategy(TransferActions, WalletUpkeep, Strategy):
         order = self.cache.order(event.client_order_id)
         if order is None or not order.is_closed:
             return
-        failure = None
-        if not isinstance(event, OrderFilled):
-            reason = getattr(event, "reason", type(event).__name__)
-            failure = f"order {event.client_order_id} on {event.instrument_id} closed unfilled: {reason}"
-            if isinstance(event, OrderRejected | OrderDenied):  # a cancel is the strategy's own choice
-                self.rejections.append(failure)
+        if isinstance(event, OrderFilled):
+            self.fill_reports.filled(event)  # done once the venue has reported its balances
+            return
+        reason = getattr(event, "reason", type(event).__name__)
+        failure = f"order {event.client_order_id} on {event.instrument_id} closed unfilled: {reason}"
+        if isinstance(event, OrderRejected | OrderDenied):  # a cancel is the strategy's own choice
+            self.rejections.append(failure)
         self.plans.order_closed(event.client_order_id, failure)
 
     def _on_liquidation(self, fill: OrderFilled) -> None:

@@ -17,7 +17,13 @@ Capital management, most urgent first, at each tick:
    from venues holding margin above their target, then by releasing ETH from the staking sleeve
    (sold for USDT, the hedge shrunk to match). Every move is a transfer with its gas or venue fee
    and its delay; what cannot be restored in time is liquidated by the venue, and shows;
-3. delta drift beyond ``delta_tolerance``: resize the shorts.
+3. surplus margin: when a venue's margin balance exceeds ``margin_ceiling`` × its notional (ETH
+   fell: the shorts' profit piles up), every venue above ``margin_release_target`` gives back down
+   to it — the target counted on the shorts grown by the released USDT, which buys ETH for the staking
+   sleeve. Only cash leaves a venue, so a short's unrealized profit is first realized (bought
+   back and sold again at today's price). A release worth less than ``min_deploy_usd`` waits
+   (every release pays withdrawal fees, gas, the pool fee and the perps' fees);
+4. delta drift beyond ``delta_tolerance``: resize the shorts.
 
 One mixin serves both modes: it sits before the staking strategy in the class's MRO, so
 ``super()`` reaches the sleeve's own stake / unstake / band logic, which it uses in ETH.
@@ -34,12 +40,13 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from adapters.cex.config import load_cex_venue
 from adapters.cex.instruments import cex_instrument_id
+from adapters.cex.margin import VenueWallets
 from adapters.events import TransferKind
 from strategies.basis import CENT_BUFFER, DEFAULT_ALLOCATION, allocated_venues, validate_allocation
 from strategies.defi import DefiStrategy
 from strategies.leveraged import LeveragedStakingConfig, LeveragedStakingStrategy
 from strategies.plan import Decision, Phase
-from strategies.sizing import round_down, split_by_weights
+from strategies.sizing import margin_release, round_down, split_by_weights
 from strategies.staking import StakingStrategy, StakingStrategyConfig
 
 RAISE_COST_BUFFER = 0.01
@@ -65,6 +72,15 @@ class HedgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     while the transfers are under way)."""
     margin_target: float = 0.5
     """Venues under this fraction of their perp notional are topped up to it."""
+    margin_ceiling: float = 1.5
+    """Release margin to the staking sleeve when a venue's margin balance exceeds this fraction of
+    its perp notional. Above the margin the entry leaves, (1 − stake_allocation) / stake_allocation
+    (1.0 by default): from there ETH must fall ≈ 20% before a release."""
+    margin_release_target: float = 0.75
+    """Venues above this fraction of their perp notional give back down to it when one exceeds
+    ``margin_ceiling`` (counted on the shorts grown by what is released). The gap to
+    ``margin_floor`` is how far ETH may rise again before the sleeve pays for a top-up: from 0.75,
+    ≈ 40% (from ``margin_target``, 0.5, only ≈ 20%)."""
     eth_trade_buffer: float = 0.003
     """Fraction kept back when buying ETH with USDT (and added when selling), for pool impact."""
     eth_purchase: str = "dex"
@@ -90,6 +106,17 @@ class HedgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 f"margin_target {self.margin_target} is above the margin the entry leaves, "
                 f"(1 − stake_allocation) / stake_allocation = {entry_margin:.3f}: lower "
                 f"stake_allocation ({self.stake_allocation}) or margin_target"
+            )
+        if not entry_margin < self.margin_ceiling:
+            raise ValueError(
+                f"margin_ceiling {self.margin_ceiling} must be above the margin the entry leaves, "
+                f"(1 − stake_allocation) / stake_allocation = {entry_margin:.3f}: raise "
+                f"margin_ceiling or stake_allocation ({self.stake_allocation})"
+            )
+        if not self.margin_target <= self.margin_release_target < self.margin_ceiling:
+            raise ValueError(
+                "need margin_target <= margin_release_target < margin_ceiling, got "
+                f"{self.margin_target}, {self.margin_release_target}, {self.margin_ceiling}"
             )
         if not 0 <= self.eth_trade_buffer < 0.05:
             raise ValueError(f"eth_trade_buffer must be in [0, 0.05), got {self.eth_trade_buffer}")
@@ -171,11 +198,12 @@ class HedgeSleeve(DefiStrategy):
         """Hedge quality and capital management beside the returns."""
         fraction = nav["net_delta_usd"].abs() / nav["nav_usdt"]
         tolerance = self.hedging.delta_tolerance
-        margins = {}
+        lowest, highest = {}, {}
         for venue in self.hedge_venues:
             notional = nav[f"perp_notional_{venue.lower()}"]
             held = notional > 0
-            margins[venue] = float((nav[f"margin_balance_{venue.lower()}"][held] / notional[held]).min())
+            ratio = nav[f"margin_balance_{venue.lower()}"][held] / notional[held]
+            lowest[venue], highest[venue] = float(ratio.min()), float(ratio.max())
         return {
             "hedge": {
                 "delta_tolerance": tolerance,
@@ -183,8 +211,10 @@ class HedgeSleeve(DefiStrategy):
                 "hours_above_tolerance": int((fraction > tolerance).sum()),
                 "rehedges": self.actions.get("rehedge", 0),
                 "margin_top_ups": self.actions.get("margin_top_up", 0),
+                "margin_releases": self.actions.get("margin_release", 0),
                 "deleverages": self.actions.get("deleverage", 0),
-                "min_margin_to_notional": margins,
+                "min_margin_to_notional": lowest,
+                "max_margin_to_notional": highest,
                 "price_pnl_wallet": float(nav["price_pnl_wallet"].iloc[1:].sum()),
                 "price_pnl_cex": float(nav["price_pnl_cex"].iloc[1:].sum()),
             }
@@ -268,6 +298,8 @@ class HedgeSleeve(DefiStrategy):
             return Decision(sleeve.action, [*sleeve.phases, self._resize_hedge], sleeve.why)
         if (top_up := self._margin_top_up()) is not None:
             return top_up
+        if (release := self._margin_release()) is not None:
+            return release
         drift = self._delta_drift()
         if drift > self.hedging.delta_tolerance:
             return Decision("rehedge", [self._resize_hedge], f"|net delta| {drift:.4%} of NAV")
@@ -285,15 +317,27 @@ class HedgeSleeve(DefiStrategy):
         nav = self.nav_estimate()
         return abs(self.net_delta()) * self.eth_price() / nav if nav > 0 else 0.0
 
-    def _margin_top_up(self) -> Decision | None:
-        """Top every venue under ``margin_target`` up to it once one is under ``margin_floor``."""
+    def _margin_book(self) -> tuple[dict[str, VenueWallets], dict[str, float], dict[str, float]]:
+        """Each venue's wallets, perp exposure and margin balance. The exposure is the short a
+        venue holds or should hold (after a liquidation: should), at today's price."""
         wallets = {v: self.venue_wallets(v) for v in self.hedge_venues}
-        floor, target = self.hedging.margin_floor, self.hedging.margin_target
         price = self.eth_price()
-        # judged against the short a venue holds or should hold (after a liquidation: should)
         shorts = self._hedge_targets()
         exposure = {v: max(w.perp_notional, shorts[v] * price) for v, w in wallets.items()}
-        margins = {v: w.margin_balance for v, w in wallets.items()}
+        return wallets, exposure, {v: w.margin_balance for v, w in wallets.items()}
+
+    def _payable(self, venue: str, available: float) -> float:
+        """What withdrawing ``available`` USDT from ``venue`` pays out after its fee and the cent
+        rounding; 0 under ten fees (not worth the fee)."""
+        fee = self.withdrawal_fee(venue)
+        payable = available - fee - CENT_BUFFER
+        return payable if payable >= 10 * fee else 0.0
+
+    def _margin_top_up(self) -> Decision | None:
+        """Top every venue under ``margin_target`` up to it once one is under ``margin_floor``."""
+        wallets, exposure, margins = self._margin_book()
+        floor, target = self.hedging.margin_floor, self.hedging.margin_target
+        price = self.eth_price()
         if not any(margins[v] < floor * exposure[v] for v in self.hedge_venues):
             return None
         needs = {
@@ -304,9 +348,9 @@ class HedgeSleeve(DefiStrategy):
         remaining = sum(needs.values()) + CENT_BUFFER * len(needs) - self.wallet_balance("USDT")
         pulls: dict[str, float] = {}
         for venue, w in wallets.items():
-            surplus = min(w.releasable_margin, margins[venue] - target * exposure[venue])
-            surplus -= self.withdrawal_fee(venue) + CENT_BUFFER
-            if venue in needs or remaining <= 0 or surplus < 10 * self.withdrawal_fee(venue):
+            above_target = margins[venue] - target * exposure[venue]
+            surplus = self._payable(venue, min(w.releasable_margin, above_target))
+            if venue in needs or remaining <= 0 or surplus <= 0:
                 continue
             pulls[venue] = min(surplus, remaining)
             remaining -= pulls[venue]
@@ -324,20 +368,56 @@ class HedgeSleeve(DefiStrategy):
             f"margin/notional {_fmt(ratios, 3)}; needs {_fmt(needs)} USDT; from venues {_fmt(pulls)}, "
             f"from the sleeve {release:.6f} ETH"
         )
-        to_spot = {v: amount + self.withdrawal_fee(v) for v, amount in pulls.items()}
         phases = [
             *(super().raise_cash_phases(release) if release > 0 else []),
             self._sell_free_eth,
             self._resize_hedge,
-            lambda: self.move_to_spot(to_spot),
-            lambda: self.withdraw_to_wallet(pulls),
+            *self._withdrawal_phases(pulls),
             lambda: self.deposit_to_venues(needs),
             self._sweep_to_futures,
             self._resize_hedge,  # grows the shorts the missing margin held back
         ]
         return Decision("margin_top_up", phases, why)
 
+    def _margin_release(self) -> Decision | None:
+        """Once a venue's margin is over ``margin_ceiling``, bring every venue above
+        ``margin_release_target`` down to it and stake what comes out (``sizing.margin_release``)."""
+        wallets, exposure, margins = self._margin_book()
+        ceiling, target = self.hedging.margin_ceiling, self.hedging.margin_release_target
+        releases = margin_release(margins, exposure, self.weights, target, ceiling)
+        pulls: dict[str, float] = {}
+        realize: dict[str, float] = {}
+        for venue, amount in releases.items():
+            w = wallets[venue]
+            fee = self.withdrawal_fee(venue)
+            pull = self._payable(venue, min(amount, w.releasable_margin + max(0.0, w.unrealized_perp)))
+            if pull > 0:
+                pulls[venue] = pull
+                realize[venue] = max(0.0, pull + fee + CENT_BUFFER - w.releasable_margin)
+        if sum(pulls.values()) < self.defi.min_deploy_usd:
+            return None
+        ratios = {v: margins[v] / exposure[v] for v in self.hedge_venues if exposure[v] > 0}
+        why = (
+            f"margin/notional {_fmt(ratios, 3)} > margin_ceiling {ceiling:g}; to the sleeve {_fmt(pulls)} "
+            f"USDT, realizing {_fmt(realize)}"
+        )
+        phases = [
+            lambda: self._realize_profit(realize),
+            self._resize_hedge,  # sells back what the realization bought
+            *self._withdrawal_phases(pulls),
+            self._buy_eth,
+            *super().deploy_phases(),
+            self._resize_hedge,  # hedges the ETH staked
+        ]
+        return Decision("margin_release", phases, why)
+
     # -- the steps ---------------------------------------------------------------------------
+
+    def _withdrawal_phases(self, pulls: dict[str, float]) -> list[Phase]:
+        """Withdraw ``pulls`` USDT (arriving) to the wallet: the amounts and their fees made spot
+        cash first (classic accounts), then sent."""
+        to_spot = {v: amount + self.withdrawal_fee(v) for v, amount in pulls.items()}
+        return [lambda: self.move_to_spot(to_spot), lambda: self.withdraw_to_wallet(pulls)]
 
     def _sweep_to_futures(self) -> None:
         self.sweep_to_futures(self.hedge_venues)
@@ -367,6 +447,16 @@ class HedgeSleeve(DefiStrategy):
         free = self.free_eth()
         if free * self.eth_price() > CENT_BUFFER:
             self.submit_market(self.cache.instrument(self.pool_id), OrderSide.SELL, free)
+
+    def _realize_profit(self, amounts: dict[str, float]) -> None:
+        """Buy back the part of each venue's short whose unrealized profit is ``amounts`` USDT:
+        the profit becomes cash that may leave the venue (the next resize sells the part again)."""
+        for venue, amount in amounts.items():
+            for perp in self.venue_wallets(venue).perps:
+                if amount > 0 and perp.unrealized > 0 and perp.signed_qty < 0:
+                    qty = -perp.signed_qty * min(1.0, amount / perp.unrealized)
+                    instrument = self.cache.instrument(perp.instrument_id)
+                    self.submit_market(instrument, OrderSide.BUY, qty, reduce_only=True)
 
     def _close_hedge(self) -> None:
         """exit_full: buy every short back (the gas money left in the wallet stays unhedged)."""

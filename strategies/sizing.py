@@ -51,3 +51,35 @@ def hedge_drift(net_base_qty: float, price: float, gross_exposure: float) -> flo
     if gross_exposure <= 0:
         return 0.0
     return abs(net_base_qty) * price / gross_exposure
+
+
+def margin_release(
+    margins: dict[str, float],
+    exposures: dict[str, float],
+    weights: dict[str, float],
+    target: float,
+    ceiling: float,
+) -> dict[str, float]:
+    """Nothing while every venue's margin M_v is at most ``ceiling`` × its notional E_v; once one
+    is above, the USDT each venue gives back so that its margin ends at ``target`` × its notional
+    once the released total S, staked and hedged, has grown every venue's short by its weight's
+    share of S.
+
+    For the giving venues C: M_v − S_v = target·(E_v + w_v·S), which summed over C gives
+    S = (Σ_C M_v − target·Σ_C E_v) / (1 + target·Σ_C w_v) (weights normalised to sum to 1). A venue
+    whose share comes out ≤ 0 (under target once the shorts grow) leaves C and S is solved again.
+    """
+    if not any(margins[v] > ceiling * exposures[v] > 0 for v in margins):
+        return {}
+    norm = sum(weights.values())
+    share = {v: w / norm for v, w in weights.items()} if norm > 0 else dict.fromkeys(weights, 0.0)
+    giving = {v for v in margins if margins[v] > target * exposures[v]}
+    while giving:
+        surplus = sum(margins[v] - target * exposures[v] for v in giving)
+        total = surplus / (1 + target * sum(share[v] for v in giving))
+        releases = {v: margins[v] - target * (exposures[v] + share[v] * total) for v in giving}
+        short = {v for v, amount in releases.items() if amount <= 0}
+        if not short:
+            return releases
+        giving -= short
+    return {}

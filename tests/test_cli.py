@@ -109,10 +109,15 @@ def test_usdt_runs_print_their_apy_beside_the_benchmarks():
         "mode": "usdt_eth_staking_hedged_leveraged",
         "apy": 0.13,
         "benchmarks": {"susde": {"apy_mean": 0.1046}, "aave_usdt_lending": {"apy": None}},
-        "hedge": {"max_abs_delta_fraction": 0.0034, "margin_top_ups": 1, "deleverages": 0},
+        "hedge": {
+            "max_abs_delta_fraction": 0.0034,
+            "margin_top_ups": 1,
+            "margin_releases": 2,
+            "deleverages": 0,
+        },
     }
     line = _comparison(summary)
     assert line is not None
     assert "APY +13.00% vs sUSDe +10.46%, Aave USDT lending n/a" in line
-    assert "max |net delta| 0.34% of NAV, 1 margin top-ups" in line
+    assert "max |net delta| 0.34% of NAV, 1 margin top-ups, 2 margin releases, 0 deleverages" in line
     assert _comparison({"mode": "eth_leveraged", "apy": 0.19}) is None  # ETH class: no USDT benchmarks

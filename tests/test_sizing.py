@@ -9,6 +9,7 @@ from strategies.sizing import (
     basis_target_qty,
     common_step,
     hedge_drift,
+    margin_release,
     round_down,
     split_by_weights,
 )
@@ -54,3 +55,51 @@ def test_split_by_weights_and_hedge_drift():
     assert hedge_drift(0.01, 60_000, 120_000) == pytest.approx(0.005)
     assert hedge_drift(-0.01, 60_000, 120_000) == pytest.approx(0.005)
     assert hedge_drift(0.01, 60_000, 0) == 0.0
+
+
+# -- the market-neutral modes' margin ceiling ---------------------------------------------------
+
+WEIGHTS = {"BINANCE": 0.4, "BYBIT": 0.3, "OKX": 0.3}
+
+
+def test_margin_under_the_ceiling_releases_nothing():
+    exposures = {"BINANCE": 20_000.0, "BYBIT": 15_000.0, "OKX": 15_000.0}
+    at_ceiling = {v: 1.5 * e for v, e in exposures.items()}  # 1.5 × notional: not above it
+    assert margin_release(at_ceiling, exposures, WEIGHTS, 0.5, 1.5) == {}
+    assert margin_release({v: 0.0 for v in exposures}, dict.fromkeys(exposures, 0.0), WEIGHTS, 0.5, 1.5) == {}
+
+
+def test_one_venue_over_the_ceiling_gives_back_to_the_target_of_its_grown_short():
+    """Binance 3.0 × its 10,000 notional, Bybit exactly at target: only Binance gives. By hand,
+    S = (30,000 − 0.5 × 10,000) / (1 + 0.5 × 0.5) = 20,000; the staked 20,000 grows Binance's short
+    by half of it, so Binance keeps 0.5 × (10,000 + 10,000) = 10,000 = 30,000 − 20,000."""
+    weights = {"BINANCE": 1.0, "BYBIT": 1.0}  # not normalised: the split is what counts
+    exposures = {"BINANCE": 10_000.0, "BYBIT": 10_000.0}
+    released = margin_release({"BINANCE": 30_000.0, "BYBIT": 5_000.0}, exposures, weights, 0.5, 1.5)
+    assert released == pytest.approx({"BINANCE": 20_000.0})
+
+
+def test_every_venue_above_target_gives_and_ends_at_target_after_the_shorts_grow():
+    """Checked by the outcome: each giver's margin after, M_v − S_v, is target × its notional
+    grown by its weight's share of the total released; a venue under target gives nothing."""
+    margins = {"BINANCE": 60_000.0, "BYBIT": 20_000.0, "OKX": 6_000.0}
+    exposures = {"BINANCE": 20_000.0, "BYBIT": 15_000.0, "OKX": 15_000.0}
+    released = margin_release(margins, exposures, WEIGHTS, 0.5, 1.5)
+    assert set(released) == {"BINANCE", "BYBIT"}  # OKX is at 0.4 < 0.5
+    total = sum(released.values())
+    for venue, amount in released.items():
+        assert amount > 0
+        grown = exposures[venue] + WEIGHTS[venue] * total
+        assert (margins[venue] - amount) / grown == pytest.approx(0.5)
+    # by hand: S = (80,000 − 0.5 × 35,000) / (1 + 0.5 × 0.7) = 62,500 / 1.35
+    assert total == pytest.approx(62_500 / 1.35)
+
+
+def test_a_venue_pushed_under_target_by_the_grown_short_leaves_the_givers():
+    """Bybit at 0.52 × notional would give a little, but Binance's release grows Bybit's short
+    too: with both, Bybit's share is negative, so it keeps its margin and only Binance gives
+    S = (60,000 − 0.5 × 20,000) / (1 + 0.5 × 0.4) = 41,666.67."""
+    margins = {"BINANCE": 60_000.0, "BYBIT": 7_800.0, "OKX": 6_000.0}
+    exposures = {"BINANCE": 20_000.0, "BYBIT": 15_000.0, "OKX": 15_000.0}
+    released = margin_release(margins, exposures, WEIGHTS, 0.5, 1.5)
+    assert released == pytest.approx({"BINANCE": 50_000 / 1.2})

@@ -8,9 +8,11 @@ bar, and check its reaction against amounts computed here from the state before 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from nautilus_trader.model.data import Bar
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
@@ -65,6 +67,7 @@ HEDGING_ACTIONS = {
     "entry_partial",
     "rehedge",
     "margin_top_up",
+    "margin_release",
     "rebalance",
     "deleverage",
     "relever",
@@ -113,6 +116,63 @@ def test_results_compare_with_susde_and_aave_lending(full_run):
     assert "sUSDe" in (full_run.out_dir / "tearsheet.html").read_text()
 
 
+# -- the margin ceiling ------------------------------------------------------------------------
+
+VENUES = ("binance", "bybit", "okx")
+
+
+def margin_ratios(nav: pd.DataFrame) -> pd.DataFrame:
+    """Each venue's margin balance / perp notional, hourly."""
+    return pd.DataFrame({v: nav[f"margin_balance_{v}"] / nav[f"perp_notional_{v}"] for v in VENUES})
+
+
+def test_surplus_margin_above_the_ceiling_goes_back_to_the_staking_sleeve(catalog_dir, tmp_path):
+    """March → mid-April 2025: ETH ≈2.2k → 1.5k, so the shorts' profit lifts every venue's margin
+    past ``margin_ceiling`` × notional (without the ceiling it piled up to ≈3× in April). Each
+    release is decided on an hour whose prices put a venue above the ceiling — rebuilt here from
+    the hour before at rest, moved by the perps' price change — and none on an hour under it; it
+    brings the venues to ``margin_release_target`` of their grown shorts, the USDT withdrawn buys
+    ETH that is staked, and the margin stays under the ceiling but for the hour a release waits for."""
+    start, end = pd.Timestamp("2025-03-01T00:00Z"), pd.Timestamp("2025-04-15T00:00Z")
+    result = run_mode(catalog_dir, tmp_path, SIMPLE, start, end)
+    hedge = load_run_config(mode_file_path(SIMPLE)).strategy.hedge
+    ceiling, target = hedge.margin_ceiling, hedge.margin_release_target
+    nav, ratios = nav_of(result), margin_ratios(nav_of(result))
+    actions = pd.read_csv(result.out_dir / "actions.csv", parse_dates=["ts"])
+    releases = actions[actions["action"] == "margin_release"]["ts"].dt.floor("h").tolist()
+    assert len(releases) >= 1 and result.summary["hedge"]["margin_releases"] == len(releases)
+    perps = dict(zip(VENUES, PERPS, strict=True))
+    for ts in releases:
+        before, after = ts - pd.Timedelta(hours=1), ts + pd.Timedelta(hours=3)
+        assert ratios.loc[before].max() <= ceiling  # at rest an hour earlier: under the ceiling
+        was, now = _closes(catalog_dir, list(PERPS), before), _closes(catalog_dir, list(PERPS), ts)
+        decided = {}
+        for venue, perp in perps.items():  # the short's P&L over the hour moves its margin
+            qty = nav.loc[before, f"perp_notional_{venue}"] / was[perp]
+            margin = nav.loc[before, f"margin_balance_{venue}"] + qty * (was[perp] - now[perp])
+            decided[venue] = margin / (qty * now[perp])
+        assert max(decided.values()) > ceiling, (ts, decided)
+        # released to the target of the grown shorts (within the hours' price moves)
+        assert ratios.loc[after].to_numpy() == pytest.approx([target] * 3, abs=0.1), ratios.loc[after]
+        assert nav.loc[after, "wallet_usdt"] < 500  # the USDT went into the sleeve, not idle
+    # under the ceiling at every hour but those a release (decided on the next) is waiting for
+    above = ratios.index[ratios.max(axis=1) > ceiling]
+    assert all(ts + pd.Timedelta(hours=1) in releases for ts in above), above
+    # what left the venues bought ETH on the wallet's pool in the release's hours, and was staked
+    transfers = pd.read_csv(result.out_dir / "transfers.csv", parse_dates=["ts"])
+    withdrawn = transfers[(transfers["kind"] == "withdrawal") & (transfers["status"] == "arrived")]
+    fills = pd.read_csv(result.out_dir / "fills.csv", parse_dates=["ts_event"])
+    fills = fills[fills["ts_event"] > start + pd.Timedelta(days=1)]  # not the entry's
+    bought = fills[(fills["instrument_id"] == ETH_POOL) & (fills["order_side"] == "BUY")]
+    spent = (bought["last_qty"].astype(float) * bought["last_px"].astype(float)).sum()
+    assert spent == pytest.approx(withdrawn["amount"].sum(), rel=0.01)  # the pool fee and buffer stay
+    minted = fills[(fills["instrument_id"] == WEETH_RATE) & (fills["order_side"] == "BUY")]
+    assert len(minted) >= len(releases)
+    assert result.summary["liquidations"] == 0 and result.summary["aborted_plans"] == []
+    assert delta_fraction(nav).max() < TOLERANCE
+    assert_reconciled(result, 1e-3)
+
+
 # -- stress: injected bars -------------------------------------------------------------------
 
 
@@ -133,9 +193,17 @@ def _closes(catalog_dir, instruments: list[str], at: pd.Timestamp) -> dict[str, 
     return {str(b.bar_type.instrument_id): b.close.as_double() for b in bars}
 
 
-def _shocked_run(catalog_dir, mode: str, at: pd.Timestamp, scale: dict[str, float]) -> tuple[Backtest, int]:
-    """``mode`` from 2024-06-01 with every leg re-priced at ``at`` + 30 min (× ``scale``)."""
-    run = load_run_config(mode_file_path(mode), start="2024-06-01", end="2024-06-08")
+def _shocked_run(
+    catalog_dir,
+    mode: str,
+    at: pd.Timestamp,
+    scale: dict[str, float],
+    end: str = "2024-06-08",
+    config: Path | None = None,
+) -> tuple[Backtest, int]:
+    """``mode`` from 2024-06-01 (its YAML, or ``config``) with every leg re-priced at ``at`` + 30 min
+    (× ``scale``)."""
+    run = load_run_config(config or mode_file_path(mode), start="2024-06-01", end=end)
     bt = build_backtest(run, catalog_dir)
     legs = [WEETH_MARKET, *PERPS, ETH_POOL, WEETH_RATE]  # the optional price first, as the engine sorts
     closes = _closes(catalog_dir, legs, at)
@@ -182,6 +250,51 @@ def test_a_margin_squeeze_tops_the_venues_up_from_the_staking_sleeve(catalog_dir
     # persist; what is checked is that nothing was liquidated and the books still reconcile
     assert not bt.accounting.liquidations
     assert nav["residual"].abs().max() < 1e-4
+    bt.engine.dispose()
+
+
+def test_a_crash_releases_the_shorts_profit_to_the_sleeve_realizing_it_first(catalog_dir, tmp_path):
+    """ETH −50% in half an hour: margin/notional ≈ (1 + 0.5) / 0.5 = 3 > the 1.5 ceiling. With a
+    release target of 0.3, each venue gives S_v = M_v − 0.3 (E_v + w_v S), S = Σ S_v =
+    (Σ M − 0.3 Σ E) / 1.3 (computed here from the state before the crash) — more than its cash,
+    since half its margin is the short's unrealized profit: part of each short is bought back to
+    realize it and sold again at once, then the USDT is withdrawn. The run stops before the
+    withdrawals land (the next real bar would undo the crash)."""
+    raw = yaml.safe_load(mode_file_path(SIMPLE).read_text())
+    raw["strategy"]["hedge"].update({"margin_target": 0.3, "margin_release_target": 0.3})
+    config = tmp_path / "low_target.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    at = pd.Timestamp("2024-06-04T12:00Z")
+    crash = {i: 0.5 for i in (*PERPS, ETH_POOL)}
+    bt, ts = _shocked_run(catalog_dir, SIMPLE, at, crash, end="2024-06-04T12:59Z", config=config)
+    assert [a for a, _ in _actions_at(bt, ts)] == ["margin_release"]
+    before = bt.accounting.nav_frame().loc[at]
+    closes = _closes(catalog_dir, list(PERPS), at)
+    weights = {"BINANCE": 0.4, "BYBIT": 0.3, "OKX": 0.3}
+    shorts = {v.upper(): before[f"perp_notional_{v}"] / closes[p] for v, p in zip(VENUES, PERPS, strict=True)}
+    held = sum(shorts.values()) + before["net_delta_eth"]  # the wallet's net long the shorts follow
+    margins, exposures = {}, {}
+    for (venue, qty), perp in zip(shorts.items(), PERPS, strict=True):
+        crashed = round(closes[perp] * 0.5, 2)  # the injected bar, at the perps' 0.01 tick
+        margins[venue] = before[f"margin_balance_{venue.lower()}"] + qty * (closes[perp] - crashed)
+        exposures[venue] = max(qty, held * weights[venue]) * crashed
+        assert margins[venue] / exposures[venue] > 1.5
+    total = (sum(margins.values()) - 0.3 * sum(exposures.values())) / 1.3
+    transfers = pd.DataFrame(bt.accounting.transfers)
+    sent = transfers[(transfers["kind"] == "withdrawal") & (transfers["status"] == "submitted")]
+    sent = sent[sent["ts"] == pd.Timestamp(ts, tz="UTC")].set_index("venue")
+    fills = bt.engine.trader.generate_fills_report()
+    at_crash = fills[pd.to_datetime(fills["ts_event"], utc=True) == pd.Timestamp(ts, tz="UTC")]
+    for venue, perp in zip(weights, PERPS, strict=True):
+        release = margins[venue] - 0.3 * (exposures[venue] + weights[venue] * total)
+        paid = sent.loc[venue, "amount"] + sent.loc[venue, "fee"]  # what left the venue
+        assert paid == pytest.approx(release, abs=5), venue  # the realizing fills' fees stay
+        wallets = bt.strategy.venue_wallets(venue)
+        assert wallets.margin_balance == pytest.approx(margins[venue] - paid, abs=5)
+        # realized: bought back, then sold again at the crash price
+        sides = at_crash[at_crash["instrument_id"].astype(str) == perp]["order_side"].tolist()
+        assert "BUY" in sides and "SELL" in sides, (venue, sides)
+    assert not bt.accounting.liquidations and bt.strategy.rejections == []
     bt.engine.dispose()
 
 
@@ -287,6 +400,8 @@ def test_deposit_withdrawal_and_exit_pay_out_in_usdt(catalog_dir, tmp_path):
         ({"stake_allocation": 1.0}, "stake_allocation must be in (0, 1)"),
         ({"stake_allocation": 0.8}, "margin_target 0.5 is above the margin the entry leaves"),
         ({"margin_floor": 0.6}, "need 0.02 <= margin_floor < margin_target"),
+        ({"margin_ceiling": 0.9}, "margin_ceiling 0.9 must be above the margin the entry leaves"),
+        ({"margin_release_target": 0.4}, "need margin_target <= margin_release_target < margin_ceiling"),
         ({"hedge_allocation": {"BINANCE": 0.5, "KRAKEN": 0.5}}, "unknown venue 'KRAKEN'"),
         ({"hedge_allocation": {"BINANCE": 0.5}}, "must sum to 1"),
         ({"delta_tolerance": 0}, "delta_tolerance must be in (0, 0.1]"),
@@ -296,8 +411,6 @@ def test_deposit_withdrawal_and_exit_pay_out_in_usdt(catalog_dir, tmp_path):
     ],
 )
 def test_invalid_hedge_settings_are_refused_with_the_field(tmp_path, hedge, message):
-    import yaml
-
     raw = yaml.safe_load(mode_file_path(SIMPLE).read_text())
     raw["strategy"]["hedge"].update(hedge)
     path = tmp_path / "bad.yaml"

@@ -35,6 +35,7 @@ def _fills(out) -> pd.DataFrame:
         ("btc_basis", "2024-06-01", "2024-06-15"),  # three CEX venues, transfers, funding
         ("eth_leveraged", "2024-08-05", "2024-08-19"),  # the atomic flash-loan loop on the chain
         ("usdt_eth_staking_hedged_simple", "2024-08-05", "2024-08-19"),  # chain + CEX hedges
+        ("usdt_eth_staking_hedged_simple", "2025-03-25", "2025-04-08"),  # a margin release (Apr 7)
         # calls; a take-profit and a stop-loss fill (protective orders placed after the entry's fill)
         ("ml_btc_directional_usdt_margin", "2024-05-12", "2024-05-26"),
     ],
