@@ -27,6 +27,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from fakevenues.market import ListedInstrument
+from fakevenues.server import send_text
 
 HOUR = pd.Timedelta(hours=1)
 FUNDING_INTERVAL_HOURS = 8
@@ -460,5 +461,4 @@ class Subscriptions:
     @staticmethod
     async def send(ws: web.WebSocketResponse, message: dict[str, Any] | str) -> None:
         """Send ``message`` (JSON unless a plain string) unless the socket has closed meanwhile."""
-        if not ws.closed:
-            await ws.send_str(message if isinstance(message, str) else json.dumps(message))
+        await send_text(ws, message if isinstance(message, str) else json.dumps(message))

@@ -69,7 +69,7 @@ from fakevenues.market import (
     Side,
     VenueMarket,
 )
-from fakevenues.server import FakeServer
+from fakevenues.server import FakeServer, send_text
 
 API_KEY_HEADER = "X-MBX-APIKEY"
 TRANSFER_SIGNS = {"MAIN_UMFUTURE": 1, "UMFUTURE_MAIN": -1}
@@ -757,8 +757,7 @@ def _is_regular(order: Order) -> bool:
 
 
 async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
-    if not ws.closed:
-        await ws.send_str(json.dumps(payload))
+    await send_text(ws, json.dumps(payload))
 
 
 def _error(status: int, code: int, text: str) -> web.Response:

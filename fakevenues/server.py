@@ -116,3 +116,15 @@ class FakeServer:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"fake venue dropped the connection")
         self._websockets.clear()
         return len(open_now)
+
+
+async def send_text(ws: web.WebSocketResponse, text: str) -> None:
+    """Send ``text`` to a client that is still there. A client that went away (a node killed
+    outright) misses it, as on a real venue: its socket may still be closing, not yet closed, when
+    the next event comes, and that write must not fail the venue's step."""
+    if ws.closed:
+        return
+    try:
+        await ws.send_str(text)
+    except ConnectionResetError:
+        return

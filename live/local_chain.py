@@ -7,7 +7,7 @@ with the run's capital, the chain config YAML naming the deployed contracts, the
 in the environment (where :func:`~adapters.defi.web3.connection.connect` reads them; never
 printed). :meth:`LocalChain.attach` swaps the wallet venue's simulated backend for a
 :class:`~adapters.defi.web3.backend.Web3Backend` and has the replay step the chain before every
-data point (:class:`ChainStepper`): the clock to the point's hour (``evm_increaseTime``), then
+data point (:class:`ChainStepper`): the clock to the point's hour (``evm_setNextBlockTimestamp``), then
 the recorded ETH price (Aave's oracle and the ETH/USDT pool), the LSTs' protocol rates, the LST
 pools' prices, the gas price and the Aave reserves' utilization (daily snapshots).
 

@@ -74,9 +74,11 @@ class ChainMarket:
 
     def advance_to(self, timestamp: int) -> None:
         """Move the chain clock forward to ``timestamp`` (seconds) and mine a block there; a chain
-        already past it (anvil's blocks also follow the wall clock) only mines."""
-        if (ahead := timestamp - self.now()) > 0:
-            rpc(self.w3, "evm_increaseTime", ahead)
+        already past it (anvil's blocks also follow the wall clock) only mines. The block's time is
+        set, not an offset added: the wall clock may tick between reading the chain's time and
+        mining."""
+        if timestamp > self.now():
+            rpc(self.w3, "evm_setNextBlockTimestamp", timestamp)
         rpc(self.w3, "evm_mine")
 
     def set_base_fee(self, gwei: float) -> None:

@@ -48,3 +48,10 @@ def test_the_clock_moves_to_the_hour_asked(market: ChainMarket):
     target = market.now() + 3_600
     market.advance_to(target)
     assert market.now() == target
+
+
+def test_the_blocks_after_the_hour_follow_on_from_it(market: ChainMarket):
+    target = market.now() + 7_200
+    market.advance_to(target)
+    market.advance_to(target)  # already there: only mines, at or after the hour
+    assert target <= market.now() <= target + 5
