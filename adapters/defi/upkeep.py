@@ -6,6 +6,10 @@ EtherFi rewards due are credited in proportion to the eETH held over their perio
 price update, an Aave position whose health factor fell below 1 is liquidated (close factor
 50 %, 100 % below 0.95, collateral seized with the bonus). Each of these
 changes the wallet's account and is published on ``WALLET_TOPIC`` for the accounting actor.
+
+On a real chain the protocol liquidates, not this model: a wallet trading on chain sets
+``model_liquidations`` off and books the liquidations read back from the chain
+(:mod:`adapters.defi.web3.liquidations`) through the same :meth:`ProtocolUpkeep.book_liquidation`.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ class ProtocolUpkeep:
         health_prices: Callable[[], dict[str, float]],
         eeth_rate: Callable[[], float | None],
         credit_rewards: bool,
+        model_liquidations: bool = True,
     ) -> None:
         self.aave = aave
+        self.model_liquidations = model_liquidations
+        """Liquidate by the model (a simulated chain); off when the chain's own are booked."""
         self._balances = balances
         self._adjust = adjust
         self._publish = publish
@@ -115,7 +122,8 @@ class ProtocolUpkeep:
 
     def check_health(self, ts_ns: int) -> None:
         """Liquidate an unhealthy position (after every price update: liquidators do not wait)."""
-        self._liquidate_if_unhealthy(ts_ns)
+        if self.model_liquidations:
+            self._liquidate_if_unhealthy(ts_ns)
 
     def _finalise_withdrawals(self, ts_ns: int) -> None:
         while self._queue and self._queue[0][0] <= ts_ns:
@@ -172,8 +180,12 @@ class ProtocolUpkeep:
         )
         debt_token = self.aave.token_of(debt_asset, debt=True)
         collateral_token = self.aave.token_of(collateral_asset, debt=False)
-        self._adjust(debt_token, repaid)
-        self._adjust(collateral_token, -seized)
-        event = AaveLiquidated(debt_token, repaid, collateral_token, seized, hf, ts_ns)
+        self.book_liquidation(AaveLiquidated(debt_token, repaid, collateral_token, seized, hf, ts_ns))
+
+    def book_liquidation(self, event: AaveLiquidated) -> None:
+        """The wallet's books after a liquidation, modelled or seen on chain: the debt shrinks by
+        what the liquidator repaid, the collateral by what it seized (bonus included)."""
+        self._adjust(event.debt_token, event.repaid)
+        self._adjust(event.collateral_token, -event.seized)
         self.liquidations.append(event)
         self._publish(event)

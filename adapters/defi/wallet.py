@@ -9,7 +9,9 @@ aTokens, (negative) debt tokens, reward tokens. This module, loaded into it:
 - charges gas on every on-chain action: ``units × gas price (gwei) × 1e-9`` ETH at the latest
   hourly gas sample, from the wallet's ETH (an action it cannot pay for is rejected);
 - keeps the protocols running between actions (:class:`~adapters.defi.upkeep.ProtocolUpkeep`):
-  Aave accrual and liquidation, LST withdrawal queues, EtherFi rewards;
+  Aave accrual and liquidation, LST withdrawal queues, EtherFi rewards; when its orders go to a
+  real chain (the web3 backend), the chain's own Aave liquidations are booked instead of the
+  model's (:meth:`WalletModule.watch_chain_liquidations`);
 - moves USDT to and from CEX venues (:class:`~adapters.events.TransferRequest` on
   ``TRANSFER_ENDPOINT``): deposits leave now (ERC-20 gas) and are credited after the venue's
   confirmation delay; withdrawals pay the venue's fee now and arrive after its delay; spot↔futures
@@ -23,7 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nautilus_trader.backtest.config import SimulationModuleConfig
@@ -51,6 +53,7 @@ from adapters.events import (
     TRANSFER_ENDPOINT,
     TRANSFER_TOPIC,
     WALLET_TOPIC,
+    AaveLiquidated,
     CapitalFlow,
     CapitalFlowKind,
     FlashLoanFee,
@@ -118,6 +121,8 @@ class WalletModule(SimulationModule):
         """Prices the chain reacts to: the LST rates (Aave's e-mode oracle, eETH value) and ETH/USD."""
         self.backend: SimulatedBackend
         self.upkeep: ProtocolUpkeep
+        self._chain_liquidations: Callable[[], list[AaveLiquidated]] | None = None
+        self._watched_ns = 0
 
     def register_venue(self, exchange) -> None:
         super().register_venue(exchange)
@@ -227,6 +232,22 @@ class WalletModule(SimulationModule):
             self.upkeep.queue_withdrawal(token, amount, due)
         self.upkeep.record_holdings(self.clock.timestamp_ns())
         self._state_changed = True
+
+    def watch_chain_liquidations(self, poll: Callable[[], list[AaveLiquidated]]) -> None:
+        """Book the liquidations ``poll`` reads from the chain the wallet trades on (once per
+        timestamp, where the model would check the health factor) instead of the model's: the
+        protocol has liquidated already, at the chain's amounts. Each is stamped at the node's
+        time it is booked (the chain's block time can run on another clock, a replay's)."""
+        self._chain_liquidations = poll
+        self.upkeep.model_liquidations = False
+
+    def _book_chain_liquidations(self, ts_now: int) -> None:
+        if self._chain_liquidations is None or ts_now <= self._watched_ns:
+            return
+        self._watched_ns = ts_now
+        for event in self._chain_liquidations():
+            self.upkeep.book_liquidation(replace(event, ts_event=ts_now))
+            self._state_changed = True
 
     # -- transfers ---------------------------------------------------------------------------
 
@@ -378,6 +399,7 @@ class WalletModule(SimulationModule):
             self._arrive(request)
         if self._flows:
             self._fire_flows(ts_now)
+        self._book_chain_liquidations(ts_now)
         if self._state_changed:  # after every price or balance change, not every data point
             self._state_changed = False
             self.upkeep.check_health(ts_now)
@@ -396,4 +418,5 @@ class WalletModule(SimulationModule):
         self.gas_gwei = None
         self.gas_eth_total = 0.0
         self._processed_ns = 0
+        self._watched_ns = 0
         self._state_changed = False
