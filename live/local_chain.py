@@ -12,7 +12,9 @@ the recorded ETH price (Aave's oracle and the ETH/USDT pool), the LSTs' protocol
 pools' prices, the gas price and the Aave reserves' utilization (daily snapshots).
 
 The node's books stay the simulation's: fills are the chain's (amounts actually received, gas
-actually paid), and between orders the wallet module accrues Aave interest and EtherFi rewards
+actually paid), Aave liquidations are the chain's (a third account's ``liquidationCall`` read back
+by :class:`~adapters.defi.web3.liquidations.LiquidationWatcher` and booked by the wallet module in
+place of its model's), and between orders the wallet module accrues Aave interest and EtherFi rewards
 from the replayed catalog (``AaveReserveSnapshot``'s indices). The chain's Aave accrues from its
 own rate curves (through the last recorded day's rate, with an assumed base) at the recorded
 utilization the stepper sets, which is not the recorded rate on other days, so reading the
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,6 +46,7 @@ from adapters.defi.web3.backend import Web3Backend
 from adapters.defi.web3.config import load_chain_live
 from adapters.defi.web3.connection import KEY, RPC_URL, connect
 from adapters.defi.web3.limits import SendLimits
+from adapters.defi.web3.liquidations import LiquidationWatcher
 from adapters.execution import VenueHost
 from live.paper import Replay
 from localchain.aave import LocalAave, deploy_aave
@@ -117,6 +120,9 @@ class LocalChain:
         self.account = Account.create()
         self.backend: Web3Backend | None = None
         self.market = ChainMarket(aave, uniswap)
+        self.third_parties: list[Callable[[int], None]] = []
+        """Other accounts acting on the chain, called with the data time after each replayed point
+        (the chain then moves on to the next): a test's liquidator."""
 
     def fund(self, code: str, amount: float) -> None:
         """The run's capital (``code``: the share class) plus :data:`GAS_FLOAT_ETH`; the wallet's
@@ -148,22 +154,30 @@ class LocalChain:
     ) -> Web3Backend:
         """The wallet venue's orders go to a :class:`Web3Backend` on this chain, marked at the
         cache's prices, within the mode's send ``limits`` and stopped by the kill switch; the
-        replay steps the chain before each point."""
+        wallet books the chain's Aave liquidations of the account from now on; the replay steps
+        the chain before each point and lets :attr:`third_parties` act after it."""
         cache = wallet.exchange.cache
 
         def marks(symbol: str) -> float | None:
             return last_price(cache, wallet_instrument_id(self.venue, symbol))
 
-        self.backend = Web3Backend(
-            self.venue, load_chain_live(self.config_path, self.venue), connect(), marks, limits
-        )
+        live = load_chain_live(self.config_path, self.venue)
+        self.backend = Web3Backend(self.venue, live, connect(), marks, limits)
+        w3 = self.aave.w3
+        watcher = LiquidationWatcher(w3, live, self.venue, self.account.address, w3.eth.block_number + 1)
+        wallet.watch_chain_liquidations(watcher.poll)
         self.backend.sender.watch_halt(host.msgbus)
         # the model prices an Aave position in the configured e-mode: the operator enters it once,
         # as it deploys the executor, paid from the gas float (neither is a strategy's order)
         self.backend.set_emode()
         install_defi_client(host, wallet.exchange, self.backend, wallet)
         replay.preparers.append(ChainStepper(self.market, self.venue).before)
+        replay.observers.append(self._third_parties_act)
         return self.backend
+
+    def _third_parties_act(self, ts: int) -> None:
+        for act in self.third_parties:
+            act(ts)
 
     def balances(self) -> dict[str, float]:
         """The wallet's token balances on chain, in the wallet venue's currencies (ETH: WETH plus

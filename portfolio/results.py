@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 from nautilus_trader.model.identifiers import Venue
 
-from adapters.events import CapitalFlow, FundingSettled, GasCharged, LiquidationEvent
+from adapters.events import AaveLiquidated, CapitalFlow, FundingSettled, GasCharged, LiquidationEvent
 from portfolio.accounting import TRANSFER_COLUMNS, AccountingActor
 from portfolio.attribution import CATEGORIES
 from portfolio.metrics import performance
@@ -125,10 +125,12 @@ def _rows(events: list) -> list[dict[str, Any]]:
 
 def _write_event_logs(out_dir: Path, accounting: AccountingActor) -> None:
     gas = [{**row, "usd": e.usd} for row, e in zip(_rows(accounting.gas), accounting.gas, strict=True)]
+    aave = [e for e in accounting.wallet_events if isinstance(e, AaveLiquidated)]
     logs = {
         "transfers.csv": (accounting.transfers, list(TRANSFER_COLUMNS)),
         "funding.csv": (_rows(accounting.funding), _columns(FundingSettled)),
         "liquidations.csv": (_rows(accounting.liquidations), _columns(LiquidationEvent)),
+        "aave_liquidations.csv": (_rows(aave), _columns(AaveLiquidated)),
         "gas.csv": (gas, [*_columns(GasCharged), "usd"]),
         "capital_flows.csv": (_rows(accounting.flows), _columns(CapitalFlow)),
     }

@@ -237,6 +237,14 @@ def test_overwrite_replaces_the_folder_whole(small_run):
 def test_every_event_log_has_its_header_even_when_empty(small_run):
     expected = {
         "liquidations.csv": ["ts", "venue", "instrument_id", "signed_base_qty", "price", "mark", "fee"],
+        "aave_liquidations.csv": [
+            "ts",
+            "debt_token",
+            "repaid",
+            "collateral_token",
+            "seized",
+            "health_factor",
+        ],
         "capital_flows.csv": ["ts", "kind", "amount"],
         "transfers.csv": ["ts", "request_id", "kind", "venue", "asset", "amount", "status"],
         "funding.csv": ["ts", "venue", "instrument_id", "rate", "mark", "signed_base_qty", "payment"],
@@ -247,6 +255,7 @@ def test_every_event_log_has_its_header_even_when_empty(small_run):
         frame = pd.read_csv(small_run / name)
         assert set(columns) <= set(frame.columns), name
     assert pd.read_csv(small_run / "liquidations.csv").empty
+    assert pd.read_csv(small_run / "aave_liquidations.csv").empty
     assert pd.read_csv(small_run / "capital_flows.csv").empty
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from eth_account.signers.local import LocalAccount
 from web3.logs import DISCARD
@@ -26,10 +27,13 @@ from adapters.defi.config import StakingSpec, WalletVenueConfig
 from adapters.defi.web3.backend import Web3Backend
 from adapters.defi.web3.config import load_chain_live
 from adapters.defi.web3.liquidations import LiquidationWatcher
+from live.local_chain import LocalChain
 from localchain.aave import LocalAave
 from localchain.market import ChainMarket
 from localchain.uniswap import LocalUniswap
 from tests.defi_web3.test_atomic import LIQUIDITY, TARGET_LTV, Book, lever_list, premium
+from tests.defi_web3.test_paper_web3 import paper, with_aave_flash_loans
+from tests.integration.independent_defi import lst_oracle
 from tests.localchain.helpers import ETHER, MAX, fund, price, rate, send, stake_and_wrap, supply
 
 RATE_DROP = 0.06
@@ -41,6 +45,10 @@ ORACLE = 1e-6
 INTEREST = 1e-7
 """Relative interest a balance may gain between two consecutive blocks."""
 LST = "WEETH"
+INTEREST_GAP = 1e-3
+"""Relative gap a week of interest leaves between the books' Aave balances (the replayed reserve
+indices) and the chain's (its own rate curves; weETH, which nobody borrows there, pays none):
+measured 1.2e-4 on the weETH collateral."""
 
 
 @pytest.fixture
@@ -150,3 +158,82 @@ def test_only_the_wallets_own_liquidations_are_read(
     ChainMarket(aave, uniswap).set_lst_rate(lst.asset, rate(aave, lst.asset) * (1 - RATE_DROP))
     liquidate(aave, users[2], lst, other, equity)
     assert watcher.poll() == []
+
+
+SHOCK_AT = pd.Timestamp("2024-06-05T12:00Z")
+"""When the paper run's liquidator strikes (data time), as the backtest's oracle-shock test does."""
+SHOCK_DROP = 0.05
+"""weETH's rate drop that lets the liquidator in: HF ≈ 1.045 × 0.95 ≈ 0.99, half the debt repaid
+with 1/0.95 × 1.01 of its value seized, which leaves LTV ≈ 0.88, under the re-lever band
+(λ − 0.02 ≈ 0.889); a 6 % drop seizes more and leaves it at 0.8892, inside the bands."""
+
+
+@pytest.mark.integration
+def test_a_liquidation_mid_paper_run_is_booked_from_the_chain_and_the_strategy_relevers(
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    users: list[str],
+    venue: WalletVenueConfig,
+    lst: StakingSpec,
+    catalog_dir: Path,
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """eth_leveraged paper run on the local chain; at :data:`SHOCK_AT` weETH's rate drops 5 % for
+    one block, in which a third account liquidates the wallet (then the rate is back).
+
+    The wallet books the chain's liquidation (its model sees no unhealthy position: the replayed
+    rate never drops), the accounting attributes its loss, and the strategy, whose LTV is now
+    below λ − 0.02, re-levers as it does after the backtest's modelled liquidation; at the end the
+    books hold the chain's collateral and debt."""
+    chain = LocalChain(aave, uniswap, venue, tmp_path / "chain.yaml")
+    receipts: list[dict] = []
+
+    def liquidator(ts: int) -> None:
+        if receipts or ts < SHOCK_AT.value:
+            return
+        before = rate(aave, lst.asset)
+        chain.market.set_lst_rate(lst.asset, before * (1 - SHOCK_DROP))
+        owed = aave.debt_tokens["WETH"].functions.balanceOf(chain.account.address).call() / ETHER
+        receipts.append(liquidate(aave, users[2], lst, chain.account.address, owed))
+        chain.market.set_lst_rate(lst.asset, before)
+
+    chain.third_parties.append(liquidator)
+    out = tmp_path / "chain"
+    result = paper(with_aave_flash_loans("eth_leveraged", tmp_path), catalog_dir, out, chain)
+
+    (logged,) = aave.pool.events.LiquidationCall().process_receipt(receipts[0], errors=DISCARD)
+    booked = pd.read_csv(out / "aave_liquidations.csv")
+    assert result.summary["aave_liquidations"] == 1 and len(booked) == 1
+    row = booked.iloc[0]
+    assert (row["debt_token"], row["collateral_token"]) == ("VDWETH", "AWEETH")
+    assert row["repaid"] == logged["args"]["debtToCover"] / ETHER
+    assert row["seized"] == logged["args"]["liquidatedCollateralAmount"] / ETHER  # no protocol fee
+    assert 0.95 <= row["health_factor"] < 1.0
+    seen = pd.Timestamp(row["ts"])
+    assert SHOCK_AT <= seen <= SHOCK_AT + pd.Timedelta(hours=1)
+    # the loss, in the hour it is booked: the collateral seized, at the recorded rate, less the
+    # debt it repaid
+    nav = pd.read_csv(out / "nav.csv", index_col=0, parse_dates=True)
+    (hour,) = nav.index[nav["liquidation_losses"] != 0]
+    loss = nav.loc[hour, "liquidation_losses"]
+    recorded = lst_oracle(data_dir, lst.asset)[hour]
+    assert loss == pytest.approx(-(row["seized"] * recorded - row["repaid"]), rel=1e-6)
+    assert nav["residual"].abs().max() < 1e-6
+    # the strategy re-levers after it, as after a modelled one
+    actions = pd.read_csv(out / "actions.csv", parse_dates=["ts"])
+    after = actions[actions["ts"] >= seen]
+    assert after["action"].iloc[0] == "relever"
+    # the chain holds what the fills and the booked liquidation say, to its own interest: none on
+    # weETH (no borrower of it), the WETH debt's on its curve
+    fills = pd.read_csv(out / "fills.csv")
+    signed = fills["last_qty"].where(fills["order_side"] == "BUY", -fills["last_qty"])
+    net = signed.groupby(fills["instrument_id"]).sum()
+    held = chain.balances()
+    assert held["AWEETH"] == pytest.approx(net["AWEETH-AAVE.ETHEREUM"] - row["seized"], rel=1e-9)
+    assert held["VDWETH"] > -net["VDWETH-AAVE.ETHEREUM"] - row["repaid"]
+    # the books end at the chain's balances but for the interest each booked: the replayed indices
+    account = pd.read_csv(out / "account_ethereum.csv")
+    final = account.groupby("currency")["total"].last()
+    assert final["AWEETH"] == pytest.approx(held["AWEETH"], rel=INTEREST_GAP)
+    assert -final["VDWETH"] == pytest.approx(held["VDWETH"], rel=INTEREST_GAP)

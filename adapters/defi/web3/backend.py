@@ -485,6 +485,11 @@ class Web3Backend:
         address = self._route(executor, lst, self.actions.pools[plan.lst.market_pool], plan.a_token)
         flash = float(plan.borrow.quantity) / (1 + executor.premium_bps / BPS)
         own = from_wad(stake) - flash
+        if -self._mint_rounding(plan.mint, stake) <= own < 0:
+            # a loop without ETH of the wallet's own (a re-lever of a book whose free ETH is spent):
+            # the mint's quantity, rounded down to its step, stakes a hair less than the borrow
+            # brings; the flash loan is what the mint stakes, the debt grows by that plus premium
+            flash, own = from_wad(stake), 0.0
         if own < 0:
             raise ExecutionRejected(
                 f"ATOMIC_SHAPE: the borrow ({plan.borrow.quantity} ETH) exceeds the ETH the mint "
@@ -500,6 +505,11 @@ class Web3Backend:
         )
         loan, premium = from_wad(event["flashAmount"]), from_wad(event["premium"])
         return Execution(fills, "atomic_leverage", loan, premium, FLASH_PROVIDER)
+
+    @staticmethod
+    def _mint_rounding(mint: Order, stake: int) -> float:
+        """ETH one step of the mint order's quantity stakes (the strategy rounds it down to it)."""
+        return from_wad(stake) / mint.quantity.as_double() * 10.0**-mint.quantity.precision
 
     def _repay_and_sell(self, executor: LoopExecutor, plan: RepayAndSell) -> Execution:
         """Repay with flash-borrowed WETH, withdraw the LST and sell it for at least the mark less
