@@ -46,9 +46,9 @@ from localchain.uniswap import LocalUniswap
 from localchain.wallet import deploy_executor
 from strategies.sizing import round_down
 from tests.defi_web3.conftest import order
+from tests.defi_web3.model import simulated
 from tests.defi_web3.test_chain_data import aave_market
 from tests.defi_web3.test_orders import eth_held
-from tests.defi_web3.test_parity import simulated
 from tests.localchain.helpers import ETHER, account, price, rate, supply
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
