@@ -46,7 +46,8 @@ class _Reserve:
     token, their contracts, and the decimals of all three (Aave's tokens share the underlying's)."""
 
     a_token_code: str
-    debt_token_code: str
+    debt_token_code: str | None
+    """None for a reserve the wallet config does not borrow from."""
     a_token: Contract
     unit: int
     treasury: str
@@ -75,7 +76,7 @@ class LiquidationWatcher:
             decimals = w3.eth.contract(address=underlying, abi=erc20).functions.decimals().call()
             self._reserves[underlying] = _Reserve(
                 spec.a_token,
-                spec.debt_token or "",
+                spec.debt_token,
                 a_token,
                 10**decimals,
                 a_token.functions.RESERVE_TREASURY_ADDRESS().call(),
@@ -90,13 +91,18 @@ class LiquidationWatcher:
         logs = self.pool.events.LiquidationCall().get_logs(
             from_block=self.next_block, to_block=newest, argument_filters={"user": self.account}
         )
-        self.next_block = newest + 1
-        return [self._event(log) for log in logs]
+        events = [self._event(log) for log in logs]
+        self.next_block = newest + 1  # read: a failure above reads the range again next time
+        return events
 
     def _event(self, log: Any) -> AaveLiquidated:
         args = log["args"]
         collateral = self._reserves[Web3.to_checksum_address(args["collateralAsset"])]
         debt = self._reserves[Web3.to_checksum_address(args["debtAsset"])]
+        if debt.debt_token_code is None:  # a debt the wallet cannot have taken: not its books
+            raise ValueError(
+                f"liquidation repaid a {args['debtAsset']} debt, which the wallet config never borrows"
+            )
         seized = args["liquidatedCollateralAmount"] + self._protocol_fee(collateral, log["transactionHash"])
         health = self.pool.functions.getUserAccountData(self.account).call(
             block_identifier=log["blockNumber"] - 1
