@@ -301,6 +301,33 @@ def test_the_health_factor_floor_of_the_chain_config_refuses_an_open_below_it(
     assert book.position() == (0.0, 0.0)
 
 
+def test_a_relever_without_eth_of_the_wallets_own_borrows_what_the_mint_stakes(
+    looper: Web3Backend, venue: WalletVenueConfig, book: Book
+) -> None:
+    """``LeveragedStaking._lever`` with no free ETH (after a liquidation, say): the mint's quantity
+    is the new debt / rate rounded down to the size step, so it stakes a hair less than the borrow
+    brings (the premium aside); the loop flash-borrows what it stakes, the debt grows by that plus
+    the premium, and the borrow fills below 1 by the rounding."""
+    open_loop(looper, venue, book, ltv=0.8)  # D = 40, S = 50 ETH: 20 more debt is LTV 0.857
+    supplied, debt = book.position()
+    fee, extra = premium(looper), 20.0
+    quantity = extra / book.rate()
+    orders = steps(
+        venue,
+        (book.lst.mint_symbol, BUY, quantity),
+        (f"A{book.lst.token}-AAVE", BUY, quantity),
+        ("VDWETH-AAVE", SELL, extra * (1 + fee)),
+    )
+    execution = looper.execute(orders, atomic=True)
+    minted = round_down(quantity, STEP)
+    staked = book.rate() * minted  # what the mint stakes, ± a few wei of share rounding
+    supplied_after, debt_after = book.position()
+    assert supplied_after - supplied == pytest.approx(minted, abs=FLOAT_ETH)
+    assert debt_after - debt == pytest.approx(staked * (1 + fee), rel=INTEREST)
+    assert execution.flash_amount == pytest.approx(staked, rel=1e-12)
+    assert 1 - STEP * book.rate() / extra < execution.fills[2].price < 1
+
+
 def test_a_list_the_executor_cannot_run_is_refused_before_sending(
     looper: Web3Backend, venue: WalletVenueConfig, book: Book
 ) -> None:
