@@ -7,7 +7,7 @@ price update, an Aave position whose health factor fell below 1 is liquidated (c
 50 %, 100 % below 0.95, collateral seized with the bonus). Each of these
 changes the wallet's account and is published on ``WALLET_TOPIC`` for the accounting actor.
 
-On a real chain the protocol liquidates, not this model: a wallet trading on chain sets
+On a real chain the protocol liquidates, not this model: a wallet trading on chain turns
 ``model_liquidations`` off and books the liquidations read back from the chain
 (:mod:`adapters.defi.web3.liquidations`) through the same :meth:`ProtocolUpkeep.book_liquidation`.
 """
@@ -49,10 +49,9 @@ class ProtocolUpkeep:
         health_prices: Callable[[], dict[str, float]],
         eeth_rate: Callable[[], float | None],
         credit_rewards: bool,
-        model_liquidations: bool = True,
     ) -> None:
         self.aave = aave
-        self.model_liquidations = model_liquidations
+        self.model_liquidations = True
         """Liquidate by the model (a simulated chain); off when the chain's own are booked."""
         self._balances = balances
         self._adjust = adjust
