@@ -307,8 +307,14 @@ def test_a_relever_without_eth_of_the_wallets_own_borrows_what_the_mint_stakes(
     """``LeveragedStaking._lever`` with no free ETH (after a liquidation, say): the mint's quantity
     is the new debt / rate rounded down to the size step, so it stakes a hair less than the borrow
     brings (the premium aside); the loop flash-borrows what it stakes, the debt grows by that plus
-    the premium, and the borrow fills below 1 by the rounding."""
+    the premium, and the borrow fills below 1 by the rounding. The wallet's ETH is all WETH, as
+    after buying it on a pool, but for the gas of about one small transaction: the loop's comes
+    from unwrapping some first."""
     open_loop(looper, venue, book, ltv=0.8)  # D = 40, S = 50 ETH: 20 more debt is LTV 0.857
+    weth = book.aave.tokens["WETH"]
+    looper.sender.send(weth.functions.deposit(), value=book.aave.w3.eth.get_balance(book.wallet.address) // 2)
+    native = 100_000 * looper.sender.max_fee_per_gas()  # an unwrap's gas, not the loop's (≈ 700k)
+    rpc(book.aave.w3, "anvil_setBalance", book.wallet.address, hex(native))
     supplied, debt = book.position()
     fee, extra = premium(looper), 20.0
     quantity = extra / book.rate()

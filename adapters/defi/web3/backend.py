@@ -52,8 +52,6 @@ BPS = 10_000
 FEE_UNITS = 1_000_000
 """Uniswap fees are in millionths."""
 VARIABLE_RATE = 2
-NATIVE_GAS_HEADROOM = WEI // 100
-"""Native ETH unwrapped beyond a transaction's value, for its gas (0.01 ETH: 1M gas at 10 gwei)."""
 SWAP_DEADLINE_SECONDS = 600
 ZERO = "0x0000000000000000000000000000000000000000"
 FLASH_PROVIDER = "AAVE"
@@ -124,6 +122,7 @@ class Web3Backend:
         self.live = live
         self.limits = limits
         self.actions = WalletActions(venue)
+        self._gas_units = venue.gas_units_for
         self.sender = TransactionSender(connection, live, limits)
         self.marks = marks
         self.w3 = connection.w3
@@ -266,18 +265,22 @@ class Web3Backend:
         need = self._amount(code, raw)
         raise ExecutionRejected(f"INSUFFICIENT_BALANCE: {need:.8f} {code} needed, the wallet holds less")
 
-    def _native(self, raw: int) -> None:
-        """Make sure ``raw`` wei of native ETH is held (unwrapping WETH), plus the gas of the
-        transaction that sends it where the WETH allows: native ETH also pays the gas."""
-        short = raw - self.w3.eth.get_balance(self.me)
-        if short <= 0:
+    def _native(self, raw: int, operation: str) -> None:
+        """Make sure ``raw`` wei of native ETH is held (unwrapping WETH), plus what ``operation``'s
+        transactions may pay in gas (its modelled units at the fee cap a send offers now), where
+        the WETH allows: native ETH also pays the gas, and a wallet whose ETH is all WETH (bought
+        on a pool) could not send even a 0-value call."""
+        native = self.w3.eth.get_balance(self.me)
+        gas = self._gas_units(operation) * self.sender.max_fee_per_gas()
+        if native >= raw + gas:
             return
         weth = self.weth.functions.balanceOf(self.me).call()
-        if weth < short:
+        if weth < raw - native:
             raise ExecutionRejected(
                 f"INSUFFICIENT_BALANCE: {raw / WEI:.8f} ETH needed, the wallet holds less"
             )
-        self.sender.send(self.weth.functions.withdraw(min(weth, short + NATIVE_GAS_HEADROOM)))
+        if weth:
+            self.sender.send(self.weth.functions.withdraw(min(weth, raw + gas - native)))
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -337,7 +340,7 @@ class Web3Backend:
         c = self.lsts[lst.token]
         eth = self._stake_eth(c, order)
         self.check_value(f"{lst.token} stake", ETH, eth)
-        self._native(eth)
+        self._native(eth, "stake")
         before = {code: self._held(code) for code in (ETH, lst.token)}
         rebasing = c.rebasing.functions.balanceOf(self.me).call()
         self.sender.send(c.protocol.stake_call(c.deposit), value=eth)
@@ -495,7 +498,7 @@ class Web3Backend:
                 f"ATOMIC_SHAPE: the borrow ({plan.borrow.quantity} ETH) exceeds the ETH the mint "
                 f"stakes ({from_wad(stake):.8f}): the loop would not supply all it borrows"
             )
-        self._native(ceil(own * WEI))
+        self._native(ceil(own * WEI), "atomic_leverage")
         call = executor.open_loop(address, flash, own, self.live.min_health_factor)
         event = self._send_executor(executor, call).raw
         fills = self._fills(

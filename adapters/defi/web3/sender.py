@@ -101,7 +101,7 @@ class TransactionSender:
             **request,
             "gas": round(gas * self.config.gas_limit_margin),
             "maxPriorityFeePerGas": tip,
-            "maxFeePerGas": min(self.config.max_gas_price_wei, 2 * base_fee + tip),
+            "maxFeePerGas": self._max_fee(base_fee, tip),
             "chainId": self.config.chain_id,
         }
         tx_hash = self._submit(tx, call.fn_name)
@@ -192,6 +192,16 @@ class TransactionSender:
         if self._nonce is None:
             self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
         return self._nonce
+
+    def max_fee_per_gas(self) -> int:
+        """The most a transaction sent now may pay per gas (what the node checks the sender's
+        native ETH against, with the gas limit); refused above the cap, as a send is."""
+        return self._max_fee(*self._fees())
+
+    def _max_fee(self, base_fee: int, tip: int) -> int:
+        """Twice the next base fee plus the tip (room for the base fee to rise for a few blocks),
+        never above the configured cap."""
+        return min(self.config.max_gas_price_wei, 2 * base_fee + tip)
 
     def _fees(self) -> tuple[int, int]:
         """(next block's base fee, priority fee) in wei; refused when their sum exceeds the cap."""
