@@ -193,30 +193,9 @@ def test_a_liquidation_mid_paper_run_is_booked_from_the_chain_and_the_strategy_r
     below λ − 0.02, re-levers as it does after the backtest's modelled liquidation; at the end the
     books hold the chain's collateral and debt. The backtest's model, given the same shock, liquidates
     148.84 / 152.16 where the chain took 148.80 / 152.12 (2.7e-4: the debt each accrued)."""
-    chain = LocalChain(aave, uniswap, venue, tmp_path / "chain.yaml")
-    receipts: list[dict] = []
-
-    def liquidator(ts: int) -> None:
-        if receipts or ts < SHOCK_AT.value:
-            return
-        before = rate(aave, lst.asset)
-        chain.market.set_lst_rate(lst.asset, before * (1 - SHOCK_DROP))
-        owed = aave.debt_tokens["WETH"].functions.balanceOf(chain.account.address).call() / ETHER
-        receipts.append(liquidate(aave, users[2], lst, chain.account.address, owed))
-        chain.market.set_lst_rate(lst.asset, before)
-
-    chain.third_parties.append(liquidator)
     out = tmp_path / "chain"
-    result = paper(with_aave_flash_loans("eth_leveraged", tmp_path), catalog_dir, out, chain)
-
-    (logged,) = aave.pool.events.LiquidationCall().process_receipt(receipts[0], errors=DISCARD)
-    booked = pd.read_csv(out / "aave_liquidations.csv")
-    assert result.summary["aave_liquidations"] == 1 and len(booked) == 1
-    row = booked.iloc[0]
-    assert (row["debt_token"], row["collateral_token"]) == ("VDWETH", "AWEETH")
-    assert row["repaid"] == logged["args"]["debtToCover"] / ETHER
-    assert row["seized"] == logged["args"]["liquidatedCollateralAmount"] / ETHER  # no protocol fee
-    assert 0.95 <= row["health_factor"] < 1.0
+    mode = with_aave_flash_loans("eth_leveraged", tmp_path)
+    chain, row = shocked_paper_run(mode, aave, uniswap, users[2], venue, lst, catalog_dir, out)
     seen = pd.Timestamp(row["ts"])
     assert SHOCK_AT <= seen <= SHOCK_AT + pd.Timedelta(hours=1)
     # the loss, in the hour it is booked: the collateral seized, at the recorded rate, less the
@@ -245,12 +224,82 @@ def test_a_liquidation_mid_paper_run_is_booked_from_the_chain_and_the_strategy_r
     assert final["AWEETH"] == pytest.approx(held["AWEETH"], rel=INTEREST_GAP)
     assert -final["VDWETH"] == pytest.approx(held["VDWETH"], rel=INTEREST_GAP)
     # the backtest's model, shocked alike, liquidates the same amounts and re-levers the same hour
-    mode = with_aave_flash_loans("eth_leveraged", tmp_path)
     modelled, relever_at = backtest_with_shock(mode, catalog_dir, data_dir)
     assert (row["repaid"], row["seized"]) == pytest.approx(
         (modelled.repaid, modelled.seized), rel=INTEREST_GAP
     )
     assert after["ts"].iloc[0] == relever_at
+
+
+@pytest.mark.integration
+def test_a_hedged_book_re_levers_and_re_hedges_after_a_liquidation_on_chain(
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    users: list[str],
+    venue: WalletVenueConfig,
+    lst: StakingSpec,
+    catalog_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """usdt_eth_staking_hedged_leveraged, shocked alike: the liquidation takes ≈ 4.1 ETH of the
+    sleeve's net long, which the CEX shorts were sized to. In the hour it is booked the strategy
+    re-levers (the loop's ETH is WETH bought on the pool: the executor call's gas is unwrapped
+    from it) and buys the shorts back on every venue, so the book is hedged again at every hourly
+    sample (measured: net delta 0.013 ETH before, −0.003 after; −4.13 without the re-lever)."""
+    out = tmp_path / "chain"
+    mode = with_aave_flash_loans("usdt_eth_staking_hedged_leveraged", tmp_path)
+    _, row = shocked_paper_run(mode, aave, uniswap, users[2], venue, lst, catalog_dir, out)
+    seen = pd.Timestamp(row["ts"])
+    actions = pd.read_csv(out / "actions.csv", parse_dates=["ts"])
+    assert list(actions.loc[actions["ts"] >= seen, "action"])[:1] == ["relever"]
+    fills = pd.read_csv(out / "fills.csv", parse_dates=["ts_event"])
+    hour = actions.loc[actions["ts"] >= seen, "ts"].iloc[0]
+    perps = fills[(fills["ts_event"] == hour) & ~fills["instrument_id"].str.endswith(".ETHEREUM")]
+    assert set(perps["order_side"]) == {"BUY"} and perps["instrument_id"].nunique() == 3
+    nav = pd.read_csv(out / "nav.csv", index_col=0, parse_dates=True)
+    tolerance = load_run_config(mode).strategy.hedge.delta_tolerance
+    hedged = nav.loc[seen:, "net_delta_usd"].abs() / nav.loc[seen:, "nav_usdt"]
+    assert hedged.max() < tolerance
+
+
+def shocked_paper_run(
+    mode: Path,
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    liquidator: str,
+    venue: WalletVenueConfig,
+    lst: StakingSpec,
+    catalog_dir: Path,
+    out: Path,
+) -> tuple[LocalChain, pd.Series]:
+    """The mode's paper week on the local chain, where ``liquidator`` at :data:`SHOCK_AT` drops the
+    LST's rate :data:`SHOCK_DROP` for one block and liquidates the wallet (the rate then back);
+    the chain and the run's one ``aave_liquidations.csv`` row, checked against the receipt's
+    ``LiquidationCall``."""
+    chain = LocalChain(aave, uniswap, venue, out.with_name(f"{out.name}.yaml"))
+    receipts: list[dict] = []
+
+    def liquidate_once(ts: int) -> None:
+        if receipts or ts < SHOCK_AT.value:
+            return
+        before = rate(aave, lst.asset)
+        chain.market.set_lst_rate(lst.asset, before * (1 - SHOCK_DROP))
+        owed = aave.debt_tokens["WETH"].functions.balanceOf(chain.account.address).call() / ETHER
+        receipts.append(liquidate(aave, liquidator, lst, chain.account.address, owed))
+        chain.market.set_lst_rate(lst.asset, before)
+
+    chain.third_parties.append(liquidate_once)
+    result = paper(mode, catalog_dir, out, chain)
+
+    (logged,) = aave.pool.events.LiquidationCall().process_receipt(receipts[0], errors=DISCARD)
+    booked = pd.read_csv(out / "aave_liquidations.csv")
+    assert result.summary["aave_liquidations"] == 1 and len(booked) == 1
+    row = booked.iloc[0]
+    assert (row["debt_token"], row["collateral_token"]) == ("VDWETH", "AWEETH")
+    assert row["repaid"] == logged["args"]["debtToCover"] / ETHER
+    assert row["seized"] == logged["args"]["liquidatedCollateralAmount"] / ETHER  # no protocol fee
+    assert 0.95 <= row["health_factor"] < 1.0
+    return chain, row
 
 
 def backtest_with_shock(mode: Path, catalog_dir: Path, data_dir: Path) -> tuple[AaveLiquidated, pd.Timestamp]:
