@@ -1,0 +1,210 @@
+"""A wallet-capital mode live on a chain (``run_live.py --env testnet --chain CHAIN.yaml``), with the
+session's local chain playing the testnet (its chain id, 31337, in the chain YAML).
+
+The node is the one ``run_live.py`` builds (``open_chain`` then ``build_live_node``: the web3
+backend on the environment's key and RPC URL, the chain data feed polling every 0.2 s, Redis as
+its state). The test moves the chain's clock past an hour so the feed closes the hour's pool bar
+and the strategy acts, as a real chain's blocks would. The CLI's refusals run ``main`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from adapters.defi.config import WalletVenueConfig
+from adapters.defi.currencies import account_balances
+from adapters.defi.web3.connection import KEY, RPC_URL
+from backtesting.config import load_run_config, mode_file_path
+from live.chain_live import GAS_LEDGER, ChainLive, open_chain, read_holdings
+from live.environments import LiveEnv
+from live.redis_state import RedisAddress, local_redis
+from live.trading import LiveNode, build_live_node
+from live.venues import plan_live
+from localchain.aave import LocalAave
+from localchain.market import ChainMarket
+from localchain.uniswap import LocalUniswap
+from localchain.wallet import chain_config, fund
+
+MODE = "pure_lending_usdt"
+CAPITAL = 10_000.0
+GAS_ETH = 0.055
+"""Ether for gas: the mode's gas reserve (0.05) and what set-up costs; more would be sold as dust
+and supplied (stray ETH worth more than dust_threshold_usd is deployed)."""
+POLL_SECS = 0.2
+WAIT_SECS = 60.0
+
+
+@pytest.fixture
+def account(aave: LocalAave) -> LocalAccount:
+    return Account.create()
+
+
+@pytest.fixture
+def chain_yaml(aave: LocalAave, uniswap: LocalUniswap, venue: WalletVenueConfig, tmp_path: Path) -> Path:
+    path = tmp_path / "chain.yaml"
+    path.write_text(yaml.safe_dump(chain_config(aave, uniswap, venue)))
+    return path
+
+
+@pytest.fixture
+def wallet_env(aave: LocalAave, account: LocalAccount, monkeypatch: pytest.MonkeyPatch) -> LocalAccount:
+    """The wallet's key and the chain's RPC URL in the environment, as an operator sets them."""
+    monkeypatch.setenv(RPC_URL, aave.w3.provider.endpoint_uri)
+    monkeypatch.setenv(KEY, account.key.hex())
+    return account
+
+
+def _sent(aave: LocalAave, account: LocalAccount) -> int:
+    """Transactions the wallet has sent (its nonce)."""
+    return aave.w3.eth.get_transaction_count(account.address)
+
+
+async def _until(what: str, done: Callable[[], bool], timeout: float = WAIT_SECS) -> None:
+    waited = 0.0
+    while not done():
+        if waited > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+        waited += 0.05
+
+
+@contextmanager
+def _node(chain: ChainLive, state_dir: Path, redis: RedisAddress) -> Iterator[LiveNode]:
+    run = load_run_config(mode_file_path(MODE))
+    plan = plan_live(run, LiveEnv.TESTNET)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    live = build_live_node(
+        run,
+        plan,
+        redis,
+        Path("catalog"),
+        state_dir,
+        "WARNING",
+        print_line=lambda _: None,
+        loop=loop,
+        chain=chain,
+    )
+    try:
+        yield live
+    finally:
+        live.node.dispose()
+
+
+def _drive(live: LiveNode, session: Callable[[], Awaitable[None]]) -> None:
+    """Start the node, run ``session`` on its loop, stop it (its state saved in Redis)."""
+    kernel = live.node.kernel
+    loop = kernel.loop
+
+    async def run() -> None:
+        await kernel.start_async()
+        try:
+            await session()
+        finally:
+            await kernel.stop_async()
+
+    loop.run_until_complete(asyncio.wait_for(run(), WAIT_SECS * 2))
+
+
+def _next_hour(aave: LocalAave, uniswap: LocalUniswap) -> int:
+    """Mine a block in the next hour (what closes the current hour's bars); its hour's start (ns)."""
+    market = ChainMarket(aave, uniswap)
+    hour = (market.now() // 3600 + 1) * 3600
+    market.advance_to(hour + 5)
+    return hour * 10**9
+
+
+def _books(live: LiveNode) -> dict[str, float]:
+    return account_balances(live.node.kernel.cache, live.strategy.wallet_venue)
+
+
+def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart(
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    venue: WalletVenueConfig,
+    wallet_env: LocalAccount,
+    chain_yaml: Path,
+    tmp_path: Path,
+) -> None:
+    fund(aave, wallet_env, "USDT", CAPITAL, GAS_ETH)
+    state_dir = tmp_path / "state"
+    chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
+    a_usdt = next(r.a_token for r in venue.aave.reserves if r.asset == "USDT")
+    opened: dict[str, float] = {}
+    with local_redis(tmp_path / "redis") as redis:
+        with _node(chain, state_dir, redis) as live:
+            assert live.wallet is not None
+            # the books start from the chain: the capital is the wallet's, not the mode YAML's 100,000
+            assert live.wallet.holdings["USDT"] == CAPITAL
+            assert live.wallet.holdings["ETH"] == pytest.approx(
+                GAS_ETH - _emode_gas(aave, wallet_env), abs=1e-8
+            )
+            before = _sent(aave, wallet_env)
+
+            async def opening() -> None:
+                await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
+                _next_hour(aave, uniswap)
+                await _until(
+                    "the supply on chain",
+                    lambda: (
+                        live.strategy.entered
+                        and not live.strategy.plans.busy
+                        and _books(live).get(a_usdt, 0) > 0
+                    ),
+                )
+                await asyncio.sleep(3 * POLL_SECS)  # a poll after the supply: the books accrue to its block
+                chain_now = read_holdings(live.wallet.backend, venue)
+                opened.update(chain=chain_now, books=_books(live))
+
+            _drive(live, opening)
+            assert _sent(aave, wallet_env) == before + 2  # approve, supply
+            assert live.strategy.actions["entry_full"] == 1
+        books, on_chain = opened["books"], opened["chain"]
+        assert on_chain["USDT"] == 0.0 and books["USDT"] == 0.0
+        assert on_chain[a_usdt] == pytest.approx(CAPITAL, rel=1e-6)
+        assert books[a_usdt] == pytest.approx(on_chain[a_usdt], abs=2e-6)
+        assert books["ETH"] == pytest.approx(on_chain["ETH"], abs=1e-8)
+        ledger = json.loads((state_dir / GAS_LEDGER).read_text())
+        paid = sum(wei for _, wei in ledger) / 1e18
+        assert paid == pytest.approx(GAS_ETH - on_chain["ETH"], abs=1e-8)  # e-mode, approve, supply
+
+        # restart: the same state folder and Redis; an hour passes on chain meanwhile
+        sent = _sent(aave, wallet_env)
+        _next_hour(aave, uniswap)
+        chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
+        with _node(chain, state_dir, redis) as live:
+            assert live.wallet is not None
+            restarted = live.wallet.holdings
+            assert restarted[a_usdt] >= on_chain[a_usdt] and restarted["USDT"] == 0.0
+            budget = live.wallet.backend.sender.gas_budget
+            assert budget.paid_wei() == sum(wei for _, wei in ledger)  # the day's gas, not a fresh day
+            ticked: list[int] = []
+
+            async def carrying_on() -> None:
+                await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
+                hour = _next_hour(aave, uniswap)
+                await _until("the strategy's next hour", lambda: live.strategy.hour >= hour)
+                ticked.append(live.strategy.hour)
+                await asyncio.sleep(3 * POLL_SECS)
+
+            _drive(live, carrying_on)
+            assert ticked and live.strategy.entered and live.strategy.halted is None
+            assert live.strategy.actions["entry_full"] == 1  # the saved state's: no second opening
+            assert _sent(aave, wallet_env) == sent  # nothing sent again
+            assert _books(live)[a_usdt] == pytest.approx(
+                read_holdings(live.wallet.backend, venue)[a_usdt], abs=2e-6
+            )
+
+
+def _emode_gas(aave: LocalAave, account: LocalAccount) -> float:
+    """Gas the wallet has paid so far (entering the chain YAML's e-mode at the node's set-up)."""
+    return GAS_ETH - aave.w3.eth.get_balance(account.address) / 1e18
