@@ -20,16 +20,21 @@ import yaml
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from adapters.config import ConfigError
+from adapters.defi.backend import ExecutionRejected
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import account_balances
 from adapters.defi.web3.connection import KEY, RPC_URL
 from backtesting.config import load_run_config, mode_file_path
 from live.chain_live import GAS_LEDGER, ChainLive, open_chain, read_holdings
+from live.cli import main
 from live.environments import LiveEnv
+from live.halt import request_halt
 from live.redis_state import RedisAddress, local_redis
 from live.trading import LiveNode, build_live_node
 from live.venues import plan_live
 from localchain.aave import LocalAave
+from localchain.anvil import rpc
 from localchain.market import ChainMarket
 from localchain.uniswap import LocalUniswap
 from localchain.wallet import chain_config, fund
@@ -208,3 +213,108 @@ def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart
 def _emode_gas(aave: LocalAave, account: LocalAccount) -> float:
     """Gas the wallet has paid so far (entering the chain YAML's e-mode at the node's set-up)."""
     return GAS_ETH - aave.w3.eth.get_balance(account.address) / 1e18
+
+
+def test_the_kill_switch_stops_the_live_nodes_on_chain_sends(
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    wallet_env: LocalAccount,
+    chain_yaml: Path,
+    tmp_path: Path,
+) -> None:
+    """``run_live.py --halt`` (the request file in the state folder) halts the strategy and the web3
+    sender: the hour's bar then opens nothing, and a transaction asked for directly is refused."""
+    fund(aave, wallet_env, "USDT", CAPITAL, GAS_ETH)
+    state_dir = tmp_path / "state"
+    chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
+    with local_redis(tmp_path / "redis") as redis, _node(chain, state_dir, redis) as live:
+        assert live.wallet is not None
+        sender = live.wallet.backend.sender
+        sent = _sent(aave, wallet_env)  # the e-mode entered at set-up
+
+        async def halted() -> None:
+            await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
+            request_halt(state_dir, flatten=False)
+            await _until("the kill switch", lambda: sender.halted is not None)
+            hour = _next_hour(aave, uniswap)
+            await _until("the strategy's next hour", lambda: live.strategy.hour >= hour)
+            await asyncio.sleep(3 * POLL_SECS)
+
+        _drive(live, halted)
+        assert live.strategy.halted is not None and "run_live.py --halt" in live.strategy.halted
+        assert live.strategy.actions["entry_full"] == 0 and not live.node.kernel.cache.orders()
+        with pytest.raises(ExecutionRejected, match="HALTED"):
+            live.wallet.backend.set_emode()
+        assert _sent(aave, wallet_env) == sent
+
+
+def _main(chain_yaml: Path, tmp_path: Path, *flags: str, mode: str = MODE) -> int:
+    return main(["--mode", mode, "--chain", str(chain_yaml), "--out", str(tmp_path / "out"), *flags])
+
+
+def _yaml_for_chain(chain_yaml: Path, chain_id: int) -> Path:
+    config = yaml.safe_load(chain_yaml.read_text())
+    path = chain_yaml.with_name(f"chain-{chain_id}.yaml")
+    path.write_text(yaml.safe_dump({**config, "chain_id": chain_id}))
+    return path
+
+
+def test_mainnet_and_a_wrong_chain_are_refused_before_anything_is_sent(
+    aave: LocalAave, wallet_env: LocalAccount, chain_yaml: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    fund(aave, wallet_env, "USDT", CAPITAL, GAS_ETH)
+    assert _main(chain_yaml, tmp_path, "--env", "mainnet") == 2
+    assert "add --confirm-mainnet" in capsys.readouterr().err
+    # the YAML says another chain than the node's
+    assert _main(_yaml_for_chain(chain_yaml, 11155111), tmp_path, "--env", "testnet") == 2
+    err = capsys.readouterr().err
+    assert "the node is chain 31337; the chain config is for 11155111; nothing sent" in err
+    # a mainnet YAML is never run as a testnet
+    assert _main(_yaml_for_chain(chain_yaml, 1), tmp_path, "--env", "testnet") == 2
+    assert "is Ethereum mainnet (chain 1)" in capsys.readouterr().err
+    # a node that is chain 1 (the RPC URL of mainnet behind a mainnet YAML) needs the confirmation
+    rpc(aave.w3, "anvil_setChainId", 1)
+    try:
+        with pytest.raises(ConfigError, match=r"chain 1 is Ethereum mainnet.*--confirm-mainnet"):
+            open_chain(_yaml_for_chain(chain_yaml, 1), confirm_mainnet=False)
+    finally:
+        rpc(aave.w3, "anvil_setChainId", 31337)
+    assert _sent(aave, wallet_env) == 0
+    assert not (tmp_path / "out.state").exists()
+
+
+@pytest.mark.parametrize(
+    ("usdt", "eth", "refusal"),
+    [
+        (0.0, GAS_ETH, "the wallet holds nothing the mode can use: 0 USDT and no Aave or LST position"),
+        (
+            CAPITAL,
+            0.001,
+            "the wallet holds 0.001 ETH: below gas_reserve_min_eth 0.01 (mode YAML), it cannot pay gas",
+        ),
+    ],
+)
+def test_a_wallet_without_capital_or_gas_is_refused(
+    aave: LocalAave,
+    wallet_env: LocalAccount,
+    chain_yaml: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    usdt: float,
+    eth: float,
+    refusal: str,
+) -> None:
+    fund(aave, wallet_env, "USDT", usdt, eth)
+    assert _main(chain_yaml, tmp_path, "--env", "testnet") == 2
+    err = capsys.readouterr().err
+    assert refusal in err and "Nothing sent" in err and err.count("\n") == 1
+    assert _sent(aave, wallet_env) == 0
+
+
+def test_a_hedged_mode_is_refused_on_chain(
+    chain_yaml: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Its capital moves between the wallet and the exchanges: not wired live (README)."""
+    assert _main(chain_yaml, tmp_path, "--env", "testnet", mode="usdt_eth_staking_hedged_leveraged") == 2
+    err = capsys.readouterr().err
+    assert "as well as on chain" in err and "does not wire the on-chain leg" in err
