@@ -40,7 +40,7 @@ from adapters.cex.margin import last_price
 from adapters.config import ConfigError
 from adapters.defi.aave_params import EModeParams
 from adapters.defi.config import WalletVenueConfig, load_wallet_venue
-from adapters.defi.currencies import PRECISION, register_wallet_currencies
+from adapters.defi.currencies import PRECISION, account_balances, register_wallet_currencies
 from adapters.defi.data import AaveEModeParams, AaveReserveParams
 from adapters.defi.execution import install_defi_client
 from adapters.defi.instruments import wallet_instrument_id
@@ -59,6 +59,9 @@ GAS_LEDGER = "gas_ledger.json"
 PRIORITY = 10_001
 """The venue steps on a chain point before any strategy or actor sees it."""
 DEFAULT_POLL_SECS = 12.0
+ABSOLUTE_TOLERANCE = 1e-6
+"""Below this (whole tokens) books and chain agree whatever the relative tolerance: the books' 8
+decimals and an accrual booked at the feed's last block, not the newest."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,18 @@ def check_holdings(
         )
 
 
+def holding_differences(books: dict[str, float], chain: dict[str, float], tolerance: float) -> list[str]:
+    """Where the books and the chain disagree, for every token the chain reports: by more than
+    ``tolerance`` of the larger amount and :data:`ABSOLUTE_TOLERANCE` (a hand-made transfer, a
+    liquidation by a third party, tokens sent to the wallet)."""
+    differences = []
+    for code, held in sorted(chain.items()):
+        booked = books.get(code, 0.0)
+        if abs(booked - held) > max(ABSOLUTE_TOLERANCE, tolerance * max(abs(booked), abs(held))):
+            differences.append(f"{code}: books {booked:.8g}, chain {held:.8g}")
+    return differences
+
+
 def chain_aave_params(reader: ChainReader) -> dict[str, Any]:
     """The Aave reserves' and e-mode's risk parameters as the chain has them now, in the form a
     backtest reads from the catalog's ``aave_params.json``."""
@@ -202,6 +217,11 @@ class ChainWallet:
         self._stepper = VenueStepper(node, host)
         self._loop = kernel.loop
         self._venue = Venue(venue.venue)
+        self._venue_config = venue
+        self._strategy = strategy
+        self._cache = kernel.cache
+        self.checked_ns = 0
+        """The chain time of the last hourly check of the books against the chain."""
         kernel.msgbus.subscribe("data.*", self._on_data, priority=PRIORITY)
 
     @property
@@ -218,8 +238,27 @@ class ChainWallet:
         exchange = self._host.clients[self._venue].exchange
         if isinstance(payload, Bar) and exchange.get_matching_engine(payload.bar_type.instrument_id):
             exchange.process_bar(payload)  # the feed reads every pool and rate; the venue trades some
-        self._loop.create_task(self._settle())
+        self._loop.create_task(self._settle(check=isinstance(payload, Bar)))
 
-    async def _settle(self) -> None:
+    async def _settle(self, check: bool) -> None:
         await self._stepper.drain()
         await self._stepper.settle(self._host.clock.timestamp_ns())
+        if check and self.checked_ns < self._host.clock.timestamp_ns():
+            self.check_books()
+
+    def check_books(self) -> None:
+        """Once an hour (at its bars), with no plan in flight: the books must hold what the chain
+        holds, or the strategy goes HALTED naming the differences, touching nothing (as the restart
+        gate does for a CEX book); a restart then starts from the chain's holdings."""
+        strategy = self._strategy
+        if strategy.halted is not None or not strategy.at_rest:
+            return
+        self.checked_ns = self._host.clock.timestamp_ns()
+        books = account_balances(self._cache, self._venue)
+        differences = holding_differences(
+            books, read_holdings(self.backend, self._venue_config), strategy.cfg.restart_tolerance
+        )
+        if differences:
+            strategy.halt(
+                f"the chain's holdings differ from the books: {'; '.join(differences)}", cancel=False
+            )

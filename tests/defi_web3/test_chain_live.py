@@ -19,6 +19,7 @@ import pytest
 import yaml
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
 
 from adapters.config import ConfigError
 from adapters.defi.backend import ExecutionRejected
@@ -45,6 +46,7 @@ GAS_ETH = 0.055
 """Ether for gas: the mode's gas reserve (0.05) and what set-up costs; more would be sold as dust
 and supplied (stray ETH worth more than dust_threshold_usd is deployed)."""
 POLL_SECS = 0.2
+DRIFT_USDT = 1_000.0
 WAIT_SECS = 60.0
 
 
@@ -192,22 +194,43 @@ def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart
             assert restarted[a_usdt] >= on_chain[a_usdt] and restarted["USDT"] == 0.0
             budget = live.wallet.backend.sender.gas_budget
             assert budget.paid_wei() == sum(wei for _, wei in ledger)  # the day's gas, not a fresh day
-            ticked: list[int] = []
+            after_tick: dict[str, object] = {}
 
             async def carrying_on() -> None:
                 await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
                 hour = _next_hour(aave, uniswap)
-                await _until("the strategy's next hour", lambda: live.strategy.hour >= hour)
-                ticked.append(live.strategy.hour)
-                await asyncio.sleep(3 * POLL_SECS)
+                await _until("the strategy's next hour", lambda: live.wallet.checked_ns >= hour)
+                chain_now = read_holdings(live.wallet.backend, venue)
+                after_tick.update(
+                    halted=live.strategy.halted, sent=_sent(aave, wallet_env), books=_books(live)
+                )
+                after_tick.update(chain=chain_now)
+                # a hand-made transfer of aUSDT out of the wallet: the next hour's check sees it
+                _transfer_by_hand(aave, wallet_env, aave.a_tokens["USDT"], DRIFT_USDT)
+                _next_hour(aave, uniswap)
+                await _until("the books checked against the chain", lambda: live.strategy.halted is not None)
 
             _drive(live, carrying_on)
-            assert ticked and live.strategy.entered and live.strategy.halted is None
+            assert after_tick["halted"] is None and live.strategy.entered
             assert live.strategy.actions["entry_full"] == 1  # the saved state's: no second opening
-            assert _sent(aave, wallet_env) == sent  # nothing sent again
-            assert _books(live)[a_usdt] == pytest.approx(
-                read_holdings(live.wallet.backend, venue)[a_usdt], abs=2e-6
+            assert after_tick["sent"] == sent  # nothing sent again
+            assert after_tick["books"][a_usdt] == pytest.approx(after_tick["chain"][a_usdt], abs=2e-6)
+            held = after_tick["chain"][a_usdt]
+            assert live.strategy.halted.startswith(
+                f"the chain's holdings differ from the books: {a_usdt}: books {held:.8g}"
             )
+            assert _sent(aave, wallet_env) == sent + 1  # the hand-made transfer only
+
+
+def _transfer_by_hand(aave: LocalAave, account: LocalAccount, token: Contract, amount: float) -> None:
+    """``amount`` of ``token`` sent from the wallet to another address, as its owner might by hand."""
+    raw = round(amount * 10 ** token.functions.decimals().call())
+    rpc(aave.w3, "anvil_impersonateAccount", account.address)
+    try:
+        tx = token.functions.transfer(aave.w3.eth.accounts[5], raw).transact({"from": account.address})
+        aave.w3.eth.wait_for_transaction_receipt(tx)
+    finally:
+        rpc(aave.w3, "anvil_stopImpersonatingAccount", account.address)
 
 
 def _emode_gas(aave: LocalAave, account: LocalAccount) -> float:
