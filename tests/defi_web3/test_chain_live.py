@@ -21,10 +21,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
+from adapters.cex.margin import last_price
 from adapters.config import ConfigError
 from adapters.defi.backend import ExecutionRejected
 from adapters.defi.config import WalletVenueConfig
 from adapters.defi.currencies import account_balances
+from adapters.defi.instruments import wallet_instrument_id
 from adapters.defi.web3.connection import KEY, RPC_URL
 from backtesting.config import load_run_config, mode_file_path
 from live.chain_live import GAS_LEDGER, ChainLive, open_chain, read_holdings
@@ -47,6 +49,9 @@ GAS_ETH = 0.055
 and supplied (stray ETH worth more than dust_threshold_usd is deployed)."""
 POLL_SECS = 0.2
 DRIFT_USDT = 1_000.0
+STAKED_ETH = 2.0
+ROUNDING = 3e-8
+"""Books vs chain: each gas charge and fill is booked at 8 decimals, the chain read rounded down."""
 WAIT_SECS = 60.0
 
 
@@ -85,8 +90,8 @@ async def _until(what: str, done: Callable[[], bool], timeout: float = WAIT_SECS
 
 
 @contextmanager
-def _node(chain: ChainLive, state_dir: Path, redis: RedisAddress) -> Iterator[LiveNode]:
-    run = load_run_config(mode_file_path(MODE))
+def _node(chain: ChainLive, state_dir: Path, redis: RedisAddress, mode: str = MODE) -> Iterator[LiveNode]:
+    run = load_run_config(mode_file_path(mode))
     plan = plan_live(run, LiveEnv.TESTNET)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -152,9 +157,7 @@ def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart
             assert live.wallet is not None
             # the books start from the chain: the capital is the wallet's, not the mode YAML's 100,000
             assert live.wallet.holdings["USDT"] == CAPITAL
-            assert live.wallet.holdings["ETH"] == pytest.approx(
-                GAS_ETH - _emode_gas(aave, wallet_env), abs=1e-8
-            )
+            assert live.wallet.holdings["ETH"] == pytest.approx(GAS_ETH - _paid(aave, wallet_env), abs=1e-8)
             before = _sent(aave, wallet_env)
 
             async def opening() -> None:
@@ -179,7 +182,7 @@ def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart
         assert on_chain["USDT"] == 0.0 and books["USDT"] == 0.0
         assert on_chain[a_usdt] == pytest.approx(CAPITAL, rel=1e-6)
         assert books[a_usdt] == pytest.approx(on_chain[a_usdt], abs=2e-6)
-        assert books["ETH"] == pytest.approx(on_chain["ETH"], abs=1e-8)
+        assert books["ETH"] == pytest.approx(on_chain["ETH"], abs=ROUNDING)
         ledger = json.loads((state_dir / GAS_LEDGER).read_text())
         paid = sum(wei for _, wei in ledger) / 1e18
         assert paid == pytest.approx(GAS_ETH - on_chain["ETH"], abs=1e-8)  # e-mode, approve, supply
@@ -233,9 +236,57 @@ def _transfer_by_hand(aave: LocalAave, account: LocalAccount, token: Contract, a
         rpc(aave.w3, "anvil_stopImpersonatingAccount", account.address)
 
 
-def _emode_gas(aave: LocalAave, account: LocalAccount) -> float:
+def _paid(aave: LocalAave, account: LocalAccount, funded: float = GAS_ETH) -> float:
     """Gas the wallet has paid so far (entering the chain YAML's e-mode at the node's set-up)."""
-    return GAS_ETH - aave.w3.eth.get_balance(account.address) / 1e18
+    return funded - aave.w3.eth.get_balance(account.address) / 1e18
+
+
+def test_a_testnet_node_stakes_the_wallets_eth(
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    venue: WalletVenueConfig,
+    wallet_env: LocalAccount,
+    chain_yaml: Path,
+    tmp_path: Path,
+) -> None:
+    """eth_staking_only (share class ETH, weETH): the wallet's ether beyond the gas reserve is
+    staked through EtherFi's deposit and weETH's wrap; the books hold what the chain holds."""
+    fund(aave, wallet_env, "ETH", STAKED_ETH, 0.0)
+    chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
+    staked: dict[str, dict[str, float]] = {}
+    with (
+        local_redis(tmp_path / "redis") as redis,
+        _node(chain, tmp_path / "state", redis, "eth_staking_only") as live,
+    ):
+        assert live.wallet is not None
+        assert live.wallet.holdings["ETH"] == pytest.approx(
+            STAKED_ETH - _paid(aave, wallet_env, STAKED_ETH), abs=1e-8
+        )
+
+        async def staking() -> None:
+            await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
+            _next_hour(aave, uniswap)
+            await _until(
+                "the stake on chain",
+                lambda: (
+                    live.strategy.entered
+                    and not live.strategy.plans.busy
+                    and _books(live).get("WEETH", 0) > 0
+                ),
+            )
+            await asyncio.sleep(3 * POLL_SECS)
+            staked.update(chain=read_holdings(live.wallet.backend, venue), books=_books(live))
+            rate = last_price(live.node.kernel.cache, wallet_instrument_id(venue, "WEETH-ETHERFI"))
+            staked.update(rate={"ETH per WEETH": rate})
+
+        _drive(live, staking)
+    books, on_chain = staked["books"], staked["chain"]
+    rate = staked["rate"]["ETH per WEETH"]
+    assert on_chain["WEETH"] > 0 and books["WEETH"] == pytest.approx(on_chain["WEETH"], abs=1e-8)
+    assert books["ETH"] == pytest.approx(on_chain["ETH"], abs=ROUNDING)
+    # everything but the gas reserve (and the gas paid) is staked
+    assert on_chain["ETH"] == pytest.approx(0.05, abs=0.01)
+    assert on_chain["WEETH"] * rate == pytest.approx(STAKED_ETH - on_chain["ETH"], rel=1e-3)
 
 
 def test_the_kill_switch_stops_the_live_nodes_on_chain_sends(
