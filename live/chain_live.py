@@ -25,7 +25,6 @@ wallet that holds nothing the mode can use or too little ETH to pay gas.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -101,8 +100,8 @@ def open_chain(
 def _whole(raw: int, decimals: int, debt: bool) -> float:
     """A raw balance in whole tokens at the books' precision, rounded down for a holding and up for
     a debt (the books never claim more than the chain holds, nor owe less than it owes)."""
-    scaled = raw * 10**PRECISION / 10**decimals
-    return (math.ceil(scaled) if debt else math.floor(scaled)) / 10**PRECISION
+    scaled, unit = raw * 10**PRECISION, 10**decimals
+    return (-(-scaled // unit) if debt else scaled // unit) / 10**PRECISION  # exact integer rounding
 
 
 def read_holdings(backend: Web3Backend, venue: WalletVenueConfig) -> dict[str, float]:

@@ -12,9 +12,12 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+from web3.exceptions import Web3Exception
+
 from adapters.config import ConfigError
 from adapters.defi.config import load_wallet_venue
 from adapters.defi.web3.config import MAINNET_CHAIN_ID, load_chain_live
+from adapters.defi.web3.connection import masked
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
@@ -227,6 +230,9 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
             stopped_by = run_node(live)
     except (*CLEAR_ERRORS, RedisUnavailable, MissingCredentials) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Web3Exception as e:  # the chain's node refused or failed a read while the wallet was set up
+        print(f"error: --chain: RPC: {type(e).__name__}: {masked(str(e))}", file=sys.stderr)
         return 2
     if stopped_by is None:
         return 0

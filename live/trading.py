@@ -212,11 +212,9 @@ def build_live_node(
     accounting = AccountingActor(accounting_config(run, plan, needs, start_ns, aave_params))
     node.trader.add_actor(accounting)
     services = None
-    if chain is not None:
-        pass  # the wallet venue is the chain's; no CEX venue (check_live_run)
-    elif plan.env.trades_on_venues:
+    if plan.env.trades_on_venues and plan.venues:
         services = _venue_services(node, plan, accounting.acfg, state_dir, transfers_config)
-    else:
+    elif not plan.env.trades_on_venues:
         SandboxVenues(node, run, plan, strategy)
     node.trader.add_strategy(strategy)
     if config.load_state:  # the kernel loads state at build, for strategies built from config only

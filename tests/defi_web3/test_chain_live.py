@@ -392,3 +392,16 @@ def test_a_hedged_mode_is_refused_on_chain(
     assert _main(chain_yaml, tmp_path, "--env", "testnet", mode="usdt_eth_staking_hedged_leveraged") == 2
     err = capsys.readouterr().err
     assert "as well as on chain" in err and "does not wire the on-chain leg" in err
+
+
+def test_a_missing_key_or_an_unreachable_node_is_refused_without_showing_the_url(
+    chain_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.delenv(KEY, raising=False)
+    monkeypatch.setenv(RPC_URL, "http://127.0.0.1:1/v3/secret-api-key")
+    assert _main(chain_yaml, tmp_path, "--env", "testnet") == 2
+    assert "no wallet key: set BASIS_WALLET_KEY" in capsys.readouterr().err
+    monkeypatch.setenv(KEY, Account.create().key.hex())
+    assert _main(chain_yaml, tmp_path, "--env", "testnet") == 2
+    err = capsys.readouterr().err
+    assert "RPC: cannot read the node's chain id" in err and "secret-api-key" not in err
