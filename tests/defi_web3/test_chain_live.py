@@ -33,6 +33,7 @@ from live.chain_live import GAS_LEDGER, ChainLive, open_chain, read_holdings
 from live.cli import main
 from live.environments import LiveEnv
 from live.halt import request_halt
+from live.local_chain import LIMITS as LOCAL_CHAIN_LIMITS
 from live.redis_state import RedisAddress, local_redis
 from live.trading import LiveNode, build_live_node
 from live.venues import plan_live
@@ -40,7 +41,7 @@ from localchain.aave import LocalAave
 from localchain.anvil import rpc
 from localchain.market import ChainMarket
 from localchain.uniswap import LocalUniswap
-from localchain.wallet import chain_config, fund
+from localchain.wallet import chain_config, deploy_own_executor, fund
 
 MODE = "pure_lending_usdt"
 CAPITAL = 10_000.0
@@ -50,6 +51,7 @@ and supplied (stray ETH worth more than dust_threshold_usd is deployed)."""
 POLL_SECS = 0.2
 DRIFT_USDT = 1_000.0
 STAKED_ETH = 2.0
+LEVERED_ETH = 3.0
 ROUNDING = 3e-8
 """Books vs chain: each gas charge and fill is booked at 8 decimals, the chain read rounded down."""
 WAIT_SECS = 60.0
@@ -236,6 +238,18 @@ def _transfer_by_hand(aave: LocalAave, account: LocalAccount, token: Contract, a
         rpc(aave.w3, "anvil_stopImpersonatingAccount", account.address)
 
 
+def _transactions(aave: LocalAave, account: LocalAccount, since: int) -> list[dict]:
+    """The wallet's transactions from nonce ``since`` on, in order (anvil mines one per block)."""
+    found = []
+    for number in range(aave.w3.eth.block_number, -1, -1):
+        for tx in aave.w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            if tx["from"] == account.address and tx["nonce"] >= since:
+                found.append(tx)
+        if any(tx["nonce"] == since for tx in found):
+            break
+    return sorted(found, key=lambda tx: tx["nonce"])
+
+
 def _paid(aave: LocalAave, account: LocalAccount, funded: float = GAS_ETH) -> float:
     """Gas the wallet has paid so far (entering the chain YAML's e-mode at the node's set-up)."""
     return funded - aave.w3.eth.get_balance(account.address) / 1e18
@@ -287,6 +301,57 @@ def test_a_testnet_node_stakes_the_wallets_eth(
     # everything but the gas reserve (and the gas paid) is staked
     assert on_chain["ETH"] == pytest.approx(0.05, abs=0.01)
     assert on_chain["WEETH"] * rate == pytest.approx(STAKED_ETH - on_chain["ETH"], rel=1e-3)
+
+
+def test_a_testnet_node_opens_the_leveraged_loop_in_one_transaction(
+    aave: LocalAave,
+    uniswap: LocalUniswap,
+    venue: WalletVenueConfig,
+    wallet_env: LocalAccount,
+    tmp_path: Path,
+) -> None:
+    """eth_leveraged: the wallet's own executor (deployed beforehand, named in the chain YAML)
+    opens the flash-loan loop — stake, supply weETH, borrow WETH — as one transaction; the
+    books' collateral, debt and ETH are the chain's."""
+    fund(aave, wallet_env, "ETH", LEVERED_ETH, 0.0)
+    ChainMarket(aave, uniswap).open_lending()  # WETH for the loop to borrow (a fresh reserve has none)
+    executor = deploy_own_executor(aave, uniswap, wallet_env)
+    config = chain_config(aave, uniswap, venue, LOCAL_CHAIN_LIMITS) | {"executor": executor.contract.address}
+    chain_yaml = tmp_path / "chain.yaml"
+    chain_yaml.write_text(yaml.safe_dump(config))
+    chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
+    opened: dict[str, dict[str, float]] = {}
+    debt_token = aave.debt_tokens["WETH"].address
+    with (
+        local_redis(tmp_path / "redis") as redis,
+        _node(chain, tmp_path / "state", redis, "eth_leveraged") as live,
+    ):
+        assert live.wallet is not None
+        sent = _sent(aave, wallet_env)
+
+        async def levering() -> None:
+            await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
+            _next_hour(aave, uniswap)
+            await _until(
+                "the loop on chain",
+                lambda: (
+                    live.strategy.entered
+                    and not live.strategy.plans.busy
+                    and _books(live).get("AWEETH", 0) > 0
+                ),
+            )
+            await asyncio.sleep(3 * POLL_SECS)
+            opened.update(chain=read_holdings(live.wallet.backend, venue), books=_books(live))
+
+        _drive(live, levering)
+        loops = _transactions(aave, wallet_env, since=sent)
+    books, on_chain = opened["books"], opened["chain"]
+    # the LST's route registered with the executor (once), the credit delegation for exactly this
+    # loop's debt, then the loop itself: flash loan, stake, supply, borrow in one transaction
+    assert [tx["to"] for tx in loops] == [executor.contract.address, debt_token, executor.contract.address]
+    for code in ("AWEETH", "VDWETH", "ETH"):
+        assert books[code] == pytest.approx(on_chain[code], abs=ROUNDING), code
+    assert on_chain["VDWETH"] < -5 * LEVERED_ETH  # levered: the debt is several times the equity
 
 
 def test_the_kill_switch_stops_the_live_nodes_on_chain_sends(
