@@ -1,8 +1,10 @@
-"""Command line of ``run_live.py``: paper trading on a replay, and the live environments' plan.
+"""Command line of ``run_live.py``: paper trading on a replay, and the live environments.
 
-``--env paper`` (the default while sandbox cannot run yet) replays the catalog. The live
-environments build Nautilus' own venue clients (``live/venues.py``); today ``--check`` shows
-that plan and checks the keys, and running one says it is not there yet.
+``--env paper`` replays the catalog (``--chain local``: its wallet venue on a local chain). The
+live environments build Nautilus' own venue clients (``live/venues.py``; ``--check`` shows that
+plan and checks the keys without connecting) and run the node until a signal; with ``--chain
+CHAIN.yaml`` (testnet or mainnet) a wallet-capital mode trades on that chain from the wallet's
+holdings (``live/chain_live.py``), after the chain checks (chain id, mainnet confirmation).
 """
 
 from __future__ import annotations
