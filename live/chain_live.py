@@ -97,7 +97,7 @@ def open_chain(
     return ChainLive(config_path, live, connection, poll_secs)
 
 
-def _whole(raw: int, decimals: int, debt: bool) -> float:
+def whole_tokens(raw: int, decimals: int, debt: bool) -> float:
     """A raw balance in whole tokens at the books' precision, rounded down for a holding and up for
     a debt (the books never claim more than the chain holds, nor owe less than it owes)."""
     scaled, unit = raw * 10**PRECISION, 10**decimals
@@ -115,7 +115,7 @@ def read_holdings(backend: Web3Backend, venue: WalletVenueConfig) -> dict[str, f
         if code == ETH:
             raw += backend.w3.eth.get_balance(backend.me)
         debt = code in debt_tokens
-        amount = _whole(raw, token.functions.decimals().call(), debt)
+        amount = whole_tokens(raw, token.functions.decimals().call(), debt)
         held[code] = -amount if debt else amount
     return held
 
