@@ -28,8 +28,9 @@ def _venue_lines(venue: LiveVenue, env: LiveEnv) -> list[str]:
     return lines
 
 
-def describe(mode: str, plan: LivePlan, config: TradingNodeConfig) -> list[str]:
-    """The lines ``--check`` prints for ``mode``'s plan and the node ``config`` built from it."""
+def describe(mode: str, plan: LivePlan, config: TradingNodeConfig, chain_id: int | None = None) -> list[str]:
+    """The lines ``--check`` prints for ``mode``'s plan and the node ``config`` built from it
+    (``chain_id``: the chain YAML's, for a mode trading on chain)."""
     lines = [
         f"{mode} on {plan.env.value}: plan checked, nothing connected",
         f"node {config.trader_id}: data clients {', '.join(config.data_clients) or 'none'}; "
@@ -50,6 +51,11 @@ def describe(mode: str, plan: LivePlan, config: TradingNodeConfig) -> list[str]:
     if plan.wallet_instruments:
         lines.append(
             f"on-chain wallet {plan.wallet_venue} ({', '.join(map(str, plan.wallet_instruments))}): "
-            "no live client yet (web3 comes with a later step)"
+            + (
+                f"the web3 backend and chain data feed on chain {chain_id} (RPC URL and key from "
+                "BASIS_RPC_URL and BASIS_WALLET_KEY or a keystore; values not shown)"
+                if chain_id is not None
+                else "needs --chain CHAIN.yaml to trade live"
+            )
         )
     return lines

@@ -1,8 +1,10 @@
-"""Command line of ``run_live.py``: paper trading on a replay, and the live environments' plan.
+"""Command line of ``run_live.py``: paper trading on a replay, and the live environments.
 
-``--env paper`` (the default while sandbox cannot run yet) replays the catalog. The live
-environments build Nautilus' own venue clients (``live/venues.py``); today ``--check`` shows
-that plan and checks the keys, and running one says it is not there yet.
+``--env paper`` replays the catalog (``--chain local``: its wallet venue on a local chain). The
+live environments build Nautilus' own venue clients (``live/venues.py``; ``--check`` shows that
+plan and checks the keys without connecting) and run the node until a signal; with ``--chain
+CHAIN.yaml`` (testnet or mainnet) a wallet-capital mode trades on that chain from the wallet's
+holdings (``live/chain_live.py``), after the chain checks (chain id, mainnet confirmation).
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+from web3.exceptions import Web3Exception
+
 from adapters.config import ConfigError
 from adapters.defi.config import load_wallet_venue
+from adapters.defi.web3.config import MAINNET_CHAIN_ID, load_chain_live
+from adapters.defi.web3.connection import masked
 from backtesting.cli import CLEAR_ERRORS, add_run_arguments, load_runs, prepare_catalog, prepare_predictions
 from backtesting.modes import MODES
 from backtesting.out_dir import check_out_dir, staged_out_dir
 from data_catalog.interrupt import cleanup_on_sigterm
 from data_catalog.paths import default_catalog_dir
+from live.chain_live import DEFAULT_POLL_SECS, ChainLive, open_chain
 from live.check import describe
 from live.checkpoint import CheckpointError
 from live.environments import LiveEnv, missing_variables
@@ -32,10 +39,11 @@ from live.trading import build_live_node, check_live_run, run_node
 from live.transfers.config import TRANSFERS_CONFIG
 from live.transfers.exchanges import MissingCredentials
 from live.venues import plan_live
-from localchain.tools import missing_tools
 
 PAPER = "paper"
 LOCAL_CHAIN = "local"
+ON_CHAIN_ENVS = (LiveEnv.TESTNET.value, LiveEnv.MAINNET.value)
+"""The environments a wallet-capital mode trades live on chain in (the chain YAML says which chain)."""
 HALTED_EXIT = 3
 """Exit code of a run the kill switch halted (130: stopped by a signal; 2: bad input)."""
 
@@ -104,10 +112,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chain",
-        choices=(LOCAL_CHAIN,),
-        help="--env paper: the wallet venue trades on a local chain (anvil with the real Aave v3 and "
-        "Uniswap v3, funded with the capital, stepped each hour to the recorded prices, LST rates, "
-        "gas and USDT utilization) through the web3 backend, instead of the simulated backend",
+        help="--env paper: 'local', the wallet venue trades on a local chain (anvil with the real Aave v3 "
+        "and Uniswap v3, funded with the capital, stepped each hour to the recorded prices, LST rates, gas "
+        "and USDT utilization) through the web3 backend, instead of the simulated backend. --env testnet "
+        "or mainnet: CHAIN.yaml (contract addresses, chain id, limits), a wallet-capital mode trades live "
+        "on that chain from the wallet's holdings (key and RPC URL from BASIS_WALLET_KEY or a keystore and "
+        "BASIS_RPC_URL)",
+    )
+    parser.add_argument(
+        "--chain-poll-secs",
+        type=float,
+        default=DEFAULT_POLL_SECS,
+        help="with --chain CHAIN.yaml: how often the chain data feed polls (s; default 12: a block)",
     )
     parser.add_argument(
         "--transfers-config",
@@ -130,10 +146,12 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
     ``--check`` prints the plan, otherwise the node runs until SIGINT/SIGTERM."""
     if env is LiveEnv.MAINNET and not args.confirm_mainnet:
         print(
-            "error: --env mainnet trades real money on the venues: add --confirm-mainnet to go ahead",
+            "error: --env mainnet trades real money (on the venues, or on chain 1 with --chain): add "
+            "--confirm-mainnet to go ahead",
             file=sys.stderr,
         )
         return 2
+    chain_path = Path(args.chain) if args.chain else None
     try:
         (run,) = load_runs(args, [args.mode])
         plan = plan_live(run, env, args.venue_config)
@@ -143,6 +161,10 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
             max_orders_per_minute=run.strategy.max_orders_per_minute,
         )
         redis = RedisAddress.from_url(args.redis) if args.redis else None
+        chain_yaml = None
+        if chain_path is not None:
+            check_live_run(run, plan, on_chain=True)  # before the venues' keys: a hedged mode is refused
+            chain_yaml = load_chain_live(chain_path, load_wallet_venue(args.venue_config))
     except (*CLEAR_ERRORS, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -156,16 +178,29 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
         )
         return 2
     if args.check:
-        print("\n".join(describe(args.mode, plan, config)))
+        print("\n".join(describe(args.mode, plan, config, chain_yaml.chain_id if chain_yaml else None)))
         return 0
     try:
-        check_live_run(run)
+        check_live_run(run, plan, on_chain=chain_path is not None)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.chain and (problem := missing_tools()):
-        print(f"error: --chain {args.chain}: {problem}", file=sys.stderr)
+    if chain_yaml is not None and chain_yaml.chain_id == MAINNET_CHAIN_ID and env is not LiveEnv.MAINNET:
+        print(
+            f"error: --chain {chain_path} is Ethereum mainnet (chain 1): real money: --env mainnet "
+            "--confirm-mainnet, not --env testnet. Nothing sent",
+            file=sys.stderr,
+        )
         return 2
+    chain: ChainLive | None = None
+    if chain_path is not None:
+        try:
+            chain = open_chain(
+                chain_path, args.confirm_mainnet, args.chain_poll_secs, load_wallet_venue(args.venue_config)
+            )
+        except ConfigError as e:
+            print(f"error: --chain: {e}", file=sys.stderr)
+            return 2
     state_dir = args.state or args.out.with_name(args.out.name + ".state")
     try:
         with ExitStack() as stack:
@@ -182,14 +217,24 @@ def _live(args: argparse.Namespace, env: LiveEnv) -> int:
                 args.transfers_config,
                 args.health_minutes,
                 clear_halt=args.clear_halt,
+                chain=chain,
+            )
+            on_chain = (
+                f"; wallet {chain.connection.address} on chain {chain.live.chain_id}"
+                if chain is not None
+                else ""
             )
             print(
-                f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}; "
-                "Ctrl-C halts (cancels open orders) and stops"
+                f"{args.mode} on {env.value}: node {live.node.trader_id}, state in {redis}{on_chain}; "
+                "Ctrl-C halts (cancels open orders) and stops",
+                flush=True,
             )
             stopped_by = run_node(live)
     except (*CLEAR_ERRORS, RedisUnavailable, MissingCredentials) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Web3Exception as e:  # the chain's node refused or failed a read while the wallet was set up
+        print(f"error: --chain: RPC: {type(e).__name__}: {masked(str(e))}", file=sys.stderr)
         return 2
     if stopped_by is None:
         return 0
@@ -249,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("--end", args.end),
                 ("--speed", args.speed),
                 ("--resume", args.resume),
-                ("--chain", args.chain),
+                ("--chain", args.chain == LOCAL_CHAIN),
             )
             if given
         ]
@@ -260,11 +305,27 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        if args.chain and args.env not in ON_CHAIN_ENVS:
+            print(
+                f"error: --chain CHAIN.yaml trades on a real chain: --env testnet or mainnet, not {args.env}",
+                file=sys.stderr,
+            )
+            return 2
+        if not args.chain_poll_secs > 0:
+            print(f"error: --chain-poll-secs must be > 0, got {args.chain_poll_secs}", file=sys.stderr)
+            return 2
         return _live(args, LiveEnv(args.env))
     if args.check or args.confirm_mainnet or args.clear_halt:
         print(
             "error: --check, --confirm-mainnet and --clear-halt are for the live environments, "
             "not --env paper",
+            file=sys.stderr,
+        )
+        return 2
+    if args.chain not in (None, LOCAL_CHAIN):
+        print(
+            f"error: --env paper takes --chain local (a local chain the replay steps), not {args.chain}; "
+            "a chain YAML is for --env testnet or mainnet",
             file=sys.stderr,
         )
         return 2

@@ -12,8 +12,10 @@ health line with
 in Redis, reloaded by the next node with the same trader id; Nautilus reconciles its cache with
 the venues' reports at start.
 
-Live, a mode's capital must already be on the venues (``capital_source: venues``): the on-chain
-wallet has no live client yet.
+Live, a mode's capital is on the venues (``capital_source: venues``), or, for the on-chain modes
+(wallet capital, no CEX venue), in the wallet on a real chain (``chain``: ``live/chain_live.py``:
+the wallet venue on the web3 backend, the chain data feed as its data, its books started from the
+wallet's holdings).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from nautilus_trader.live.node import TradingNode
 from adapters.cex.instruments import cex_instrument_id, exchange_of
 from adapters.cex.margin import last_price
 from adapters.config import ConfigError
+from adapters.defi.web3.chain_data import ChainDataFeed, ChainDataFeedConfig
 from adapters.events import FUNDING_TOPIC, TRANSFER_TOPIC
 from adapters.halt import HALT_TOPIC, HaltRequest
 from adapters.hours import HOUR_NS
 from backtesting.config import RunConfig
+from live.chain_live import ChainLive, ChainWallet
 from live.halt import STOP_SIGNALS, HaltSwitch, HaltSwitchConfig
 from live.health import STATUS_FILE, HealthMonitor, HealthReporter
 from live.hour_clock import HourClock, HourClockConfig
@@ -63,6 +67,8 @@ class LiveNode:
     accounting: AccountingActor
     services: LiveCexServices | None
     """The venues' transfers and funding paid (None in sandbox: the simulations serve them)."""
+    wallet: ChainWallet | None = None
+    """The on-chain wallet venue (a wallet-capital mode on ``--chain``)."""
 
 
 def trader_id(run: RunConfig, plan: LivePlan) -> str:
@@ -70,13 +76,28 @@ def trader_id(run: RunConfig, plan: LivePlan) -> str:
     return f"{run.mode.upper()}-{plan.env.value.upper()}"
 
 
-def check_live_run(run: RunConfig) -> None:
-    """Refuse what cannot run live yet, before anything connects."""
-    if not run.strategy.prefunded:
+def check_live_run(run: RunConfig, plan: LivePlan | None = None, on_chain: bool = False) -> None:
+    """Refuse what cannot run live yet, before anything connects: a wallet-capital mode without a
+    chain (``--chain``), a chain for a mode whose capital is on the venues, and a wallet-capital
+    mode that also trades on CEX venues (its capital would move between the wallet and the
+    exchanges: the transfer service's on-chain leg is not wired into the live node)."""
+    if not run.strategy.prefunded and not on_chain:
         raise ConfigError(
-            f"{run.source}: {run.mode} starts its capital in the on-chain wallet, which has no live client "
-            "yet: live, the capital must already be on the venues; set `capital_source: venues` in the "
-            "strategy section (or replay its history as configured with --env paper)"
+            f"{run.source}: {run.mode} starts its capital in the on-chain wallet: live, give the chain it "
+            "trades on with --chain CHAIN.yaml (--env testnet or mainnet), or set `capital_source: venues` "
+            "in the strategy section (or replay its history as configured with --env paper)"
+        )
+    if run.strategy.prefunded and on_chain:
+        raise ConfigError(
+            f"{run.source}: {run.mode}'s capital is on the venues (capital_source: venues): no --chain"
+        )
+    if on_chain and plan is not None and plan.venues:
+        venues = ", ".join(v.venue for v in plan.venues)
+        raise ConfigError(
+            f"{run.mode} trades on {venues} as well as on chain: its capital moves between the wallet and "
+            "the exchanges, and the live node does not wire the on-chain leg of those transfers yet. "
+            "Live on chain: the wallet-only modes (pure_lending_usdt, pure_lending_eth, eth_staking_only, "
+            "eth_leveraged); this one runs with --env paper"
         )
     if run.flows:
         raise ConfigError(f"{run.source}: capital_flows are a backtest schedule; live, flows are the venues'")
@@ -98,10 +119,12 @@ def live_node_config(
     catalog_dir: Path,
     log_level: str,
     state_dir: Path,
+    chain: ChainLive | None = None,
 ) -> TradingNodeConfig:
     """``node_config``'s clients, funding feed and risk caps, with Redis as the cache, the
-    strategy's state saved and loaded, the hour clock, the kill switch watching ``state_dir``, and
-    for the ML modes the predictor with the saved model."""
+    strategy's state saved and loaded, the hour clock, the kill switch watching ``state_dir``, for
+    the ML modes the predictor with the saved model, and on a ``chain`` its data feed (the
+    wallet's own Aave health included)."""
     config = node_config(
         plan,
         run.strategy.max_order_notional_usd,
@@ -114,6 +137,14 @@ def live_node_config(
         _importable(HourClock, HourClockConfig()),
         _importable(HaltSwitch, HaltSwitchConfig(state_dir=str(state_dir))),
     ]
+    if chain is not None:
+        feed = ChainDataFeedConfig(
+            chain_config_path=str(chain.config_path),
+            account=chain.connection.address,
+            interval_secs=chain.poll_secs,
+            max_backoff_secs=max(300.0, chain.poll_secs),
+        )
+        actors.append(_importable(ChainDataFeed, feed))
     for instrument_id in needs.predictions:
         model_dir = saved_model_dir(catalog_dir, str(instrument_id))
         if not (model_dir / "manifest.json").exists():
@@ -124,13 +155,16 @@ def live_node_config(
         predictor = PredictorConfig(model_dir=str(model_dir), instrument_id=str(instrument_id))
         actors.append(_importable(SignalPredictor, predictor))
     # a sandbox's venues are simulations that start afresh: so does its state
-    fresh = not plan.env.trades_on_venues
+    fresh = not (plan.env.trades_on_venues or chain is not None)
     cache = msgspec.structs.replace(cache_config(redis), flush_on_start=fresh)
     return msgspec.structs.replace(config, cache=cache, load_state=not fresh, save_state=True, actors=actors)
 
 
-def accounting_config(run: RunConfig, plan: LivePlan, needs: DataNeeds, start_ns: int) -> AccountingConfig:
-    """The accounting of a live run: every CEX exchange traded, sampled hourly from ``start_ns``."""
+def accounting_config(
+    run: RunConfig, plan: LivePlan, needs: DataNeeds, start_ns: int, aave_params: dict | None = None
+) -> AccountingConfig:
+    """The accounting of a live run: every CEX exchange traded, sampled hourly from ``start_ns``
+    (``aave_params``: the chain's, for a wallet holding Aave positions)."""
     return AccountingConfig(
         cex_venues=tuple(dict.fromkeys(exchange_of(i) for v in plan.venues for i in v.instruments)),
         start_ns=start_ns,
@@ -138,6 +172,7 @@ def accounting_config(run: RunConfig, plan: LivePlan, needs: DataNeeds, start_ns
         wallet_venue=plan.wallet_venue,
         share_class=run.share_class,
         share_price_instrument=str(needs.share_price) if needs.share_price is not None else None,
+        aave_params=aave_params,
     )
 
 
@@ -153,15 +188,17 @@ def build_live_node(
     print_line: Callable[[str], None] = print,
     loop: asyncio.AbstractEventLoop | None = None,
     clear_halt: bool = False,
+    chain: ChainLive | None = None,
 ) -> LiveNode:
     """The node of ``run`` on ``plan``'s venues, built (clients created) but not started. Its run
     folder ``state_dir`` receives ``status.json`` and ``run_live.py --halt``'s requests, and keeps
     the transfer service's requests. ``clear_halt``: the operator's go-ahead after a halt
-    (:meth:`~strategies.base.YieldStrategy.clear_halt`)."""
-    check_live_run(run)
+    (:meth:`~strategies.base.YieldStrategy.clear_halt`). ``chain``: a wallet-capital mode's
+    wallet on that chain (:mod:`live.chain_live`)."""
+    check_live_run(run, plan, on_chain=chain is not None)
     strategy = run.spec.strategy(run.strategy)
     needs = strategy.data_needs()
-    config = live_node_config(run, plan, needs, redis, catalog_dir, log_level, state_dir)
+    config = live_node_config(run, plan, needs, redis, catalog_dir, log_level, state_dir, chain)
     if loop is None:  # a node's dispose closes its loop: each node gets its own
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
@@ -169,12 +206,15 @@ def build_live_node(
     add_client_factories(node, plan)
     node.build()
     now = node.kernel.clock.timestamp_ns()
-    accounting = AccountingActor(accounting_config(run, plan, needs, now // HOUR_NS * HOUR_NS + HOUR_NS))
+    wallet = ChainWallet(node, run, strategy, chain, state_dir) if chain is not None else None
+    aave_params = wallet.aave_params if wallet is not None else None
+    start_ns = now // HOUR_NS * HOUR_NS + HOUR_NS
+    accounting = AccountingActor(accounting_config(run, plan, needs, start_ns, aave_params))
     node.trader.add_actor(accounting)
     services = None
-    if plan.env.trades_on_venues:
+    if plan.env.trades_on_venues and plan.venues:
         services = _venue_services(node, plan, accounting.acfg, state_dir, transfers_config)
-    else:
+    elif not plan.env.trades_on_venues:
         SandboxVenues(node, run, plan, strategy)
     node.trader.add_strategy(strategy)
     if config.load_state:  # the kernel loads state at build, for strategies built from config only
@@ -185,7 +225,7 @@ def build_live_node(
     node.trader.add_actor(
         HealthReporter(HealthMonitor(run.mode, strategy, accounting, status, print_line, health_minutes))
     )
-    return LiveNode(node, strategy, accounting, services)
+    return LiveNode(node, strategy, accounting, services, wallet)
 
 
 def _venue_services(

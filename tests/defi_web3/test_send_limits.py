@@ -3,8 +3,10 @@ switch stopping the sender, and the explicit go-ahead mainnet needs."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -75,6 +77,27 @@ def test_the_gas_budget_counts_a_rolling_24_hours() -> None:
     now[0] = DAY_SECONDS + 1.0  # the 0.3 ETH has left the window, the 0.1 ETH not yet
     assert budget.paid_wei() == ETHER // 10
     budget.check("supply", 4 * ETHER // 10)
+
+
+def test_a_gas_ledger_carries_the_day_across_restarts(tmp_path: Path) -> None:
+    """A live node's budget (``SendLimits.gas_ledger``): a new budget on the same file starts from
+    the receipts still inside the 24 hours, so restarting does not reset the day."""
+    now, ledger = [0.0], tmp_path / "gas_ledger.json"
+    budget = GasBudget(0.5, clock=lambda: now[0], ledger=ledger)
+    budget.record(3 * ETHER // 10)
+    now[0] = 3_600.0
+    budget.record(ETHER // 10)
+    restarted = GasBudget(0.5, clock=lambda: now[0], ledger=ledger)
+    assert restarted.paid_wei() == 4 * ETHER // 10
+    with pytest.raises(ExecutionRejected, match=r"0\.400000 ETH paid in the last 24 h"):
+        restarted.check("supply", ETHER // 10 + 1)
+    now[0] = DAY_SECONDS + 1.0  # the 0.3 ETH has left the window
+    restarted.record(ETHER // 20)
+    assert json.loads(ledger.read_text()) == [[3_600.0, ETHER // 10], [now[0], ETHER // 20]]
+    assert GasBudget(0.5, clock=lambda: now[0], ledger=ledger).paid_wei() == 3 * ETHER // 20
+    ledger.write_text("{not json")
+    with pytest.raises(ValueError, match="not a gas ledger"):
+        GasBudget(0.5, ledger=ledger)
 
 
 def test_limits_must_be_positive() -> None:

@@ -25,6 +25,7 @@ feed logs.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
@@ -416,6 +417,7 @@ class ChainDataFeed(Actor):
         self._poller = poller
         self._failures = 0
         self._retry_ns = 0
+        self._polling = threading.Lock()
 
     def on_start(self) -> None:
         if self._poller is None:
@@ -435,6 +437,19 @@ class ChainDataFeed(Actor):
             self._poll()
 
     def _poll(self) -> None:
+        """One poll at a time: a live clock's timer fires on its own thread, so a poll slower than
+        the interval (the first one, which also reads every static fact, or an RPC timing out)
+        would otherwise run beside the next one, both past the same last block, and publish the
+        block's points twice (an Aave index twice at one time is refused downstream). A timer
+        event arriving during a poll is skipped: the next one reads the newest block anyway."""
+        if not self._polling.acquire(blocking=False):
+            return
+        try:
+            self._poll_once()
+        finally:
+            self._polling.release()
+
+    def _poll_once(self) -> None:
         try:
             points = self._poller.poll()
         except (OSError, Web3Exception) as e:  # requests' connection errors are OSErrors

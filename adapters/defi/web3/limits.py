@@ -11,10 +11,13 @@ This module imports nothing from web3, so the strategy config can take its defau
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from adapters.defi.backend import ExecutionRejected
 
@@ -30,6 +33,9 @@ class SendLimits:
     """Most one transaction may move (USD, at the Aave oracle's prices)."""
     max_daily_gas_eth: float = DEFAULT_MAX_DAILY_GAS_ETH
     """Most gas the wallet may pay in any 24 hours (ETH)."""
+    gas_ledger: str | None = None
+    """A file keeping the gas paid in the last 24 hours across restarts (a live node's state
+    folder); None keeps it in memory only (a paper run's chain lives no longer than its process)."""
 
     def __post_init__(self) -> None:
         if not (self.max_tx_value_usd > 0 and self.max_daily_gas_eth > 0):
@@ -53,15 +59,27 @@ DEFAULT_LIMITS = SendLimits()
 class GasBudget:
     """Gas paid in the last 24 hours, from the receipts, against ``max_daily_gas_eth``.
 
-    Kept in memory: a restarted process starts with an empty day (the chain's history of the
-    wallet would be the persistent record; the budget is a brake on one process running away).
+    With a ``ledger`` file every receipt is also written there (atomically: a new file renamed
+    over the old), and a new budget starts from what it holds, so a restarted node keeps the day's
+    spending instead of getting a fresh budget each time it is started (a crash loop would
+    otherwise spend a budget per restart). Without one it is kept in memory only.
     """
 
-    def __init__(self, max_eth: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, max_eth: float, clock: Callable[[], float] = time.time, ledger: Path | None = None
+    ) -> None:
         self.max_wei = round(max_eth * WEI)
         self._clock = clock
+        self._ledger = ledger
         self._paid: deque[tuple[float, int]] = deque()
         """(when, wei) of each receipt, oldest first."""
+        if ledger is not None and ledger.exists():
+            try:
+                self._paid.extend((float(when), int(wei)) for when, wei in json.loads(ledger.read_text()))
+            except (ValueError, TypeError) as e:
+                raise ValueError(
+                    f"{ledger}: not a gas ledger ({e}); remove it only if no gas was paid today"
+                ) from None
 
     def paid_wei(self) -> int:
         """Gas paid in the 24 hours up to now."""
@@ -72,6 +90,11 @@ class GasBudget:
 
     def record(self, wei: int) -> None:
         self._paid.append((self._clock(), wei))
+        if self._ledger is not None:
+            self.paid_wei()  # drop what left the window before writing
+            staged = self._ledger.with_name(self._ledger.name + ".tmp")
+            staged.write_text(json.dumps(list(self._paid)))
+            os.replace(staged, self._ledger)
 
     def check(self, name: str, cost_wei: int) -> None:
         """Refuse a transaction whose expected cost would take the day's gas past the budget."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from math import ceil
+from pathlib import Path
 
 from hexbytes import HexBytes
 from nautilus_trader.common.component import MessageBus
@@ -48,7 +49,8 @@ class TransactionSender:
         self.w3 = connection.w3
         self.account = connection.account
         self.config = config
-        self.gas_budget = GasBudget(limits.max_daily_gas_eth)
+        ledger = Path(limits.gas_ledger) if limits.gas_ledger else None
+        self.gas_budget = GasBudget(limits.max_daily_gas_eth, ledger=ledger)
         self.gas_paid_wei = 0
         """Gas paid by every mined transaction so far, reverted ones included."""
         self.halted: str | None = None
