@@ -4,7 +4,8 @@ the windows, the capital and the stress scenarios.
 Every run the sweep can produce is validated here, with the same validation and errors as a
 single ``run_backtest.py`` run (:func:`backtesting.config.load_run_config`), before any worker
 starts: a bad field, value or scenario name costs no Ray start-up. An Optuna search's values are
-not known in advance; its ranges' ends and every choice are validated instead.
+not known in advance: its fields are validated at the middle of their ranges, and a drawn
+combination the mode refuses is a failed run (and a failed trial).
 """
 
 from __future__ import annotations
@@ -77,9 +78,13 @@ class Parameter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             return float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
         return float(rng.uniform(self.low, self.high))
 
-    def bounds(self) -> list[Any]:
-        """Values that stand for the whole space in validation: every choice, or both ends."""
-        return list(self.values) if self.values is not None else [self.low, self.high]
+    def middle(self) -> Any:
+        """A value inside the space: the first choice, or the middle of the range."""
+        if self.values is not None:
+            return self.values[0]
+        assert self.low is not None and self.high is not None
+        middle = (self.low + self.high) / 2
+        return round(middle) if self.integer else middle
 
 
 class Bound(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -184,6 +189,8 @@ class Sweep:
     source: str
     base_config: Path
     windows: list[Window]
+    scenario_starts: dict[str, pd.Timestamp]
+    """When each stress scenario begins: it runs on the windows holding its start only."""
 
     @property
     def search(self) -> Search:
@@ -195,7 +202,12 @@ class Sweep:
             RunTask.of(self.file.mode, self.base_config, self.file.capital, params, window, scenario, trial)
             for window in self.windows
             for scenario in self.file.scenarios
+            if self._holds(window, scenario)
         ]
+
+    def _holds(self, window: Window, scenario: str) -> bool:
+        start = self.scenario_starts.get(scenario)
+        return start is None or parse_time(window.start, "start") <= start < parse_time(window.end, "end")
 
     def parameter_sets(self) -> list[dict[str, Any]]:
         """The grid's combinations or the random search's draws (not for Optuna)."""
@@ -253,19 +265,20 @@ def load_sweep(path: Path) -> Sweep:
     base = load_run_config(base_config, capital=file.capital)
     if base.mode != file.mode:
         raise ConfigError(f"{source}: config {base_config} is for mode {base.mode!r}, not {file.mode!r}")
-    for name in file.scenarios:
-        if name != HISTORY:
-            load_scenario(name)  # an unknown name or a bad file fails here, naming the file
+    # an unknown name or a bad scenario file fails here, naming the file
+    starts = {name: load_scenario(name).start for name in file.scenarios if name != HISTORY}
     if file.search.kind == "optuna" and file.search.direction not in ("maximize", "minimize"):
         raise ConfigError(f"{source}: search.direction must be maximize or minimize")
-    sweep = Sweep(file, source, base_config, _windows(file, base, source))
+    sweep = Sweep(file, source, base_config, _windows(file, base, source), starts)
+    for name, start in starts.items():
+        if not any(sweep._holds(w, name) for w in sweep.windows):
+            raise ConfigError(
+                f"{source}: scenario {name!r} starts {start}, outside every window of the sweep"
+            )
     if file.search.kind == "optuna":
-        names = list(file.parameters)
-        probes = [
-            {**{n: file.parameters[n].bounds()[0] for n in names}, name: value}
-            for name in names
-            for value in file.parameters[name].bounds()
-        ]
+        # values are drawn later: validate the fields and types at the middle of every range (a
+        # drawn combination the mode refuses becomes a failed run, and a failed trial)
+        probes = [{n: p.middle() for n, p in file.parameters.items()}]
     else:
         probes = sweep.parameter_sets()
         if not probes:

@@ -52,7 +52,7 @@ def run_sweep(
             return rows
 
         if sweep.search.kind == "optuna":
-            per_trial = len(sweep.tasks({n: p.bounds()[0] for n, p in sweep.file.parameters.items()}))
+            per_trial = len(sweep.tasks({n: p.middle() for n, p in sweep.file.parameters.items()}))
             bar.total = (sweep.search.n_trials or 0) * per_trial
             rows_by_key = table.frame.set_index("key").to_dict("index") if not table.frame.empty else {}
 

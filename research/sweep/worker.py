@@ -66,7 +66,7 @@ class SweepWorker:
                 return ok_row(task, summary, seconds, out.resolve(), self.name)
             summary = summarize_backtest(bt, self.catalog_dir, seconds)
             return ok_row(task, summary, seconds, None, self.name)
-        except Exception as e:  # noqa: BLE001 - a failed run is a row of the table, not the sweep's end
+        except Exception as e:  # a failed run is a row of the table, not the end of the sweep
             error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}"
             return error_row(task, error, time.perf_counter() - started, self.name)
         finally:
