@@ -33,9 +33,9 @@ class Parameter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log scale with ``log``)."""
 
     values: tuple[Any, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
+    low: int | float | None = None
+    high: int | float | None = None
+    step: int | float | None = None
     log: bool = False
 
     def __post_init__(self) -> None:
@@ -176,6 +176,10 @@ class SweepFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("give `windows` or `walk_forward`, not both")
         if not self.scenarios:
             raise ValueError("scenarios: give at least one (`history` for the data as recorded)")
+        if self.search.kind == "grid":
+            for name, spec in self.parameters.items():
+                if spec.values is None and spec.step is None:
+                    raise ValueError(f"parameters.{name}: a grid over a range needs `step`")
         if len(set(self.scenarios)) != len(self.scenarios):
             raise ValueError(f"scenarios: a name is repeated: {list(self.scenarios)}")
 

@@ -16,8 +16,6 @@ from research.sweep.config import Parameter, Sweep
 from research.sweep.table import STATUS_OK
 from research.sweep.tasks import RunTask
 
-CONSTRAINTS_ATTR = "constraint_violations"
-
 
 def _suggest(trial: Any, name: str, spec: Parameter) -> Any:
     if spec.values is not None:
@@ -54,10 +52,7 @@ def run_optuna(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     search = sweep.search
-    sampler = optuna.samplers.TPESampler(
-        seed=search.seed,
-        constraints_func=(lambda t: t.user_attrs[CONSTRAINTS_ATTR]) if search.constraints else None,
-    )
+    sampler = optuna.samplers.TPESampler(seed=search.seed)
     study = optuna.create_study(direction=search.direction, sampler=sampler)
     total = search.n_trials or 0
     while len(study.trials) < total:
@@ -71,7 +66,8 @@ def run_optuna(
         for trial, tasks in plans:
             trial_rows = [rows.get(t.key) or finished(t.key) for t in tasks]
             value, violations = trial_outcome(sweep, [r for r in trial_rows if r is not None])
-            trial.set_user_attr(CONSTRAINTS_ATTR, violations)
+            for column, violation in zip(search.constraints, violations, strict=True):
+                trial.set_constraint(column, violation)
             if value is None:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
             else:
