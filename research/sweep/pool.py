@@ -73,7 +73,8 @@ class RayPool:
             else:
                 ray.init(address=address, runtime_env=runtime_env, logging_level="ERROR", log_to_driver=False)
         self.size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor = ray.remote(num_cpus=1)(SweepWorker)
+        # SPREAD: on a cluster, workers go to every node before doubling up on one
+        actor = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(SweepWorker)
         runs = str(runs_dir) if runs_dir else None
         self.actors = [actor.remote(str(catalog_dir), runs) for _ in range(self.size)]
         self.free = list(self.actors)

@@ -13,7 +13,9 @@ from the previous run (BENCHMARKS.md compares this with ``BacktestEngine.reset()
 from __future__ import annotations
 
 import gc
+import os
 import socket
+import sys
 import time
 import traceback
 from collections import OrderedDict
@@ -29,6 +31,13 @@ CACHED_WINDOWS = 8
 """Distinct data sets (window × scenario × instruments) a worker keeps; the oldest is dropped."""
 
 
+def _where() -> str:
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        where += f":{sys.modules['ray'].get_runtime_context().get_node_id()[:8]}"
+    return where
+
+
 class SweepWorker:
     """Runs :class:`RunTask` s on the catalog at ``catalog_dir``; with ``runs_dir``, writes each
     run's full results folder into ``runs_dir/<key>``."""
@@ -36,7 +45,8 @@ class SweepWorker:
     def __init__(self, catalog_dir: str, runs_dir: str | None = None) -> None:
         self.catalog_dir = Path(catalog_dir)
         self.runs_dir = Path(runs_dir) if runs_dir is not None else None
-        self.name = socket.gethostname()
+        self.name = _where()
+        """Where the worker runs, the ``worker`` column: host, process and Ray node."""
         self._data: OrderedDict[Any, RunData] = OrderedDict()
         self.reads = 0
         """Catalog reads so far (a run whose data was in memory adds none)."""

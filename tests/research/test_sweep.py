@@ -59,7 +59,15 @@ def single_run(mode: str, params: dict, catalog: Path, out: Path) -> dict:
     config = out.with_suffix(".yaml")
     config.write_text(yaml.safe_dump(raw))
     argv = [sys.executable, "run_backtest.py", "--mode", mode, "--config", str(config), "--out", str(out)]
-    argv += ["--start", WEEK["start"], "--end", WEEK["end"], "--catalog", str(catalog), "--use-existing-catalog"]
+    argv += [
+        "--start",
+        WEEK["start"],
+        "--end",
+        WEEK["end"],
+        "--catalog",
+        str(catalog),
+        "--use-existing-catalog",
+    ]
     subprocess.run(argv, cwd=PROJECT, check=True, capture_output=True, text=True)
     return json.loads((out / "summary.json").read_text())
 
@@ -92,7 +100,9 @@ def test_sweep_equals_separate_runs(mode: str, catalog_dir: Path, tmp_path: Path
         summary = single_run(mode, task.params, catalog_dir, tmp_path / f"single{i}")
         assert {f: row[f] for f in FIGURES} == {f: summary[f] for f in FIGURES}, task.params
         assert row["reconciliation_error"] == summary["reconciliation_error"]
-        attribution = {k.removeprefix("attribution."): v for k, v in row.items() if k.startswith("attribution.")}
+        attribution = {
+            k.removeprefix("attribution."): v for k, v in row.items() if k.startswith("attribution.")
+        }
         assert attribution == summary["attribution"]
     # the parameters matter: the six runs are not one run six times
     assert len({r["final_nav"] for r in rows}) > 1
@@ -188,7 +198,10 @@ def test_validation_errors_stop_the_sweep_before_it_starts(tmp_path: Path, monke
     catalog.mkdir()
     (catalog / "manifest.json").write_text("{}")
     cases = {
-        "unknown sweep field": ({"mode": "btc_basis", "parameters": {"capital": {"values": [1]}}, "speed": 2}, "speed"),
+        "unknown sweep field": (
+            {"mode": "btc_basis", "parameters": {"capital": {"values": [1]}}, "speed": 2},
+            "speed",
+        ),
         "unknown config field": (
             {"mode": "btc_basis", "parameters": {"strategy.no_such_field": {"values": [1]}}},
             "no_such_field",
@@ -241,7 +254,12 @@ def test_grid_random_and_walk_forward_expand(tmp_path: Path) -> None:
                     "strategy.perp_margin_fraction": {"low": 0.15, "high": 0.4},
                     "capital": {"values": [50000, 100000]},
                 },
-                "walk_forward": {"start": "2024-06-01", "end": "2024-07-01", "length_days": 10, "step_days": 7},
+                "walk_forward": {
+                    "start": "2024-06-01",
+                    "end": "2024-07-01",
+                    "length_days": 10,
+                    "step_days": 7,
+                },
             }
         )
     )
