@@ -147,7 +147,9 @@ def main() -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_at_start": os.getloadavg()[0],
     }
+    print(f"1-minute load average at the start: {results['load_at_start']:.2f} (other work skews every number)")
     for name, window in WINDOWS.items():
         fresh = [fresh_run(catalog, window) for _ in range(args.repeat)]
         reuse = reuse_runs(catalog, window, args.reuse_runs)
@@ -176,6 +178,8 @@ def main() -> int:
             f"{'met' if speedup >= TARGETS['ray_speedup'] else 'NOT met'})",
             flush=True,
         )
+    results["load_at_end"] = os.getloadavg()[0]
+    print(f"1-minute load average at the end: {results['load_at_end']:.2f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -10,12 +10,11 @@ from typing import Any
 
 import pandas as pd
 
+from research.report.sweep_table import PARAM_PREFIX, STATUS_OK
 from research.sweep.tasks import RunTask
 
 TABLE_FILE = "runs.parquet"
-STATUS_OK = "ok"
 STATUS_ERROR = "error"
-PARAM_PREFIX = "param."
 ATTRIBUTION_PREFIX = "attribution."
 METRICS = (
     "total_return",
@@ -32,7 +31,8 @@ METRICS = (
 
 
 def task_columns(task: RunTask) -> dict[str, Any]:
-    """The run's identity: key, mode, window, scenario, capital, trial and ``param.<path>`` values."""
+    """The run's identity: key, mode, window, scenario, capital (when the sweep sets it; a finished
+    run's row has the capital it ran with), trial and ``param.<path>`` values."""
     return {
         "key": task.key,
         "mode": task.mode,
@@ -51,7 +51,7 @@ def _cell(value: Any) -> Any:
 
 
 def ok_row(task: RunTask, summary: dict[str, Any], seconds: float, run_dir: Path | None, worker: str) -> dict:
-    row = task_columns(task)
+    row = task_columns(task) | {"capital": summary["capital"]}
     row |= {m: summary.get(m) for m in METRICS}
     row |= {f"{ATTRIBUTION_PREFIX}{k}": v for k, v in summary["attribution"].items()}
     return row | _outcome(STATUS_OK, None, seconds, run_dir, worker)
