@@ -149,7 +149,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_at_start": os.getloadavg()[0],
     }
-    print(f"1-minute load average at the start: {results['load_at_start']:.2f} (other work skews every number)")
+    print(f"1-minute load average at the start: {results['load_at_start']:.2f} (other work skews it all)")
     for name, window in WINDOWS.items():
         fresh = [fresh_run(catalog, window) for _ in range(args.repeat)]
         reuse = reuse_runs(catalog, window, args.reuse_runs)
