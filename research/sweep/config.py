@@ -206,10 +206,10 @@ class Sweep:
             RunTask.of(self.file.mode, self.base_config, self.file.capital, params, window, scenario, trial)
             for window in self.windows
             for scenario in self.file.scenarios
-            if self._holds(window, scenario)
+            if self.holds(window, scenario)
         ]
 
-    def _holds(self, window: Window, scenario: str) -> bool:
+    def holds(self, window: Window, scenario: str) -> bool:
         start = self.scenario_starts.get(scenario)
         return start is None or parse_time(window.start, "start") <= start < parse_time(window.end, "end")
 
@@ -275,7 +275,7 @@ def load_sweep(path: Path) -> Sweep:
         raise ConfigError(f"{source}: search.direction must be maximize or minimize")
     sweep = Sweep(file, source, base_config, _windows(file, base, source), starts)
     for name, start in starts.items():
-        if not any(sweep._holds(w, name) for w in sweep.windows):
+        if not any(sweep.holds(w, name) for w in sweep.windows):
             raise ConfigError(
                 f"{source}: scenario {name!r} starts {start}, outside every window of the sweep"
             )

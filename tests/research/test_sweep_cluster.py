@@ -56,6 +56,7 @@ def cluster(tmp_path: Path) -> Iterator[str]:
     """A head and a worker node on 127.0.0.1; the address to pass to ``--address``."""
     address = f"127.0.0.1:{_free_port()}"
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--block", "--disable-usage-stats"]
+    common.append("--object-store-memory=200000000")  # not 30 % of the machine's memory per node
     head_args = ["--head", f"--port={address.split(':')[1]}", "--include-dashboard=false"]
     # Ray's socket paths must stay under 108 bytes: a short folder, not pytest's tmp_path
     temp_dir = tempfile.mkdtemp(prefix="ray")
