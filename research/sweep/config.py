@@ -210,6 +210,8 @@ class Sweep:
         ]
 
     def holds(self, window: Window, scenario: str) -> bool:
+        """Whether ``scenario`` starts inside ``window`` (history holds in every window): a
+        scenario starting elsewhere would change nothing, and a single run refuses it."""
         start = self.scenario_starts.get(scenario)
         return start is None or parse_time(window.start, "start") <= start < parse_time(window.end, "end")
 
