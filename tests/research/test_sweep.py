@@ -275,3 +275,18 @@ def test_grid_random_and_walk_forward_expand(tmp_path: Path) -> None:
     assert len(draws) == 5 and all(0.15 <= d["strategy.perp_margin_fraction"] <= 0.4 for d in draws)
     keys = [t.key for d in draws for t in sweep.tasks(d)]
     assert len(keys) == 15 == len(set(keys))
+
+
+@pytest.mark.integration
+def test_keep_runs_writes_each_run_folder(catalog_dir: Path, tmp_path: Path) -> None:
+    path = write_sweep(tmp_path / "sweep.yaml", "btc_basis", {"strategy.perp_margin_fraction": [0.2, 0.3]})
+    table = run_sweep(
+        load_sweep(path), tmp_path / "out", catalog_dir, workers=0, keep_runs=True, show_progress=False
+    )
+    assert len(table.frame) == 2
+    for _, row in table.frame.iterrows():
+        folder = Path(row["run_dir"])
+        assert folder == tmp_path / "out" / "runs" / row["key"]
+        summary = json.loads((folder / "summary.json").read_text())
+        assert {f: row[f] for f in FIGURES} == {f: summary[f] for f in FIGURES}
+        assert (folder / "nav.csv").is_file()
