@@ -7,6 +7,7 @@ which file and field is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,13 +153,18 @@ def load_run_config(
     capital: float | None = None,
     venue_config_dir: Path = VENUE_CONFIG_DIR,
     scenario: Scenario | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> RunConfig:
-    """Read and validate a mode YAML, applying CLI overrides; the CEX venue YAMLs of
-    ``venue_config_dir`` are validated too (a bad one is refused before anything runs)."""
+    """Read and validate a mode YAML, applying CLI overrides and ``fields`` (dotted paths into the
+    YAML, e.g. ``strategy.margin_floor``: a sweep's parameters), validated like the file itself;
+    the CEX venue YAMLs of ``venue_config_dir`` are validated too (a bad one is refused before
+    anything runs)."""
     load_all_cex_venues(venue_config_dir)
     raw = read_yaml_mapping(path, "mode config")
     overrides = {"start": start, "end": end, "capital": capital}
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    for dotted, value in (fields or {}).items():
+        set_field(raw, dotted, value, str(path))
     try:
         file = msgspec.convert(raw, ModeFile, str_keys=True)
     except msgspec.ValidationError as e:
@@ -182,6 +188,20 @@ def load_run_config(
             f"{path}: strategy.asset {asset!r} contradicts mode {spec.name} (which trades {spec.asset})"
         )
     return RunConfig(spec, file, strategy, str(path), venue_config_dir, scenario)
+
+
+def set_field(raw: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    """Set ``raw[a][b]… = value`` for ``dotted`` = ``a.b…``; missing inner mappings are created
+    (an unknown name is refused by the validation that follows), a non-mapping on the way is an error."""
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for i, name in enumerate(parents):
+        child = node.setdefault(name, {})
+        if not isinstance(child, dict):
+            where = ".".join(parents[: i + 1])
+            raise ConfigError(f"{source}: field {dotted!r}: {where} is {child!r}, not a mapping")
+        node = child
+    node[leaf] = value
 
 
 def _spec(mode: str, path: Path) -> ModeSpec:

@@ -12,6 +12,7 @@ leverage from (a live node receives them from the chain the same way).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,8 +222,15 @@ def accounting_config(plan: RunPlan) -> AccountingConfig:
     )
 
 
-def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") -> Backtest:
-    """Build the engine for ``run`` from the catalog at ``catalog_dir`` (validating the window first)."""
+def build_backtest(
+    run: RunConfig,
+    catalog_dir: Path,
+    log_level: str = "ERROR",
+    reader: Callable[[RunPlan], RunData] | None = None,
+) -> Backtest:
+    """Build the engine for ``run`` from the catalog at ``catalog_dir`` (validating the window
+    first); ``reader`` gives the run's data (default :func:`read_data`: from the catalog; a sweep
+    worker's keeps it in memory between runs)."""
     plan = plan_run(run, catalog_dir)
     engine = BacktestEngine(
         BacktestEngineConfig(
@@ -232,7 +240,7 @@ def build_backtest(run: RunConfig, catalog_dir: Path, log_level: str = "ERROR") 
         ),
     )
     venues = add_venues(BacktestHost(engine), plan)
-    data = read_data(plan)
+    data = (reader or read_data)(plan)
     add_run_data(engine, data, plan.wallet_config.venue)
     accounting = AccountingActor(accounting_config(plan))
     engine.add_strategy(plan.strategy)
@@ -287,6 +295,20 @@ def add_run_data(engine: BacktestEngine, data: RunData, wallet_venue: str) -> No
         engine.add_data(data.funding, sort=False)
     engine.add_data(data.bars, sort=False)
     engine.sort_data()
+
+
+def data_key(plan: RunPlan) -> tuple[Any, ...]:
+    """What :func:`read_data` of ``plan`` depends on besides the catalog: runs with equal keys read
+    equal data (a sweep worker reads it once and keeps it)."""
+    scenario = plan.run.scenario
+    return (
+        plan.needs,
+        tuple(plan.perps),
+        plan.run.start.value,
+        plan.run.end.value,
+        repr(scenario.as_dict()) if scenario is not None else None,
+        plan.aave_params is not None,
+    )
 
 
 def read_data(plan: RunPlan) -> RunData:

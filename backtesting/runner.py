@@ -14,7 +14,7 @@ from nautilus_trader.model.identifiers import Venue
 from adapters.cex.instruments import cex_instrument_id, exchange_of
 from adapters.events import AaveLiquidated, FlashLoanFee
 from backtesting.config import RunConfig
-from backtesting.engine import Backtest, build_backtest
+from backtesting.engine import Backtest, RunData, RunPlan, build_backtest
 from portfolio.benchmarks import benchmark_comparison, benchmark_curves
 from portfolio.results import summarize, write_results
 from scenarios.config import Scenario
@@ -128,12 +128,17 @@ def scenario_record(scenario: Scenario, stressed: list[int]) -> dict[str, Any]:
     return record
 
 
-def run_backtest(
-    run: RunConfig, catalog_dir: Path, out_dir: Path, progress: Progress = lambda _: None
-) -> RunResult:
-    """Run ``run`` on the catalog and write its results folder to ``out_dir``."""
+def simulate(
+    run: RunConfig,
+    catalog_dir: Path,
+    progress: Progress = lambda _: None,
+    reader: Callable[[RunPlan], RunData] | None = None,
+) -> tuple[Backtest, float]:
+    """Build and run ``run``'s engine (``reader`` as in :func:`build_backtest`); the finished
+    backtest and its wall time in seconds. The one path every backtest takes, a single run's and
+    a sweep worker's."""
     started = time.perf_counter()
-    bt = build_backtest(run, catalog_dir)
+    bt = build_backtest(run, catalog_dir, reader=reader)
     progress(
         f"{run.mode}: {bt.data_points:,} data points, {run.start:%Y-%m-%d} → {run.end:%Y-%m-%d}, running…"
     )
@@ -141,11 +146,20 @@ def run_backtest(
     # No `start`: gas samples from before it must reach the wallet. `end` + 1 ns lets the last
     # hour's mark (end + 1 ns) close the last NAV sample after the events stamped at `end`.
     bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
-    return finish_run(bt, catalog_dir, out_dir, time.perf_counter() - started)
+    return bt, time.perf_counter() - started
 
 
-def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -> RunResult:
-    """Summarise a finished run (backtest or paper) and write its results folder."""
+def run_backtest(
+    run: RunConfig, catalog_dir: Path, out_dir: Path, progress: Progress = lambda _: None
+) -> RunResult:
+    """Run ``run`` on the catalog and write its results folder to ``out_dir``."""
+    bt, seconds = simulate(run, catalog_dir, progress)
+    return finish_run(bt, catalog_dir, out_dir, seconds)
+
+
+def summarize_backtest(bt: Backtest, catalog_dir: Path, seconds: float) -> dict[str, Any]:
+    """The ``summary.json`` figures of a finished run, without the benchmark comparison (which
+    only the results folder needs)."""
     run = bt.run
     nav = bt.accounting.nav_frame()
     if len(nav) < 2:
@@ -168,6 +182,14 @@ def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -
     )
     if run.scenario is not None:
         summary["scenario"] = scenario_record(run.scenario, bt.stressed)
+    return summary
+
+
+def finish_run(bt: Backtest, catalog_dir: Path, out_dir: Path, seconds: float) -> RunResult:
+    """Summarise a finished run (backtest or paper) and write its results folder."""
+    run = bt.run
+    summary = summarize_backtest(bt, catalog_dir, seconds)
+    nav = bt.accounting.nav_frame()
     curves = None
     if run.share_class == "USDT":  # USDT products to compare against: sUSDe and Aave USDT lending
         summary["benchmarks"] = benchmark_comparison(

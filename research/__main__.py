@@ -1,10 +1,11 @@
-"""``python -m research COMMAND …``: ``report`` (see :mod:`research.report`)."""
+"""``python -m research COMMAND …``: ``report`` (see :mod:`research.report`), ``sweep`` (see
+:mod:`research.sweep`)."""
 
 import sys
 
-from research import report
+from research import report, sweep
 
-COMMANDS = {"report": report.main}
+COMMANDS = {"report": report.main, "sweep": sweep.main}
 
 
 def main(argv: list[str]) -> int:
