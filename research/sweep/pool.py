@@ -63,6 +63,9 @@ class RayPool:
             }
             if address is None:
                 ray.init(
+                    # a new Ray of this process's own, never a cluster `ray start` left on the
+                    # machine (which ray.init() without an address would join)
+                    address="local",
                     num_cpus=workers or os.cpu_count(),
                     object_store_memory=OBJECT_STORE_BYTES,
                     include_dashboard=False,
