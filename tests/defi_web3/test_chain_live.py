@@ -141,6 +141,30 @@ def _books(live: LiveNode) -> dict[str, float]:
     return account_balances(live.node.kernel.cache, live.strategy.wallet_venue)
 
 
+def _enter(
+    live: LiveNode, aave: LocalAave, uniswap: LocalUniswap, venue: WalletVenueConfig, token: str, what: str
+) -> dict[str, dict[str, float]]:
+    """Run the node until its entry is on chain (the strategy entered, no plan in flight, ``token``
+    in its books) after the hour closes; then the chain's holdings and the books, read once a few
+    polls later (the books accrue to the block of the entry)."""
+    assert live.wallet is not None
+    wallet = live.wallet
+    read: dict[str, dict[str, float]] = {}
+
+    async def entering() -> None:
+        await _until("the feed's first poll", lambda: wallet.chain_ns > 0)
+        _next_hour(aave, uniswap)
+        await _until(
+            what,
+            lambda: live.strategy.entered and not live.strategy.plans.busy and _books(live).get(token, 0) > 0,
+        )
+        await asyncio.sleep(3 * POLL_SECS)
+        read.update(chain=read_holdings(wallet.backend, venue), books=_books(live))
+
+    _drive(live, entering)
+    return read
+
+
 def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart(
     aave: LocalAave,
     uniswap: LocalUniswap,
@@ -153,7 +177,6 @@ def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart
     state_dir = tmp_path / "state"
     chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
     a_usdt = next(r.a_token for r in venue.aave.reserves if r.asset == "USDT")
-    opened: dict[str, float] = {}
     with local_redis(tmp_path / "redis") as redis:
         with _node(chain, state_dir, redis) as live:
             assert live.wallet is not None
@@ -161,23 +184,7 @@ def test_a_testnet_node_supplies_the_wallets_usdt_and_carries_on_after_a_restart
             assert live.wallet.holdings["USDT"] == CAPITAL
             assert live.wallet.holdings["ETH"] == pytest.approx(GAS_ETH - _paid(aave, wallet_env), abs=1e-8)
             before = _sent(aave, wallet_env)
-
-            async def opening() -> None:
-                await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
-                _next_hour(aave, uniswap)
-                await _until(
-                    "the supply on chain",
-                    lambda: (
-                        live.strategy.entered
-                        and not live.strategy.plans.busy
-                        and _books(live).get(a_usdt, 0) > 0
-                    ),
-                )
-                await asyncio.sleep(3 * POLL_SECS)  # a poll after the supply: the books accrue to its block
-                chain_now = read_holdings(live.wallet.backend, venue)
-                opened.update(chain=chain_now, books=_books(live))
-
-            _drive(live, opening)
+            opened = _enter(live, aave, uniswap, venue, a_usdt, "the supply on chain")
             assert _sent(aave, wallet_env) == before + 2  # approve, supply
             assert live.strategy.actions["entry_full"] == 1
         books, on_chain = opened["books"], opened["chain"]
@@ -267,7 +274,6 @@ def test_a_testnet_node_stakes_the_wallets_eth(
     staked through EtherFi's deposit and weETH's wrap; the books hold what the chain holds."""
     fund(aave, wallet_env, "ETH", STAKED_ETH, 0.0)
     chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
-    staked: dict[str, dict[str, float]] = {}
     with (
         local_redis(tmp_path / "redis") as redis,
         _node(chain, tmp_path / "state", redis, "eth_staking_only") as live,
@@ -276,26 +282,9 @@ def test_a_testnet_node_stakes_the_wallets_eth(
         assert live.wallet.holdings["ETH"] == pytest.approx(
             STAKED_ETH - _paid(aave, wallet_env, STAKED_ETH), abs=1e-8
         )
-
-        async def staking() -> None:
-            await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
-            _next_hour(aave, uniswap)
-            await _until(
-                "the stake on chain",
-                lambda: (
-                    live.strategy.entered
-                    and not live.strategy.plans.busy
-                    and _books(live).get("WEETH", 0) > 0
-                ),
-            )
-            await asyncio.sleep(3 * POLL_SECS)
-            staked.update(chain=read_holdings(live.wallet.backend, venue), books=_books(live))
-            rate = last_price(live.node.kernel.cache, wallet_instrument_id(venue, "WEETH-ETHERFI"))
-            staked.update(rate={"ETH per WEETH": rate})
-
-        _drive(live, staking)
+        staked = _enter(live, aave, uniswap, venue, "WEETH", "the stake on chain")
+        rate = last_price(live.node.kernel.cache, wallet_instrument_id(venue, "WEETH-ETHERFI"))
     books, on_chain = staked["books"], staked["chain"]
-    rate = staked["rate"]["ETH per WEETH"]
     assert on_chain["WEETH"] > 0 and books["WEETH"] == pytest.approx(on_chain["WEETH"], abs=1e-8)
     assert books["ETH"] == pytest.approx(on_chain["ETH"], abs=ROUNDING)
     # everything but the gas reserve (and the gas paid) is staked
@@ -320,7 +309,6 @@ def test_a_testnet_node_opens_the_leveraged_loop_in_one_transaction(
     chain_yaml = tmp_path / "chain.yaml"
     chain_yaml.write_text(yaml.safe_dump(config))
     chain = open_chain(chain_yaml, confirm_mainnet=False, poll_secs=POLL_SECS)
-    opened: dict[str, dict[str, float]] = {}
     debt_token = aave.debt_tokens["WETH"].address
     with (
         local_redis(tmp_path / "redis") as redis,
@@ -328,22 +316,7 @@ def test_a_testnet_node_opens_the_leveraged_loop_in_one_transaction(
     ):
         assert live.wallet is not None
         sent = _sent(aave, wallet_env)
-
-        async def levering() -> None:
-            await _until("the feed's first poll", lambda: live.wallet.chain_ns > 0)
-            _next_hour(aave, uniswap)
-            await _until(
-                "the loop on chain",
-                lambda: (
-                    live.strategy.entered
-                    and not live.strategy.plans.busy
-                    and _books(live).get("AWEETH", 0) > 0
-                ),
-            )
-            await asyncio.sleep(3 * POLL_SECS)
-            opened.update(chain=read_holdings(live.wallet.backend, venue), books=_books(live))
-
-        _drive(live, levering)
+        opened = _enter(live, aave, uniswap, venue, "AWEETH", "the loop on chain")
         loops = _transactions(aave, wallet_env, since=sent)
     books, on_chain = opened["books"], opened["chain"]
     # the LST's route registered with the executor (once), the credit delegation for exactly this
