@@ -8,9 +8,9 @@ paper replay does: each bar reaches its venue before the strategy sees it; once 
 handled it, the orders sent are filled and the modules run.
 
 Funding: a live stream quotes the rate of the *next* funding time (``next_funding_ns``), which
-the simulations do not settle. When the quoted funding time moves on, the last rate quoted for
-the one that passed is settled as that time's print, like a catalog print, marked at the last
-perp close before it.
+the simulations do not settle. Once that time has passed — the perp's bar closing at it is in, or
+the quoted funding time moves on — the last rate quoted for it is settled as that time's print,
+like a catalog print, marked at the perp's close at that time.
 
 Nothing of a sandbox's venues survives the node: every start begins with fresh simulated accounts.
 """
@@ -54,10 +54,14 @@ def sandbox_instruments(plan: LivePlan, config_dir: Path) -> list[Instrument]:
 
 class FundingPrints:
     """Turns a live stream's quotes of the next funding rate into the prints the simulations
-    settle: when the quoted funding time moves on, the last quote for the one passed."""
+    settle: the last quote for a funding time, once that time has passed — seen either by the
+    quoted funding time moving on, or by the perp's bar closing at it, whichever comes first (the
+    two arrive on separate streams, in either order). Each print is made once."""
 
     def __init__(self) -> None:
         self._quotes: dict[InstrumentId, FundingRateUpdate] = {}
+        self._printed: dict[InstrumentId, int] = {}
+        """The funding time (ns) of each perp's last print made."""
 
     def on_quote(self, quote: FundingRateUpdate) -> FundingRateUpdate | None:
         """The print due now that ``quote`` arrived, or None."""
@@ -67,8 +71,29 @@ class FundingPrints:
         self._quotes[quote.instrument_id] = quote
         if last is None or last.next_funding_ns is None or quote.next_funding_ns <= last.next_funding_ns:
             return None
-        ts = last.next_funding_ns
-        return FundingRateUpdate(quote.instrument_id, last.rate, ts_event=ts, ts_init=ts)
+        return self._print(last)
+
+    def due_at(self, bar: Bar) -> tuple[FundingRateUpdate, FundingRateUpdate] | None:
+        """The print of the quoted funding time that ``bar`` closes at (or after), with the quote
+        it came from, or None. Settled with that bar, before any strategy sees it, a print is paid
+        on the position held into its time, as in a backtest; waiting for the quote to move on
+        could pay it on a position the strategy opened on that very bar."""
+        quote = self._quotes.get(bar.bar_type.instrument_id)
+        if (
+            quote is None
+            or quote.next_funding_ns is None
+            or closing_hour(bar.ts_event) < quote.next_funding_ns
+        ):
+            return None
+        settled = self._print(quote)
+        return None if settled is None else (settled, quote)
+
+    def _print(self, quote: FundingRateUpdate) -> FundingRateUpdate | None:
+        ts = quote.next_funding_ns
+        if self._printed.get(quote.instrument_id, 0) >= ts:
+            return None  # made already, when the other stream said it was due
+        self._printed[quote.instrument_id] = ts
+        return FundingRateUpdate(quote.instrument_id, quote.rate, ts_event=ts, ts_init=ts)
 
 
 class PrintMarks:
@@ -119,11 +144,11 @@ class SandboxVenues:
 
     def _on_data(self, data: Data) -> None:
         if isinstance(data, Bar):
-            held = self._marks.released_by(data)
-            if held is not None:
-                self._cache.add_funding_rate(held[0])  # settled with this bar, marked at its close
+            due = self._marks.released_by(data) or self._prints.due_at(data)
+            if due is not None:
+                self._cache.add_funding_rate(due[0])  # settled with this bar, marked at its close
             self._stepper.before(data)
-            self._settle_after(data.ts_init, restore=held[1] if held is not None else None)
+            self._settle_after(data.ts_init, restore=due[1] if due is not None else None)
 
     def _on_funding(self, quote: FundingRateUpdate) -> None:
         settled = self._prints.on_quote(quote)

@@ -19,6 +19,7 @@ from nautilus_trader.model.instruments import CryptoPerpetual
 from adapters.bars import bar_type_for
 from adapters.cex.margin import base_qty
 from adapters.events import FUNDING_TOPIC, FundingSettled
+from adapters.hours import closing_hour
 
 
 @dataclass
@@ -35,8 +36,9 @@ class FundingSettlement:
     def _settle_funding(self, state: FundingState, up_to_ns: int, incoming: Bar | None = None) -> None:
         """Settle the latest print if it is stamped at or before ``up_to_ns`` and not yet settled.
 
-        The mark is the perp close stamped at the print (``incoming`` when that bar is the one
-        being processed); without one, the last close before it, and the print is flagged stale.
+        The mark is the perp close at the print's time (``incoming`` when that bar is the one being
+        processed; a bar closing in the print's hour, as Binance stamps it a millisecond before);
+        without one, the last close before it, and the print is flagged stale.
         """
         update = self.exchange.cache.funding_rate(state.instrument.id)
         if update is None or update.next_funding_ns is not None:
@@ -44,14 +46,14 @@ class FundingSettlement:
         if update.ts_event <= state.last_settled_ns or update.ts_event > up_to_ns:
             return
         state.last_settled_ns = update.ts_event
-        if incoming is not None and incoming.ts_event == update.ts_event:
+        if incoming is not None and closing_hour(incoming.ts_event) == update.ts_event:
             mark_bar = incoming
         else:
             mark_bar = self._bar_at_or_before(bar_type_for(state.instrument.id), update.ts_event)
         positions = self.exchange.cache.positions_open(venue=None, instrument_id=state.instrument.id)
         if mark_bar is None or not positions:
             return
-        on_time = mark_bar.ts_event == update.ts_event
+        on_time = closing_hour(mark_bar.ts_event) == update.ts_event
         mark = mark_bar.close.as_double()
         rate = float(update.rate)
         self.funding_prints += 1

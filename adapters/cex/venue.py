@@ -41,6 +41,7 @@ from adapters.events import (
     TransferKind,
     VenueLedger,
 )
+from adapters.hours import closing_hour
 
 
 class CexVenueModuleConfig(SimulationModuleConfig, frozen=True):
@@ -188,7 +189,7 @@ class CexVenueModule(FundingSettlement, Liquidation, PreTradeChecks, SimulationM
         if state is not None:
             state.last_bar_ns = data.ts_event
             self._check_liquidation(state.instrument, data)
-            self._settle_funding(state, data.ts_event, incoming=data)
+            self._settle_funding(state, closing_hour(data.ts_event), incoming=data)
             self._stop_before_target(state.instrument, data)
 
     def _stop_before_target(self, instrument: CryptoPerpetual, bar: Bar) -> None:

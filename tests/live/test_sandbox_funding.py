@@ -78,3 +78,22 @@ def test_a_print_whose_bar_is_in_is_settled_at_once() -> None:
     assert marks.ready(settled, quote, _bar("2024-08-01 08:00"))
     assert marks.released_by(_bar("2024-08-01 09:00")) is None  # nothing held
     assert not marks.ready(settled, quote, None)  # no bar yet at all: held
+
+
+def test_the_bar_closing_at_the_funding_time_makes_its_print_due_before_the_quote_moves_on() -> None:
+    """The perp's 08:00 bar came before the stream's quote for 16:00: the print for 08:00 is due
+    with that bar (settled before the strategy acts on it), and not made again by the quote."""
+    prints = FundingPrints()
+    quote = _quote("2024-08-01 07:59:58", "0.00013", "2024-08-01 08:00")
+    assert prints.on_quote(quote) is None
+    assert prints.due_at(_bar("2024-08-01 07:00")) is None  # the funding time has not come
+    assert prints.due_at(_bar("2024-08-01 08:00", OTHER)) is None  # another perp's bar
+    settled, source = prints.due_at(_bar("2024-08-01 08:00"))  # Binance's stamp: 1 ms before the hour
+    assert source == quote
+    assert (settled.instrument_id, settled.rate, settled.next_funding_ns) == (PERP, Decimal("0.00013"), None)
+    assert settled.ts_event == settled.ts_init == _ns("2024-08-01 08:00")
+    assert prints.due_at(_bar("2024-08-01 09:00")) is None  # made once
+    assert prints.on_quote(_quote("2024-08-01 08:00:01", "0.00005", "2024-08-01 16:00")) is None
+    # the next funding time is made due by whichever comes first, again
+    assert prints.on_quote(_quote("2024-08-01 16:00:01", "0.00002", "2024-08-02 00:00")) is not None
+    assert prints.due_at(_bar("2024-08-01 16:00")) is None
