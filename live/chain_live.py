@@ -16,9 +16,9 @@ three differences that make it live:
   aTokens, debt tokens, native ether + WETH as ETH), not from a configured capital, and the Aave
   risk parameters are the chain's. The Aave liquidations a third party makes of the wallet's
   position are read back from the chain (:class:`~adapters.defi.web3.liquidations.LiquidationWatcher`)
-  and booked instead of the model's, as in a paper run on the local chain. A restarted node therefore carries on from the chain's
-  position, and the strategy's saved state (Redis) says it has already entered: nothing is
-  opened again.
+  and booked instead of the model's, as in a paper run on the local chain. A restarted node
+  therefore carries on from the chain's position, and the strategy's saved state (Redis) says it
+  has already entered: nothing is opened again.
 
 Before anything is built, :func:`open_chain` checks the node's chain id against the chain YAML
 and refuses Ethereum mainnet without ``--confirm-mainnet``; :func:`check_holdings` refuses a
@@ -35,6 +35,7 @@ from nautilus_trader.core.data import Data
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.data import Bar, CustomData
 from nautilus_trader.model.identifiers import Venue
+from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from adapters.cex.margin import last_price
@@ -116,7 +117,7 @@ def read_holdings(backend: Web3Backend, venue: WalletVenueConfig) -> dict[str, f
     for code, token in backend.tokens.items():
         raw = token.functions.balanceOf(backend.me).call()
         if code == ETH:
-            raw += backend.w3.eth.get_balance(backend.me)
+            raw += backend.w3.eth.get_balance(Web3.to_checksum_address(backend.me))
         debt = code in debt_tokens
         amount = whole_tokens(raw, token.functions.decimals().call(), debt)
         held[code] = -amount if debt else amount

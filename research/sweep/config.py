@@ -56,34 +56,40 @@ class Parameter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def integer(self) -> bool:
         return isinstance(self.low, int) and isinstance(self.high, int)
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a range (both set: validated above)."""
+        assert self.low is not None and self.high is not None
+        return self.low, self.high
+
     def grid(self) -> list[Any]:
         """The values a grid search takes (a range needs a ``step``)."""
         if self.values is not None:
             return list(self.values)
         if self.step is None:
             raise ValueError("a grid over a range needs `step`")
-        assert self.low is not None and self.high is not None
-        count = int(np.floor((self.high - self.low) / self.step + 1e-9)) + 1
-        values = [round(self.low + i * self.step, 12) for i in range(count)]
+        low, high = self.bounds
+        count = int(np.floor((high - low) / self.step + 1e-9)) + 1
+        values = [round(low + i * self.step, 12) for i in range(count)]
         return [int(v) for v in values] if self.integer and float(self.step).is_integer() else values
 
     def draw(self, rng: np.random.Generator) -> Any:
         """One random value (uniform over the choices or the range)."""
         if self.values is not None:
             return self.values[int(rng.integers(len(self.values)))]
-        assert self.low is not None and self.high is not None
+        low, high = self.bounds
         if self.integer:
-            return int(rng.integers(int(self.low), int(self.high) + 1))
+            return int(rng.integers(int(low), int(high) + 1))
         if self.log:
-            return float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
-        return float(rng.uniform(self.low, self.high))
+            return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        return float(rng.uniform(low, high))
 
     def middle(self) -> Any:
         """A value inside the space: the first choice, or the middle of the range."""
         if self.values is not None:
             return self.values[0]
-        assert self.low is not None and self.high is not None
-        middle = (self.low + self.high) / 2
+        low, high = self.bounds
+        middle = (low + high) / 2
         return round(middle) if self.integer else middle
 
 

@@ -20,9 +20,10 @@ from research.sweep.tasks import RunTask
 def _suggest(trial: Any, name: str, spec: Parameter) -> Any:
     if spec.values is not None:
         return trial.suggest_categorical(name, list(spec.values))
+    low, high = spec.bounds
     if spec.integer:
-        return trial.suggest_int(name, int(spec.low), int(spec.high), log=spec.log)
-    return trial.suggest_float(name, float(spec.low), float(spec.high), log=spec.log)
+        return trial.suggest_int(name, int(low), int(high), log=spec.log)
+    return trial.suggest_float(name, low, high, log=spec.log)
 
 
 def trial_outcome(sweep: Sweep, rows: list[dict[str, Any]]) -> tuple[float | None, list[float]]:
@@ -31,8 +32,8 @@ def trial_outcome(sweep: Sweep, rows: list[dict[str, Any]]) -> tuple[float | Non
     search = sweep.search
     if any(r["status"] != STATUS_OK for r in rows):
         return None, [math.inf] * len(search.constraints)
-    values = [r.get(search.metric) for r in rows]
-    if any(v is None or not math.isfinite(v) for v in values):
+    values: list[float] = [r[search.metric] for r in rows if r.get(search.metric) is not None]
+    if len(values) < len(rows) or not all(math.isfinite(v) for v in values):
         return None, [math.inf] * len(search.constraints)
     violations = [
         max(bound.violation(r[column]) for r in rows) for column, bound in search.constraints.items()

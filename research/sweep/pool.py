@@ -8,6 +8,7 @@ imported here only, lazily: ``run_backtest.py`` never pays its import.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from pathlib import Path
@@ -70,16 +71,18 @@ class RayPool:
                     object_store_memory=OBJECT_STORE_BYTES,
                     include_dashboard=False,
                     runtime_env=runtime_env,
-                    logging_level="ERROR",
+                    logging_level=logging.ERROR,
                     log_to_driver=False,
                 )
             else:
-                ray.init(address=address, runtime_env=runtime_env, logging_level="ERROR", log_to_driver=False)
+                ray.init(
+                    address=address, runtime_env=runtime_env, logging_level=logging.ERROR, log_to_driver=False
+                )
         self.size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         # SPREAD: on a cluster, workers go to every node before doubling up on one
-        actor = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(SweepWorker)
+        actor: Any = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(SweepWorker)
         runs = str(runs_dir) if runs_dir else None
-        self.actors = [actor.remote(str(catalog_dir), runs) for _ in range(self.size)]
+        self.actors: list[Any] = [actor.remote(str(catalog_dir), runs) for _ in range(self.size)]
         self.free = list(self.actors)
         self.queue: deque[RunTask] = deque()
         self.running: dict[Any, tuple[Any, RunTask]] = {}

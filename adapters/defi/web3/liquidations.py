@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -117,7 +118,7 @@ class LiquidationWatcher:
             block["timestamp"] * NANOS,
         )
 
-    def _protocol_fee(self, reserve: _Reserve, tx_hash: bytes) -> int:
+    def _protocol_fee(self, reserve: _Reserve, tx_hash: HexBytes) -> int:
         """The collateral aTokens the transaction moved from the account to the treasury."""
         receipt = self.w3.eth.get_transaction_receipt(tx_hash)
         ours = [log for log in receipt["logs"] if log["address"] == reserve.a_token.address]
