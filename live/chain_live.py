@@ -35,7 +35,6 @@ from nautilus_trader.core.data import Data
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.data import Bar, CustomData
 from nautilus_trader.model.identifiers import Venue
-from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from adapters.cex.margin import last_price
@@ -109,17 +108,13 @@ def whole_tokens(raw: int, decimals: int, debt: bool) -> float:
 
 
 def read_holdings(backend: Web3Backend, venue: WalletVenueConfig) -> dict[str, float]:
-    """What the wallet holds on chain, in wallet currencies: each token's ``balanceOf`` (aTokens
-    and debt tokens included: debts negative), and ETH = native ether + WETH (the backend wraps
-    and unwraps as an action needs, as the model holds one ETH balance)."""
+    """What the wallet holds on chain (:meth:`Web3Backend.holdings`) as the books hold it: whole
+    tokens at the books' precision, debts negative."""
     debt_tokens = {r.debt_token for r in venue.aave.reserves if r.debt_token}
     held = {}
-    for code, token in backend.tokens.items():
-        raw = token.functions.balanceOf(backend.me).call()
-        if code == ETH:
-            raw += backend.w3.eth.get_balance(Web3.to_checksum_address(backend.me))
+    for code, (raw, places) in backend.holdings().items():
         debt = code in debt_tokens
-        amount = whole_tokens(raw, token.functions.decimals().call(), debt)
+        amount = whole_tokens(raw, places, debt)
         held[code] = -amount if debt else amount
     return held
 

@@ -183,13 +183,7 @@ class LocalChain:
         """The wallet's token balances on chain, in the wallet venue's currencies (ETH: WETH plus
         native ether, which includes the gas float)."""
         assert self.backend is not None, "attach first"
-        backend = self.backend
-        held = {
-            code: token.functions.balanceOf(backend.me).call() / 10 ** token.functions.decimals().call()
-            for code, token in backend.tokens.items()
-        }
-        held["ETH"] += self.aave.w3.eth.get_balance(backend.me) / 10**18
-        return held
+        return {code: raw / 10**places for code, (raw, places) in self.backend.holdings().items()}
 
 
 @contextmanager

@@ -279,8 +279,6 @@ def load_sweep(path: Path) -> Sweep:
         raise ConfigError(f"{source}: config {base_config} is for mode {base.mode!r}, not {file.mode!r}")
     # an unknown name or a bad scenario file fails here, naming the file
     starts = {name: load_scenario(name).start for name in file.scenarios if name != HISTORY}
-    if file.search.kind == "optuna" and file.search.direction not in ("maximize", "minimize"):
-        raise ConfigError(f"{source}: search.direction must be maximize or minimize")
     sweep = Sweep(file, source, base_config, _windows(file, base, source), starts)
     for name, start in starts.items():
         if not any(sweep.holds(w, name) for w in sweep.windows):

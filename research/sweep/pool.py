@@ -108,12 +108,8 @@ class RayPool:
         """Rows of the runs that finished (waits for at least one while any is running)."""
         if not self.running:
             return []
-        ready, _ = self.ray.wait(list(self.running), num_returns=1)
-        ready, _ = (
-            self.ray.wait(list(self.running), num_returns=len(self.running), timeout=0)
-            if ready
-            else (ready, None)
-        )
+        self.ray.wait(list(self.running), num_returns=1)  # until one has finished
+        ready, _ = self.ray.wait(list(self.running), num_returns=len(self.running), timeout=0)
         rows = []
         for future in ready:
             actor, task = self.running.pop(future)

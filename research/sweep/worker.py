@@ -5,9 +5,10 @@ It pays imports, the catalog handle and each window's catalog reads once: the da
 (:func:`backtesting.engine.read_data`, stress scenario applied) is kept in memory under
 :func:`~backtesting.engine.data_key` and handed to the next run that needs the same. Each run
 gets its own ``BacktestEngine`` built by the single-run code (:func:`backtesting.runner.simulate`):
-building one from data in memory costs ~0.05 s, and a fresh engine, strategy, accounting actor and
-venue simulation (Aave market, backend, upkeep, funding and liquidation state) can leak nothing
-from the previous run (BENCHMARKS.md compares this with ``BacktestEngine.reset()``).
+building one from data in memory costs ~0.15 s of a ~7 s full-window run, and a fresh engine,
+strategy, accounting actor and venue simulation (Aave market, backend, upkeep, funding and
+liquidation state) can leak nothing from the previous run (BENCHMARKS.md compares this with
+``BacktestEngine.reset()``).
 """
 
 from __future__ import annotations

@@ -236,6 +236,18 @@ class Web3Backend:
             return native + self.weth.functions.balanceOf(self.me).call() + self.sender.gas_paid_wei
         return self.tokens[code].functions.balanceOf(self.me).call()
 
+    def holdings(self) -> dict[str, tuple[int, int]]:
+        """Every wallet currency's raw balance on chain with its decimal places: each token's
+        ``balanceOf`` (aTokens and debt tokens included), ETH as native ether + WETH (the model's
+        one ETH balance; the backend wraps and unwraps as an action needs)."""
+        held = {
+            code: (token.functions.balanceOf(self.me).call(), self._decimal_places(code))
+            for code, token in self.tokens.items()
+        }
+        weth, places = held[ETH]
+        held[ETH] = (weth + self.w3.eth.get_balance(self.me), places)
+        return held
+
     def _decimal_places(self, code: str) -> int:
         if code not in self._decimals:
             self._decimals[code] = self.tokens[code].functions.decimals().call()
