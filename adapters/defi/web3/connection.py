@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from adapters.config import ConfigError
@@ -43,7 +44,7 @@ class WalletConnection:
         self.account = account
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self.account.address
 
     def __repr__(self) -> str:
