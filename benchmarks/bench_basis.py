@@ -4,7 +4,7 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_basis.py [--catalog DIR] [--mode MODE] [--repeat N]
-                                               [--json OUT] [--breakdown] [--profile N]
+                                               [--json OUT] [--breakdown] [--floor] [--profile N]
 
 Measures, each in a fresh subprocess (so peak RSS belongs to that measurement alone):
 
@@ -19,9 +19,10 @@ d. the overhead ratios b / c.
 
 ``--mode`` measures b, c and d for another mode (the targets are btc_basis's).
 
-``--breakdown`` times the project's callbacks inside one b run (where the overhead goes) and
-``--profile N`` prints cProfile's top N functions of one b run. ``bench_modes.py`` runs every mode
-the same way as b (its children live here). BENCHMARKS.md explains the numbers.
+``--breakdown`` times the project's callbacks inside one b run (where the overhead goes),
+``--floor`` runs b with its three largest hourly costs switched off (how low optimising them could
+take it) and ``--profile N`` prints cProfile's top N functions of one b run. ``bench_modes.py``
+runs every mode the same way as b (its children live here). BENCHMARKS.md explains the numbers.
 
 Speed is measured here, never in timed tests: timings on shared CI machines are too noisy to assert.
 """
@@ -337,7 +338,7 @@ def child_profile(args: dict[str, Any]) -> Result:
 BREAKDOWN_TARGETS: tuple[tuple[str, str, str, bool], ...] = (
     # (module, attribute, label, top level: called by the engine, not from inside another row)
     ("strategies.base", "YieldStrategy.on_bar", "strategy on_bar (ticks, decisions, orders)", True),
-    ("portfolio.accounting", "AccountingActor.sample", "accounting hourly NAV sample (timer)", True),
+    ("portfolio.accounting", "AccountingActor.sample", "accounting hourly NAV sample (hour marks)", True),
     ("adapters.cex.venue", "CexVenueModule.pre_process", "CEX module pre_process (each perp bar)", True),
     ("adapters.cex.venue", "CexVenueModule.process", "CEX module process (after every event)", True),
     ("adapters.defi.wallet", "WalletModule.process", "wallet module process (transfers, upkeep)", True),
@@ -432,6 +433,41 @@ def child_breakdown(args: dict[str, Any]) -> Result:
     }
 
 
+def child_floor(args: dict[str, Any]) -> Result:
+    """b's ``engine.run`` with the project's three largest hourly costs switched off: the hourly NAV
+    sample, the strategy's decisions once its entry is done, and the CEX modules' per-bar checks
+    (funding, liquidation, stop-before-target). Its results are not valid (no funding is paid);
+    its time is what everything else costs: the hour gate, the simulation modules' other calls,
+    the execution clients, and Nautilus' own work for open positions and the project's
+    subscriptions. No optimisation of those three can take ``engine.run`` below this."""
+    import pandas as pd
+
+    import backtesting.runner  # noqa: F401  (loads every module the run uses)
+    from adapters.cex.venue import CexVenueModule
+    from backtesting.config import load_run_config, mode_file_path
+    from backtesting.engine import build_backtest
+    from portfolio.accounting import AccountingActor
+    from strategies.base import YieldStrategy
+
+    tick = YieldStrategy.on_tick
+
+    def entry_only(strategy: YieldStrategy) -> None:
+        if not strategy.entered or strategy.plans.busy:
+            tick(strategy)
+
+    YieldStrategy.on_tick = entry_only  # type: ignore[method-assign]
+    AccountingActor.sample = lambda actor, ts: None  # type: ignore[method-assign]
+    CexVenueModule.pre_process = lambda module, data: None  # type: ignore[method-assign]
+    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
+    bt = build_backtest(run, Path(args["catalog"]))
+    started = time.perf_counter()
+    bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
+    engine_run = time.perf_counter() - started
+    actions = dict(bt.strategy.actions)
+    bt.engine.dispose()
+    return {"engine_run_s": engine_run, "actions": actions}
+
+
 def child_paper(args: dict[str, Any]) -> Result:
     """The same mode and window in paper mode: ``run_paper`` (a live ``TradingNode`` on a replay)."""
     from backtesting.config import load_run_config, mode_file_path
@@ -457,6 +493,7 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], Result]] = {
     "bare": child_bare,
     "profile": child_profile,
     "breakdown": child_breakdown,
+    "floor": child_floor,
 }
 
 
@@ -607,6 +644,15 @@ def print_breakdown(result: Result, bare_run_s: float | None = None, mode: str =
     print(f"  {nautilus:7.2f} s {nautilus / run_s:6.1%}  {'':>15}  {rest}")
 
 
+def print_floor(result: Result, bare_run_s: float, mode: str = MODE) -> None:
+    run_s = result["engine_run_s"]
+    print(
+        f"\nfloor: {mode}'s engine.run with the hourly NAV sample, the decisions after entry and the "
+        f"CEX per-bar checks switched off (results not valid): {run_s:.2f} s = {run_s / bare_run_s:.2f}× "
+        f"bare; actions {result['actions']}"
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", type=Path, help="built catalog for b and c (default: a's fresh one)")
@@ -616,6 +662,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", type=int, metavar="N", help="also cProfile one b run, print top N")
     parser.add_argument(
         "--breakdown", action="store_true", help="also time the project's callbacks inside one b run"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run b with the NAV sample, the post-entry decisions and the CEX checks off (the floor)",
     )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--child-args", help=argparse.SUPPRESS)
@@ -662,6 +713,7 @@ def benchmark(args: argparse.Namespace) -> int:
         bare, bare_runs = measure("bare", child_args, args.repeat, "bare Nautilus")
         profile = run_child("profile", {**child_args, "top": args.profile}) if args.profile else None
         breakdown = run_child("breakdown", child_args) if args.breakdown else None
+        floor = measure("floor", child_args, args.repeat, "floor")[0] if args.floor else None
     if basis["data_points"] != bare["data_points"]:
         print(f"WARNING: data points differ: {basis['data_points']} vs {bare['data_points']}")
     ratio = ratios(basis, bare)
@@ -671,11 +723,13 @@ def benchmark(args: argparse.Namespace) -> int:
     print(
         f"\nevents = data points added to the engine (bars, funding prints, gas samples, Aave snapshots, "
         f"reward payouts), the same in b and c;\nb also fires {basis['nav_samples']:,.0f} hourly "
-        f"accounting samples (timer events, not counted). b results writing: {basis['results_s']:.2f} s. "
+        f"accounting samples (on hour marks, not counted). b results writing: {basis['results_s']:.2f} s. "
         f"b actions: {basis['actions']}"
     )
     if breakdown:
         print_breakdown(breakdown, bare["engine_run_s"], args.mode)
+    if floor:
+        print_floor(floor, bare["engine_run_s"], args.mode)
     if profile:
         print_profile(profile, args.mode)
     if args.json:
@@ -693,6 +747,7 @@ def benchmark(args: argparse.Namespace) -> int:
             "runs": {"build": build_runs, "basis": basis_runs, "bare": bare_runs},
             "profile": profile,
             "breakdown": breakdown,
+            "floor": floor,
         }
         args.json.write_text(json.dumps(payload, indent=1, default=str))
         print(f"\nwrote {args.json}")

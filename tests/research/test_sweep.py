@@ -111,6 +111,34 @@ def test_sweep_equals_separate_runs(mode: str, catalog_dir: Path, tmp_path: Path
     assert len({r["final_nav"] for r in rows}) > 1
 
 
+def live_object_count() -> int:
+    gc.collect()
+    return len(gc.get_objects())
+
+
+@pytest.mark.integration
+def test_a_worker_holds_nothing_more_after_20_runs(catalog_dir: Path, tmp_path: Path) -> None:
+    """What makes a worker's per-run time creep up is what its runs leave behind: over 20 runs
+    (5 × 4 parameter sets on three days), the objects the process holds do not grow. The time
+    itself is measured by ``benchmarks/bench_sweep.py``, not here."""
+    fractions, floors = [0.15, 0.2, 0.25, 0.3, 0.35], [0.05, 0.06, 0.08, 0.1]
+    params = {"strategy.perp_margin_fraction": fractions, "strategy.margin_floor": floors}
+    window = {"start": "2024-06-01", "end": "2024-06-04"}
+    sweep = load_sweep(write_sweep(tmp_path / "sweep.yaml", "btc_basis", params, windows=[window]))
+    tasks = [t for params in sweep.parameter_sets() for t in sweep.tasks(params)]
+    assert len(tasks) == 20
+    worker = SweepWorker(str(catalog_dir))
+    counts = []
+    for task in tasks:
+        row = worker.run(task)
+        assert row["status"] == "ok", row["error"]
+        counts.append(live_object_count())
+    # the first run fills the worker's data cache and Nautilus' one-off registries; from the
+    # second on, a run holding on to anything of its own (its engine, NAV rows, events) would
+    # add thousands of objects per run, 19 times over
+    assert max(counts[1:]) - min(counts[1:]) < 200, counts
+
+
 @pytest.mark.integration
 def test_failed_run_is_recorded_and_the_sweep_goes_on(catalog_dir: Path, tmp_path: Path) -> None:
     # 2019 is before the catalog's history: that window's runs fail when they read the catalog
