@@ -713,7 +713,7 @@ def benchmark(args: argparse.Namespace) -> int:
         bare, bare_runs = measure("bare", child_args, args.repeat, "bare Nautilus")
         profile = run_child("profile", {**child_args, "top": args.profile}) if args.profile else None
         breakdown = run_child("breakdown", child_args) if args.breakdown else None
-        floor = measure("floor", child_args, args.repeat, "floor")[0] if args.floor else None
+        floor, floor_runs = measure("floor", child_args, args.repeat, "floor") if args.floor else (None, [])
     if basis["data_points"] != bare["data_points"]:
         print(f"WARNING: data points differ: {basis['data_points']} vs {bare['data_points']}")
     ratio = ratios(basis, bare)
@@ -744,7 +744,7 @@ def benchmark(args: argparse.Namespace) -> int:
             "bare": bare,
             "ratio": ratio,
             "load_average_1m_end": load_end,
-            "runs": {"build": build_runs, "basis": basis_runs, "bare": bare_runs},
+            "runs": {"build": build_runs, "basis": basis_runs, "bare": bare_runs, "floor": floor_runs},
             "profile": profile,
             "breakdown": breakdown,
             "floor": floor,
