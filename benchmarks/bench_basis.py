@@ -455,9 +455,9 @@ def child_floor(args: dict[str, Any]) -> Result:
         if not strategy.entered or strategy.plans.busy:
             tick(strategy)
 
-    YieldStrategy.on_tick = entry_only  # type: ignore[method-assign]
-    AccountingActor.sample = lambda actor, ts: None  # type: ignore[method-assign]
-    CexVenueModule.pre_process = lambda module, data: None  # type: ignore[method-assign]
+    YieldStrategy.on_tick = entry_only  # type: ignore[method-assign, assignment]
+    AccountingActor.sample = lambda actor, ts: None  # type: ignore[method-assign, assignment]
+    CexVenueModule.pre_process = lambda module, data: None  # type: ignore[method-assign, assignment]
     run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
     bt = build_backtest(run, Path(args["catalog"]))
     started = time.perf_counter()

@@ -25,6 +25,7 @@ import hashlib
 import io
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,12 +108,42 @@ def read_manifest(folder: Path) -> ModelManifest | None:
         raise SavedModelError(f"{path} is not a readable model manifest: {e}") from e
 
 
+def intern_strings(model: object) -> None:
+    """Give the model and every scikit-learn object inside it interned attribute names and string
+    values (in place), so that one fit pickles to the same bytes in any process.
+
+    A pickle writes a string once and refers back to it when the same *object* comes again, so
+    its bytes depend on which equal strings are one object. That depends on the process: a
+    class's instances share one table of attribute names, made by its first instance, and in a
+    process that loaded a saved model before (``signals retrain``, a test run) that instance came
+    from unpickling, whose strings are not interned. A parameter value such as ``scoring="loss"``
+    was then one object with the name ``loss`` after a fresh start and another after a load, and
+    the file's name and hash changed with it. Interned, equal strings are one object everywhere.
+    """
+    stack, seen = [model], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif type(item).__module__.startswith("sklearn.") and isinstance(
+            state := getattr(item, "__dict__", None), dict
+        ):
+            item.__dict__ = {sys.intern(k): sys.intern(v) if type(v) is str else v for k, v in state.items()}
+            stack.extend(state.values())
+
+
 def save_model(folder: Path, fitted: FittedModel, config: SignalConfig) -> ModelManifest:
     """Save ``fitted`` as the folder's current model (atomically; the previous one is kept until the
     next save, so a reader that read the old manifest can still open its file)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
+    intern_strings(fitted.model)
     joblib.dump(fitted.model, buffer, compress=3)
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()

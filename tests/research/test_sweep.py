@@ -25,7 +25,7 @@ from research.sweep.worker import SweepWorker
 
 PROJECT = Path(__file__).resolve().parents[2]
 WEEK = {"start": "2024-06-01", "end": "2024-06-08"}
-SWEEPS = {
+SWEEPS: dict[str, dict[str, list]] = {
     # mode → two swept fields with 3 × 2 values (6 runs): a basis, an on-chain and a hedged mode
     "btc_basis": {"strategy.perp_margin_fraction": [0.15, 0.25, 0.4], "strategy.margin_floor": [0.06, 0.1]},
     # the LST changes the data a run reads: the worker's in-memory data switches between runs

@@ -4,6 +4,8 @@ atomic replacement (a failed save leaves the previous model in force)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
@@ -29,6 +31,24 @@ from tests.signals.synthetic import synthetic_frame
 CONFIG = SignalConfig(
     horizon_hours=6, min_history_days=20, model=ModelParams(max_iter=15, min_samples_leaf=40)
 )
+PROJECT = Path(__file__).resolve().parents[2]
+SAVE_A_FIT = """
+import sys
+from pathlib import Path
+
+import joblib
+
+from signals.config import ModelParams, SignalConfig
+from signals.saved_model import save_model
+from signals.walkforward import walk_forward
+from tests.signals.synthetic import synthetic_frame
+
+if len(sys.argv) > 2:
+    joblib.load(sys.argv[2])  # a saved model read first, as `signals retrain` does
+config = SignalConfig(horizon_hours=6, min_history_days=20, model=ModelParams(max_iter=15, min_samples_leaf=40))
+print(save_model(Path(sys.argv[1]), walk_forward(synthetic_frame(24 * 50), config).latest, config).sha256)
+"""
+"""Fits the same model as the ``fits`` fixture's first and saves it, in a process of its own."""
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +82,19 @@ def test_saving_the_same_fit_twice_gives_the_same_bytes(tmp_path, fits):
     second = save_model(tmp_path / "b", fitted, CONFIG)
     assert first == second
     assert (tmp_path / "a" / MANIFEST_FILE).read_bytes() == (tmp_path / "b" / MANIFEST_FILE).read_bytes()
+
+
+def test_a_fit_saves_to_the_same_bytes_in_a_process_that_loaded_a_model_before(tmp_path):
+    """Loading a model leaves scikit-learn's classes with attribute names that are not interned;
+    a later save must not depend on it (the rebuild and retrain give the build's very file)."""
+
+    def save(folder: Path, *load_first: str) -> str:
+        argv = [sys.executable, "-c", SAVE_A_FIT, str(folder), *load_first]
+        return subprocess.run(argv, cwd=PROJECT, capture_output=True, text=True, check=True).stdout.strip()
+
+    fresh = save(tmp_path / "fresh")
+    loaded = tmp_path / "fresh" / read_manifest(tmp_path / "fresh").file
+    assert save(tmp_path / "after_a_load", str(loaded)) == fresh
 
 
 @pytest.mark.parametrize(
