@@ -398,25 +398,34 @@ def install_timers() -> tuple[dict[str, list[float]], list[str]]:
     return slots, missing
 
 
+def timed_engine_run(args: dict[str, Any]) -> tuple[float, dict[str, int]]:
+    """Build the mode's backtest as ``build_backtest`` does and time its ``engine.run`` alone:
+    (seconds, the strategy's action counts). Callers patch what they measure before calling."""
+    import pandas as pd
+
+    from backtesting.config import load_run_config, mode_file_path
+    from backtesting.engine import build_backtest
+
+    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
+    bt = build_backtest(run, Path(args["catalog"]))
+    started = time.perf_counter()
+    bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
+    seconds = time.perf_counter() - started
+    actions = dict(bt.strategy.actions)
+    bt.engine.dispose()
+    return seconds, actions
+
+
 def child_breakdown(args: dict[str, Any]) -> Result:
     """Where ``engine.run`` time goes: the project's callbacks timed, the rest is Nautilus itself.
 
     Cheap wall-clock timers (about a microsecond a call) instead of a profiler, so the shares are
     not distorted; the project is imported first so the wrappers land on the loaded code.
     """
-    import pandas as pd
-
     import backtesting.runner  # noqa: F401  (loads every module the run uses)
-    from backtesting.config import load_run_config, mode_file_path
-    from backtesting.engine import build_backtest
 
     slots, missing = install_timers()
-    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
-    bt = build_backtest(run, Path(args["catalog"]))
-    started = time.perf_counter()
-    bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
-    engine_run = time.perf_counter() - started
-    bt.engine.dispose()
+    engine_run, _ = timed_engine_run(args)
     top = sum(slots[label][0] for _, _, label, is_top in BREAKDOWN_TARGETS if is_top)
     return {
         "engine_run_s": engine_run,
@@ -440,12 +449,8 @@ def child_floor(args: dict[str, Any]) -> Result:
     its time is what everything else costs: the hour gate, the simulation modules' other calls,
     the execution clients, and Nautilus' own work for open positions and the project's
     subscriptions. No optimisation of those three can take ``engine.run`` below this."""
-    import pandas as pd
-
     import backtesting.runner  # noqa: F401  (loads every module the run uses)
     from adapters.cex.venue import CexVenueModule
-    from backtesting.config import load_run_config, mode_file_path
-    from backtesting.engine import build_backtest
     from portfolio.accounting import AccountingActor
     from strategies.base import YieldStrategy
 
@@ -458,13 +463,7 @@ def child_floor(args: dict[str, Any]) -> Result:
     YieldStrategy.on_tick = entry_only  # type: ignore[method-assign, assignment]
     AccountingActor.sample = lambda actor, ts: None  # type: ignore[method-assign, assignment]
     CexVenueModule.pre_process = lambda module, data: None  # type: ignore[method-assign, assignment]
-    run = load_run_config(mode_file_path(args["mode"]), start=args["start"], end=args["end"])
-    bt = build_backtest(run, Path(args["catalog"]))
-    started = time.perf_counter()
-    bt.engine.run(end=run.end + pd.Timedelta(1, "ns"))
-    engine_run = time.perf_counter() - started
-    actions = dict(bt.strategy.actions)
-    bt.engine.dispose()
+    engine_run, actions = timed_engine_run(args)
     return {"engine_run_s": engine_run, "actions": actions}
 
 
